@@ -1,0 +1,1 @@
+"""Switchyard: a self-hosted, Segment-compatible customer data pipeline (domain package)."""

@@ -1,0 +1,1 @@
+"""The `switchyard` command line (local tooling; not shipped in the Lambda layer)."""

@@ -1,0 +1,158 @@
+"""`switchyard`: apply config, run the local stack, and operate a region."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from switchyard import constants
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchyard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    apply = commands.add_parser("apply", help="validate a workspace file and apply it to a region")
+    apply.add_argument("file", type=Path)
+    _add_target_options(apply)
+    apply.set_defaults(run=run_apply)
+
+    dev = commands.add_parser("dev", help="run the whole pipeline locally on emulated AWS")
+    dev.add_argument("--config", type=Path, required=True, help="workspace file to apply at start")
+    dev.add_argument("--port", type=int, default=8080, help="tracking API port (default 8080)")
+    dev.add_argument("--aws-port", type=int, default=4566, help="emulated AWS endpoint port (default 4566)")
+    dev.add_argument("--region", default=constants.DEFAULT_REGION, choices=sorted(constants.REGIONS))
+    dev.add_argument("--verbose", action="store_true", help="show Lambda logs and metrics")
+    dev.set_defaults(run=run_dev)
+
+    outputs = commands.add_parser("outputs", help="show the resources of a region's stack")
+    _add_target_options(outputs)
+    outputs.set_defaults(run=run_outputs)
+
+    tail = commands.add_parser("tail", help="print events as they arrive in a region's stream")
+    tail.add_argument("--from-start", action="store_true", help="start at the oldest record kept")
+    tail.add_argument("--limit", type=int, help="stop after this many events")
+    _add_target_options(tail)
+    tail.set_defaults(run=run_tail)
+    return parser
+
+
+def _add_target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--region", help=f"AWS region of the stack (default: AWS_REGION or {constants.DEFAULT_REGION})")
+    parser.add_argument(
+        "--endpoint-url", help="AWS endpoint, e.g. http://127.0.0.1:4566 for the local stack (default: AWS_ENDPOINT_URL)"
+    )
+
+
+def fail(message: str) -> int:
+    print(f"switchyard: {message}", file=sys.stderr)
+    return 2
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    from switchyard.cli.targets import TargetError, resolve_target
+    from switchyard.config.apply import apply_workspace
+    from switchyard.config.store import ConcurrentApplyError, ConfigStore
+    from switchyard.config.workspace import ConfigError, load_workspace
+
+    try:
+        load_workspace(args.file)  # refuse a bad file before touching any region
+        target = resolve_target(args.region, args.endpoint_url)
+        store = ConfigStore(target.output(constants.OUTPUT_CONFIG_TABLE), target.client("dynamodb"))
+        result = apply_workspace(args.file, store)
+    except (ConfigError, TargetError, ConcurrentApplyError) as error:
+        return fail(str(error))
+    print(f"{target.region}: {result.summary()}")
+    return 0
+
+
+def run_outputs(args: argparse.Namespace) -> int:
+    from switchyard.cli.targets import TargetError, resolve_target
+
+    try:
+        target = resolve_target(args.region, args.endpoint_url)
+    except TargetError as error:
+        return fail(str(error))
+    for key, value in sorted(target.outputs.items()):
+        print(f"{key}\t{value}")
+    return 0
+
+
+def run_tail(args: argparse.Namespace) -> int:
+    from switchyard.cli.tail import tail_stream
+    from switchyard.cli.targets import TargetError, resolve_target
+
+    try:
+        target = resolve_target(args.region, args.endpoint_url)
+        stream = target.output(constants.OUTPUT_EVENTS_STREAM)
+    except TargetError as error:
+        return fail(str(error))
+    tail_stream(target.client("kinesis"), stream, from_start=args.from_start, limit=args.limit)
+    return 0
+
+
+def run_dev(args: argparse.Namespace) -> int:
+    from switchyard.config.workspace import ConfigError, load_workspace
+    from switchyard.devstack.stack import LocalStack, quiet_library_logs
+
+    try:
+        workspace = load_workspace(args.config)
+    except ConfigError as error:
+        return fail(str(error))
+    quiet_library_logs()
+    stack = LocalStack(args.config, port=args.port, aws_port=args.aws_port, region=args.region, verbose=args.verbose)
+    try:
+        stack.start()
+    except OSError as error:
+        stack.stop()
+        return fail(f"cannot start the local stack: {error} (is another one running? try --port/--aws-port)")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    print(banner(stack, workspace), flush=True)
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping the local stack...", flush=True)
+        stack.stop()
+    return 0
+
+
+def banner(stack, workspace) -> str:  # type: ignore[no-untyped-def]
+    source = next((s for s in workspace.sources if s.enabled), None)
+    lines = [
+        f"Switchyard local stack ({stack.region}) is running.",
+        f"  tracking API   {stack.api_url}   (point an SDK's host here)",
+        f"  emulated AWS   {stack.aws_endpoint}   (AWS_ENDPOINT_URL={stack.aws_endpoint})",
+        f"  workspace      {workspace.workspace}: {stack.applied.summary() if stack.applied else ''}",
+    ]
+    if source is not None:
+        lines += [
+            f"  demo source    {source.id}   write key: {source.write_key}",
+            "",
+            "Send an event:",
+            f"  curl -u {source.write_key}: -H 'Content-Type: application/json' \\",
+            f"       -d '{{\"userId\": \"user-1\", \"event\": \"Signed Up\", \"properties\": {{\"plan\": \"pro\"}}}}' \\",
+            f"       {stack.api_url}/v1/track",
+            "Watch events arrive in the stream (another terminal):",
+            f"  .venv/bin/switchyard tail --from-start --endpoint-url {stack.aws_endpoint}",
+        ]
+    lines += ["", "Ctrl-C stops it."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

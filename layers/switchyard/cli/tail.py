@@ -1,0 +1,40 @@
+"""`switchyard tail`: print the events arriving in a region's stream, one JSON line each."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+
+def tail_stream(kinesis: Any, stream_name: str, *, from_start: bool, out: TextIO = sys.stdout,
+                limit: int | None = None, idle_seconds: float = 0.5) -> int:
+    """Follow every shard until interrupted (or `limit` records); returns how many were printed."""
+    shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
+    position = "TRIM_HORIZON" if from_start else "LATEST"
+    iterators = {
+        shard["ShardId"]: kinesis.get_shard_iterator(
+            StreamName=stream_name, ShardId=shard["ShardId"], ShardIteratorType=position
+        )["ShardIterator"]
+        for shard in shards
+    }
+    printed = 0
+    while iterators:
+        got_any = False
+        for shard_id, iterator in list(iterators.items()):
+            page = kinesis.get_records(ShardIterator=iterator, Limit=500)
+            for record in page["Records"]:
+                out.write(record["Data"].decode("utf-8", "replace") + "\n")
+                printed += 1
+                got_any = True
+                if limit is not None and printed >= limit:
+                    out.flush()
+                    return printed
+            if page.get("NextShardIterator"):
+                iterators[shard_id] = page["NextShardIterator"]
+            else:
+                del iterators[shard_id]
+        out.flush()
+        if not got_any:
+            time.sleep(idle_seconds)
+    return printed

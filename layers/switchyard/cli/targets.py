@@ -1,0 +1,58 @@
+"""Finding a region's resources: from its CloudFormation stack outputs, deployed or local.
+
+The local stack registers a stack with the same outputs in the emulator, so this one code path
+serves `--region eu-west-1` against AWS and `--endpoint-url http://127.0.0.1:4566` locally.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from switchyard import constants
+
+
+class TargetError(Exception):
+    """The region's stack or one of its outputs cannot be found."""
+
+
+@dataclass(frozen=True)
+class Target:
+    region: str
+    endpoint_url: str | None
+    outputs: dict[str, str]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+
+    def output(self, key: str) -> str:
+        try:
+            return self.outputs[key]
+        except KeyError:
+            raise TargetError(
+                f"stack {stack_name(self.region)} has no output {key!r}; is it deployed from this version?"
+            ) from None
+
+
+def stack_name(region: str) -> str:
+    return constants.REGIONS.get(region, f"Switchyard-{region}")
+
+
+def resolve_target(region: str | None = None, endpoint_url: str | None = None) -> Target:
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or constants.DEFAULT_REGION
+    endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    cloudformation = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint_url)
+    name = stack_name(region)
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        raise TargetError(f"no stack {name} in {region}: deploy it first (`cdk deploy {name}`). ({error})") from error
+    except BotoCoreError as error:
+        where = endpoint_url or f"AWS in {region}"
+        raise TargetError(f"cannot reach {where}: {error}") from error
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+    return Target(region, endpoint_url, outputs)

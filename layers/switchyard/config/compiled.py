@@ -1,0 +1,54 @@
+"""The stored form of a workspace: what the pipeline reads, with write keys reduced to hashes.
+
+Write keys are credentials, so the config table keeps only their SHA-256; ingest hashes the key a
+request presents and looks the hash up. Plain dataclasses: this is read on the ingest cold path,
+where importing a validation framework costs more than it buys (the file model validated it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def write_key_hash(write_key: str) -> str:
+    return hashlib.sha256(write_key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: str
+    name: str
+    enabled: bool
+    write_key_sha256: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompiledWorkspace:
+    workspace: str
+    sources: tuple[Source, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_key_hash", {source.write_key_sha256: source for source in self.sources})
+        object.__setattr__(self, "_by_id", {source.id: source for source in self.sources})
+
+    def source_for_write_key(self, write_key: str) -> Source | None:
+        return self._by_key_hash.get(write_key_hash(write_key))  # type: ignore[attr-defined]
+
+    def source(self, source_id: str) -> Source | None:
+        return self._by_id.get(source_id)  # type: ignore[attr-defined]
+
+    def to_document(self) -> dict[str, Any]:
+        return {"workspace": self.workspace, "sources": [asdict(source) for source in self.sources]}
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> CompiledWorkspace:
+        return cls(
+            workspace=document["workspace"],
+            sources=tuple(Source(**source) for source in document.get("sources", [])),
+        )
+
+
+EMPTY_WORKSPACE = CompiledWorkspace(workspace="")

@@ -1,0 +1,122 @@
+"""The workspace file (`workspace.yaml`): its model, and loading it with errors that name the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from switchyard.config.compiled import CompiledWorkspace, Source, write_key_hash
+
+_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class ConfigError(Exception):
+    """A workspace file that cannot be applied; nothing has been changed."""
+
+
+class SourceSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=_ID_PATTERN, description="Stable id, stored on every event as projectId.")
+    name: str = Field(min_length=1)
+    write_key: str = Field(min_length=8, max_length=256, pattern=r"^[A-Za-z0-9_\-.~]+$")
+    enabled: bool = True
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class WorkspaceSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workspace: str = Field(pattern=_ID_PATTERN)
+    sources: list[SourceSpec] = Field(default_factory=list)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_sources(cls, sources: list[SourceSpec]) -> list[SourceSpec]:
+        _require_unique("source id", [source.id for source in sources])
+        _require_unique("write key", [source.write_key for source in sources], show=False)
+        return sources
+
+
+def _require_unique(what: str, values: list[str], *, show: bool = True) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"duplicate {what}" + (f" {value!r}" if show else " (two sources share one)"))
+        seen.add(value)
+
+
+def load_workspace(path: str | Path) -> WorkspaceSpec:
+    """Read and validate a workspace file; ConfigError names the file, line and key at fault."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the workspace file: {error}") from error
+    return parse_workspace(text, str(path))
+
+
+def parse_workspace(text: str, origin: str = "<workspace>") -> WorkspaceSpec:
+    try:
+        document = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{origin}{where}: not valid YAML: {problem}") from error
+    if not isinstance(document, dict):
+        raise ConfigError(f"{origin}: the workspace file must be a mapping with `workspace:` and `sources:`")
+    try:
+        return WorkspaceSpec.model_validate(document)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, root, origin)) from error
+
+
+def _describe(error: ValidationError, root: yaml.Node | None, origin: str) -> str:
+    lines = [f"{origin}: the workspace file is not valid ({error.error_count()} problem(s)):"]
+    for problem in error.errors():
+        location = problem["loc"]
+        key = ".".join(str(part) for part in location) or "(top level)"
+        line = _line_of(root, location)
+        where = f"line {line}, " if line else ""
+        lines.append(f"  {where}{key}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def _line_of(node: yaml.Node | None, location: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the deepest YAML node the error location reaches."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in location:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((value for key, value in node.value if key.value == part), None)
+            if child is None:  # an unknown key: point at the key itself
+                child = next((key for key, _ in node.value if key.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node = child
+        line = node.start_mark.line + 1
+    return line
+
+
+def compile_workspace(spec: WorkspaceSpec) -> CompiledWorkspace:
+    """The stored form of a validated workspace file (write keys replaced by their hashes)."""
+    return CompiledWorkspace(
+        workspace=spec.workspace,
+        sources=tuple(
+            Source(
+                id=source.id,
+                name=source.name,
+                enabled=source.enabled,
+                write_key_sha256=write_key_hash(source.write_key),
+                labels=dict(source.labels),
+            )
+            for source in spec.sources
+        ),
+    )

@@ -1,0 +1,1 @@
+"""The tracking API's domain: request bodies, authentication, message validation and enrichment."""

@@ -1,0 +1,78 @@
+"""Turning an HTTP request body into JSON, within the API's limits and never trusting its size."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from typing import Any
+
+import orjson
+
+from switchyard.constants import MAX_BATCH_BYTES, MAX_INFLATED_BYTES
+from switchyard.errors import BadRequest, PayloadTooLarge
+
+# Types a JSON text cannot be sent as. Anything else (text/plain from browsers, no type at all,
+# application/x-www-form-urlencoded from odd clients) is parsed as JSON all the same.
+_NON_JSON_TYPES = ("multipart/", "image/", "audio/", "video/", "application/octet-stream")
+
+
+def raw_body(body: str | None, is_base64_encoded: bool) -> bytes:
+    """The body bytes as the client sent them (API Gateway base64-encodes binary bodies)."""
+    if not body:
+        return b""
+    if is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=False)
+        except (binascii.Error, ValueError) as error:
+            raise BadRequest("invalid_body", "The request body is not valid base64.") from error
+    return body.encode("utf-8", "surrogatepass")
+
+
+def check_content_type(content_type: str | None) -> None:
+    if content_type and content_type.strip().lower().startswith(_NON_JSON_TYPES):
+        raise BadRequest(
+            "unsupported_content_type",
+            f"Content-Type {content_type.split(';')[0]!r} cannot carry JSON; send application/json.",
+        )
+
+
+def inflate(data: bytes, content_encoding: str | None) -> bytes:
+    """Decompress a gzip body with a hard cap on its inflated size (no gzip bombs)."""
+    encoding = (content_encoding or "").strip().lower()
+    if encoding in ("", "identity"):
+        if len(data) > MAX_BATCH_BYTES:
+            raise _too_large(len(data))
+        return data
+    if encoding not in ("gzip", "x-gzip"):
+        raise BadRequest("unsupported_content_encoding", f"Content-Encoding {encoding!r} is not supported; use gzip.")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        inflated = inflater.decompress(data, MAX_INFLATED_BYTES + 1)
+    except zlib.error as error:
+        raise BadRequest("invalid_gzip", "The request body is not valid gzip.") from error
+    if len(inflated) > MAX_INFLATED_BYTES or inflater.unconsumed_tail:
+        raise _too_large(None)
+    if not inflater.eof:
+        raise BadRequest("invalid_gzip", "The gzip body is truncated.")
+    return inflated
+
+
+def parse_json_object(data: bytes) -> dict[str, Any]:
+    """Parse the body as a JSON object; orjson also refuses invalid UTF-8 and absurd nesting."""
+    if not data.strip():
+        raise BadRequest("invalid_json", "The request body is empty; send a JSON object.")
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest("invalid_json", f"The request body is not valid JSON: {error}.") from error
+    if not isinstance(parsed, dict):
+        raise BadRequest("invalid_json", "The request body must be a JSON object.")
+    return parsed
+
+
+def _too_large(size: int | None) -> PayloadTooLarge:
+    shown = f" ({size} bytes)" if size is not None else ""
+    return PayloadTooLarge(
+        "request_too_large", f"The request body{shown} is over the {MAX_BATCH_BYTES}-byte limit once inflated."
+    )

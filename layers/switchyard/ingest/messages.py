@@ -1,0 +1,201 @@
+"""Validation and enrichment of one message, as the tracking API contract specifies.
+
+This runs once per event on the hottest path of the pipeline, so it is plain dict work: no
+model objects, one serialization per message (which doubles as the size check).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from switchyard.constants import (
+    KINESIS_MAX_PARTITION_KEY_CHARS,
+    MAX_MESSAGE_BYTES,
+    MAX_MESSAGE_ID_CHARS,
+    MAX_STORED_MESSAGE_BYTES,
+)
+from switchyard.timeutil import format_timestamp, parse_timestamp
+
+CALL_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
+
+# Single-message paths, including the browser library's one-letter ones.
+SINGLE_CALL_PATHS = {
+    **{call: call for call in CALL_TYPES},
+    "t": "track",
+    "p": "page",
+    "i": "identify",
+    "g": "group",
+    "a": "alias",
+    "s": "screen",
+}
+BATCH_PATHS = frozenset({"batch", "import", "b"})
+
+# Fields whose value must be an object when present, with the reason code a violation gets.
+_OBJECT_FIELDS = (
+    ("properties", "properties_not_object"),
+    ("traits", "traits_not_object"),
+    ("context", "context_not_object"),
+    ("integrations", "integrations_not_object"),
+)
+
+
+@dataclass(slots=True, frozen=True)
+class Discard:
+    """A message refused with a stable reason code (counted per source and reason)."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(slots=True, frozen=True)
+class AcceptedMessage:
+    message_id: str
+    partition_key: str
+    data: bytes
+
+
+@dataclass(slots=True, frozen=True)
+class RequestContext:
+    """What the server knows about the request a message arrived in."""
+
+    source_id: str
+    region: str
+    received_at: datetime
+    ip: str | None
+    sent_at: Any = None
+    context: dict[str, Any] | None = None
+    integrations: dict[str, Any] | None = None
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def validation_error(message: dict[str, Any], call_type: str) -> Discard | None:
+    """The first contract violation of a message whose type is known, or None when it is valid."""
+    if not (_is_id(message.get("userId")) or _is_id(message.get("anonymousId"))):
+        return Discard("no_user_anon_id", "A non-empty `userId` or `anonymousId` is required.")
+    if call_type == "track":
+        event = message.get("event")
+        if event is None or event == "":
+            return Discard("event_not_defined", "A track call needs a non-empty `event`.")
+        if not isinstance(event, str):
+            return Discard("event_not_string", "`event` must be a string.")
+    elif call_type == "group":
+        group_id = message.get("groupId")
+        if not (_is_id(group_id) or (isinstance(group_id, int | float) and not isinstance(group_id, bool))):
+            return Discard("group_id_not_defined", "A group call needs a non-empty `groupId`.")
+    elif call_type == "alias":
+        if not _is_id(message.get("previousId")):
+            return Discard("previous_id_not_defined", "An alias call needs a non-empty `previousId`.")
+        if not _is_id(message.get("userId")):
+            return Discard("no_user_id", "An alias call needs a non-empty `userId`.")
+    for field, reason in _OBJECT_FIELDS:
+        value = message.get(field)
+        if value is not None and not isinstance(value, dict):
+            return Discard(reason, f"`{field}` must be an object.")
+    message_id = message.get("messageId")
+    if message_id is not None:
+        if not isinstance(message_id, str):
+            return Discard("message_id_not_string", "`messageId` must be a string.")
+        if len(message_id) > MAX_MESSAGE_ID_CHARS:
+            return Discard("message_id_too_long", f"`messageId` is over {MAX_MESSAGE_ID_CHARS} characters.")
+    return None
+
+
+def partition_key(source_id: str, message: dict[str, Any]) -> str:
+    """Kinesis partition key: one shard per user, so one user's messages stay in order.
+
+    The anonymous id wins over the user id because a device keeps its anonymous id across
+    `identify`: keying on it keeps a visitor's events before and after identification in one
+    ordered sequence. Server-side calls carry only `userId`. The source prefix keeps one source's
+    ids from colliding with another's; long keys are hashed to fit Kinesis's 256-character limit.
+    """
+    anonymous_id = message.get("anonymousId")
+    user = anonymous_id if _is_id(anonymous_id) else message.get("userId")
+    key = f"{source_id}/{user}"
+    if len(key) > KINESIS_MAX_PARTITION_KEY_CHARS:
+        return f"{source_id}/sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return key
+
+
+def enrich(message: dict[str, Any], call_type: str, request: RequestContext, received_at: str) -> None:
+    """Add what the server knows, in place (see the contract's "What the server adds")."""
+    message["type"] = call_type
+    message.pop("writeKey", None)
+    if not message.get("messageId"):
+        message["messageId"] = str(uuid.uuid4())
+
+    if request.context:
+        context = message.get("context")
+        message["context"] = {**request.context, **context} if context else dict(request.context)
+    if request.integrations:
+        integrations = message.get("integrations")
+        message["integrations"] = {**request.integrations, **integrations} if integrations else dict(
+            request.integrations
+        )
+    elif message.get("integrations") is None:
+        message["integrations"] = {}
+
+    if request.ip:
+        context = message.get("context")
+        if context is None:
+            message["context"] = {"ip": request.ip}
+        elif "ip" not in context:
+            context["ip"] = request.ip
+
+    sent_at_value = message.get("sentAt")
+    if sent_at_value is None and request.sent_at is not None:
+        sent_at_value = message["sentAt"] = request.sent_at
+    client_timestamp = message.get("timestamp")
+    if client_timestamp is not None:
+        message["originalTimestamp"] = client_timestamp
+    else:
+        client_timestamp = message.get("originalTimestamp")
+    message["receivedAt"] = received_at
+    message["timestamp"] = corrected_timestamp(client_timestamp, sent_at_value, request.received_at, received_at)
+    message["projectId"] = request.source_id
+    message["receivedRegion"] = request.region
+
+
+def corrected_timestamp(client_timestamp: object, sent_at: object, received_at: datetime, received_text: str) -> str:
+    """`receivedAt - (sentAt - originalTimestamp)`: the event time on the server's clock.
+
+    Without `sentAt` the client's timestamp is taken as it is; without either, `receivedAt`.
+    An unreadable client timestamp is kept in `originalTimestamp` but not trusted here.
+    """
+    original = parse_timestamp(client_timestamp)
+    if original is None:
+        return received_text
+    sent = parse_timestamp(sent_at)
+    if sent is None:
+        return format_timestamp(original)
+    return format_timestamp(received_at - (sent - original))
+
+
+def process(message: object, call_type: str | None, request: RequestContext, received_text: str):
+    """Validate, enrich and serialize one message: an AcceptedMessage or a Discard."""
+    if not isinstance(message, dict):
+        return Discard("message_not_object", "Each message must be a JSON object.")
+    if call_type is None:
+        declared = message.get("type")
+        if declared not in CALL_TYPES:
+            return Discard("invalid_type", f"`type` must be one of {', '.join(sorted(CALL_TYPES))}.")
+        call_type = declared
+    problem = validation_error(message, call_type)
+    if problem is not None:
+        return problem
+    enrich(message, call_type, request, received_text)
+    try:
+        data = orjson.dumps(message)
+    except (orjson.JSONEncodeError, TypeError):
+        return Discard("message_too_deep", "The message is nested too deeply to store.")
+    if len(data) > MAX_STORED_MESSAGE_BYTES:
+        return Discard("message_too_large", f"The message is over the {MAX_MESSAGE_BYTES}-byte limit.")
+    return AcceptedMessage(message["messageId"], partition_key(request.source_id, message), data)

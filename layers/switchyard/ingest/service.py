@@ -1,0 +1,181 @@
+"""The tracking API's behaviour, independent of Lambda: authenticate, validate, enrich, write."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from switchyard.config.compiled import CompiledWorkspace, Source
+from switchyard.constants import MAX_BATCH_ITEMS
+from switchyard.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from switchyard.ingest import body as bodies
+from switchyard.ingest.auth import resolve_write_key
+from switchyard.ingest.messages import (
+    BATCH_PATHS,
+    SINGLE_CALL_PATHS,
+    AcceptedMessage,
+    Discard,
+    RequestContext,
+    process,
+)
+from switchyard.ingest.pixel import decode_pixel_query
+from switchyard.streams import StreamRecord, StreamWriteFailed
+from switchyard.timeutil import format_timestamp
+
+# How many discarded messages per request are kept as samples for the operator to see.
+DISCARD_SAMPLES_PER_REQUEST = 3
+
+
+class EventStream(Protocol):
+    def put(self, records: list[StreamRecord]) -> None: ...
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """The parts of an HTTP request the tracking API looks at (headers with lower-case names)."""
+
+    headers: Mapping[str, str]
+    body: bytes = b""
+    query: Mapping[str, str] = field(default_factory=dict)
+    source_ip: str | None = None
+
+
+@dataclass
+class IngestOutcome:
+    """What one request did, for the response, metrics and logs."""
+
+    source_id: str | None = None
+    accepted: int = 0
+    accepted_bytes: int = 0
+    discards: Counter[str] = field(default_factory=Counter)
+    discard_samples: list[tuple[Discard, Any]] = field(default_factory=list)
+
+    def discard(self, problem: Discard, message: Any) -> None:
+        self.discards[problem.reason] += 1
+        if len(self.discard_samples) < DISCARD_SAMPLES_PER_REQUEST:
+            if isinstance(message, dict):
+                message = {key: value for key, value in message.items() if key != "writeKey"}
+            self.discard_samples.append((problem, message))
+
+
+class IngestService:
+    def __init__(
+        self,
+        workspace: Callable[[], CompiledWorkspace],
+        stream: EventStream,
+        region: str,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._workspace = workspace
+        self._stream = stream
+        self._region = region
+        self._now = now
+
+    def receive(self, call_path: str, request: HttpRequest, outcome: IngestOutcome) -> None:
+        """`POST /v1/{call_path}`: one message or a batch; returns only once all are in the stream."""
+        is_batch = call_path in BATCH_PATHS
+        call_type = SINGLE_CALL_PATHS.get(call_path)
+        if not is_batch and call_type is None:
+            raise NotFound("unknown_path", f"There is no /v1/{call_path}; see the tracking API reference.")
+        bodies.check_content_type(request.headers.get("content-type"))
+        raw = bodies.inflate(request.body, request.headers.get("content-encoding"))
+        payload = bodies.parse_json_object(raw)
+        source = self._authenticate(request.headers.get("authorization"), payload.get("writeKey"))
+        outcome.source_id = source.id
+        received = self._now()
+        if is_batch:
+            items, context = self._batch_items(payload, source, received, request.source_ip)
+        else:
+            items, context = [payload], self._request_context(source, received, request.source_ip)
+        self._accept(items, call_type, context, outcome, single=not is_batch)
+
+    def receive_pixel(self, call_path: str, request: HttpRequest, outcome: IngestOutcome) -> None:
+        """`GET /v1/pixel/{type}`: the same rules as a single call, the message in the query."""
+        call_type = SINGLE_CALL_PATHS.get(call_path)
+        if call_type is None:
+            raise NotFound("unknown_path", f"There is no pixel for {call_path!r}.")
+        message = decode_pixel_query(dict(request.query))
+        source = self._authenticate(request.headers.get("authorization"), message.get("writeKey"))
+        outcome.source_id = source.id
+        context = self._request_context(source, self._now(), request.source_ip)
+        self._accept([message], call_type, context, outcome, single=True)
+
+    def settings_document(self, write_key: str, api_host: str, protocol: str) -> dict[str, Any]:
+        """What the browser library loads before it sends anything (its `cdnURL` points here)."""
+        self._source_for(write_key)
+        return {
+            "integrations": {"Segment.io": {"apiKey": write_key, "apiHost": f"{api_host}/v1", "protocol": protocol}},
+            "plan": {"track": {"__default": {"enabled": True}}},
+            "metrics": {"sampleRate": 0},
+        }
+
+    def _authenticate(self, authorization: str | None, body_key: object) -> Source:
+        return self._source_for(resolve_write_key(authorization, body_key))
+
+    def _source_for(self, write_key: str) -> Source:
+        try:
+            workspace = self._workspace()
+        except Exception as error:
+            raise ServiceUnavailable("config_unavailable", "Configuration is unavailable; retry.") from error
+        source = workspace.source_for_write_key(write_key)
+        if source is None:
+            raise Unauthorized("invalid_write_key", "The write key is not known in this region.")
+        if not source.enabled:
+            raise Forbidden("source_disabled", f"Source {source.id!r} is disabled; its events are not accepted.")
+        return source
+
+    def _request_context(self, source: Source, received: datetime, ip: str | None, **batch: Any) -> RequestContext:
+        return RequestContext(source_id=source.id, region=self._region, received_at=received, ip=ip, **batch)
+
+    def _batch_items(
+        self, payload: dict[str, Any], source: Source, received: datetime, ip: str | None
+    ) -> tuple[list[Any], RequestContext]:
+        items = payload.get("batch")
+        if not isinstance(items, list):
+            raise BadRequest("batch_not_list", "A batch request needs `batch`: a list of messages.")
+        if len(items) > MAX_BATCH_ITEMS:
+            raise BadRequest("too_many_items", f"A batch holds at most {MAX_BATCH_ITEMS} messages; got {len(items)}.")
+        context = payload.get("context")
+        integrations = payload.get("integrations")
+        if context is not None and not isinstance(context, dict):
+            raise BadRequest("context_not_object", "The batch's `context` must be an object.")
+        if integrations is not None and not isinstance(integrations, dict):
+            raise BadRequest("integrations_not_object", "The batch's `integrations` must be an object.")
+        return items, self._request_context(
+            source, received, ip, sent_at=payload.get("sentAt"), context=context, integrations=integrations
+        )
+
+    def _accept(
+        self,
+        items: list[Any],
+        call_type: str | None,
+        context: RequestContext,
+        outcome: IngestOutcome,
+        *,
+        single: bool,
+    ) -> None:
+        received_text = format_timestamp(context.received_at)
+        accepted: list[AcceptedMessage] = []
+        for item in items:
+            result = process(item, call_type, context, received_text)
+            if type(result) is AcceptedMessage:
+                accepted.append(result)
+            else:
+                outcome.discard(result, item)
+        if not accepted:
+            if single and outcome.discard_samples:
+                problem = outcome.discard_samples[0][0]
+                raise BadRequest(problem.reason, problem.detail)
+            reasons = ", ".join(f"{reason} x{count}" for reason, count in outcome.discards.most_common())
+            raise BadRequest("no_valid_messages", f"No message in the batch is valid ({reasons or 'empty batch'}).")
+        try:
+            self._stream.put(accepted)  # type: ignore[arg-type]
+        except StreamWriteFailed as error:
+            raise ServiceUnavailable(
+                "stream_unavailable", "The events could not be stored right now; retry the request."
+            ) from error
+        outcome.accepted = len(accepted)
+        outcome.accepted_bytes = sum(len(message.data) for message in accepted)

@@ -15,4 +15,3 @@ os.environ.update(
     POWERTOOLS_METRICS_DISABLED="true",
     POWERTOOLS_DEV="false",
 )
-

@@ -32,7 +32,7 @@ app = APIGatewayHttpResolver(
         allow_headers=["content-type", "authorization", "x-retry-count"],
         expose_headers=["Retry-After"],
         max_age=600,
-    )
+    ),
 )
 _service: IngestService | None = None
 
@@ -134,8 +134,12 @@ def record(outcome: IngestOutcome) -> None:
     for problem, sample in outcome.discard_samples:
         logger.warning(
             "message discarded",
-            extra={"source": outcome.source_id, "reason": problem.reason, "detail": problem.detail,
-                   "sample": orjson.dumps(sample, default=str)[:2048].decode("utf-8", "replace")},
+            extra={
+                "source": outcome.source_id,
+                "reason": problem.reason,
+                "detail": problem.detail,
+                "sample": sample,
+            },
         )
 
 

@@ -6,6 +6,7 @@ tracing already records each invocation; a function that wants subsegments calls
 
 from __future__ import annotations
 
+import warnings
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,9 @@ from switchyard.constants import METRICS_NAMESPACE, SERVICE_NAME
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
+
+# A request that records nothing (a CORS preflight, the settings document) is normal here.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)

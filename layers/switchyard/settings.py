@@ -23,5 +23,7 @@ class IngestSettings(BaseModel):
             events_stream_name=env.get(constants.ENV_EVENTS_STREAM, ""),
             config_table_name=env.get(constants.ENV_CONFIG_TABLE, ""),
             region=env.get(constants.ENV_REGION) or env.get("AWS_REGION", ""),
-            config_cache_seconds=env.get(constants.ENV_CONFIG_CACHE_SECONDS, constants.DEFAULT_CONFIG_CACHE_SECONDS),
+            config_cache_seconds=env.get(
+                constants.ENV_CONFIG_CACHE_SECONDS, constants.DEFAULT_CONFIG_CACHE_SECONDS
+            ),
         )

@@ -14,7 +14,12 @@ RECEIVED_TEXT = "2026-11-30T12:00:00.000Z"
 
 
 def context(**overrides: object) -> RequestContext:
-    values: dict[str, object] = {"source_id": "web", "region": "eu-west-1", "received_at": RECEIVED, "ip": "203.0.113.9"}
+    values: dict[str, object] = {
+        "source_id": "web",
+        "region": "eu-west-1",
+        "received_at": RECEIVED,
+        "ip": "203.0.113.9",
+    }
     values.update(overrides)
     return RequestContext(**values)  # type: ignore[arg-type]
 
@@ -51,7 +56,9 @@ def reason(message: object, call_type: str | None = "track") -> str:
         ("not an object", None, "message_not_object"),
     ],
 )
-def test_invalid_messages_are_discarded_with_their_reason(message: object, call_type: str | None, expected: str):
+def test_invalid_messages_are_discarded_with_their_reason(
+    message: object, call_type: str | None, expected: str
+):
     assert reason(message, call_type) == expected
 
 
@@ -64,7 +71,9 @@ def test_anonymous_id_null_beside_a_user_id_is_valid():
 
 
 def test_the_batch_item_type_is_used_when_the_path_does_not_set_one():
-    assert accept({"type": "identify", "userId": "u", "traits": {"a": 1}}, call_type=None)["type"] == "identify"
+    assert (
+        accept({"type": "identify", "userId": "u", "traits": {"a": 1}}, call_type=None)["type"] == "identify"
+    )
 
 
 def test_the_path_sets_the_type_over_what_the_message_says():
@@ -95,7 +104,12 @@ def test_context_ip_sent_by_the_client_wins():
 def test_clock_skew_is_corrected_with_sent_at():
     # The device clock is 10 minutes fast: it stamped the event at 12:05 and sent it at 12:09:30.
     stored = accept(
-        {"userId": "u", "event": "x", "timestamp": "2026-11-30T12:05:00Z", "sentAt": "2026-11-30T12:09:30.000Z"}
+        {
+            "userId": "u",
+            "event": "x",
+            "timestamp": "2026-11-30T12:05:00Z",
+            "sentAt": "2026-11-30T12:09:30.000Z",
+        }
     )
     assert stored["originalTimestamp"] == "2026-11-30T12:05:00Z"
     assert stored["timestamp"] == "2026-11-30T11:55:30.000Z"

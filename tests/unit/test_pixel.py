@@ -24,7 +24,13 @@ def test_unpadded_url_safe_base64_is_decoded():
 
 def test_flat_parameters_nest_on_dots():
     message = decode_pixel_query(
-        {"userId": "u", "event": "Opened", "properties.subject": "Hi", "context.campaign.name": "nov", "writeKey": "k"}
+        {
+            "userId": "u",
+            "event": "Opened",
+            "properties.subject": "Hi",
+            "context.campaign.name": "nov",
+            "writeKey": "k",
+        }
     )
     assert message == {
         "userId": "u",
@@ -35,7 +41,9 @@ def test_flat_parameters_nest_on_dots():
     }
 
 
-@pytest.mark.parametrize("data", ["%%%", base64.b64encode(b"[1]").decode(), base64.b64encode(b"{nope").decode()])
+@pytest.mark.parametrize(
+    "data", ["%%%", base64.b64encode(b"[1]").decode(), base64.b64encode(b"{nope").decode()]
+)
 def test_bad_data_is_a_bad_request(data: str):
     with pytest.raises(BadRequest):
         decode_pixel_query({"data": data})

@@ -31,12 +31,16 @@ class FakeKinesis:
         self.calls.append(len(Records))
         if self.raise_calls:
             self.raise_calls -= 1
-            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutRecords")
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "PutRecords"
+            )
         results = []
         for record in Records:
             count = self.attempts[record["Data"]] = self.attempts.get(record["Data"], 0) + 1
             if record["Data"] in self.fail_first and count <= self.times:
-                results.append({"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow"})
+                results.append(
+                    {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow"}
+                )
             else:
                 self.stored.append(record["Data"])
                 results.append({"SequenceNumber": "1", "ShardId": "shardId-0"})
@@ -56,7 +60,9 @@ def test_chunks_hold_at_most_500_records():
 
 
 def test_chunks_stay_under_five_mebibytes():
-    sizes = [sum(len(r.data) + len(r.partition_key) for r in chunk) for chunk in chunks(records(400, size=30_000))]
+    sizes = [
+        sum(len(r.data) + len(r.partition_key) for r in chunk) for chunk in chunks(records(400, size=30_000))
+    ]
     assert len(sizes) == 3
     assert all(size <= 5 * 1024 * 1024 for size in sizes)
 
@@ -80,7 +86,9 @@ def test_persistent_failure_gives_up_within_the_budget():
     batch = records(5)
     kinesis = FakeKinesis(fail_first={batch[0].data}, times=10**9)
     clock = iter(range(0, 10**6)).__next__
-    stream = KinesisEventStream("events", kinesis, budget_seconds=20, sleep=lambda _: None, clock=lambda: float(clock()))
+    stream = KinesisEventStream(
+        "events", kinesis, budget_seconds=20, sleep=lambda _: None, clock=lambda: float(clock())
+    )
     with pytest.raises(StreamWriteFailed) as caught:
         stream.put(batch)
     assert caught.value.pending == 1

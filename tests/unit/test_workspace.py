@@ -88,3 +88,8 @@ def test_an_unreadable_file_is_a_config_error(tmp_path: Path):
 def test_the_example_workspace_is_valid():
     spec = load_workspace(Path(__file__).parents[2] / "examples" / "workspace.yaml")
     assert spec.sources
+
+
+def test_a_yaml_boolean_where_a_string_belongs_gets_a_hint():
+    with pytest.raises(ConfigError, match="quote the value"):
+        parse_workspace(VALID.replace("id: ios", "id: off"))

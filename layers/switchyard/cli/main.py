@@ -50,9 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--region", help=f"AWS region of the stack (default: AWS_REGION or {constants.DEFAULT_REGION})")
     parser.add_argument(
-        "--endpoint-url", help="AWS endpoint, e.g. http://127.0.0.1:4566 for the local stack (default: AWS_ENDPOINT_URL)"
+        "--region", help=f"AWS region of the stack (default: AWS_REGION or {constants.DEFAULT_REGION})"
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        help="AWS endpoint, e.g. http://127.0.0.1:4566 for the local stack (default: AWS_ENDPOINT_URL)",
     )
 
 
@@ -112,7 +115,9 @@ def run_dev(args: argparse.Namespace) -> int:
     except ConfigError as error:
         return fail(str(error))
     quiet_library_logs()
-    stack = LocalStack(args.config, port=args.port, aws_port=args.aws_port, region=args.region, verbose=args.verbose)
+    stack = LocalStack(
+        args.config, port=args.port, aws_port=args.aws_port, region=args.region, verbose=args.verbose
+    )
     try:
         stack.start()
     except OSError as error:
@@ -145,7 +150,7 @@ def banner(stack, workspace) -> str:  # type: ignore[no-untyped-def]
             "",
             "Send an event:",
             f"  curl -u {source.write_key}: -H 'Content-Type: application/json' \\",
-            f"       -d '{{\"userId\": \"user-1\", \"event\": \"Signed Up\", \"properties\": {{\"plan\": \"pro\"}}}}' \\",
+            '       -d \'{"userId": "user-1", "event": "Signed Up", "properties": {"plan": "pro"}}\' \\',
             f"       {stack.api_url}/v1/track",
             "Watch events arrive in the stream (another terminal):",
             f"  .venv/bin/switchyard tail --from-start --endpoint-url {stack.aws_endpoint}",

@@ -7,8 +7,15 @@ import time
 from typing import Any, TextIO
 
 
-def tail_stream(kinesis: Any, stream_name: str, *, from_start: bool, out: TextIO = sys.stdout,
-                limit: int | None = None, idle_seconds: float = 0.5) -> int:
+def tail_stream(
+    kinesis: Any,
+    stream_name: str,
+    *,
+    from_start: bool,
+    out: TextIO = sys.stdout,
+    limit: int | None = None,
+    idle_seconds: float = 0.5,
+) -> int:
     """Follow every shard until interrupted (or `limit` records); returns how many were printed."""
     shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
     position = "TRIM_HORIZON" if from_start else "LATEST"

@@ -69,7 +69,10 @@ class ConfigStore:
         applied_at = datetime.now(UTC).isoformat(timespec="seconds")
         condition: dict[str, Any]
         if expected_version is None:
-            condition = {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": CONFIG_PK}}
+            condition = {
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": CONFIG_PK},
+            }
         else:
             condition = {
                 "ConditionExpression": "#version = :expected",
@@ -91,7 +94,7 @@ class ConfigStore:
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise ConcurrentApplyError(
-                    "The workspace changed while applying (another apply ran); nothing was changed. Apply again."
+                    "Another apply changed the workspace meanwhile; nothing was changed. Apply again."
                 ) from error
             raise
         return StoredWorkspace(workspace, version, checksum, applied_at)

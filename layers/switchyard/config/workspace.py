@@ -83,7 +83,10 @@ def _describe(error: ValidationError, root: yaml.Node | None, origin: str) -> st
         key = ".".join(str(part) for part in location) or "(top level)"
         line = _line_of(root, location)
         where = f"line {line}, " if line else ""
-        lines.append(f"  {where}{key}: {problem['msg']}")
+        hint = ""
+        if problem["type"] == "string_type" and isinstance(problem.get("input"), bool):
+            hint = " (YAML reads yes/no/on/off/true/false as booleans: quote the value)"
+        lines.append(f"  {where}{key}: {problem['msg']}{hint}")
     return "\n".join(lines)
 
 

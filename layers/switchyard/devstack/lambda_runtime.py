@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -50,12 +51,29 @@ def load_handler_module(name: str, functions_dir: Path = FUNCTIONS_DIR) -> Modul
 
 
 class LocalFunction:
-    """One Lambda function: its handler, called with a fresh context per invocation."""
+    """One Lambda function: its handler, called with a fresh context per invocation.
+
+    Invocations are serialized, as in one Lambda execution environment: handlers keep per-process
+    state (Powertools metrics, cached clients) that Lambda never shares between two requests.
+    """
 
     def __init__(self, name: str, timeout_seconds: float = 15.0) -> None:
         self.name = name
         self.timeout_seconds = timeout_seconds
         self.module = load_handler_module(name)
+        self._lock = threading.Lock()
 
     def invoke(self, event: Any) -> Any:
-        return self.module.lambda_handler(event, LocalLambdaContext(self.name, self.timeout_seconds))
+        with self._lock:
+            try:
+                return self.module.lambda_handler(event, LocalLambdaContext(self.name, self.timeout_seconds))
+            finally:
+                _drop_unflushed_metrics()
+
+
+def _drop_unflushed_metrics() -> None:
+    """With POWERTOOLS_METRICS_DISABLED, Powertools never clears what handlers recorded; in a
+    long-running local process that would grow forever and leak dimensions between requests."""
+    from aws_lambda_powertools import Metrics
+
+    Metrics().clear_metrics()

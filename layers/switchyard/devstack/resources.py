@@ -74,7 +74,11 @@ def create_resources(resources: LocalResources, shard_count: int = 2, session: A
         "Resources": {
             "LocalStackMarker": {
                 "Type": "AWS::SSM::Parameter",
-                "Properties": {"Name": f"/switchyard/{resources.region}/local-stack", "Type": "String", "Value": "1"},
+                "Properties": {
+                    "Name": f"/switchyard/{resources.region}/local-stack",
+                    "Type": "String",
+                    "Value": "1",
+                },
             }
         },
         "Outputs": {key: {"Value": value} for key, value in resources.outputs().items()},

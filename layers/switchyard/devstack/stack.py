@@ -72,11 +72,14 @@ class LocalStack:
         self.resources = LocalResources(self.region, LOCAL_ACCOUNT, self.api_url)
         os.environ.update(self.environment())
         create_resources(self.resources)
-        self.applied = apply_workspace(self.config_path, ConfigStore(self.resources.config_table, self.client("dynamodb")))
+        self.applied = apply_workspace(
+            self.config_path, ConfigStore(self.resources.config_table, self.client("dynamodb"))
+        )
         self.functions["ingest"] = LocalFunction("ingest", constants.INGEST_LAMBDA_TIMEOUT_SECONDS)
         self._api.start()
-        self._poller = KinesisPoller(self.client("kinesis"), self.resources.events_stream, self.region,
-                                     self._stream_consumers)
+        self._poller = KinesisPoller(
+            self.client("kinesis"), self.resources.events_stream, self.region, self._stream_consumers
+        )
         self._poller.start()
         return self
 

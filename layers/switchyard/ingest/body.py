@@ -45,7 +45,9 @@ def inflate(data: bytes, content_encoding: str | None) -> bytes:
             raise _too_large(len(data))
         return data
     if encoding not in ("gzip", "x-gzip"):
-        raise BadRequest("unsupported_content_encoding", f"Content-Encoding {encoding!r} is not supported; use gzip.")
+        raise BadRequest(
+            "unsupported_content_encoding", f"Content-Encoding {encoding!r} is not supported; use gzip."
+        )
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
         inflated = inflater.decompress(data, MAX_INFLATED_BYTES + 1)
@@ -74,5 +76,6 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
 def _too_large(size: int | None) -> PayloadTooLarge:
     shown = f" ({size} bytes)" if size is not None else ""
     return PayloadTooLarge(
-        "request_too_large", f"The request body{shown} is over the {MAX_BATCH_BYTES}-byte limit once inflated."
+        "request_too_large",
+        f"The request body{shown} is over the {MAX_BATCH_BYTES}-byte limit once inflated.",
     )

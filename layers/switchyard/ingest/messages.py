@@ -137,8 +137,8 @@ def enrich(message: dict[str, Any], call_type: str, request: RequestContext, rec
         message["context"] = {**request.context, **context} if context else dict(request.context)
     if request.integrations:
         integrations = message.get("integrations")
-        message["integrations"] = {**request.integrations, **integrations} if integrations else dict(
-            request.integrations
+        message["integrations"] = (
+            {**request.integrations, **integrations} if integrations else dict(request.integrations)
         )
     elif message.get("integrations") is None:
         message["integrations"] = {}
@@ -159,12 +159,16 @@ def enrich(message: dict[str, Any], call_type: str, request: RequestContext, rec
     else:
         client_timestamp = message.get("originalTimestamp")
     message["receivedAt"] = received_at
-    message["timestamp"] = corrected_timestamp(client_timestamp, sent_at_value, request.received_at, received_at)
+    message["timestamp"] = corrected_timestamp(
+        client_timestamp, sent_at_value, request.received_at, received_at
+    )
     message["projectId"] = request.source_id
     message["receivedRegion"] = request.region
 
 
-def corrected_timestamp(client_timestamp: object, sent_at: object, received_at: datetime, received_text: str) -> str:
+def corrected_timestamp(
+    client_timestamp: object, sent_at: object, received_at: datetime, received_text: str
+) -> str:
     """`receivedAt - (sentAt - originalTimestamp)`: the event time on the server's clock.
 
     Without `sentAt` the client's timestamp is taken as it is; without either, `receivedAt`.

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
+
 from switchyard.config.compiled import CompiledWorkspace, Source
 from switchyard.constants import MAX_BATCH_ITEMS
 from switchyard.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
@@ -25,8 +27,10 @@ from switchyard.ingest.pixel import decode_pixel_query
 from switchyard.streams import StreamRecord, StreamWriteFailed
 from switchyard.timeutil import format_timestamp
 
-# How many discarded messages per request are kept as samples for the operator to see.
+# How many discarded messages per request are kept as samples for the operator to see, and how
+# much of each.
 DISCARD_SAMPLES_PER_REQUEST = 3
+DISCARD_SAMPLE_CHARS = 2048
 
 
 class EventStream(Protocol):
@@ -51,14 +55,23 @@ class IngestOutcome:
     accepted: int = 0
     accepted_bytes: int = 0
     discards: Counter[str] = field(default_factory=Counter)
-    discard_samples: list[tuple[Discard, Any]] = field(default_factory=list)
+    discard_samples: list[tuple[Discard, str]] = field(default_factory=list)
 
     def discard(self, problem: Discard, message: Any) -> None:
         self.discards[problem.reason] += 1
         if len(self.discard_samples) < DISCARD_SAMPLES_PER_REQUEST:
-            if isinstance(message, dict):
-                message = {key: value for key, value in message.items() if key != "writeKey"}
-            self.discard_samples.append((problem, message))
+            self.discard_samples.append((problem, sample_text(message)))
+
+
+def sample_text(message: Any) -> str:
+    """A bounded, printable copy of a discarded message, without its write key (a credential)."""
+    if isinstance(message, dict):
+        message = {key: value for key, value in message.items() if key != "writeKey"}
+    try:
+        text = orjson.dumps(message, default=repr).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        text = "<not serializable: nested too deeply>"
+    return text[:DISCARD_SAMPLE_CHARS]
 
 
 class IngestService:
@@ -107,7 +120,9 @@ class IngestService:
         """What the browser library loads before it sends anything (its `cdnURL` points here)."""
         self._source_for(write_key)
         return {
-            "integrations": {"Segment.io": {"apiKey": write_key, "apiHost": f"{api_host}/v1", "protocol": protocol}},
+            "integrations": {
+                "Segment.io": {"apiKey": write_key, "apiHost": f"{api_host}/v1", "protocol": protocol}
+            },
             "plan": {"track": {"__default": {"enabled": True}}},
             "metrics": {"sampleRate": 0},
         }
@@ -124,10 +139,14 @@ class IngestService:
         if source is None:
             raise Unauthorized("invalid_write_key", "The write key is not known in this region.")
         if not source.enabled:
-            raise Forbidden("source_disabled", f"Source {source.id!r} is disabled; its events are not accepted.")
+            raise Forbidden(
+                "source_disabled", f"Source {source.id!r} is disabled; its events are not accepted."
+            )
         return source
 
-    def _request_context(self, source: Source, received: datetime, ip: str | None, **batch: Any) -> RequestContext:
+    def _request_context(
+        self, source: Source, received: datetime, ip: str | None, **batch: Any
+    ) -> RequestContext:
         return RequestContext(source_id=source.id, region=self._region, received_at=received, ip=ip, **batch)
 
     def _batch_items(
@@ -137,7 +156,9 @@ class IngestService:
         if not isinstance(items, list):
             raise BadRequest("batch_not_list", "A batch request needs `batch`: a list of messages.")
         if len(items) > MAX_BATCH_ITEMS:
-            raise BadRequest("too_many_items", f"A batch holds at most {MAX_BATCH_ITEMS} messages; got {len(items)}.")
+            raise BadRequest(
+                "too_many_items", f"A batch holds at most {MAX_BATCH_ITEMS} messages; got {len(items)}."
+            )
         context = payload.get("context")
         integrations = payload.get("integrations")
         if context is not None and not isinstance(context, dict):
@@ -170,7 +191,9 @@ class IngestService:
                 problem = outcome.discard_samples[0][0]
                 raise BadRequest(problem.reason, problem.detail)
             reasons = ", ".join(f"{reason} x{count}" for reason, count in outcome.discards.most_common())
-            raise BadRequest("no_valid_messages", f"No message in the batch is valid ({reasons or 'empty batch'}).")
+            raise BadRequest(
+                "no_valid_messages", f"No message in the batch is valid ({reasons or 'empty batch'})."
+            )
         try:
             self._stream.put(accepted)  # type: ignore[arg-type]
         except StreamWriteFailed as error:

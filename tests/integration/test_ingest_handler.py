@@ -1,0 +1,144 @@
+"""The ingest Lambda handler against moto: Kinesis writes, partial failures, config lookups."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+from switchyard.config.store import CachedWorkspace, ConfigStore
+from switchyard.devstack.resources import LocalResources
+from switchyard.ingest.service import IngestService
+from switchyard.streams import KinesisEventStream
+from tests.integration.conftest import http_event, invoke
+from tests.support.streams import StreamReader
+
+
+class FlakyKinesis:
+    """Real (moto) Kinesis behind a fault injector: the records chosen by `fails` are answered
+    with ProvisionedThroughputExceeded and not written, as Kinesis does under load."""
+
+    def __init__(self, fails) -> None:  # type: ignore[no-untyped-def]
+        self._real = boto3.client("kinesis")
+        self._fails = fails
+        self.calls: list[int] = []
+
+    def put_records(self, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        attempt = len(self.calls)
+        self.calls.append(len(Records))
+        results: list[dict[str, Any] | None] = [None] * len(Records)
+        passed = [i for i, _ in enumerate(Records) if not self._fails(attempt, i)]
+        if passed:
+            written = self._real.put_records(StreamName=StreamName, Records=[Records[i] for i in passed])
+            for index, result in zip(passed, written["Records"], strict=True):
+                results[index] = result
+        for index, result in enumerate(results):
+            if result is None:
+                results[index] = {
+                    "ErrorCode": "ProvisionedThroughputExceededException",
+                    "ErrorMessage": "Rate exceeded",
+                }
+        return {"FailedRecordCount": sum("ErrorCode" in r for r in results), "Records": results}
+
+
+def use_kinesis(module: ModuleType, aws: LocalResources, kinesis: Any, budget: float = 2.0) -> None:
+    """Hand the handler a service whose stream client is `kinesis` (clients are injected)."""
+    workspace = CachedWorkspace(ConfigStore(aws.config_table), ttl_seconds=10)
+    stream = KinesisEventStream(aws.events_stream, kinesis, budget_seconds=budget, base_delay=0.01)
+    module._service = IngestService(workspace.get, stream, aws.region)
+
+
+def batch(count: int) -> dict[str, Any]:
+    return {
+        "batch": [
+            {"type": "track", "userId": f"u{i}", "event": "E", "messageId": f"m{i}"} for i in range(count)
+        ]
+    }
+
+
+def test_a_track_call_lands_in_the_stream(ingest: ModuleType, stream: StreamReader):
+    status, body, _ = invoke(ingest, http_event("POST", "/v1/track", {"userId": "u1", "event": "Signed Up"}))
+    assert (status, body) == (200, {"success": True})
+    [stored] = stream.read_new()
+    assert (stored["event"], stored["projectId"], stored["context"]["ip"]) == (
+        "Signed Up",
+        "web",
+        "198.51.100.7",
+    )
+
+
+def test_partial_put_records_failures_succeed_on_retry(
+    ingest: ModuleType, aws: LocalResources, stream: StreamReader
+):
+    kinesis = FlakyKinesis(fails=lambda attempt, index: attempt == 0 and index % 3 == 0)
+    use_kinesis(ingest, aws, kinesis)
+    status, body, _ = invoke(ingest, http_event("POST", "/v1/batch", batch(30)))
+    assert (status, body) == (200, {"success": True})
+    assert kinesis.calls == [30, 10], "only the 10 failed records are sent again"
+    assert sorted(m["messageId"] for m in stream.read_new()) == sorted(f"m{i}" for i in range(30))
+
+
+def test_more_than_500_messages_are_written_in_several_calls(
+    ingest: ModuleType, aws: LocalResources, stream: StreamReader
+):
+    kinesis = FlakyKinesis(fails=lambda attempt, index: False)
+    use_kinesis(ingest, aws, kinesis)
+    status, _, _ = invoke(ingest, http_event("POST", "/v1/batch", batch(1200)))
+    assert status == 200
+    assert kinesis.calls == [500, 500, 200]
+    assert len(stream.read_new()) == 1200
+
+
+def test_persistent_failure_is_a_503_so_the_sdk_retries(ingest: ModuleType, aws: LocalResources):
+    kinesis = FlakyKinesis(fails=lambda attempt, index: index == 0)
+    use_kinesis(ingest, aws, kinesis, budget=0.3)
+    status, body, headers = invoke(ingest, http_event("POST", "/v1/batch", batch(5)))
+    assert status == 503
+    assert body["code"] == "stream_unavailable"
+    assert headers["Retry-After"]
+    assert len(kinesis.calls) > 2, "it retried within its budget before giving up"
+
+
+def test_an_unreachable_config_table_is_a_503_not_a_401(ingest: ModuleType, aws: LocalResources):
+    boto3.client("dynamodb").delete_table(TableName=aws.config_table)
+    status, body, _ = invoke(ingest, http_event("POST", "/v1/track", {"userId": "u", "event": "E"}))
+    assert (status, body["code"]) == (503, "config_unavailable")
+
+
+@pytest.mark.parametrize(("key", "status"), [("wk_int_nope_000", 401), ("wk_int_off_456", 403)])
+def test_unknown_and_disabled_keys(ingest: ModuleType, stream: StreamReader, key: str, status: int):
+    code, body, _ = invoke(ingest, http_event("POST", "/v1/track", {"userId": "u", "event": "E"}, key=key))
+    assert code == status
+    assert set(body) == {"code", "message"}
+    assert stream.read_new() == []
+
+
+def test_pixel_answers_a_gif_and_stores_the_event(ingest: ModuleType, stream: StreamReader):
+    query = {"userId": "u", "event": "Opened", "writeKey": "wk_int_web_123"}
+    status, body, headers = invoke(ingest, http_event("GET", "/v1/pixel/track", key=None, query=query))
+    assert (status, headers["Content-Type"], body[:6]) == (200, "image/gif", b"GIF89a")
+    assert [m["event"] for m in stream.read_new()] == ["Opened"]
+
+
+def test_an_unexpected_error_is_a_json_500(ingest: ModuleType, monkeypatch: pytest.MonkeyPatch):
+    def explode(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ingest, "service", explode)
+    status, body, _ = invoke(ingest, http_event("POST", "/v1/track", {"userId": "u", "event": "E"}))
+    assert (status, body["code"]) == (500, "internal_error")
+
+
+def test_the_write_key_is_never_logged(
+    ingest: ModuleType, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+):
+    discarded = {"batch": [{"type": "track", "userId": "u", "writeKey": "wk_int_web_123"}]}
+    invoke(ingest, http_event("POST", "/v1/batch", discarded))
+    invoke(ingest, http_event("POST", "/v1/track", {"userId": "u", "event": "E"}, key="wk_int_off_456"))
+    invoke(ingest, http_event("GET", "/v1/projects/wk_int_web_123/settings", key=None))
+    logged = " ".join(str(record.__dict__) for record in caplog.records) + str(capsys.readouterr())
+    assert "message discarded" in logged
+    assert "wk_int_web_123" not in logged
+    assert "wk_int_off_456" not in logged

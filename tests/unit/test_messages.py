@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 import pytest
 
 from switchyard.ingest.messages import AcceptedMessage, Discard, RequestContext, partition_key, process
 
-RECEIVED = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
+RECEIVED = datetime(2026, 11, 30, 12, 0, 0)
 RECEIVED_TEXT = "2026-11-30T12:00:00.000Z"
 
 

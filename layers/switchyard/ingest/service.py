@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
@@ -25,7 +25,7 @@ from switchyard.ingest.messages import (
 )
 from switchyard.ingest.pixel import decode_pixel_query
 from switchyard.streams import StreamRecord, StreamWriteFailed
-from switchyard.timeutil import format_timestamp
+from switchyard.timeutil import format_timestamp, utc_now
 
 # How many discarded messages per request are kept as samples for the operator to see, and how
 # much of each.
@@ -80,7 +80,7 @@ class IngestService:
         workspace: Callable[[], CompiledWorkspace],
         stream: EventStream,
         region: str,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._workspace = workspace
         self._stream = stream

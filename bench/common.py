@@ -1,0 +1,116 @@
+"""Shared pieces of the benchmarks: timing, figures, and printing them as ratios to their floors."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: float
+    unit: str
+    floor: float | None = None  # the same work done the cheapest possible way
+    target: float | None = None  # for a ratio (when there is a floor) or for the value itself
+
+    @property
+    def ratio(self) -> float | None:
+        return self.value / self.floor if self.floor else None
+
+    @property
+    def meets_target(self) -> bool | None:
+        if self.target is None:
+            return None
+        measured = self.ratio if self.ratio is not None else self.value
+        return measured <= self.target
+
+    def line(self) -> str:
+        text = f"{self.name:<52} {self.value:>10.2f} {self.unit:<8}"
+        if self.floor is not None:
+            text += f" floor {self.floor:>8.2f}  ratio {self.ratio:>5.2f}"
+        else:
+            text += " " * 29
+        if self.target is not None:
+            verdict = "ok" if self.meets_target else "OVER TARGET"
+            text += f"  (target <= {self.target:g}{'' if self.floor else ' ' + self.unit}: {verdict})"
+        return text
+
+
+def time_per_call(function: Callable[[], object], *, repeats: int = 7, min_seconds: float = 0.2) -> float:
+    """Best-of-`repeats` seconds per call, each repeat running long enough to be measurable."""
+    function()  # warm up caches and lazy imports
+    calls = 1
+    while True:
+        started = time.perf_counter()
+        for _ in range(calls):
+            function()
+        if time.perf_counter() - started >= min_seconds / 5:
+            break
+        calls *= 2
+    samples = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for _ in range(calls):
+                function()
+            samples.append((time.perf_counter() - started) / calls)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return min(samples)
+
+
+def time_pair(first: Callable[[], object], second: Callable[[], object], *, rounds: int = 15,
+              min_seconds: float = 0.05) -> tuple[float, float]:
+    """Best seconds per call of two functions, measured in alternating rounds.
+
+    Alternating keeps a burst of load on a shared machine from landing on one side only, so the
+    ratio of the two stays meaningful even when absolute times wobble.
+    """
+    calls = []
+    for function in (first, second):
+        function()
+        count = 1
+        while True:
+            started = time.perf_counter()
+            for _ in range(count):
+                function()
+            if time.perf_counter() - started >= min_seconds:
+                break
+            count *= 2
+        calls.append(count)
+    best = [float("inf"), float("inf")]
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for index, function in enumerate((first, second)):
+                started = time.perf_counter()
+                for _ in range(calls[index]):
+                    function()
+                best[index] = min(best[index], (time.perf_counter() - started) / calls[index])
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return best[0], best[1]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def print_figures(title: str, figures: list[Figure]) -> None:
+    print(f"\n== {title}")
+    for figure in figures:
+        print("  " + figure.line())
+    sys.stdout.flush()

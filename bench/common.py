@@ -70,8 +70,9 @@ def time_per_call(function: Callable[[], object], *, repeats: int = 7, min_secon
     return min(samples)
 
 
-def time_pair(first: Callable[[], object], second: Callable[[], object], *, rounds: int = 15,
-              min_seconds: float = 0.05) -> tuple[float, float]:
+def time_pair(
+    first: Callable[[], object], second: Callable[[], object], *, rounds: int = 15, min_seconds: float = 0.05
+) -> tuple[float, float]:
     """Best seconds per call of two functions, measured in alternating rounds.
 
     Alternating keeps a burst of load on a shared machine from landing on one side only, so the

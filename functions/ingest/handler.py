@@ -145,10 +145,8 @@ def record(outcome: IngestOutcome) -> None:
         ) as metric:
             metric.add_dimension(name="reason", value=reason)
     for problem, sample in outcome.discard_samples:
-        logger.warning(
-            "message discarded",
-            extra={"source": outcome.source_id, "reason": problem.reason, "detail": problem.detail, "sample": sample},
-        )
+        details = {"source": outcome.source_id, "reason": problem.reason, "detail": problem.detail}
+        logger.warning("message discarded", extra={**details, "sample": sample})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)

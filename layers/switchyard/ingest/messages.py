@@ -20,7 +20,7 @@ from switchyard.constants import (
     MAX_MESSAGE_ID_CHARS,
     MAX_STORED_MESSAGE_BYTES,
 )
-from switchyard.timeutil import format_timestamp, parse_timestamp
+from switchyard.timeutil import parse_timestamp
 
 CALL_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 
@@ -154,8 +154,8 @@ def enrich(message: dict[str, Any], call_type: str, request: RequestContext, rec
         context = message["context"] = {**request.context, **context} if context else dict(request.context)
     integrations = message.get("integrations")
     if request.integrations:
-        message["integrations"] = {**request.integrations, **integrations} if integrations else dict(
-            request.integrations
+        message["integrations"] = (
+            {**request.integrations, **integrations} if integrations else dict(request.integrations)
         )
     elif integrations is None:
         message["integrations"] = {}

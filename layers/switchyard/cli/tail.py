@@ -15,8 +15,10 @@ def tail_stream(
     out: TextIO = sys.stdout,
     limit: int | None = None,
     idle_seconds: float = 0.5,
+    stop_when_idle: bool = False,
 ) -> int:
-    """Follow every shard until interrupted (or `limit` records); returns how many were printed."""
+    """Follow every shard until interrupted, `limit` records, or (with `stop_when_idle`) the first
+    pass that finds nothing new; returns how many were printed."""
     shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
     position = "TRIM_HORIZON" if from_start else "LATEST"
     iterators = {
@@ -43,5 +45,7 @@ def tail_stream(
                 del iterators[shard_id]
         out.flush()
         if not got_any:
+            if stop_when_idle:
+                break
             time.sleep(idle_seconds)
     return printed

@@ -24,6 +24,9 @@ EVENTS_STREAM = "events"
 CONFIG_TABLE = "config"
 DEDUPE_TABLE = "dedupe"
 ARCHIVE_BUCKET = "archive"
+DELIVERY_QUEUE = "delivery"
+DELIVERY_DLQ = "delivery-dlq"  # SQS safety net; given-up events go to the delivery table's dead letters
+DELIVERY_TABLE = "delivery"  # dead letters, Event Delivery statistics, rate-limit windows
 
 
 def archive_bucket_name(region: str, account: str) -> str:
@@ -37,6 +40,8 @@ OUTPUT_EVENTS_STREAM = "EventsStreamName"
 OUTPUT_CONFIG_TABLE = "ConfigTableName"
 OUTPUT_ARCHIVE_BUCKET = "ArchiveBucketName"
 OUTPUT_DEDUPE_TABLE = "DedupeTableName"
+OUTPUT_DELIVERY_QUEUE = "DeliveryQueueUrl"
+OUTPUT_DELIVERY_TABLE = "DeliveryTableName"
 OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 # Only with a custom domain: the regional API Gateway domain the DNS record must point at.
 OUTPUT_API_DOMAIN_TARGET = "ApiDomainTarget"
@@ -46,6 +51,11 @@ ENV_EVENTS_STREAM = "EVENTS_STREAM_NAME"
 ENV_CONFIG_TABLE = "CONFIG_TABLE_NAME"
 ENV_REGION = "SWITCHYARD_REGION"
 ENV_CONFIG_CACHE_SECONDS = "CONFIG_CACHE_SECONDS"
+ENV_DEDUPE_TABLE = "DEDUPE_TABLE_NAME"
+ENV_DEDUPE_WINDOW_HOURS = "DEDUPE_WINDOW_HOURS"
+ENV_ARCHIVE_BUCKET = "ARCHIVE_BUCKET_NAME"
+ENV_DELIVERY_QUEUE_URL = "DELIVERY_QUEUE_URL"
+ENV_DELIVERY_TABLE = "DELIVERY_TABLE_NAME"
 
 # Config table layout: the whole applied workspace is one item, so an apply is atomic.
 CONFIG_PK = "pk"
@@ -81,3 +91,20 @@ DEFAULT_CONFIG_CACHE_SECONDS = 10.0
 # API Gateway stage throttling (Segment asks clients to stay under 1,000 req/s per workspace).
 API_THROTTLE_RATE = 1000
 API_THROTTLE_BURST = 2000
+
+# Router: Kinesis event source mapping and its own limits.
+ROUTER_BATCH_SIZE = 500
+ROUTER_BATCHING_WINDOW_SECONDS = 1
+ROUTER_LAMBDA_TIMEOUT_SECONDS = 120
+ROUTER_DEDUPE_CONCURRENCY = 32  # concurrent conditional writes per batch
+
+# Delivery: SQS event source mapping; the Lambda must outlive the slowest destination time-out.
+DELIVERY_BATCH_SIZE = 50
+DELIVERY_BATCHING_WINDOW_SECONDS = 1
+DELIVERY_LAMBDA_TIMEOUT_SECONDS = 60
+DELIVERY_QUEUE_VISIBILITY_SECONDS = 6 * DELIVERY_LAMBDA_TIMEOUT_SECONDS
+# SQS's own redrive is only a safety net behind our retry policy (4 h of backoff by default).
+DELIVERY_QUEUE_MAX_RECEIVES = 1000
+DELIVERY_TABLE_PK = "pk"
+DELIVERY_TABLE_SK = "sk"
+DELIVERY_TABLE_TTL_ATTRIBUTE = "expires_at"

@@ -1,0 +1,125 @@
+"""The archive: every accepted event as gzip JSON Lines in S3, the source of truth for replay.
+
+Encrypted with a customer-managed KMS key (rotated yearly, S3 Bucket Key on so that KMS is called
+per object batch, not per object), versioned, TLS-only, public access blocked, server access logs
+to a separate bucket. Lifecycle: Intelligent-Tiering after 30 days (objects under 128 KB are not
+transitioned by S3's default, so small objects are never charged as 128 KB), Glacier Instant
+Retrieval after 90 days (replay still reads in milliseconds), expiry after
+`archive_retention_days`. Retried batches overwrite deterministic keys, so old versions are kept
+only `NONCURRENT_VERSION_DAYS`.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.options import StackOptions
+from switchyard import constants
+
+INTELLIGENT_TIERING_AFTER_DAYS = 30
+GLACIER_IR_AFTER_DAYS = 90
+GLACIER_IR_MINIMUM_DAYS = 90  # objects deleted earlier are charged for 90 days anyway
+NONCURRENT_VERSION_DAYS = 30
+ABORT_MULTIPART_AFTER_DAYS = 7
+
+
+def archive_transitions(retention_days: int) -> list[s3.Transition]:
+    """The storage-class steps that pay off before the objects expire."""
+    transitions = []
+    if retention_days > INTELLIGENT_TIERING_AFTER_DAYS:
+        transitions.append(
+            s3.Transition(
+                storage_class=s3.StorageClass.INTELLIGENT_TIERING,
+                transition_after=Duration.days(INTELLIGENT_TIERING_AFTER_DAYS),
+            )
+        )
+    if retention_days >= GLACIER_IR_AFTER_DAYS + GLACIER_IR_MINIMUM_DAYS:
+        transitions.append(
+            s3.Transition(
+                storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                transition_after=Duration.days(GLACIER_IR_AFTER_DAYS),
+            )
+        )
+    return transitions
+
+
+class Archive(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, options: StackOptions) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            # S3 server access logs can only be delivered to an SSE-S3 bucket.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(options.log_retention_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(ABORT_MULTIPART_AFTER_DAYS),
+                )
+            ],
+            removal_policy=options.data_removal_policy,
+        )
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"Switchyard archive ({stack.region})",
+            enable_key_rotation=True,
+            removal_policy=options.data_removal_policy,
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            bucket_name=constants.archive_bucket_name(stack.region, stack.account),
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            versioned=True,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="archive/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="tier-and-expire",
+                    transitions=archive_transitions(options.archive_retention_days),
+                    expiration=Duration.days(options.archive_retention_days),
+                    noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(ABORT_MULTIPART_AFTER_DAYS),
+                ),
+                # S3 refuses ExpiredObjectDeleteMarker beside Days in one rule.
+                s3.LifecycleRule(id="remove-expired-delete-markers", expired_object_delete_marker=True),
+            ],
+            removal_policy=options.data_removal_policy,
+        )
+
+    # Narrow grants for the capabilities that use the archive (router, replay). The bucket's own
+    # grant_* methods add kms:GenerateDataKey* / kms:ReEncrypt* wildcards; S3 needs less.
+
+    def grant_write_objects(self, grantee: iam.IGrantable) -> None:
+        """PutObject anywhere in the archive (keys are deterministic: a retried batch overwrites)."""
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:PutObject"], resource_arns=[self.bucket.arn_for_objects("*")]
+        )
+        self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")  # Decrypt: multipart uploads
+
+    def grant_read_objects(self, grantee: iam.IGrantable) -> None:
+        """List and read archive objects (replay planning and workers)."""
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn]
+        )
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:GetObject"], resource_arns=[self.bucket.arn_for_objects("*")]
+        )
+        self.key.grant(grantee, "kms:Decrypt")

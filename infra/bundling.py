@@ -1,0 +1,140 @@
+"""Local bundlers for the Lambda layers: no Docker at synth.
+
+CDK tries `local.try_bundle(...)` before Docker; these return True after building the asset
+themselves, so the Docker image named in `BundlingOptions` is never pulled. They raise (rather
+than return False) on failure, because falling back to Docker would only hide the real error on
+machines without it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import jsii
+from aws_cdk import ILocalBundling
+
+# The functions run on arm64 (Graviton) with CPython 3.12: wheels must match both.
+LAMBDA_PYTHON_VERSION = "3.12"
+LAMBDA_PIP_PLATFORM = "manylinux2014_aarch64"
+
+# boto3 and what it pulls in come from the Lambda runtime. aws-xray-sdk declares botocore, so pip
+# installs it; left in the layer (/opt/python is ahead of the runtime's packages on sys.path) it
+# would shadow the runtime's botocore under the runtime's boto3, adding ~30 MB and a version skew.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "urllib3", "python-dateutil", "six"})
+
+
+def pip_install_command(requirements: Path, target: Path, python: str = sys.executable) -> list[str]:
+    return [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "-r",
+        str(requirements),
+        "-t",
+        str(target),
+        "--platform",
+        LAMBDA_PIP_PLATFORM,
+        "--implementation",
+        "cp",
+        "--python-version",
+        LAMBDA_PYTHON_VERSION,
+        "--only-binary=:all:",
+        "--no-compile",  # .pyc for the build machine's interpreter would be wrong on Lambda
+        "--upgrade",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+    ]
+
+
+def install_dependencies(requirements: Path, output_dir: Path) -> Path:
+    """pip-install `requirements` for Lambda into `<output_dir>/python`, minus runtime packages."""
+    target = Path(output_dir) / "python"
+    target.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    result = subprocess.run(
+        pip_install_command(requirements, target), capture_output=True, text=True, env=env, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"pip could not build the dependencies layer:\n{result.stdout}\n{result.stderr}")
+    remove_distributions(target, RUNTIME_PROVIDED)
+    shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: useless in a layer
+    return target
+
+
+def _normalize(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def remove_distributions(site: Path, names: Iterable[str]) -> list[str]:
+    """Delete installed distributions (their RECORD files, then their dist-info) from `site`."""
+    wanted = {_normalize(name) for name in names}
+    removed = []
+    for dist_info in sorted(site.glob("*.dist-info")):
+        name = _normalize(dist_info.name.removesuffix(".dist-info").rsplit("-", 1)[0])
+        if name not in wanted:
+            continue
+        record = dist_info / "RECORD"
+        if record.exists():
+            for line in record.read_text().splitlines():
+                relative = line.split(",", 1)[0]
+                path = (site / relative).resolve()
+                if path.is_relative_to(site.resolve()) and path.is_file():
+                    path.unlink()
+        shutil.rmtree(dist_info, ignore_errors=True)
+        removed.append(name)
+    _remove_empty_dirs(site)
+    return removed
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    for directory in sorted(
+        (p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+    ):
+        if not any(directory.iterdir()):
+            directory.rmdir()
+
+
+def copy_package(source: Path, destination: Path, exclude: Iterable[str] = ()) -> Path:
+    """Copy a Python package tree without caches and without the excluded top-level subpackages."""
+    skipped_top = set(exclude)
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        ignored = {n for n in names if n == "__pycache__" or n.endswith((".pyc", ".pyo"))}
+        if Path(directory).resolve() == Path(source).resolve():
+            ignored |= skipped_top & set(names)
+        return ignored
+
+    shutil.copytree(source, destination, ignore=ignore, dirs_exist_ok=True)
+    return destination
+
+
+@jsii.implements(ILocalBundling)
+class PipLayerBundler:
+    """Bundles `requirements.txt` into a layer (`python/...`) with pip, for arm64 / CPython 3.12."""
+
+    def __init__(self, requirements: Path) -> None:
+        self.requirements = Path(requirements)
+
+    def try_bundle(self, output_dir: str, *, image: object = None, **_: object) -> bool:
+        install_dependencies(self.requirements, Path(output_dir))
+        return True
+
+
+@jsii.implements(ILocalBundling)
+class PackageLayerBundler:
+    """Bundles a pure-Python package into a layer at `python/<package>/`, minus local-only parts."""
+
+    def __init__(self, source: Path, exclude: Iterable[str] = ()) -> None:
+        self.source = Path(source)
+        self.exclude = tuple(exclude)
+
+    def try_bundle(self, output_dir: str, *, image: object = None, **_: object) -> bool:
+        copy_package(self.source, Path(output_dir) / "python" / self.source.name, self.exclude)
+        return True

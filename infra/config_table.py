@@ -1,0 +1,30 @@
+"""The config table: the applied workspace of the region, one item (so an apply is atomic)."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+from infra.options import StackOptions
+from switchyard import constants
+
+
+class ConfigTable(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, options: StackOptions) -> None:
+        super().__init__(scope, construct_id)
+        retain = options.data_removal_policy == RemovalPolicy.RETAIN
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            table_name=constants.resource_name(constants.CONFIG_TABLE, Stack.of(self).region),
+            partition_key=dynamodb.Attribute(name=constants.CONFIG_PK, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            # KMS (aws/dynamodb): the item holds write keys; key use shows in CloudTrail.
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=retain,
+            removal_policy=options.data_removal_policy,
+        )

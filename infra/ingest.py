@@ -1,0 +1,43 @@
+"""The ingest function: validates and enriches tracking calls, writes them to the events stream."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.lambda_defaults import LambdaDefaults
+from infra.paths import FUNCTIONS_DIR
+from switchyard import constants
+
+INGEST_MEMORY_MB = 512  # also buys CPU: gunzip and JSON of 512 KB batches stay fast
+
+
+class IngestFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        defaults: LambdaDefaults,
+        stream: kinesis.IStream,
+        config_table: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function: lambda_.Function = defaults.make_function(
+            self,
+            "Function",
+            code=FUNCTIONS_DIR / "ingest",
+            handler="handler.lambda_handler",
+            description="Switchyard tracking API: validate, enrich, write to the events stream",
+            environment={
+                constants.ENV_EVENTS_STREAM: stream.stream_name,
+                constants.ENV_CONFIG_TABLE: config_table.table_name,
+            },
+            timeout=Duration.seconds(constants.INGEST_LAMBDA_TIMEOUT_SECONDS),
+            memory_size=INGEST_MEMORY_MB,
+        )
+        stream.grant_write(self.function)  # kinesis:PutRecord(s), ListShards on this stream
+        config_table.grant_read_data(self.function)  # GetItem (and read-only siblings) on this table

@@ -1,0 +1,294 @@
+"""Dashboard and alarms of a region, and the alarm topic they notify.
+
+Later capabilities add theirs with `watch_function(...)`, `add_alarm(...)` and `dashboard`.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from infra.options import StackOptions
+from switchyard import constants
+
+PERIOD = Duration.minutes(5)
+# Ingest answers 5xx only when it could not write to Kinesis (the SDK then retries): more than
+# this share of requests in 2 of 3 periods means clients are backing off and data is delayed.
+API_5XX_RATE_PERCENT = 1
+LAMBDA_ERRORS_THRESHOLD = 1
+# The router is behind by this much for 15 minutes: deliveries are late, and with the stream's
+# retention the clock towards data loss is running.
+ITERATOR_AGE_THRESHOLD = Duration.minutes(5)
+
+# Powertools EMF metrics of the ingest function (namespace Switchyard, default dimension service).
+# A SEARCH schema matches an exact set of dimension names.
+RECEIVED_BY_SOURCE = '{Switchyard,service,source} MetricName="MessagesReceived"'
+BYTES_BY_SOURCE = '{Switchyard,service,source} MetricName="BytesReceived"'
+DISCARDED_BY_REASON = '{Switchyard,reason,service,source} MetricName="MessagesDiscarded"'
+
+
+def search(query: str, label: str, statistic: str = "Sum") -> cloudwatch.MathExpression:
+    """One line per dimension value, however many sources or reasons there are."""
+    return cloudwatch.MathExpression(
+        expression=f"SEARCH('{query}', '{statistic}', {int(PERIOD.to_seconds())})",
+        label=label,
+        period=PERIOD,
+        using_metrics={},
+    )
+
+
+class Observability(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, options: StackOptions) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.alarms: list[cloudwatch.Alarm] = []
+        self.alarm_topic = self._alarm_topic(options)
+        self.alarm_action = cw_actions.SnsAction(self.alarm_topic)
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"switchyard-{stack.region}",
+            default_interval=Duration.hours(6),
+        )
+
+    def _alarm_topic(self, options: StackOptions) -> sns.ITopic:
+        if options.alarm_topic_arn:
+            topic = sns.Topic.from_topic_arn(self, "AlarmTopic", options.alarm_topic_arn)
+        else:
+            topic = self._new_alarm_topic()
+        if options.alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(options.alarm_email))
+        return topic
+
+    def _new_alarm_topic(self) -> sns.Topic:
+        stack = Stack.of(self)
+        # CloudWatch cannot publish to a topic encrypted with the AWS-managed aws/sns key.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"Switchyard alarm topic ({stack.region})",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublishEncrypted",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy: this key
+            )
+        )
+        topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"Switchyard alarms ({stack.region})",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            )
+        )
+        return topic
+
+    def add_alarm(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
+        alarm.add_alarm_action(self.alarm_action)
+        alarm.add_ok_action(self.alarm_action)
+        self.alarms.append(alarm)
+        return alarm
+
+    # What the regional stack watches.
+
+    def watch_tracking_api(self, api: apigwv2.HttpApi) -> None:
+        requests = api.metric_count(period=PERIOD, statistic="Sum", label="requests")
+        client_errors = api.metric_client_error(period=PERIOD, statistic="Sum", label="4xx")
+        server_errors = api.metric_server_error(period=PERIOD, statistic="Sum", label="5xx")
+        rate = cloudwatch.MathExpression(
+            expression="IF(requests > 0, 100 * errors / requests, 0)",
+            using_metrics={"requests": requests, "errors": server_errors},
+            label="5xx % of requests",
+            period=PERIOD,
+        )
+        self.add_alarm(
+            rate.create_alarm(
+                self,
+                "Api5xxRate",
+                alarm_description=(
+                    f"Tracking API answers 5xx to more than {API_5XX_RATE_PERCENT}% of requests; "
+                    "SDKs are retrying and events are delayed. Check the ingest function."
+                ),
+                threshold=API_5XX_RATE_PERCENT,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Tracking API requests", left=[requests], width=8),
+            cloudwatch.GraphWidget(
+                title="Tracking API errors", left=[client_errors, server_errors], right=[rate], width=8
+            ),
+            cloudwatch.GraphWidget(
+                title="Tracking API latency (ms)",
+                width=8,
+                left=[
+                    api.metric_latency(period=PERIOD, statistic="p50", label="p50"),
+                    api.metric_latency(period=PERIOD, statistic="p99", label="p99"),
+                ],
+            ),
+        )
+
+    def watch_messages(self) -> None:
+        received = search(RECEIVED_BY_SOURCE, "${PROP('Dim.source')}")
+        total = cloudwatch.MathExpression(
+            expression="SUM(received)",
+            using_metrics={"received": received},
+            label="all sources",
+            period=PERIOD,
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Messages received by source", left=[received], right=[total], width=8
+            ),
+            cloudwatch.GraphWidget(
+                title="Messages discarded by reason, requests refused",
+                width=8,
+                left=[search(DISCARDED_BY_REASON, "${PROP('Dim.reason')} (${PROP('Dim.source')})")],
+                right=[
+                    cloudwatch.Metric(
+                        namespace=constants.METRICS_NAMESPACE,
+                        metric_name="RequestsRefused",
+                        dimensions_map={"service": constants.SERVICE_NAME},
+                        statistic="Sum",
+                        period=PERIOD,
+                        label="requests refused",
+                    )
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Bytes received by source",
+                width=8,
+                left=[search(BYTES_BY_SOURCE, "${PROP('Dim.source')}")],
+            ),
+        )
+
+    def watch_function(self, function: lambda_.IFunction, title: str) -> None:
+        errors = function.metric_errors(period=PERIOD, statistic="Sum", label="errors")
+        self.add_alarm(
+            errors.create_alarm(
+                self,
+                f"{title.replace(' ', '')}Errors",
+                alarm_description=f"The {title} function fails (unhandled errors or time-outs) in 2 of the "
+                "last 3 periods. See its logs and traces.",
+                threshold=LAMBDA_ERRORS_THRESHOLD,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title=f"{title}: invocations, errors, throttles",
+                width=8,
+                left=[
+                    function.metric_invocations(period=PERIOD, statistic="Sum", label="invocations"),
+                    errors,
+                    function.metric_throttles(period=PERIOD, statistic="Sum", label="throttles"),
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title=f"{title}: duration (ms)",
+                width=8,
+                left=[
+                    function.metric_duration(period=PERIOD, statistic="p50", label="p50"),
+                    function.metric_duration(period=PERIOD, statistic="p99", label="p99"),
+                    function.metric_duration(period=PERIOD, statistic="Maximum", label="max"),
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title=f"{title}: concurrency",
+                width=8,
+                left=[
+                    function.metric(
+                        "ConcurrentExecutions",
+                        period=PERIOD,
+                        statistic="Maximum",
+                        label="concurrent executions",
+                    )
+                ],
+            ),
+        )
+
+    def watch_stream(self, stream: kinesis.IStream) -> None:
+        iterator_age = stream.metric_get_records_iterator_age_milliseconds(
+            period=PERIOD, statistic="Maximum", label="iterator age (max)"
+        )
+        self.add_alarm(
+            iterator_age.create_alarm(
+                self,
+                "StreamIteratorAge",
+                alarm_description="The events stream's consumer is more than "
+                f"{ITERATOR_AGE_THRESHOLD.to_minutes()} minutes behind for 15 minutes; "
+                "records expire at the end of the stream's retention.",
+                threshold=ITERATOR_AGE_THRESHOLD.to_milliseconds(),
+                evaluation_periods=3,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Events stream: incoming",
+                width=8,
+                left=[stream.metric_incoming_records(period=PERIOD, statistic="Sum", label="records")],
+                right=[stream.metric_incoming_bytes(period=PERIOD, statistic="Sum", label="bytes")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Events stream: consumer iterator age (ms)", width=8, left=[iterator_age]
+            ),
+            cloudwatch.GraphWidget(
+                title="Events stream: write throttles",
+                width=8,
+                left=[
+                    stream.metric_write_provisioned_throughput_exceeded(
+                        period=PERIOD, statistic="Sum", label="write throughput exceeded"
+                    ),
+                    stream.metric_put_records_throttled_records(
+                        period=PERIOD, statistic="Sum", label="throttled records"
+                    ),
+                ],
+            ),
+        )
+
+    def add_alarm_summary(self) -> None:
+        """An alarm status row at the end, once every capability has added its alarms."""
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24)
+        )

@@ -1,0 +1,94 @@
+"""A Switchyard region: one independent stack per region, composed of one construct per capability.
+
+Later capabilities plug in through the attributes set here, e.g. in their own construct::
+
+    router = stack.make_function(stack, "Router", code=FUNCTIONS_DIR / "router", description=...)
+    stack.events_stream.grant_read(router)
+    stack.dedupe_table.grant_read_write_data(router)
+    stack.archive.grant_write_objects(router)
+    stack.observability.watch_function(router, "Router")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack, Tags
+from constructs import Construct
+
+from infra.archive import Archive
+from infra.config_table import ConfigTable
+from infra.dedupe_table import DedupeTable
+from infra.events_stream import EventsStream
+from infra.ingest import IngestFunction
+from infra.lambda_defaults import LambdaDefaults
+from infra.observability import Observability
+from infra.options import StackOptions
+from infra.tracking_api import TrackingApi
+from switchyard import constants
+
+
+class RegionalStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, options: StackOptions | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        region = self.region
+        self.options = options or StackOptions.from_context(self, region)
+        Tags.of(self).add("project", constants.SERVICE_NAME)
+
+        # Shared frame.
+        self.lambdas = LambdaDefaults(self, "LambdaDefaults", options=self.options)
+        self.make_function = self.lambdas.make_function
+        self.dependencies_layer = self.lambdas.dependencies_layer
+        self.domain_layer = self.lambdas.domain_layer
+        self.observability = Observability(self, "Observability", options=self.options)
+
+        # Data.
+        self.events = EventsStream(self, "Events", options=self.options)
+        self.events_stream = self.events.stream
+        self.config = ConfigTable(self, "Config", options=self.options)
+        self.config_table = self.config.table
+        self.dedupe = DedupeTable(self, "Dedupe", options=self.options)
+        self.dedupe_table = self.dedupe.table
+        self.archive = Archive(self, "Archive", options=self.options)
+        self.archive_bucket = self.archive.bucket
+
+        # Ingest path.
+        self.ingest = IngestFunction(
+            self, "Ingest", defaults=self.lambdas, stream=self.events_stream, config_table=self.config_table
+        )
+        self.tracking_api = TrackingApi(
+            self, "TrackingApi", handler=self.ingest.function, options=self.options
+        )
+        self.http_api = self.tracking_api.http_api
+
+        self.observability.watch_tracking_api(self.http_api)
+        self.observability.watch_messages()
+        self.observability.watch_function(self.ingest.function, "Ingest")
+        self.observability.watch_stream(self.events_stream)
+        # Later capabilities add their constructs above this line: the summary lists the alarms so far.
+        self.observability.add_alarm_summary()
+
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """Plain outputs whose keys are the constants the CLI looks up (no exports: regions are apart)."""
+        CfnOutput(
+            self,
+            constants.OUTPUT_API_ENDPOINT,
+            value=self.tracking_api.endpoint,
+            description="The SDKs' host for this region",
+        )
+        CfnOutput(self, constants.OUTPUT_EVENTS_STREAM, value=self.events_stream.stream_name)
+        CfnOutput(self, constants.OUTPUT_CONFIG_TABLE, value=self.config_table.table_name)
+        CfnOutput(self, constants.OUTPUT_DEDUPE_TABLE, value=self.dedupe_table.table_name)
+        CfnOutput(self, constants.OUTPUT_ARCHIVE_BUCKET, value=self.archive_bucket.bucket_name)
+        CfnOutput(self, constants.OUTPUT_ALARM_TOPIC, value=self.observability.alarm_topic.topic_arn)
+        if self.tracking_api.domain_name is not None:
+            CfnOutput(
+                self,
+                constants.OUTPUT_API_DOMAIN_TARGET,
+                value=self.tracking_api.domain_name.regional_domain_name,
+                description="Point a CNAME (or Route 53 alias) for the custom domain here",
+            )

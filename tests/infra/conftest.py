@@ -1,0 +1,103 @@
+"""Synthesizes the CDK app once per session (bundling skipped) and hands out the templates.
+
+The default app is what `cdk synth` builds with cdk.json's context; the "custom" app turns on
+every optional feature (provisioned shards, custom domain, existing alarm topic, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("CDK_DISABLE_CLI_TELEMETRY", "true")
+
+from aws_cdk.assertions import Template  # noqa: E402
+
+from app import build_app  # noqa: E402
+from infra.stack import RegionalStack  # noqa: E402
+
+OREGON, DUBLIN = "us-west-2", "eu-west-1"
+SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
+ACCOUNT = "123456789012"
+CERTIFICATE_ARN = f"arn:aws:acm:{DUBLIN}:{ACCOUNT}:certificate/11111111-2222-3333-4444-555555555555"
+ALARM_TOPIC_ARN = f"arn:aws:sns:{DUBLIN}:{ACCOUNT}:ops-alarms"
+CUSTOM_CONTEXT: dict[str, Any] = {
+    **SKIP_BUNDLING,
+    "account": ACCOUNT,
+    "kinesis_shards": "2",  # as `-c kinesis_shards=2` passes it
+    "archive_retention_days": 60,
+    "log_retention_days": 90,
+    "log_level": "debug",
+    "config_cache_seconds": 5,
+    "removal_policy": "destroy",
+    "alarm_email": "ops@example.com",
+    f"api_domain_name:{DUBLIN}": "events.eu.example.com",
+    f"api_certificate_arn:{DUBLIN}": CERTIFICATE_ARN,
+    f"alarm_topic_arn:{DUBLIN}": ALARM_TOPIC_ARN,
+}
+
+
+@dataclass
+class Synthesized:
+    stacks: dict[str, RegionalStack]  # by region
+    json: dict[str, dict[str, Any]]  # template by region
+    report_dir: str
+
+    def template(self, region: str) -> Template:
+        return Template.from_json(self.json[region], skip_cyclical_dependencies_check=True)
+
+
+def synthesize(context: dict[str, Any]) -> Synthesized:
+    """Build and synth the whole app; cdk-nag runs here and raises on any unacknowledged finding."""
+    app = build_app(context)
+    assembly = app.synth()
+    stacks = {child.region: child for child in app.node.children if isinstance(child, RegionalStack)}
+    templates = {
+        region: assembly.get_stack_by_name(stack.stack_name).template for region, stack in stacks.items()
+    }
+    return Synthesized(stacks=stacks, json=templates, report_dir=assembly.directory)
+
+
+@pytest.fixture(scope="session")
+def default_app() -> Synthesized:
+    return synthesize(SKIP_BUNDLING)
+
+
+@pytest.fixture(scope="session")
+def custom_app() -> Synthesized:
+    return synthesize(CUSTOM_CONTEXT)
+
+
+@pytest.fixture(scope="session", params=[OREGON, DUBLIN])
+def region(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def template(default_app: Synthesized, region: str) -> Template:
+    return default_app.template(region)
+
+
+@pytest.fixture(scope="session")
+def template_json(default_app: Synthesized, region: str) -> dict[str, Any]:
+    return default_app.json[region]
+
+
+def resources(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template_json["Resources"].items() if r["Type"] == kind}
+
+
+def only(template_json: dict[str, Any], kind: str) -> dict[str, Any]:
+    found = resources(template_json, kind)
+    assert len(found) == 1, f"expected one {kind}, found {sorted(found)}"
+    return next(iter(found.values()))
+
+
+def base_id(logical_id: str) -> str:
+    """A logical id without the 8-hex-digit hash CDK appends (`IngestFunctionLogs3AD22061` -> ...Logs)."""
+    return re.sub(r"[0-9A-F]{8}$", "", logical_id)

@@ -1,0 +1,96 @@
+"""Least privilege: no wildcard actions or resources in identity policies, nothing public."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from infra.lambda_defaults import XRAY_WRITE_ACTIONS
+
+from .conftest import Synthesized, base_id
+
+pytestmark = pytest.mark.infra
+
+# (policy logical id prefix, actions): statements allowed to use `Resource: *`, with the reason.
+WILDCARD_RESOURCE_ALLOWED = {
+    (
+        "LambdaDefaultsXRayWrite",
+        tuple(sorted(XRAY_WRITE_ACTIONS)),
+    ): "X-Ray's write actions support no resource types; Resource * is the only scope IAM accepts.",
+}
+
+
+def identity_statements(template_json: dict) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, resource in template_json["Resources"].items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            documents = [properties["PolicyDocument"]]
+        elif resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
+            documents = [p["PolicyDocument"] for p in properties.get("Policies", [])]
+        else:
+            continue
+        for document in documents:
+            for statement in document["Statement"]:
+                yield logical_id, statement
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def all_templates(default_app: Synthesized, custom_app: Synthesized) -> list[dict]:
+    return [*default_app.json.values(), *custom_app.json.values()]
+
+
+def test_no_wildcard_actions(default_app: Synthesized, custom_app: Synthesized) -> None:
+    for template_json in all_templates(default_app, custom_app):
+        for logical_id, statement in identity_statements(template_json):
+            wildcards = [a for a in as_list(statement["Action"]) if "*" in a]
+            assert not wildcards, f"{logical_id}: {wildcards}"
+
+
+def test_no_wildcard_resources_outside_the_allowlist(
+    default_app: Synthesized, custom_app: Synthesized
+) -> None:
+    for template_json in all_templates(default_app, custom_app):
+        for logical_id, statement in identity_statements(template_json):
+            literal = [r for r in as_list(statement["Resource"]) if isinstance(r, str) and "*" in r]
+            joined = [
+                r for r in as_list(statement["Resource"]) if not isinstance(r, str) and "*" in json.dumps(r)
+            ]
+            if not literal and not joined:
+                continue
+            key = (base_id(logical_id), tuple(sorted(as_list(statement["Action"]))))
+            assert key in WILDCARD_RESOURCE_ALLOWED, f"{logical_id}: {statement}"
+
+
+def test_no_identity_policy_uses_not_action_or_not_resource(default_app: Synthesized) -> None:
+    for template_json in default_app.json.values():
+        for logical_id, statement in identity_statements(template_json):
+            assert not {"NotAction", "NotResource"} & set(statement), logical_id
+
+
+def test_no_resource_policy_allows_everyone(default_app: Synthesized, custom_app: Synthesized) -> None:
+    for template_json in all_templates(default_app, custom_app):
+        for logical_id, resource in template_json["Resources"].items():
+            document = resource.get("Properties", {}).get("PolicyDocument") or resource.get(
+                "Properties", {}
+            ).get("KeyPolicy")
+            if not document or resource["Type"].startswith("AWS::IAM::"):
+                continue
+            for statement in document["Statement"]:
+                if statement["Effect"] == "Allow":
+                    assert statement["Principal"] not in ("*", {"AWS": "*"}), logical_id
+
+
+def test_every_function_has_its_own_role(default_app: Synthesized) -> None:
+    for template_json in default_app.json.values():
+        roles = [
+            r["Properties"]["Role"]["Fn::GetAtt"][0]
+            for r in template_json["Resources"].values()
+            if r["Type"] == "AWS::Lambda::Function"
+        ]
+        assert len(roles) == len(set(roles))

@@ -1,0 +1,93 @@
+"""The ingest function: Lambda defaults applied, environment for the handler, least privilege."""
+
+from __future__ import annotations
+
+import pytest
+
+from switchyard import constants
+
+from .conftest import Synthesized, base_id, only, resources
+
+pytestmark = pytest.mark.infra
+
+
+def ingest_function(template_json: dict) -> dict:
+    return only(template_json, "AWS::Lambda::Function")["Properties"]
+
+
+def test_runs_python_on_arm64_with_active_tracing(template_json: dict) -> None:
+    function = ingest_function(template_json)
+    assert function["Runtime"] == "python3.12"
+    assert function["Architectures"] == ["arm64"]
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["Handler"] == "handler.lambda_handler"
+
+
+def test_answers_before_api_gateway_gives_up(template_json: dict) -> None:
+    function = ingest_function(template_json)
+    assert function["Timeout"] == constants.INGEST_LAMBDA_TIMEOUT_SECONDS < 30
+    assert function["MemorySize"] == 512
+
+
+def test_uses_both_shared_layers(template_json: dict) -> None:
+    layers = resources(template_json, "AWS::Lambda::LayerVersion")
+    assert len(layers) == 2
+    assert sorted(ref["Ref"] for ref in ingest_function(template_json)["Layers"]) == sorted(layers)
+    for layer in layers.values():
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+
+
+def test_environment_names_its_stream_table_and_region(template_json: dict, region: str) -> None:
+    variables = ingest_function(template_json)["Environment"]["Variables"]
+    stream_id = next(iter(resources(template_json, "AWS::Kinesis::Stream")))
+    assert variables[constants.ENV_EVENTS_STREAM] == {"Ref": stream_id}
+    assert variables[constants.ENV_CONFIG_TABLE]["Ref"].startswith("ConfigTable")
+    assert variables[constants.ENV_REGION] == region
+    assert variables["POWERTOOLS_SERVICE_NAME"] == constants.SERVICE_NAME
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == constants.METRICS_NAMESPACE
+    assert variables["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert constants.ENV_CONFIG_CACHE_SECONDS not in variables
+
+
+def test_options_reach_the_environment(custom_app: Synthesized) -> None:
+    for template_json in custom_app.json.values():
+        variables = ingest_function(template_json)["Environment"]["Variables"]
+        assert variables["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+        assert variables[constants.ENV_CONFIG_CACHE_SECONDS] == "5"
+
+
+def test_logs_to_its_own_log_group_with_retention(template_json: dict) -> None:
+    log_group_id = ingest_function(template_json)["LoggingConfig"]["LogGroup"]["Ref"]
+    assert template_json["Resources"][log_group_id]["Properties"]["RetentionInDays"] == 30
+
+
+def test_role_grants_exactly_what_ingest_uses(template_json: dict) -> None:
+    statements = only(template_json, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
+    granted = {tuple(sorted(s["Action"])): s["Resource"]["Fn::GetAtt"][0] for s in statements}
+    by_target = {base_id(target): actions for actions, target in granted.items()}
+    assert by_target["IngestFunctionLogs"] == ("logs:CreateLogStream", "logs:PutLogEvents")
+    assert by_target["EventsStream"] == ("kinesis:ListShards", "kinesis:PutRecord", "kinesis:PutRecords")
+    assert "dynamodb:GetItem" in by_target["ConfigTable"]
+    assert not [
+        a
+        for a in by_target["ConfigTable"]
+        if not a.startswith(
+            (
+                "dynamodb:Get",
+                "dynamodb:BatchGet",
+                "dynamodb:Query",
+                "dynamodb:Scan",
+                "dynamodb:Describe",
+                "dynamodb:ConditionCheck",
+            )
+        )
+    ]
+    assert len(granted) == 3
+
+
+def test_role_has_no_aws_managed_policies(template_json: dict) -> None:
+    role = only(template_json, "AWS::IAM::Role")["Properties"]
+    assert [arn["Ref"] for arn in role["ManagedPolicyArns"]] == [
+        next(iter(resources(template_json, "AWS::IAM::ManagedPolicy")))
+    ]

@@ -1,0 +1,69 @@
+"""cdk-nag AwsSolutions: zero unacknowledged findings, and each acknowledgement narrow and reasoned."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import aws_s3 as s3
+
+from app import build_app
+from infra import nag
+
+from .conftest import DUBLIN, SKIP_BUNDLING, Synthesized
+
+pytestmark = pytest.mark.infra
+
+# Rule -> the constructs (path below the stack) it may be acknowledged on.
+EXPECTED_ACKNOWLEDGEMENTS = {
+    "AwsSolutions-IAM5[Resource::*]": {"LambdaDefaults/XRayWrite"},
+    "AwsSolutions-L1": {"Ingest/Function"},
+    "AwsSolutions-APIG4": {
+        f"TrackingApi/Api/{route}"
+        for route in (
+            "POST--v1--{call}",
+            "GET--v1--pixel--{type}",
+            "GET--v1--projects--{writeKey}--settings",
+            "OPTIONS--v1--{proxy+}",
+        )
+    },
+}
+
+
+def report(synthesized: Synthesized) -> dict:
+    (plugin,) = json.loads((Path(synthesized.report_dir) / "validation-report.json").read_text())[
+        "pluginReports"
+    ]
+    assert plugin["pluginName"] == "AwsSolutions"
+    return plugin
+
+
+@pytest.mark.parametrize("app_name", ["default_app", "custom_app"])
+def test_no_unacknowledged_findings(app_name: str, request: pytest.FixtureRequest) -> None:
+    plugin = report(request.getfixturevalue(app_name))  # the synth itself raises on a finding
+    assert plugin["conclusion"] == "success"
+    assert plugin["violations"] == []
+
+
+def test_only_the_expected_findings_are_acknowledged_where_expected(default_app: Synthesized) -> None:
+    acknowledged: dict[str, set[str]] = {}
+    for violation in report(default_app)["suppressedViolations"]:
+        stack, _, path = violation["acknowledgedAt"].partition("/")
+        assert stack in ("Switchyard-Oregon", "Switchyard-Dublin"), "never acknowledged for a whole stack"
+        acknowledged.setdefault(violation["ruleName"], set()).add(path)
+    assert acknowledged == EXPECTED_ACKNOWLEDGEMENTS
+
+
+def test_every_acknowledgement_gives_a_real_reason() -> None:
+    for acknowledgement in nag.ALL:
+        assert acknowledgement.id.startswith("AwsSolutions::AwsSolutions-")
+        assert len(acknowledgement.reason) >= 200, acknowledgement.id
+
+
+def test_nag_is_registered_on_the_app_and_fails_the_synth() -> None:
+    app = build_app(SKIP_BUNDLING)
+    stack = next(child for child in app.node.children if getattr(child, "region", None) == DUBLIN)
+    s3.Bucket(stack, "CarelessBucket")  # no access logs, no TLS-only policy
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()

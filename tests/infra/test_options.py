@@ -1,0 +1,81 @@
+"""Context options: parsed from strings or JSON, validated once, per-region overrides."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk import App, RemovalPolicy
+
+from infra.options import OptionError, StackOptions
+
+from .conftest import DUBLIN, OREGON
+
+pytestmark = pytest.mark.infra
+
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
+
+
+def test_defaults_are_on_demand_seven_days_and_retained() -> None:
+    options = StackOptions(region=DUBLIN)
+    assert options.on_demand_stream
+    assert options.stream_retention_hours == 168
+    assert options.data_removal_policy == RemovalPolicy.RETAIN
+
+
+def test_values_from_the_command_line_are_coerced() -> None:
+    options = StackOptions.parse(
+        DUBLIN,
+        {
+            "kinesis_shards": "4",
+            "log_level": "debug",
+            "config_cache_seconds": "2.5",
+            "removal_policy": "DESTROY",
+        },
+    )
+    assert (options.kinesis_shards, options.log_level, options.config_cache_seconds) == (4, "DEBUG", 2.5)
+    assert options.data_removal_policy == RemovalPolicy.DESTROY
+
+
+def test_a_region_suffixed_key_overrides_the_plain_key_for_that_region_only() -> None:
+    app = App(context={"archive_retention_days": 100, f"archive_retention_days:{DUBLIN}": 30})
+    assert StackOptions.from_context(app, DUBLIN).archive_retention_days == 30
+    assert StackOptions.from_context(app, OREGON).archive_retention_days == 100
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"kinesis_shards": -1},
+        {"kinesis_shards": "two"},
+        {"kinesis_shards": 1.5},
+        {"stream_retention_hours": 12},
+        {"dedupe_window_hours": 1},
+        {"archive_retention_days": 0},
+        {"log_retention_days": 31},
+        {"log_level": "LOUD"},
+        {"removal_policy": "snapshot"},
+        {"alarm_email": "not-an-address"},
+        {"api_domain_name": "events.example.com"},  # without its certificate
+        {"api_certificate_arn": CERT},  # without its domain
+        {"unknown_option": 1},
+    ],
+)
+def test_invalid_options_are_refused_before_anything_is_built(raw: dict) -> None:
+    with pytest.raises(OptionError):
+        StackOptions.parse(DUBLIN, raw)
+
+
+def test_a_certificate_from_another_region_is_refused() -> None:
+    with pytest.raises(OptionError, match="must be in us-west-2"):
+        StackOptions.parse(OREGON, {"api_domain_name": "events.example.com", "api_certificate_arn": CERT})
+
+
+def test_an_alarm_topic_from_another_region_is_refused() -> None:
+    with pytest.raises(OptionError, match="must be in eu-west-1"):
+        StackOptions.parse(DUBLIN, {"alarm_topic_arn": "arn:aws:sns:us-east-1:123456789012:alarms"})
+
+
+def test_a_matching_domain_and_certificate_are_accepted() -> None:
+    options = StackOptions.parse(
+        DUBLIN, {"api_domain_name": "events.eu.example.com", "api_certificate_arn": CERT}
+    )
+    assert options.custom_domain

@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: run test bench lint format synth clean
 
 run: $(VENV)/.installed
-	$(BIN)/switchyard dev --config examples/workspace.yaml
+	$(BIN)/switchyard dev --config examples/workspace.yaml --demo-receiver 9000
 
 test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/pytest

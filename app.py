@@ -38,9 +38,7 @@ def cdk_json_context() -> dict[str, Any]:
 
 
 def resolve_account(app: App) -> str:
-    return str(
-        app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT") or PLACEHOLDER_ACCOUNT
-    )
+    return str(app.node.try_get_context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT") or PLACEHOLDER_ACCOUNT)
 
 
 def build_app(context: dict[str, Any] | None = None) -> App:
@@ -56,8 +54,8 @@ def build_app(context: dict[str, Any] | None = None) -> App:
             app,
             stack_name,
             env=Environment(account=account, region=region),
-            description=f"Switchyard {region}: tracking API, events stream, config, dedupe, archive "
-            "(data received here stays here)",
+            description=f"Switchyard {region}: tracking API, events stream, router, delivery, config, "
+            "archive (data received here stays here)",
         )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

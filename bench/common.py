@@ -71,7 +71,12 @@ def time_per_call(function: Callable[[], object], *, repeats: int = 7, min_secon
 
 
 def time_pair(
-    first: Callable[[], object], second: Callable[[], object], *, rounds: int = 15, min_seconds: float = 0.05
+    first: Callable[[], object],
+    second: Callable[[], object],
+    *,
+    rounds: int = 15,
+    min_seconds: float = 0.05,
+    timer: Callable[[], float] = time.perf_counter,
 ) -> tuple[float, float]:
     """Best seconds per call of two functions, measured in alternating rounds.
 
@@ -83,10 +88,10 @@ def time_pair(
         function()
         count = 1
         while True:
-            started = time.perf_counter()
+            started = timer()
             for _ in range(count):
                 function()
-            if time.perf_counter() - started >= min_seconds:
+            if timer() - started >= min_seconds:
                 break
             count *= 2
         calls.append(count)
@@ -96,10 +101,10 @@ def time_pair(
     try:
         for _ in range(rounds):
             for index, function in enumerate((first, second)):
-                started = time.perf_counter()
+                started = timer()
                 for _ in range(calls[index]):
                     function()
-                best[index] = min(best[index], (time.perf_counter() - started) / calls[index])
+                best[index] = min(best[index], (timer() - started) / calls[index])
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -116,9 +116,7 @@ class Archive(Construct):
 
     def grant_read_objects(self, grantee: iam.IGrantable) -> None:
         """List and read archive objects (replay planning and workers)."""
-        iam.Grant.add_to_principal(
-            grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn]
-        )
+        iam.Grant.add_to_principal(grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn])
         iam.Grant.add_to_principal(
             grantee=grantee, actions=["s3:GetObject"], resource_arns=[self.bucket.arn_for_objects("*")]
         )

@@ -94,9 +94,7 @@ def remove_distributions(site: Path, names: Iterable[str]) -> list[str]:
 
 
 def _remove_empty_dirs(root: Path) -> None:
-    for directory in sorted(
-        (p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
-    ):
+    for directory in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
         if not any(directory.iterdir()):
             directory.rmdir()
 

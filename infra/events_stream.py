@@ -28,9 +28,7 @@ class EventsStream(Construct):
             self,
             "Stream",
             stream_name=constants.resource_name(constants.EVENTS_STREAM, region),
-            stream_mode=kinesis.StreamMode.ON_DEMAND
-            if options.on_demand_stream
-            else kinesis.StreamMode.PROVISIONED,
+            stream_mode=kinesis.StreamMode.ON_DEMAND if options.on_demand_stream else kinesis.StreamMode.PROVISIONED,
             shard_count=None if options.on_demand_stream else options.kinesis_shards,
             encryption=kinesis.StreamEncryption.MANAGED,
             retention_period=Duration.hours(options.stream_retention_hours),

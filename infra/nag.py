@@ -6,10 +6,11 @@ finding elsewhere still fails the synth.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 XRAY_WILDCARD = Acknowledgment(
@@ -38,7 +39,18 @@ WRITE_KEY_AUTH = Acknowledgment(
     "abuse.",
 )
 
-ALL = (XRAY_WILDCARD, PINNED_RUNTIME, WRITE_KEY_AUTH)
+# The id names the archive bucket's logical id; archive_objects() fills it in.
+ARCHIVE_OBJECTS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/*]",
+    reason="Archive object keys are computed per batch from the data (source_id=<id>/date=<day>/"
+    "hour=<hour>/<shard>-<sequence>.jsonl.gz), and sources are added at any time through the "
+    "workspace config, so no fixed list of prefixes or keys exists at deploy time. The wildcard "
+    "covers only the objects of the one regional archive bucket, for only the object actions the "
+    "function uses (router: s3:PutObject, no read, list or delete), with the archive key granted "
+    "for those objects only.",
+)
+
+ALL = (XRAY_WILDCARD, PINNED_RUNTIME, WRITE_KEY_AUTH, ARCHIVE_OBJECTS)
 
 
 def acknowledge_xray_policy(policy: iam.ManagedPolicy) -> None:
@@ -54,6 +66,21 @@ def acknowledge_write_key_routes(api: apigwv2.HttpApi) -> None:
     for child in api.node.children:
         if isinstance(child, apigwv2.HttpRoute):
             Validations.of(child).acknowledge(WRITE_KEY_AUTH)
+
+
+def acknowledge_archive_objects(function: lambda_.Function, bucket: s3.IBucket) -> None:
+    """The `<archive bucket>/*` object grant, on the function's role policy only."""
+    assert function.role is not None
+    policy = function.role.node.find_child("DefaultPolicy")
+    cfn_bucket = bucket.node.default_child
+    assert isinstance(cfn_bucket, CfnResource)
+    logical_id = Stack.of(bucket).resolve(Stack.of(bucket).get_logical_id(cfn_bucket))
+    Validations.of(policy).acknowledge(
+        Acknowledgment(
+            id=ARCHIVE_OBJECTS.id.replace("<ArchiveBucket.Arn>", f"<{logical_id}.Arn>"),
+            reason=ARCHIVE_OBJECTS.reason,
+        )
+    )
 
 
 def acknowledged(construct: IConstruct) -> list[dict[str, str]]:

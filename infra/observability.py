@@ -1,6 +1,11 @@
 """Dashboard and alarms of a region, and the alarm topic they notify.
 
 Later capabilities add theirs with `watch_function(...)`, `add_alarm(...)` and `dashboard`.
+
+Domain metrics are the functions' Powertools EMF metrics (namespace Switchyard, dimension
+`service`, plus `source` for ingest and `destination` for delivery). Graphs find every source and
+destination with SEARCH; alarms, which cannot use SEARCH, use a Metrics Insights query or the
+destination-less totals.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.options import StackOptions
@@ -34,6 +40,29 @@ ITERATOR_AGE_THRESHOLD = Duration.minutes(5)
 RECEIVED_BY_SOURCE = '{Switchyard,service,source} MetricName="MessagesReceived"'
 BYTES_BY_SOURCE = '{Switchyard,service,source} MetricName="BytesReceived"'
 DISCARDED_BY_REASON = '{Switchyard,reason,service,source} MetricName="MessagesDiscarded"'
+
+# Router (dimension service only) and delivery (service and destination) EMF metrics.
+ROUTER_METRICS = ("RouterRecords", "Archived", "FannedOut", "Duplicates", "RouterUndecodable")
+DELIVERY_OUTCOMES = ("Delivered", "NotDelivered", "Retried", "DeadLettered")
+
+
+def by_destination(metric_name: str) -> str:
+    return f'{{Switchyard,destination,service}} MetricName="{metric_name}"'
+
+
+# Alarms cannot use SEARCH. A Metrics Insights query can (one per alarm) and, like SEARCH, covers
+# destinations created after the deploy.
+DEAD_LETTERED_ALL_DESTINATIONS = (
+    f'SELECT SUM(DeadLettered) FROM SCHEMA("{constants.METRICS_NAMESPACE}", destination, service)'  # noqa: S608
+)
+# The success rate needs two metrics, which one Metrics Insights query cannot give: it is computed
+# from the delivery function's destination-less totals (dimension service only) of each outcome.
+# Only final outcomes count: retries are not failures yet, dead letters are.
+SUCCESS_RATE_PERIOD = Duration.minutes(15)
+SUCCESS_RATE = (
+    "IF(FILL(delivered, 0) + FILL(failed, 0) + FILL(dead, 0) > 0, "
+    "FILL(delivered, 0) / (FILL(delivered, 0) + FILL(failed, 0) + FILL(dead, 0)), 1)"
+)
 
 
 def search(query: str, label: str, statistic: str = "Sum") -> cloudwatch.MathExpression:
@@ -173,9 +202,7 @@ class Observability(Construct):
             period=PERIOD,
         )
         self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Messages received by source", left=[received], right=[total], width=8
-            ),
+            cloudwatch.GraphWidget(title="Messages received by source", left=[received], right=[total], width=8),
             cloudwatch.GraphWidget(
                 title="Messages discarded by reason, requests refused",
                 width=8,
@@ -270,9 +297,7 @@ class Observability(Construct):
                 left=[stream.metric_incoming_records(period=PERIOD, statistic="Sum", label="records")],
                 right=[stream.metric_incoming_bytes(period=PERIOD, statistic="Sum", label="bytes")],
             ),
-            cloudwatch.GraphWidget(
-                title="Events stream: consumer iterator age (ms)", width=8, left=[iterator_age]
-            ),
+            cloudwatch.GraphWidget(title="Events stream: consumer iterator age (ms)", width=8, left=[iterator_age]),
             cloudwatch.GraphWidget(
                 title="Events stream: write throttles",
                 width=8,
@@ -287,8 +312,153 @@ class Observability(Construct):
             ),
         )
 
+    def watch_router(self) -> None:
+        """The router's own figures: records in, archived, fanned out, dropped as duplicates."""
+        metrics = {name: self._service_metric(name, PERIOD) for name in ROUTER_METRICS}
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Router: records, archived, deliveries enqueued",
+                width=12,
+                left=[metrics["RouterRecords"], metrics["Archived"], metrics["FannedOut"]],
+            ),
+            cloudwatch.GraphWidget(
+                title="Router: duplicates dropped, undecodable records skipped",
+                width=12,
+                left=[metrics["Duplicates"], metrics["RouterUndecodable"]],
+            ),
+        )
+
+    def watch_delivery(self, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue, *, success_threshold: float) -> None:
+        """Outcomes per destination, the queues, and the dead-letter and success-rate alarms."""
+        self._alarm_on_dead_letters(dead_letter_queue)
+        success_rate = self._alarm_on_success_rate(success_threshold)
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Delivered by destination",
+                width=8,
+                left=[search(by_destination("Delivered"), "${PROP('Dim.destination')}")],
+                right=[success_rate],
+                right_y_axis=cloudwatch.YAxisProps(min=0, max=1, show_units=False),
+            ),
+            cloudwatch.GraphWidget(
+                title="Not delivered, retried, dead-lettered by destination",
+                width=8,
+                left=[
+                    search(by_destination(name), f"{name} ${{PROP('Dim.destination')}}")
+                    for name in DELIVERY_OUTCOMES[1:]
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Delivery latency p95 by destination (ms, receivedAt to answer)",
+                width=8,
+                left=[search(by_destination("DeliveryLatency"), "${PROP('Dim.destination')}", "p95")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Delivery queue: messages",
+                width=8,
+                left=[
+                    queue.metric_approximate_number_of_messages_visible(
+                        period=PERIOD, statistic="Maximum", label="waiting"
+                    ),
+                    queue.metric_approximate_number_of_messages_not_visible(
+                        period=PERIOD, statistic="Maximum", label="in flight or waiting to retry"
+                    ),
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Delivery queue: age of oldest message (s)",
+                width=8,
+                left=[
+                    queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum", label="oldest")
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Dead letters",
+                width=8,
+                left=[
+                    dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        period=PERIOD, statistic="Maximum", label="in the dead-letter queue"
+                    )
+                ],
+                right=[search(by_destination("DeadLettered"), "given up: ${PROP('Dim.destination')}")],
+            ),
+        )
+
+    def _service_metric(self, name: str, period: Duration) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=constants.METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": constants.SERVICE_NAME},
+            statistic="Sum",
+            period=period,
+            label=name,
+        )
+
+    def _alarm_on_dead_letters(self, dead_letter_queue: sqs.IQueue) -> None:
+        given_up = cloudwatch.MathExpression(
+            expression=DEAD_LETTERED_ALL_DESTINATIONS,
+            using_metrics={},
+            label="dead-lettered, all destinations",
+            period=PERIOD,
+        )
+        self.add_alarm(
+            given_up.create_alarm(
+                self,
+                "DeadLetters",
+                alarm_description="Deliveries were given up after their retries and stored as dead "
+                "letters. See `switchyard dlq list <destination>` for the last errors; "
+                "`switchyard dlq redrive <destination>` sends them again.",
+                threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        in_queue = dead_letter_queue.metric_approximate_number_of_messages_visible(
+            period=PERIOD, statistic="Maximum", label="messages in the dead-letter queue"
+        )
+        self.add_alarm(
+            in_queue.create_alarm(
+                self,
+                "DeliveryDeadLetterQueue",
+                alarm_description="Messages reached the delivery dead-letter queue: the delivery "
+                "function failed on them again and again (a bug or a malformed message, not a "
+                "destination outage). See the delivery function's logs, then move them back with "
+                "an SQS redrive once fixed.",
+                threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+
+    def _alarm_on_success_rate(self, threshold: float) -> cloudwatch.MathExpression:
+        rate = cloudwatch.MathExpression(
+            expression=SUCCESS_RATE,
+            using_metrics={
+                "delivered": self._service_metric("Delivered", SUCCESS_RATE_PERIOD),
+                "failed": self._service_metric("NotDelivered", SUCCESS_RATE_PERIOD),
+                "dead": self._service_metric("DeadLettered", SUCCESS_RATE_PERIOD),
+            },
+            label="success rate, all destinations",
+            period=SUCCESS_RATE_PERIOD,
+        )
+        self.add_alarm(
+            rate.create_alarm(
+                self,
+                "DeliverySuccessRate",
+                alarm_description=f"Less than {threshold:.0%} of the deliveries that ended in the last "
+                f"{SUCCESS_RATE_PERIOD.to_minutes()} minutes succeeded (the others were refused by "
+                "their destination or given up after retries). See the dashboard's outcomes by "
+                "destination and `switchyard delivery <destination>`.",
+                threshold=threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        return rate
+
     def add_alarm_summary(self) -> None:
         """An alarm status row at the end, once every capability has added its alarms."""
-        self.dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24)
-        )
+        self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24))

@@ -14,7 +14,11 @@ Keys (defaults in parentheses; the table with explanations is in docs/deploy.md)
 `log_level` (INFO), `config_cache_seconds` (the handler's default), `api_domain_name` and
 `api_certificate_arn` (none; together, certificate in the stack's region), `alarm_email` (none),
 `alarm_topic_arn` (none; same region), `removal_policy` (`retain`: `cdk destroy` keeps the config
-table, the archive, its key and the logs; `destroy` removes them, the archive once emptied).
+table, the delivery table, the archive, its key and the logs; `destroy` removes them, the archive
+once emptied), `router_parallelization` (1: batches processed at once per stream shard, 1-10),
+`delivery_max_concurrency` (50: delivery functions the queue may run at once, 2-1000),
+`delivery_success_alarm_threshold` (0.95: alarm when the share of deliveries that succeed over
+15 minutes falls below it).
 """
 
 from __future__ import annotations
@@ -87,9 +91,11 @@ _RETENTION_DAYS = dict(
 MIN_DEDUPE_WINDOW_HOURS = 24
 MIN_STREAM_RETENTION_HOURS = 24
 MAX_STREAM_RETENTION_HOURS = 8760
-_ARN_REGION = re.compile(
-    r"^arn:aws[a-z-]*:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d{12}):"
-)
+# Lambda's limits for a Kinesis event source's parallelization factor and an SQS source's
+# maximum concurrency.
+MIN_ROUTER_PARALLELIZATION, MAX_ROUTER_PARALLELIZATION = 1, 10
+MIN_DELIVERY_CONCURRENCY, MAX_DELIVERY_CONCURRENCY = 2, 1000
+_ARN_REGION = re.compile(r"^arn:aws[a-z-]*:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d{12}):")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 KEYS = (
@@ -105,6 +111,9 @@ KEYS = (
     "alarm_email",
     "alarm_topic_arn",
     "removal_policy",
+    "router_parallelization",
+    "delivery_max_concurrency",
+    "delivery_success_alarm_threshold",
 )
 
 _INT_KEYS = frozenset(
@@ -114,9 +123,11 @@ _INT_KEYS = frozenset(
         "dedupe_window_hours",
         "archive_retention_days",
         "log_retention_days",
+        "router_parallelization",
+        "delivery_max_concurrency",
     }
 )
-_FLOAT_KEYS = frozenset({"config_cache_seconds"})
+_FLOAT_KEYS = frozenset({"config_cache_seconds", "delivery_success_alarm_threshold"})
 
 
 class OptionError(ValueError):
@@ -138,14 +149,16 @@ class StackOptions:
     alarm_email: str | None = None
     alarm_topic_arn: str | None = None
     removal_policy: str = "retain"
+    router_parallelization: int = 1
+    delivery_max_concurrency: int = 50
+    delivery_success_alarm_threshold: float = 0.95
 
     def __post_init__(self) -> None:
         if self.kinesis_shards < 0:
             raise OptionError("kinesis_shards must be 0 (on-demand) or a positive number of shards")
         if not MIN_STREAM_RETENTION_HOURS <= self.stream_retention_hours <= MAX_STREAM_RETENTION_HOURS:
             raise OptionError(
-                f"stream_retention_hours must be between {MIN_STREAM_RETENTION_HOURS} and "
-                f"{MAX_STREAM_RETENTION_HOURS}"
+                f"stream_retention_hours must be between {MIN_STREAM_RETENTION_HOURS} and {MAX_STREAM_RETENTION_HOURS}"
             )
         if self.dedupe_window_hours < MIN_DEDUPE_WINDOW_HOURS:
             raise OptionError(
@@ -173,6 +186,21 @@ class StackOptions:
             raise OptionError(f"alarm_email is not an e-mail address: {self.alarm_email!r}")
         if self.removal_policy not in REMOVAL_POLICIES:
             raise OptionError(f"removal_policy must be one of {tuple(REMOVAL_POLICIES)}")
+        if not MIN_ROUTER_PARALLELIZATION <= self.router_parallelization <= MAX_ROUTER_PARALLELIZATION:
+            raise OptionError(
+                f"router_parallelization must be between {MIN_ROUTER_PARALLELIZATION} and "
+                f"{MAX_ROUTER_PARALLELIZATION} (Lambda's limit per shard)"
+            )
+        if not MIN_DELIVERY_CONCURRENCY <= self.delivery_max_concurrency <= MAX_DELIVERY_CONCURRENCY:
+            raise OptionError(
+                f"delivery_max_concurrency must be between {MIN_DELIVERY_CONCURRENCY} and "
+                f"{MAX_DELIVERY_CONCURRENCY} (Lambda's limits for an SQS event source)"
+            )
+        if not 0 < self.delivery_success_alarm_threshold <= 1:
+            raise OptionError(
+                "delivery_success_alarm_threshold is a share of deliveries: more than 0, at most 1 "
+                "(0.95 alarms when fewer than 95% succeed)"
+            )
 
     def _check_regional_arn(self, key: str, arn: str, service: str) -> None:
         match = _ARN_REGION.match(arn)

@@ -2,11 +2,10 @@
 
 Later capabilities plug in through the attributes set here, e.g. in their own construct::
 
-    router = stack.make_function(stack, "Router", code=FUNCTIONS_DIR / "router", description=...)
-    stack.events_stream.grant_read(router)
-    stack.dedupe_table.grant_read_write_data(router)
-    stack.archive.grant_write_objects(router)
-    stack.observability.watch_function(router, "Router")
+    worker = stack.make_function(scope, "Worker", code=FUNCTIONS_DIR / "replay_worker", description=...)
+    stack.archive.grant_read_objects(worker)
+    stack.delivery_queue.grant_send_messages(worker)
+    stack.observability.watch_function(worker, "Replay worker")
 """
 
 from __future__ import annotations
@@ -17,13 +16,16 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.archive import Archive
+from infra.archive_catalog import ArchiveCatalog
 from infra.config_table import ConfigTable
 from infra.dedupe_table import DedupeTable
+from infra.delivery import Delivery
 from infra.events_stream import EventsStream
 from infra.ingest import IngestFunction
 from infra.lambda_defaults import LambdaDefaults
 from infra.observability import Observability
 from infra.options import StackOptions
+from infra.router import Router
 from infra.tracking_api import TrackingApi
 from switchyard import constants
 
@@ -53,20 +55,45 @@ class RegionalStack(Stack):
         self.dedupe_table = self.dedupe.table
         self.archive = Archive(self, "Archive", options=self.options)
         self.archive_bucket = self.archive.bucket
+        self.archive_catalog = ArchiveCatalog(self, "ArchiveCatalog", bucket=self.archive_bucket, options=self.options)
 
         # Ingest path.
         self.ingest = IngestFunction(
             self, "Ingest", defaults=self.lambdas, stream=self.events_stream, config_table=self.config_table
         )
-        self.tracking_api = TrackingApi(
-            self, "TrackingApi", handler=self.ingest.function, options=self.options
-        )
+        self.tracking_api = TrackingApi(self, "TrackingApi", handler=self.ingest.function, options=self.options)
         self.http_api = self.tracking_api.http_api
 
         self.observability.watch_tracking_api(self.http_api)
         self.observability.watch_messages()
         self.observability.watch_function(self.ingest.function, "Ingest")
         self.observability.watch_stream(self.events_stream)
+
+        # Router and delivery path.
+        self.delivery = Delivery(
+            self, "Delivery", defaults=self.lambdas, options=self.options, config_table=self.config_table
+        )
+        self.delivery_queue = self.delivery.queue
+        self.delivery_table = self.delivery.table
+        self.router = Router(
+            self,
+            "Router",
+            defaults=self.lambdas,
+            options=self.options,
+            stream=self.events_stream,
+            config_table=self.config_table,
+            dedupe_table=self.dedupe_table,
+            archive=self.archive,
+            delivery_queue=self.delivery_queue,
+        )
+        self.observability.watch_function(self.router.function, "Router")
+        self.observability.watch_router()
+        self.observability.watch_function(self.delivery.function, "Delivery")
+        self.observability.watch_delivery(
+            self.delivery_queue,
+            self.delivery.dead_letter_queue,
+            success_threshold=self.options.delivery_success_alarm_threshold,
+        )
         # Later capabilities add their constructs above this line: the summary lists the alarms so far.
         self.observability.add_alarm_summary()
 
@@ -84,6 +111,8 @@ class RegionalStack(Stack):
         CfnOutput(self, constants.OUTPUT_CONFIG_TABLE, value=self.config_table.table_name)
         CfnOutput(self, constants.OUTPUT_DEDUPE_TABLE, value=self.dedupe_table.table_name)
         CfnOutput(self, constants.OUTPUT_ARCHIVE_BUCKET, value=self.archive_bucket.bucket_name)
+        CfnOutput(self, constants.OUTPUT_DELIVERY_QUEUE, value=self.delivery_queue.queue_url)
+        CfnOutput(self, constants.OUTPUT_DELIVERY_TABLE, value=self.delivery_table.table_name)
         CfnOutput(self, constants.OUTPUT_ALARM_TOPIC, value=self.observability.alarm_topic.topic_arn)
         if self.tracking_api.domain_name is not None:
             CfnOutput(

@@ -89,9 +89,7 @@ class TrackingApi(Construct):
                 self,
                 "Domain",
                 domain_name=options.api_domain_name,
-                certificate=acm.Certificate.from_certificate_arn(
-                    self, "Certificate", options.api_certificate_arn
-                ),
+                certificate=acm.Certificate.from_certificate_arn(self, "Certificate", options.api_certificate_arn),
                 security_policy=apigwv2.SecurityPolicy.TLS_1_2,
             )
         self.access_logs = logs.LogGroup(
@@ -112,9 +110,7 @@ class TrackingApi(Construct):
                 apigwv2.LogGroupLogDestination(self.access_logs),
                 apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))),
             ),
-            domain_mapping=apigwv2.DomainMappingOptions(domain_name=self.domain_name)
-            if self.domain_name
-            else None,
+            domain_mapping=apigwv2.DomainMappingOptions(domain_name=self.domain_name) if self.domain_name else None,
         )
         integration = HttpLambdaIntegration(
             "Ingest", handler, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0

@@ -42,9 +42,7 @@ def chunks(records: Sequence[StreamRecord]) -> Iterator[list[StreamRecord]]:
     size = 0
     for record in records:
         record_size = len(record.data) + len(record.partition_key.encode())
-        if chunk and (
-            len(chunk) >= KINESIS_MAX_RECORDS_PER_PUT or size + record_size > KINESIS_MAX_BYTES_PER_PUT
-        ):
+        if chunk and (len(chunk) >= KINESIS_MAX_RECORDS_PER_PUT or size + record_size > KINESIS_MAX_BYTES_PER_PUT):
             yield chunk
             chunk, size = [], 0
         chunk.append(record)
@@ -113,10 +111,6 @@ class KinesisEventStream:
             return pending, str(error)
         if not response.get("FailedRecordCount"):
             return [], ""
-        failed = [
-            record
-            for record, result in zip(pending, response["Records"], strict=True)
-            if "ErrorCode" in result
-        ]
+        failed = [record for record, result in zip(pending, response["Records"], strict=True) if "ErrorCode" in result]
         errors = {result["ErrorCode"] for result in response["Records"] if "ErrorCode" in result}
         return failed, ", ".join(sorted(errors))

@@ -1,16 +1,25 @@
-"""One local stack for the end-to-end package, started inside the test process on free ports."""
+"""One local stack for the end-to-end package, started inside the test process on free ports,
+with webhook receivers standing in for destinations."""
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from switchyard.devstack.receiver import Received, WebhookReceiver
 from switchyard.devstack.stack import LocalStack
 from tests.support.streams import StreamReader
 
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+SECRET = "e2e-signing-secret"
 WORKSPACE = """\
 workspace: e2e
 sources:
@@ -24,15 +33,112 @@ sources:
     name: Retired app
     write_key: wk_e2e_retired_789
     enabled: false
+  - id: lab
+    name: Fault lab
+    write_key: wk_e2e_lab_000
+  - id: iso
+    name: Isolation
+    write_key: wk_e2e_iso_000
+"""
+
+DESTINATIONS = """\
+destinations:
+  - id: bulk
+    name: Bulk Webhook
+    type: webhook
+    sources: [server]
+    settings: {{url: "{bulk}/hook", secret: "{secret}", headers: {{X-Team: growth}}}}
+    rate_limit_per_second: 1000
+    concurrency: 10
+  - id: faults
+    type: webhook
+    sources: [web]
+    settings: {{url: "{faults}/hook", timeout_seconds: 1}}
+    retry: {{initial_delay_seconds: 1, max_delay_seconds: 2, max_hours: 0.01}}
+  - id: refused
+    type: webhook
+    sources: [lab]
+    settings: {{url: "http://127.0.0.1:{closed_port}/hook", timeout_seconds: 1}}
+    retry: {{initial_delay_seconds: 1, max_delay_seconds: 1, max_hours: 0.0015}}
+  - id: slow
+    type: webhook
+    sources: [iso]
+    settings: {{url: "{slow}/hook", timeout_seconds: 1}}
+    retry: {{initial_delay_seconds: 1, max_delay_seconds: 2, max_hours: 0.01}}
+  - id: healthy
+    type: webhook
+    sources: [iso]
+    settings: {{url: "{healthy}/hook", timeout_seconds: 1}}
 """
 
 
+class FaultyResponder:
+    """Answers by the event's `properties.fault`: each fault hits an event's first attempt only."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, received: Received) -> tuple[int, dict[str, str], bytes]:
+        event = received.events[0] if received.events else {}
+        fault = (event.get("properties") or {}).get("fault")
+        with self._lock:
+            attempt = self.seen[event.get("messageId", "")] = self.seen.get(event.get("messageId", ""), 0) + 1
+        if fault == "400":
+            return 400, {}, b'{"error":"bad payload"}'
+        if attempt == 1 and fault == "500-then-200":
+            return 500, {}, b'{"error":"oops"}'
+        if attempt == 1 and fault == "429-retry-after":
+            return 429, {"Retry-After": "2"}, b'{"error":"slow down"}'
+        if attempt == 1 and fault == "hang":
+            time.sleep(2.5)
+        return 200, {}, b'{"ok":true}'
+
+
+class Receivers:
+    def __init__(self) -> None:
+        self.bulk = WebhookReceiver(0, secret=SECRET)
+        self.faults = WebhookReceiver(0, responder=FaultyResponder())
+        self.slow = WebhookReceiver(0)
+        self.healthy = WebhookReceiver(0)
+        self.closed_port = free_port()
+
+    def all(self) -> list[WebhookReceiver]:
+        return [self.bulk, self.faults, self.slow, self.healthy]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="package")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def receivers() -> Iterator[Receivers]:
+    found = Receivers()
+    for receiver in found.all():
+        receiver.start()
+    yield found
+    for receiver in found.all():
+        receiver.stop()
+
+
+@pytest.fixture(scope="package")
+def local_stack(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers) -> Iterator[LocalStack]:
     config = tmp_path_factory.mktemp("workspace") / "workspace.yaml"
-    config.write_text(WORKSPACE)
+    config.write_text(
+        WORKSPACE
+        + DESTINATIONS.format(
+            bulk=receivers.bulk.url,
+            faults=receivers.faults.url,
+            slow=receivers.slow.url,
+            healthy=receivers.healthy.url,
+            closed_port=receivers.closed_port,
+            secret=SECRET,
+        )
+    )
     saved = dict(os.environ)
-    stack = LocalStack(config, port=0, aws_port=0)
+    stack = LocalStack(config, port=0, aws_port=0, delivery_workers=4)
     try:
         yield stack.start()
     finally:
@@ -53,3 +159,13 @@ def stream(local_stack: LocalStack) -> StreamReader:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
+
+
+def wait_until(condition, timeout: float = 30.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
+    """Poll until `condition()` is truthy; returns its last value."""
+    deadline = time.monotonic() + timeout
+    value = condition()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = condition()
+    return value

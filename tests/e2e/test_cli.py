@@ -15,7 +15,6 @@ from switchyard.cli.tail import tail_stream
 from switchyard.cli.targets import TargetError, resolve_target
 from switchyard.config.store import ConfigStore
 from switchyard.devstack.stack import LocalStack
-from tests.e2e.conftest import WORKSPACE
 
 pytestmark = pytest.mark.e2e
 
@@ -40,9 +39,8 @@ def test_apply_of_a_malformed_file_changes_nothing(
     store = ConfigStore(target.output(constants.OUTPUT_CONFIG_TABLE), target.client("dynamodb"))
     before = store.load()
     broken = tmp_path / "broken.yaml"
-    broken.write_text(
-        WORKSPACE.replace("    name: Server SDKs\n", "    name: Server SDKs\n    colour: red\n")
-    )
+    base = local_stack.config_path.read_text()
+    broken.write_text(base.replace("    name: Server SDKs\n", "    name: Server SDKs\n    colour: red\n"))
     assert main(["apply", str(broken), "--endpoint-url", local_stack.aws_endpoint]) == 2
     assert "line 8, sources.1.colour: Extra inputs are not permitted" in capsys.readouterr().err
     assert store.load() == before
@@ -51,8 +49,10 @@ def test_apply_of_a_malformed_file_changes_nothing(
 def test_apply_adds_a_source_that_ingest_then_accepts(
     local_stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
+    base = local_stack.config_path.read_text()
     extended = tmp_path / "workspace.yaml"
-    extended.write_text(WORKSPACE + "  - id: mobile\n    name: Mobile\n    write_key: wk_e2e_mobile_000\n")
+    mobile = "  - id: mobile\n    name: Mobile\n    write_key: wk_e2e_mobile_000\n"
+    extended.write_text(base.replace("destinations:\n", mobile + "destinations:\n"))
     assert main(["apply", str(extended), "--endpoint-url", local_stack.aws_endpoint]) == 0
     assert "sources added: mobile" in capsys.readouterr().out
     assert main(["apply", str(extended), "--endpoint-url", local_stack.aws_endpoint]) == 0
@@ -69,9 +69,7 @@ def test_apply_adds_a_source_that_ingest_then_accepts(
             break
         time.sleep(0.2)
     assert response is not None and response.status_code == 200
-    original = tmp_path / "original.yaml"
-    original.write_text(WORKSPACE)
-    assert main(["apply", str(original), "--endpoint-url", local_stack.aws_endpoint]) == 0
+    assert main(["apply", str(local_stack.config_path), "--endpoint-url", local_stack.aws_endpoint]) == 0
     assert "sources removed: mobile" in capsys.readouterr().out
 
 

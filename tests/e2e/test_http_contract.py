@@ -19,9 +19,7 @@ KEY = "wk_e2e_web_123"
 AUTH = (KEY, "")
 
 
-def post(
-    stack: LocalStack, path: str, body: bytes | str | dict, auth=AUTH, **headers: str
-) -> requests.Response:
+def post(stack: LocalStack, path: str, body: bytes | str | dict, auth=AUTH, **headers: str) -> requests.Response:
     data = json.dumps(body) if isinstance(body, dict) else body
     headers.setdefault("Content-Type", "application/json")
     return requests.post(f"{stack.api_url}{path}", data=data, auth=auth, headers=headers, timeout=10)
@@ -248,12 +246,8 @@ def test_the_browser_settings_document(local_stack: LocalStack):
 
 
 def test_pixel_with_base64_data(local_stack: LocalStack, stream: StreamReader):
-    data = base64.b64encode(
-        json.dumps({"userId": "mail-1", "event": "Email Opened", "writeKey": KEY}).encode()
-    )
-    response = requests.get(
-        f"{local_stack.api_url}/v1/pixel/track", params={"data": data.decode()}, timeout=5
-    )
+    data = base64.b64encode(json.dumps({"userId": "mail-1", "event": "Email Opened", "writeKey": KEY}).encode())
+    response = requests.get(f"{local_stack.api_url}/v1/pixel/track", params={"data": data.decode()}, timeout=5)
     assert (response.status_code, response.headers["Content-Type"]) == (200, "image/gif")
     assert response.content.startswith(b"GIF89a")
     [stored] = stream.wait_for(1)
@@ -268,9 +262,7 @@ def test_pixel_with_flat_parameters(local_stack: LocalStack, stream: StreamReade
     assert stored["properties"] == {"subject": "Hello"}
 
 
-def test_a_pixel_with_a_bad_key_is_still_a_gif_and_stores_nothing(
-    local_stack: LocalStack, stream: StreamReader
-):
+def test_a_pixel_with_a_bad_key_is_still_a_gif_and_stores_nothing(local_stack: LocalStack, stream: StreamReader):
     response = requests.get(
         f"{local_stack.api_url}/v1/pixel/track",
         params={"userId": "u", "event": "x", "writeKey": "wk_nobody"},

@@ -39,6 +39,9 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     f"api_domain_name:{DUBLIN}": "events.eu.example.com",
     f"api_certificate_arn:{DUBLIN}": CERTIFICATE_ARN,
     f"alarm_topic_arn:{DUBLIN}": ALARM_TOPIC_ARN,
+    "router_parallelization": "4",
+    "delivery_max_concurrency": 200,
+    "delivery_success_alarm_threshold": "0.9",
 }
 
 
@@ -57,9 +60,7 @@ def synthesize(context: dict[str, Any]) -> Synthesized:
     app = build_app(context)
     assembly = app.synth()
     stacks = {child.region: child for child in app.node.children if isinstance(child, RegionalStack)}
-    templates = {
-        region: assembly.get_stack_by_name(stack.stack_name).template for region, stack in stacks.items()
-    }
+    templates = {region: assembly.get_stack_by_name(stack.stack_name).template for region, stack in stacks.items()}
     return Synthesized(stacks=stacks, json=templates, report_dir=assembly.directory)
 
 
@@ -96,6 +97,29 @@ def only(template_json: dict[str, Any], kind: str) -> dict[str, Any]:
     found = resources(template_json, kind)
     assert len(found) == 1, f"expected one {kind}, found {sorted(found)}"
     return next(iter(found.values()))
+
+
+def named(template_json: dict[str, Any], kind: str, prefix: str) -> dict[str, Any]:
+    """The one resource of `kind` whose logical id starts with `prefix` (`IngestFunction`, ...)."""
+    found = {k: r for k, r in resources(template_json, kind).items() if k.startswith(prefix)}
+    assert len(found) == 1, f"expected one {kind} named {prefix}*, found {sorted(found)}"
+    return next(iter(found.values()))
+
+
+def function_policy(template_json: dict[str, Any], function_prefix: str) -> dict[tuple[str, ...], str]:
+    """A function role's grants: sorted actions -> base logical id of the resource they apply to."""
+    policy = named(template_json, "AWS::IAM::Policy", f"{function_prefix}RoleDefaultPolicy")
+    granted = {}
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resource = statement["Resource"]
+        if "Fn::Join" in resource:  # `<arn>/*`
+            (target,) = [part["Fn::GetAtt"][0] for part in resource["Fn::Join"][1] if isinstance(part, dict)]
+            target = base_id(target) + "/*"
+        else:
+            target = base_id(resource["Fn::GetAtt"][0])
+        granted[tuple(sorted(actions))] = target
+    return granted
 
 
 def base_id(logical_id: str) -> str:

@@ -18,6 +18,8 @@ OUTPUT_KEYS = {
     constants.OUTPUT_CONFIG_TABLE,
     constants.OUTPUT_ARCHIVE_BUCKET,
     constants.OUTPUT_DEDUPE_TABLE,
+    constants.OUTPUT_DELIVERY_QUEUE,
+    constants.OUTPUT_DELIVERY_TABLE,
     constants.OUTPUT_ALARM_TOPIC,
 }
 
@@ -57,14 +59,18 @@ def test_physical_names_match_the_local_stack(default_app: Synthesized, region: 
     def name_of(output_key: str, name_property: str) -> str:
         return resources[outputs[output_key]["Value"]["Ref"]]["Properties"][name_property]
 
-    assert name_of(constants.OUTPUT_EVENTS_STREAM, "Name") == constants.resource_name(
-        constants.EVENTS_STREAM, region
-    )
+    assert name_of(constants.OUTPUT_EVENTS_STREAM, "Name") == constants.resource_name(constants.EVENTS_STREAM, region)
     assert name_of(constants.OUTPUT_CONFIG_TABLE, "TableName") == constants.resource_name(
         constants.CONFIG_TABLE, region
     )
     assert name_of(constants.OUTPUT_DEDUPE_TABLE, "TableName") == constants.resource_name(
         constants.DEDUPE_TABLE, region
+    )
+    assert name_of(constants.OUTPUT_DELIVERY_QUEUE, "QueueName") == constants.resource_name(
+        constants.DELIVERY_QUEUE, region
+    )  # a queue's Ref is its URL
+    assert name_of(constants.OUTPUT_DELIVERY_TABLE, "TableName") == constants.resource_name(
+        constants.DELIVERY_TABLE, region
     )
     assert name_of(constants.OUTPUT_ARCHIVE_BUCKET, "BucketName") == constants.archive_bucket_name(
         region, PLACEHOLDER_ACCOUNT
@@ -79,6 +85,11 @@ def test_stack_exposes_the_frame_later_capabilities_plug_into(default_app: Synth
         "dedupe_table",
         "archive",
         "archive_bucket",
+        "archive_catalog",
+        "delivery_queue",
+        "delivery_table",
+        "router",
+        "delivery",
         "dependencies_layer",
         "domain_layer",
         "make_function",

@@ -61,8 +61,7 @@ def staged_layer(cloud_assembly: Path, stack_name: str, description_start: str) 
     layer = next(
         r
         for r in resources
-        if r["Type"] == "AWS::Lambda::LayerVersion"
-        and r["Properties"]["Description"].startswith(description_start)
+        if r["Type"] == "AWS::Lambda::LayerVersion" and r["Properties"]["Description"].startswith(description_start)
     )
     asset_hash = layer["Properties"]["Content"]["S3Key"].removesuffix(".zip")
     return cloud_assembly / f"asset.{asset_hash}"

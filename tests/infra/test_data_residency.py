@@ -75,9 +75,7 @@ def test_every_bucket_named_is_in_the_region(default_app: Synthesized, custom_ap
                 assert text.endswith(region) or region in text, (path, text)
 
 
-def test_nothing_replicates_or_exports_across_regions(
-    default_app: Synthesized, custom_app: Synthesized
-) -> None:
+def test_nothing_replicates_or_exports_across_regions(default_app: Synthesized, custom_app: Synthesized) -> None:
     for _, template_json in templates(default_app, custom_app):
         text = json.dumps(template_json)
         for marker in (

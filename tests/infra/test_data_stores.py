@@ -79,8 +79,8 @@ def test_dedupe_claims_expire_through_ttl(template_json: dict) -> None:
     assert dedupe["DeletionPolicy"] == "Delete"
 
 
-def test_exactly_two_tables_and_no_global_tables(template_json: dict) -> None:
-    assert len(resources(template_json, "AWS::DynamoDB::Table")) == 2
+def test_exactly_three_tables_and_no_global_tables(template_json: dict) -> None:
+    assert len(resources(template_json, "AWS::DynamoDB::Table")) == 3  # config, dedupe, delivery
     assert not resources(template_json, "AWS::DynamoDB::GlobalTable")
 
 
@@ -125,17 +125,16 @@ def test_every_bucket_refuses_requests_without_tls(template: Template, template_
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
-            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-            for s in statements
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
         )
 
 
 def test_access_logs_bucket_is_private_encrypted_and_expires(template_json: dict) -> None:
     _, logs = buckets(template_json)
     properties = logs["Properties"]
-    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-        "ServerSideEncryptionByDefault"
-    ] == {"SSEAlgorithm": "AES256"}  # the only kind S3 logging accepts
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"
+    }  # the only kind S3 logging accepts
     assert properties["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
     assert properties["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 30
 
@@ -157,9 +156,7 @@ def test_archive_retention_comes_from_context(custom_app: Synthesized) -> None:
     archive, _ = buckets(custom_app.json[DUBLIN])
     rules = {rule["Id"]: rule for rule in archive["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert rules["tier-and-expire"]["ExpirationInDays"] == 60
-    assert rules["tier-and-expire"]["Transitions"] == [
-        {"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 30}
-    ]
+    assert rules["tier-and-expire"]["Transitions"] == [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 30}]
 
 
 @pytest.mark.parametrize(
@@ -188,13 +185,9 @@ def test_archive_grants_for_later_capabilities_have_no_wildcard_actions() -> Non
         base_id(logical_id).removesuffix("DefaultPolicy"): sorted(
             action
             for statement in resource["Properties"]["PolicyDocument"]["Statement"]
-            for action in (
-                [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
-            )
+            for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
         )
-        for logical_id, resource in resources(
-            Template.from_stack(stack).to_json(), "AWS::IAM::Policy"
-        ).items()
+        for logical_id, resource in resources(Template.from_stack(stack).to_json(), "AWS::IAM::Policy").items()
     }
     assert policies == {
         "Writer": ["kms:Decrypt", "kms:GenerateDataKey", "s3:PutObject"],

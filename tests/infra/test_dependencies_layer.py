@@ -64,9 +64,7 @@ def test_the_packages_are_there(layer: Path, package: str) -> None:
 def test_runtime_provided_packages_are_left_to_the_runtime(layer: Path) -> None:
     names = {p.name.lower() for p in layer.iterdir()}
     assert not {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "bin"} & names
-    assert not [
-        n for n in names if n.endswith(".dist-info") and n.split("-")[0].replace("_", "-") in RUNTIME_PROVIDED
-    ]
+    assert not [n for n in names if n.endswith(".dist-info") and n.split("-")[0].replace("_", "-") in RUNTIME_PROVIDED]
 
 
 def test_no_bytecode_for_the_wrong_interpreter(layer: Path) -> None:
@@ -118,9 +116,7 @@ def test_everything_the_handlers_import_is_on_lambda(layer: Path, tmp_path: Path
     PackageLayerBundler(DOMAIN_PACKAGE_DIR, LOCAL_ONLY_SUBPACKAGES).try_bundle(str(tmp_path), image=None)
     domain = tmp_path / "python"
     available = (
-        {p.name.removesuffix(".py") for p in layer.iterdir()}
-        | LAMBDA_RUNTIME_MODULES
-        | set(sys.stdlib_module_names)
+        {p.name.removesuffix(".py") for p in layer.iterdir()} | LAMBDA_RUNTIME_MODULES | set(sys.stdlib_module_names)
     )
     handlers = sorted(FUNCTIONS_DIR.glob("*/handler.py"))
     assert handlers

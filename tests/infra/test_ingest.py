@@ -6,13 +6,13 @@ import pytest
 
 from switchyard import constants
 
-from .conftest import Synthesized, base_id, only, resources
+from .conftest import Synthesized, base_id, named, resources
 
 pytestmark = pytest.mark.infra
 
 
 def ingest_function(template_json: dict) -> dict:
-    return only(template_json, "AWS::Lambda::Function")["Properties"]
+    return named(template_json, "AWS::Lambda::Function", "IngestFunction")["Properties"]
 
 
 def test_runs_python_on_arm64_with_active_tracing(template_json: dict) -> None:
@@ -63,7 +63,8 @@ def test_logs_to_its_own_log_group_with_retention(template_json: dict) -> None:
 
 
 def test_role_grants_exactly_what_ingest_uses(template_json: dict) -> None:
-    statements = only(template_json, "AWS::IAM::Policy")["Properties"]["PolicyDocument"]["Statement"]
+    policy = named(template_json, "AWS::IAM::Policy", "IngestFunctionRoleDefaultPolicy")
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
     granted = {tuple(sorted(s["Action"])): s["Resource"]["Fn::GetAtt"][0] for s in statements}
     by_target = {base_id(target): actions for actions, target in granted.items()}
     assert by_target["IngestFunctionLogs"] == ("logs:CreateLogStream", "logs:PutLogEvents")
@@ -87,7 +88,7 @@ def test_role_grants_exactly_what_ingest_uses(template_json: dict) -> None:
 
 
 def test_role_has_no_aws_managed_policies(template_json: dict) -> None:
-    role = only(template_json, "AWS::IAM::Role")["Properties"]
+    role = named(template_json, "AWS::IAM::Role", "IngestFunctionRole")["Properties"]
     assert [arn["Ref"] for arn in role["ManagedPolicyArns"]] == [
         next(iter(resources(template_json, "AWS::IAM::ManagedPolicy")))
     ]

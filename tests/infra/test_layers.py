@@ -23,9 +23,7 @@ def shipped(root: Path) -> set[str]:
 
 
 def test_domain_layer_ships_the_package_under_python(tmp_path: Path) -> None:
-    assert PackageLayerBundler(DOMAIN_PACKAGE_DIR, LOCAL_ONLY_SUBPACKAGES).try_bundle(
-        str(tmp_path), image=None
-    )
+    assert PackageLayerBundler(DOMAIN_PACKAGE_DIR, LOCAL_ONLY_SUBPACKAGES).try_bundle(str(tmp_path), image=None)
     files = shipped(tmp_path)
     assert "python/switchyard/constants.py" in files
     assert not [f for f in files if f.startswith(("python/switchyard/cli/", "python/switchyard/devstack/"))]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+
+from infra.observability import SUCCESS_RATE
 
 from .conftest import ALARM_TOPIC_ARN, DUBLIN, OREGON, Synthesized, base_id, only, resources
 
@@ -41,6 +44,14 @@ def graphed(template_json: dict) -> tuple[set[tuple[str, str]], list[str]]:
         ("AWS/Lambda", "Duration"),
         ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds"),
         ("AWS/Kinesis", "WriteProvisionedThroughputExceeded"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesNotVisible"),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+        ("Switchyard", "RouterRecords"),
+        ("Switchyard", "Duplicates"),
+        ("Switchyard", "Archived"),
+        ("Switchyard", "FannedOut"),
+        ("Switchyard", "RouterUndecodable"),
     ],
 )
 def test_dashboard_graphs(template_json: dict, namespace: str, metric: str) -> None:
@@ -53,6 +64,11 @@ def test_dashboard_graphs(template_json: dict, namespace: str, metric: str) -> N
         """SEARCH('{Switchyard,service,source} MetricName="MessagesReceived"', 'Sum', 300)""",
         """SEARCH('{Switchyard,service,source} MetricName="BytesReceived"', 'Sum', 300)""",
         """SEARCH('{Switchyard,reason,service,source} MetricName="MessagesDiscarded"', 'Sum', 300)""",
+        *(
+            f"""SEARCH('{{Switchyard,destination,service}} MetricName="{name}"', 'Sum', 300)"""
+            for name in ("Delivered", "NotDelivered", "Retried", "DeadLettered")
+        ),
+        """SEARCH('{Switchyard,destination,service} MetricName="DeliveryLatency"', 'p95', 300)""",
     ],
 )
 def test_dashboard_searches_the_domain_metrics_by_dimension(template_json: dict, search: str) -> None:
@@ -61,9 +77,7 @@ def test_dashboard_searches_the_domain_metrics_by_dimension(template_json: dict,
 
 def test_dashboard_lists_every_alarm(template_json: dict) -> None:
     alarm_widgets = [w for w in dashboard(template_json)["widgets"] if w["type"] == "alarm"]
-    assert len(alarm_widgets[0]["properties"]["alarms"]) == len(
-        resources(template_json, "AWS::CloudWatch::Alarm")
-    )
+    assert len(alarm_widgets[0]["properties"]["alarms"]) == len(resources(template_json, "AWS::CloudWatch::Alarm"))
 
 
 def test_dashboard_is_named_for_its_region(template_json: dict, region: str) -> None:
@@ -80,7 +94,16 @@ def alarms(template_json: dict) -> dict[str, dict]:
 
 def test_alarms_for_5xx_rate_lambda_errors_and_iterator_age(template_json: dict) -> None:
     found = alarms(template_json)
-    assert set(found) == {"Api5xxRate", "IngestErrors", "StreamIteratorAge"}
+    assert set(found) == {
+        "Api5xxRate",
+        "IngestErrors",
+        "StreamIteratorAge",
+        "RouterErrors",
+        "DeliveryErrors",
+        "DeadLetters",
+        "DeliveryDeadLetterQueue",
+        "DeliverySuccessRate",
+    }
     assert found["Api5xxRate"]["Metrics"][0]["Expression"] == "IF(requests > 0, 100 * errors / requests, 0)"
     assert found["StreamIteratorAge"]["Threshold"] == 300_000
 
@@ -97,13 +120,10 @@ def test_alarm_topic_is_kms_encrypted_and_tls_only(template_json: dict) -> None:
     key_id = topic["KmsMasterKeyId"]["Fn::GetAtt"][0]
     key = template_json["Resources"][key_id]["Properties"]
     assert key["EnableKeyRotation"] is True
-    assert any(
-        s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in key["KeyPolicy"]["Statement"]
-    )
+    assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in key["KeyPolicy"]["Statement"])
     statements = only(template_json, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
     assert any(
-        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-        for s in statements
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
     )
     cloudwatch = next(s for s in statements if s["Effect"] == "Allow")
     assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
@@ -127,3 +147,89 @@ def test_an_existing_topic_replaces_the_new_one(custom_app: Synthesized) -> None
         assert properties["AlarmActions"] == [ALARM_TOPIC_ARN]
     assert dublin["Outputs"]["AlarmTopicArn"]["Value"] == ALARM_TOPIC_ARN
     assert len(resources(custom_app.json[OREGON], "AWS::SNS::Topic")) == 1
+
+
+# Delivery alarms.
+
+
+def test_router_and_delivery_errors_alarm_like_ingest(template_json: dict) -> None:
+    found = alarms(template_json)
+    for name, function in (("RouterErrors", "RouterFunction"), ("DeliveryErrors", "DeliveryFunction")):
+        (metric,) = found[name]["Metrics"]
+        stat = metric["MetricStat"]
+        assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"]) == ("AWS/Lambda", "Errors")
+        assert stat["Metric"]["Dimensions"][0]["Value"]["Ref"].startswith(function)
+        assert found[name]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert found[name]["Threshold"] == 1
+
+
+def test_dead_letters_alarm_covers_every_destination_with_metrics_insights(template_json: dict) -> None:
+    alarm = alarms(template_json)["DeadLetters"]
+    (query,) = alarm["Metrics"]
+    # SEARCH is refused in alarms; a Metrics Insights query is not, and finds new destinations.
+    assert query["Expression"] == 'SELECT SUM(DeadLettered) FROM SCHEMA("Switchyard", destination, service)'
+    assert query["Period"] == 300
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert (alarm["EvaluationPeriods"], alarm["TreatMissingData"]) == (1, "notBreaching")
+
+
+def test_dead_letter_queue_alarm(template_json: dict) -> None:
+    alarm = alarms(template_json)["DeliveryDeadLetterQueue"]
+    (metric,) = alarm["Metrics"]
+    stat = metric["MetricStat"]
+    assert stat["Metric"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert stat["Metric"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0].startswith("DeliveryDeadLetterQueue")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_success_rate_alarm_over_15_minutes_of_final_outcomes(template_json: dict) -> None:
+    alarm = alarms(template_json)["DeliverySuccessRate"]
+    assert "SEARCH" not in json.dumps(alarm)
+    expression = next(m for m in alarm["Metrics"] if "Expression" in m)
+    assert expression["ReturnData"] is True
+    inputs = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert {i: s["Metric"]["MetricName"] for i, s in inputs.items()} == {
+        "delivered": "Delivered",
+        "failed": "NotDelivered",
+        "dead": "DeadLettered",
+    }
+    for stat in inputs.values():  # the delivery function's totals over all destinations
+        assert stat["Metric"]["Namespace"] == "Switchyard"
+        assert stat["Metric"]["Dimensions"] == [{"Name": "service", "Value": "switchyard"}]
+        assert (stat["Stat"], stat["Period"]) == ("Sum", 900)
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+    assert alarm["Threshold"] == 0.95
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_success_rate_is_one_without_deliveries_and_the_share_delivered_otherwise() -> None:
+    """Evaluate the alarm's expression the way CloudWatch would, for one data point."""
+
+    class Value(float):  # a data point: x / 0 gives no number, as in metric math
+        def __add__(self, other: float) -> Value:
+            return Value(float(self) + float(other))
+
+        def __truediv__(self, other: float) -> Value:
+            return Value(float(self) / float(other) if other else math.nan)
+
+    def evaluate(delivered: float | None, failed: float | None, dead: float | None) -> float:
+        values = {"delivered": delivered, "failed": failed, "dead": dead}
+        python = SUCCESS_RATE.replace("IF(", "_if(").replace("FILL(", "_fill(")
+        return eval(  # noqa: S307 - the expression is the module's constant
+            python,
+            {
+                "_if": lambda condition, then, otherwise: then if condition else otherwise,
+                "_fill": lambda value, default: Value(default if value is None else value),
+                **values,
+            },
+        )
+
+    assert evaluate(None, None, None) == 1
+    assert evaluate(90, None, None) == 1
+    assert evaluate(90, 5, 5) == 0.9
+    assert evaluate(None, 3, None) == 0
+
+
+def test_success_threshold_comes_from_context(custom_app: Synthesized) -> None:
+    for template_json in custom_app.json.values():
+        assert alarms(template_json)["DeliverySuccessRate"]["Threshold"] == 0.9

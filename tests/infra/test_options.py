@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk import App, RemovalPolicy
 
+from app import cdk_json_context
 from infra.options import OptionError, StackOptions
 
 from .conftest import DUBLIN, OREGON
@@ -35,6 +36,31 @@ def test_values_from_the_command_line_are_coerced() -> None:
     assert options.data_removal_policy == RemovalPolicy.DESTROY
 
 
+def test_router_and_delivery_defaults_and_coercion() -> None:
+    defaults = StackOptions(region=DUBLIN)
+    assert defaults.router_parallelization == 1
+    assert defaults.delivery_max_concurrency == 50
+    assert defaults.delivery_success_alarm_threshold == 0.95
+    options = StackOptions.parse(
+        DUBLIN,
+        {
+            "router_parallelization": "10",
+            "delivery_max_concurrency": "1000",
+            "delivery_success_alarm_threshold": "0.99",
+        },
+    )
+    assert options.router_parallelization == 10
+    assert options.delivery_max_concurrency == 1000
+    assert options.delivery_success_alarm_threshold == 0.99
+
+
+def test_cdk_json_states_the_defaults() -> None:
+    context = cdk_json_context()
+    defaults = StackOptions(region=DUBLIN)
+    for key in ("router_parallelization", "delivery_max_concurrency", "delivery_success_alarm_threshold"):
+        assert context[key] == getattr(defaults, key), key
+
+
 def test_a_region_suffixed_key_overrides_the_plain_key_for_that_region_only() -> None:
     app = App(context={"archive_retention_days": 100, f"archive_retention_days:{DUBLIN}": 30})
     assert StackOptions.from_context(app, DUBLIN).archive_retention_days == 30
@@ -57,6 +83,12 @@ def test_a_region_suffixed_key_overrides_the_plain_key_for_that_region_only() ->
         {"api_domain_name": "events.example.com"},  # without its certificate
         {"api_certificate_arn": CERT},  # without its domain
         {"unknown_option": 1},
+        {"router_parallelization": 0},
+        {"router_parallelization": 11},
+        {"delivery_max_concurrency": 1},  # Lambda's minimum for an SQS source is 2
+        {"delivery_max_concurrency": 1001},
+        {"delivery_success_alarm_threshold": 0},
+        {"delivery_success_alarm_threshold": 95},  # a share, not a percentage
     ],
 )
 def test_invalid_options_are_refused_before_anything_is_built(raw: dict) -> None:
@@ -75,7 +107,5 @@ def test_an_alarm_topic_from_another_region_is_refused() -> None:
 
 
 def test_a_matching_domain_and_certificate_are_accepted() -> None:
-    options = StackOptions.parse(
-        DUBLIN, {"api_domain_name": "events.eu.example.com", "api_certificate_arn": CERT}
-    )
+    options = StackOptions.parse(DUBLIN, {"api_domain_name": "events.eu.example.com", "api_certificate_arn": CERT})
     assert options.custom_domain

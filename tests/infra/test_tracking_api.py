@@ -26,9 +26,7 @@ def test_the_routes_are_exactly_the_contract(template_json: dict) -> None:
     assert {route["Properties"]["RouteKey"] for route in routes.values()} == CONTRACT_ROUTES
 
 
-def test_every_route_goes_to_the_ingest_function_with_payload_v2(
-    template: Template, template_json: dict
-) -> None:
+def test_every_route_goes_to_the_ingest_function_with_payload_v2(template: Template, template_json: dict) -> None:
     integration = only(template_json, "AWS::ApiGatewayV2::Integration")["Properties"]
     assert integration["IntegrationType"] == "AWS_PROXY"
     assert integration["PayloadFormatVersion"] == "2.0"

@@ -51,11 +51,7 @@ def use_kinesis(module: ModuleType, aws: LocalResources, kinesis: Any, budget: f
 
 
 def batch(count: int) -> dict[str, Any]:
-    return {
-        "batch": [
-            {"type": "track", "userId": f"u{i}", "event": "E", "messageId": f"m{i}"} for i in range(count)
-        ]
-    }
+    return {"batch": [{"type": "track", "userId": f"u{i}", "event": "E", "messageId": f"m{i}"} for i in range(count)]}
 
 
 def test_a_track_call_lands_in_the_stream(ingest: ModuleType, stream: StreamReader):
@@ -69,9 +65,7 @@ def test_a_track_call_lands_in_the_stream(ingest: ModuleType, stream: StreamRead
     )
 
 
-def test_partial_put_records_failures_succeed_on_retry(
-    ingest: ModuleType, aws: LocalResources, stream: StreamReader
-):
+def test_partial_put_records_failures_succeed_on_retry(ingest: ModuleType, aws: LocalResources, stream: StreamReader):
     kinesis = FlakyKinesis(fails=lambda attempt, index: attempt == 0 and index % 3 == 0)
     use_kinesis(ingest, aws, kinesis)
     status, body, _ = invoke(ingest, http_event("POST", "/v1/batch", batch(30)))

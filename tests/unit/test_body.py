@@ -57,9 +57,7 @@ def test_unknown_content_encodings_are_refused():
     assert caught.value.code == "unsupported_content_encoding"
 
 
-@pytest.mark.parametrize(
-    "body", [b"", b"   ", b"{", b"[1, 2]", b'"text"', b'{"a": "\xff"}', b"[" * 2000 + b"]" * 2000]
-)
+@pytest.mark.parametrize("body", [b"", b"   ", b"{", b"[1, 2]", b'"text"', b'{"a": "\xff"}', b"[" * 2000 + b"]" * 2000])
 def test_malformed_bodies_are_invalid_json(body: bytes):
     with pytest.raises(BadRequest) as caught:
         parse_json_object(body)

@@ -56,9 +56,7 @@ def reason(message: object, call_type: str | None = "track") -> str:
         ("not an object", None, "message_not_object"),
     ],
 )
-def test_invalid_messages_are_discarded_with_their_reason(
-    message: object, call_type: str | None, expected: str
-):
+def test_invalid_messages_are_discarded_with_their_reason(message: object, call_type: str | None, expected: str):
     assert reason(message, call_type) == expected
 
 
@@ -71,9 +69,7 @@ def test_anonymous_id_null_beside_a_user_id_is_valid():
 
 
 def test_the_batch_item_type_is_used_when_the_path_does_not_set_one():
-    assert (
-        accept({"type": "identify", "userId": "u", "traits": {"a": 1}}, call_type=None)["type"] == "identify"
-    )
+    assert accept({"type": "identify", "userId": "u", "traits": {"a": 1}}, call_type=None)["type"] == "identify"
 
 
 def test_the_path_sets_the_type_over_what_the_message_says():

@@ -41,9 +41,7 @@ def test_flat_parameters_nest_on_dots():
     }
 
 
-@pytest.mark.parametrize(
-    "data", ["%%%", base64.b64encode(b"[1]").decode(), base64.b64encode(b"{nope").decode()]
-)
+@pytest.mark.parametrize("data", ["%%%", base64.b64encode(b"[1]").decode(), base64.b64encode(b"{nope").decode()])
 def test_bad_data_is_a_bad_request(data: str):
     with pytest.raises(BadRequest):
         decode_pixel_query({"data": data})

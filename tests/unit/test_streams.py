@@ -38,9 +38,7 @@ class FakeKinesis:
         for record in Records:
             count = self.attempts[record["Data"]] = self.attempts.get(record["Data"], 0) + 1
             if record["Data"] in self.fail_first and count <= self.times:
-                results.append(
-                    {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow"}
-                )
+                results.append({"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow"})
             else:
                 self.stored.append(record["Data"])
                 results.append({"SequenceNumber": "1", "ShardId": "shardId-0"})
@@ -60,9 +58,7 @@ def test_chunks_hold_at_most_500_records():
 
 
 def test_chunks_stay_under_five_mebibytes():
-    sizes = [
-        sum(len(r.data) + len(r.partition_key) for r in chunk) for chunk in chunks(records(400, size=30_000))
-    ]
+    sizes = [sum(len(r.data) + len(r.partition_key) for r in chunk) for chunk in chunks(records(400, size=30_000))]
     assert len(sizes) == 3
     assert all(size <= 5 * 1024 * 1024 for size in sizes)
 

@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--aws-port", type=int, default=4566, help="emulated AWS endpoint port (default 4566)")
     dev.add_argument("--region", default=constants.DEFAULT_REGION, choices=sorted(constants.REGIONS))
     dev.add_argument("--verbose", action="store_true", help="show Lambda logs and metrics")
+    dev.add_argument(
+        "--demo-receiver",
+        type=int,
+        metavar="PORT",
+        help="also run a webhook receiver on this port that prints what it gets",
+    )
     dev.set_defaults(run=run_dev)
 
     outputs = commands.add_parser("outputs", help="show the resources of a region's stack")
@@ -46,13 +52,28 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--limit", type=int, help="stop after this many events")
     _add_target_options(tail)
     tail.set_defaults(run=run_tail)
+
+    delivery = commands.add_parser("delivery", help="Event Delivery: what reached a destination, and why not")
+    delivery.add_argument("destination")
+    delivery.add_argument("--since", default="1h", help="period to report on: 30m, 1h, 24h, 7d (default 1h)")
+    _add_target_options(delivery)
+    delivery.set_defaults(run=run_delivery)
+
+    dlq = commands.add_parser("dlq", help="dead letters: events given up on after retries")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    for name, help_text in (
+        ("list", "show each dead letter with its last error"),
+        ("redrive", "send every dead letter of the destination again"),
+    ):
+        command = dlq_commands.add_parser(name, help=help_text)
+        command.add_argument("destination")
+        _add_target_options(command)
+        command.set_defaults(run=run_dlq)
     return parser
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--region", help=f"AWS region of the stack (default: AWS_REGION or {constants.DEFAULT_REGION})"
-    )
+    parser.add_argument("--region", help=f"AWS region of the stack (default: AWS_REGION or {constants.DEFAULT_REGION})")
     parser.add_argument(
         "--endpoint-url",
         help="AWS endpoint, e.g. http://127.0.0.1:4566 for the local stack (default: AWS_ENDPOINT_URL)",
@@ -106,6 +127,43 @@ def run_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_delivery(args: argparse.Namespace) -> int:
+    from switchyard.cli.reports import format_delivery_report, parse_period
+    from switchyard.cli.targets import TargetError, resolve_target
+    from switchyard.delivery.stats import read_report
+    from switchyard.delivery.table import DeliveryTable
+
+    try:
+        period = parse_period(args.since)
+        target = resolve_target(args.region, args.endpoint_url)
+        table = DeliveryTable(target.output(constants.OUTPUT_DELIVERY_TABLE), target.client("dynamodb"))
+    except (TargetError, ValueError) as error:
+        return fail(str(error))
+    print(format_delivery_report(read_report(table, args.destination, period)))
+    return 0
+
+
+def run_dlq(args: argparse.Namespace) -> int:
+    from switchyard.cli.reports import format_dead_letters
+    from switchyard.cli.targets import TargetError, resolve_target
+    from switchyard.delivery.deadletters import DeadLetters
+    from switchyard.delivery.queue import DeliveryQueue
+    from switchyard.delivery.table import DeliveryTable
+
+    try:
+        target = resolve_target(args.region, args.endpoint_url)
+        letters = DeadLetters(DeliveryTable(target.output(constants.OUTPUT_DELIVERY_TABLE), target.client("dynamodb")))
+        queue_url = target.output(constants.OUTPUT_DELIVERY_QUEUE)
+    except TargetError as error:
+        return fail(str(error))
+    if args.dlq_command == "list":
+        print(format_dead_letters(args.destination, letters.list(args.destination)))
+        return 0
+    count = letters.redrive(args.destination, DeliveryQueue(queue_url, target.client("sqs")))
+    print(f"{args.destination}: {count} dead letter(s) sent again")
+    return 0
+
+
 def run_dev(args: argparse.Namespace) -> int:
     from switchyard.config.workspace import ConfigError, load_workspace
     from switchyard.devstack.stack import LocalStack, quiet_library_logs
@@ -115,9 +173,7 @@ def run_dev(args: argparse.Namespace) -> int:
     except ConfigError as error:
         return fail(str(error))
     quiet_library_logs()
-    stack = LocalStack(
-        args.config, port=args.port, aws_port=args.aws_port, region=args.region, verbose=args.verbose
-    )
+    stack = LocalStack(args.config, port=args.port, aws_port=args.aws_port, region=args.region, verbose=args.verbose)
     try:
         stack.start()
     except OSError as error:
@@ -144,6 +200,8 @@ def banner(stack, workspace) -> str:  # type: ignore[no-untyped-def]
         f"  emulated AWS   {stack.aws_endpoint}   (AWS_ENDPOINT_URL={stack.aws_endpoint})",
         f"  workspace      {workspace.workspace}: {stack.applied.summary() if stack.applied else ''}",
     ]
+    if stack.receiver is not None:
+        lines.append(f"  demo receiver  {stack.receiver.url}   (prints each event a webhook delivers)")
     if source is not None:
         lines += [
             f"  demo source    {source.id}   write key: {source.write_key}",

@@ -43,21 +43,14 @@ def stack_name(region: str) -> str:
 
 
 def resolve_target(region: str | None = None, endpoint_url: str | None = None) -> Target:
-    region = (
-        region
-        or os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
-        or constants.DEFAULT_REGION
-    )
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or constants.DEFAULT_REGION
     endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     cloudformation = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint_url)
     name = stack_name(region)
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except ClientError as error:
-        raise TargetError(
-            f"no stack {name} in {region}: deploy it first (`cdk deploy {name}`). ({error})"
-        ) from error
+        raise TargetError(f"no stack {name} in {region}: deploy it first (`cdk deploy {name}`). ({error})") from error
     except BotoCoreError as error:
         where = endpoint_url or f"AWS in {region}"
         raise TargetError(f"cannot reach {where}: {error}") from error

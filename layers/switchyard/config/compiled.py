@@ -25,14 +25,44 @@ class Source:
     labels: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Destination:
+    id: str
+    name: str
+    type: str
+    enabled: bool
+    sources: tuple[str, ...]
+    settings: dict[str, Any]
+    rate_limit_per_second: int
+    concurrency: int
+    retry: dict[str, Any]
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
 @dataclass(frozen=True)
 class CompiledWorkspace:
     workspace: str
     sources: tuple[Source, ...] = ()
+    destinations: tuple[Destination, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_key_hash", {source.write_key_sha256: source for source in self.sources})
         object.__setattr__(self, "_by_id", {source.id: source for source in self.sources})
+        object.__setattr__(self, "_destinations", {destination.id: destination for destination in self.destinations})
+        connected: dict[str, list[Destination]] = {}
+        for destination in self.destinations:
+            for source_id in destination.sources:
+                connected.setdefault(source_id, []).append(destination)
+        object.__setattr__(self, "_connected", {key: tuple(value) for key, value in connected.items()})
+
+    def destination(self, destination_id: str) -> Destination | None:
+        return self._destinations.get(destination_id)  # type: ignore[attr-defined]
+
+    def connected_destinations(self, source_id: str) -> tuple[Destination, ...]:
+        """Every destination connected to the source, enabled or not."""
+        return self._connected.get(source_id, ())  # type: ignore[attr-defined]
 
     def source_for_write_key(self, write_key: str) -> Source | None:
         return self._by_key_hash.get(write_key_hash(write_key))  # type: ignore[attr-defined]
@@ -41,13 +71,21 @@ class CompiledWorkspace:
         return self._by_id.get(source_id)  # type: ignore[attr-defined]
 
     def to_document(self) -> dict[str, Any]:
-        return {"workspace": self.workspace, "sources": [asdict(source) for source in self.sources]}
+        return {
+            "workspace": self.workspace,
+            "sources": [asdict(source) for source in self.sources],
+            "destinations": [asdict(destination) for destination in self.destinations],
+        }
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> CompiledWorkspace:
         return cls(
             workspace=document["workspace"],
             sources=tuple(Source(**source) for source in document.get("sources", [])),
+            destinations=tuple(
+                Destination(**{**destination, "sources": tuple(destination["sources"])})
+                for destination in document.get("destinations", [])
+            ),
         )
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from switchyard.config.compiled import CompiledWorkspace, Source, write_key_hash
+from switchyard.config.compiled import CompiledWorkspace, Destination, Source, write_key_hash
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -27,11 +27,48 @@ class SourceSpec(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
+class WebhookSettings(BaseModel):
+    """`type: webhook`: POST each event (or batches of `batch_size`) as JSON to `url`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$")
+    secret: str | None = Field(default=None, min_length=8, description="HMAC-SHA256 key for the signature header")
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    batch_size: int = Field(default=1, ge=1, le=100)
+
+
+class RetrySpec(BaseModel):
+    """Randomised exponential backoff on time-outs, connection errors, 429 and 5xx."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_hours: float = Field(default=4.0, gt=0, le=72)
+    initial_delay_seconds: int = Field(default=5, ge=1, le=900)
+    max_delay_seconds: int = Field(default=900, ge=1, le=43_200)
+
+
+class DestinationSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=_ID_PATTERN)
+    name: str | None = Field(default=None, description="Name the `integrations` object uses (default: id)")
+    type: Literal["webhook"]
+    enabled: bool = True
+    sources: list[str] = Field(default_factory=list, description="Ids of the sources connected to it")
+    settings: WebhookSettings
+    rate_limit_per_second: int = Field(default=100, ge=1, le=10_000)
+    concurrency: int = Field(default=5, ge=1, le=50)
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+
+
 class WorkspaceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     workspace: str = Field(pattern=_ID_PATTERN)
     sources: list[SourceSpec] = Field(default_factory=list)
+    destinations: list[DestinationSpec] = Field(default_factory=list)
 
     @field_validator("sources")
     @classmethod
@@ -39,6 +76,22 @@ class WorkspaceSpec(BaseModel):
         _require_unique("source id", [source.id for source in sources])
         _require_unique("write key", [source.write_key for source in sources], show=False)
         return sources
+
+    @field_validator("destinations")
+    @classmethod
+    def _unique_destinations(cls, destinations: list[DestinationSpec]) -> list[DestinationSpec]:
+        _require_unique("destination id", [destination.id for destination in destinations])
+        _require_unique("destination name", [destination.name or destination.id for destination in destinations])
+        return destinations
+
+    @model_validator(mode="after")
+    def _connections_name_known_sources(self) -> WorkspaceSpec:
+        known = {source.id for source in self.sources}
+        for destination in self.destinations:
+            unknown = [source for source in destination.sources if source not in known]
+            if unknown:
+                raise ValueError(f"destination {destination.id!r} is connected to unknown source(s) {unknown}")
+        return self
 
 
 def _require_unique(what: str, values: list[str], *, show: bool = True) -> None:
@@ -121,5 +174,19 @@ def compile_workspace(spec: WorkspaceSpec) -> CompiledWorkspace:
                 labels=dict(source.labels),
             )
             for source in spec.sources
+        ),
+        destinations=tuple(
+            Destination(
+                id=destination.id,
+                name=destination.name or destination.id,
+                type=destination.type,
+                enabled=destination.enabled,
+                sources=tuple(destination.sources),
+                settings=destination.settings.model_dump(),
+                rate_limit_per_second=destination.rate_limit_per_second,
+                concurrency=destination.concurrency,
+                retry=destination.retry.model_dump(),
+            )
+            for destination in spec.destinations
         ),
     )

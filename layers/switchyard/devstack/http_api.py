@@ -97,9 +97,7 @@ def to_wsgi_response(result: dict[str, Any]) -> Response:
 class HttpApiServer:
     """Serves `invoke(event) -> response` on 127.0.0.1:port, one thread per request."""
 
-    def __init__(
-        self, invoke: Callable[[dict[str, Any]], dict[str, Any]], host: str = "127.0.0.1", port: int = 8080
-    ):
+    def __init__(self, invoke: Callable[[dict[str, Any]], dict[str, Any]], host: str = "127.0.0.1", port: int = 8080):
         self._invoke = invoke
         self._server: BaseWSGIServer = make_server(host, port, self._app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True)
@@ -119,15 +117,11 @@ class HttpApiServer:
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
         if (request.content_length or 0) > _MAX_REQUEST_BYTES:
-            response = Response(
-                '{"message":"Request Entity Too Large"}', status=413, content_type="application/json"
-            )
+            response = Response('{"message":"Request Entity Too Large"}', status=413, content_type="application/json")
             return response(environ, start_response)
         body = request.get_data(cache=False)
         try:
             response = to_wsgi_response(self._invoke(to_http_api_event(request, body)))
         except Exception:  # what API Gateway answers when the function itself fails
-            response = Response(
-                '{"message":"Internal Server Error"}', status=500, content_type="application/json"
-            )
+            response = Response('{"message":"Internal Server Error"}', status=500, content_type="application/json")
         return response(environ, start_response)

@@ -18,9 +18,7 @@ log = logging.getLogger("switchyard.devstack")
 Consumer = Callable[[dict[str, Any]], Any]
 
 
-def kinesis_event(
-    records: list[dict[str, Any]], shard_id: str, stream_arn: str, region: str
-) -> dict[str, Any]:
+def kinesis_event(records: list[dict[str, Any]], shard_id: str, stream_arn: str, region: str) -> dict[str, Any]:
     return {
         "Records": [
             {
@@ -87,9 +85,9 @@ class ShardPoller:
         self._thread.join(timeout=10)
 
     def _iterator(self, **position: str) -> str:
-        return self._kinesis.get_shard_iterator(
-            StreamName=self._stream_name, ShardId=self._shard_id, **position
-        )["ShardIterator"]
+        return self._kinesis.get_shard_iterator(StreamName=self._stream_name, ShardId=self._shard_id, **position)[
+            "ShardIterator"
+        ]
 
     def _run(self) -> None:
         description = self._kinesis.describe_stream_summary(StreamName=self._stream_name)
@@ -114,9 +112,7 @@ class ShardPoller:
                     self._consumer(kinesis_event(records, self._shard_id, stream_arn, self._region))
                 )
             except Exception:
-                log.exception(
-                    "consumer failed on a batch of %d from %s; bisecting", len(records), self._shard_id
-                )
+                log.exception("consumer failed on a batch of %d from %s; bisecting", len(records), self._shard_id)
                 resume_at = records[0]["SequenceNumber"]
                 limit = max(1, len(records) // 2)
             if resume_at is None:
@@ -128,17 +124,13 @@ class ShardPoller:
             self.processed += sum(1 for record in records if int(record["SequenceNumber"]) < int(resume_at))
             failures_in_a_row += 1
             self._stop.wait(min(self._max_retry_delay, 0.05 * 2**failures_in_a_row))
-            iterator = self._iterator(
-                ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=resume_at
-            )
+            iterator = self._iterator(ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=resume_at)
 
 
 class KinesisPoller:
     """Every consumer of a stream gets its own pollers over every shard (one mapping each)."""
 
-    def __init__(
-        self, kinesis: Any, stream_name: str, region: str, consumers: list[Consumer], **options: Any
-    ):
+    def __init__(self, kinesis: Any, stream_name: str, region: str, consumers: list[Consumer], **options: Any):
         shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
         self.pollers = [
             ShardPoller(kinesis, stream_name, shard["ShardId"], consumer, region=region, **options)

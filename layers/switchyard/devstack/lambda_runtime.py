@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-import threading
+import queue
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -51,24 +51,31 @@ def load_handler_module(name: str, functions_dir: Path = FUNCTIONS_DIR) -> Modul
 
 
 class LocalFunction:
-    """One Lambda function: its handler, called with a fresh context per invocation.
+    """One Lambda function with up to `concurrency` execution environments.
 
-    Invocations are serialized, as in one Lambda execution environment: handlers keep per-process
-    state (Powertools metrics, cached clients) that Lambda never shares between two requests.
+    Each environment is its own import of the handler module (its own globals and clients) and
+    serves one invocation at a time, as in Lambda; concurrent invocations use different ones.
     """
 
-    def __init__(self, name: str, timeout_seconds: float = 15.0) -> None:
+    def __init__(self, name: str, timeout_seconds: float = 15.0, concurrency: int = 1) -> None:
         self.name = name
         self.timeout_seconds = timeout_seconds
-        self.module = load_handler_module(name)
-        self._lock = threading.Lock()
+        self._environments: queue.Queue[ModuleType] = queue.Queue()
+        for _ in range(concurrency):
+            self._environments.put(load_handler_module(name))
+
+    @property
+    def module(self) -> ModuleType:
+        """One environment's module (for tests that inspect or inject into a handler)."""
+        return self._environments.queue[0]
 
     def invoke(self, event: Any) -> Any:
-        with self._lock:
-            try:
-                return self.module.lambda_handler(event, LocalLambdaContext(self.name, self.timeout_seconds))
-            finally:
-                _drop_unflushed_metrics()
+        environment = self._environments.get()
+        try:
+            return environment.lambda_handler(event, LocalLambdaContext(self.name, self.timeout_seconds))
+        finally:
+            _drop_unflushed_metrics()
+            self._environments.put(environment)
 
 
 def _drop_unflushed_metrics() -> None:

@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from switchyard import constants
 from switchyard.config.apply import ApplyResult, apply_workspace
 from switchyard.config.store import ConfigStore
+from switchyard.devstack.emulator import Emulator
 from switchyard.devstack.http_api import HttpApiServer
 from switchyard.devstack.kinesis_poller import Consumer, KinesisPoller
 from switchyard.devstack.lambda_runtime import LocalFunction
+from switchyard.devstack.receiver import WebhookReceiver
 from switchyard.devstack.resources import LocalResources, create_resources
+from switchyard.devstack.sqs_poller import SqsPoller
 
 LOCAL_ACCOUNT = "000000000000"
 
@@ -37,6 +39,8 @@ class LocalStack:
         region: str = constants.DEFAULT_REGION,
         verbose: bool = False,
         stream_consumers: list[Consumer] | None = None,
+        demo_receiver_port: int | None = None,
+        delivery_workers: int = 4,
     ) -> None:
         self.config_path = Path(config_path)
         self.region = region
@@ -44,7 +48,11 @@ class LocalStack:
         self._port = port
         self._aws_port = aws_port
         self._stream_consumers = list(stream_consumers or [])
-        self._moto: ThreadedMotoServer | None = None
+        self._demo_receiver_port = demo_receiver_port
+        self._delivery_workers = delivery_workers
+        self._sqs_poller: SqsPoller | None = None
+        self.receiver: WebhookReceiver | None = None
+        self._moto: Emulator | None = None
         self._api: HttpApiServer | None = None
         self._poller: KinesisPoller | None = None
         self.applied: ApplyResult | None = None
@@ -66,26 +74,50 @@ class LocalStack:
         return boto3.client(service, region_name=self.region, endpoint_url=self.aws_endpoint)
 
     def start(self) -> LocalStack:
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self._aws_port, verbose=False)
-        self._moto.start()
+        self._moto = Emulator(port=self._aws_port).start()
         self._api = HttpApiServer(self._invoke_ingest, port=self._port)
         self.resources = LocalResources(self.region, LOCAL_ACCOUNT, self.api_url)
+        os.environ.update(self._aws_environment())
+        create_resources(self.resources, endpoint_url=self.aws_endpoint)
         os.environ.update(self.environment())
-        create_resources(self.resources)
         self.applied = apply_workspace(
             self.config_path, ConfigStore(self.resources.config_table, self.client("dynamodb"))
         )
+        if self._demo_receiver_port is not None:
+            self.receiver = WebhookReceiver(self._demo_receiver_port, echo=lambda line: print(line, flush=True))
+            self.receiver.start()
         self.functions["ingest"] = LocalFunction("ingest", constants.INGEST_LAMBDA_TIMEOUT_SECONDS)
+        self.functions["router"] = LocalFunction("router", constants.ROUTER_LAMBDA_TIMEOUT_SECONDS)
+        self.functions["delivery"] = LocalFunction(
+            "delivery", constants.DELIVERY_LAMBDA_TIMEOUT_SECONDS, concurrency=self._delivery_workers
+        )
         self._api.start()
+        consumers = [self.functions["router"].invoke, *self._stream_consumers]
         self._poller = KinesisPoller(
-            self.client("kinesis"), self.resources.events_stream, self.region, self._stream_consumers
+            self.client("kinesis"),
+            self.resources.events_stream,
+            self.region,
+            consumers,
+            batch_size=constants.ROUTER_BATCH_SIZE,
         )
         self._poller.start()
+        self._sqs_poller = SqsPoller(
+            self.client("sqs"),
+            self.resources.delivery_queue_url,
+            self.functions["delivery"].invoke,
+            region=self.region,
+            workers=self._delivery_workers,
+        )
+        self._sqs_poller.start()
         return self
 
     def stop(self) -> None:
         if self._poller:
             self._poller.stop()
+        if self._sqs_poller:
+            self._sqs_poller.stop()
+        if self.receiver:
+            self.receiver.stop()
         if self._api:
             self._api.stop()
         if self._moto:
@@ -97,9 +129,9 @@ class LocalStack:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def environment(self) -> dict[str, str]:
-        """What Lambda's environment holds in AWS (names from the same constants), plus the emulator."""
-        assert self.resources is not None and self._moto is not None
+    def _aws_environment(self) -> dict[str, str]:
+        """The emulator's endpoint and (any) credentials, for every AWS client in this process."""
+        assert self._moto is not None
         _, moto_port = self._moto.get_host_and_port()
         return {
             "AWS_ENDPOINT_URL": self.aws_endpoint,
@@ -108,10 +140,22 @@ class LocalStack:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "MOTO_PORT": str(moto_port),
+        }
+
+    def environment(self) -> dict[str, str]:
+        """What Lambda's environment holds in AWS (names from the same constants), plus the emulator."""
+        assert self.resources is not None
+        return {
+            **self._aws_environment(),
             constants.ENV_EVENTS_STREAM: self.resources.events_stream,
             constants.ENV_CONFIG_TABLE: self.resources.config_table,
             constants.ENV_REGION: self.region,
             constants.ENV_CONFIG_CACHE_SECONDS: "1",
+            constants.ENV_DEDUPE_TABLE: self.resources.dedupe_table,
+            constants.ENV_DEDUPE_WINDOW_HOURS: str(constants.DEFAULT_DEDUPE_WINDOW_HOURS),
+            constants.ENV_ARCHIVE_BUCKET: self.resources.archive_bucket,
+            constants.ENV_DELIVERY_QUEUE_URL: self.resources.delivery_queue_url,
+            constants.ENV_DELIVERY_TABLE: self.resources.delivery_table,
             "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
             # Locally nobody reads EMF from stdout; keep the terminal for what matters.

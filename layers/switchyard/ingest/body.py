@@ -45,9 +45,7 @@ def inflate(data: bytes, content_encoding: str | None) -> bytes:
             raise _too_large(len(data))
         return data
     if encoding not in ("gzip", "x-gzip"):
-        raise BadRequest(
-            "unsupported_content_encoding", f"Content-Encoding {encoding!r} is not supported; use gzip."
-        )
+        raise BadRequest("unsupported_content_encoding", f"Content-Encoding {encoding!r} is not supported; use gzip.")
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
         inflated = inflater.decompress(data, MAX_INFLATED_BYTES + 1)

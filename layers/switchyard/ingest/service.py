@@ -120,9 +120,7 @@ class IngestService:
         """What the browser library loads before it sends anything (its `cdnURL` points here)."""
         self._source_for(write_key)
         return {
-            "integrations": {
-                "Segment.io": {"apiKey": write_key, "apiHost": f"{api_host}/v1", "protocol": protocol}
-            },
+            "integrations": {"Segment.io": {"apiKey": write_key, "apiHost": f"{api_host}/v1", "protocol": protocol}},
             "plan": {"track": {"__default": {"enabled": True}}},
             "metrics": {"sampleRate": 0},
         }
@@ -139,14 +137,10 @@ class IngestService:
         if source is None:
             raise Unauthorized("invalid_write_key", "The write key is not known in this region.")
         if not source.enabled:
-            raise Forbidden(
-                "source_disabled", f"Source {source.id!r} is disabled; its events are not accepted."
-            )
+            raise Forbidden("source_disabled", f"Source {source.id!r} is disabled; its events are not accepted.")
         return source
 
-    def _request_context(
-        self, source: Source, received: datetime, ip: str | None, **batch: Any
-    ) -> RequestContext:
+    def _request_context(self, source: Source, received: datetime, ip: str | None, **batch: Any) -> RequestContext:
         return RequestContext(source_id=source.id, region=self._region, received_at=received, ip=ip, **batch)
 
     def _batch_items(
@@ -156,9 +150,7 @@ class IngestService:
         if not isinstance(items, list):
             raise BadRequest("batch_not_list", "A batch request needs `batch`: a list of messages.")
         if len(items) > MAX_BATCH_ITEMS:
-            raise BadRequest(
-                "too_many_items", f"A batch holds at most {MAX_BATCH_ITEMS} messages; got {len(items)}."
-            )
+            raise BadRequest("too_many_items", f"A batch holds at most {MAX_BATCH_ITEMS} messages; got {len(items)}.")
         context = payload.get("context")
         integrations = payload.get("integrations")
         if context is not None and not isinstance(context, dict):
@@ -191,9 +183,7 @@ class IngestService:
                 problem = outcome.discard_samples[0][0]
                 raise BadRequest(problem.reason, problem.detail)
             reasons = ", ".join(f"{reason} x{count}" for reason, count in outcome.discards.most_common())
-            raise BadRequest(
-                "no_valid_messages", f"No message in the batch is valid ({reasons or 'empty batch'})."
-            )
+            raise BadRequest("no_valid_messages", f"No message in the batch is valid ({reasons or 'empty batch'}).")
         try:
             self._stream.put(accepted)  # type: ignore[arg-type]
         except StreamWriteFailed as error:

@@ -1,0 +1,118 @@
+"""Delivery Lambda: consumes the delivery queue (SQS) and delivers to destinations.
+
+Messages to retry get their visibility set to the backoff delay and are reported as batch item
+failures, so SQS hands them back after the delay without holding up anything else.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
+
+from switchyard.config.store import CachedWorkspace, ConfigStore
+from switchyard.constants import METRICS_NAMESPACE, SERVICE_NAME
+from switchyard.delivery.breaker import CircuitBreakers
+from switchyard.delivery.deadletters import DeadLetters
+from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER
+from switchyard.delivery.ratelimit import RateLimiter
+from switchyard.delivery.requests import DeliveryRequest
+from switchyard.delivery.service import Deliverer, Outcome, QueuedDelivery
+from switchyard.delivery.stats import DeliveryStats
+from switchyard.delivery.table import DeliveryTable
+from switchyard.delivery.webhook import WebhookAdapter
+from switchyard.observability import logger
+from switchyard.settings import DeliverySettings
+
+_deliverer: Deliverer | None = None
+_sqs: Any = None
+_queue_url = ""
+
+METRIC_FOR = {DONE: "Delivered", DROP: "NotDelivered", GIVE_UP: "DeadLettered", RETRY_LATER: "Retried"}
+
+
+def deliverer() -> Deliverer:
+    global _deliverer, _sqs, _queue_url
+    if _deliverer is None:
+        settings = DeliverySettings.from_environment()
+        table = DeliveryTable(settings.delivery_table_name)
+        workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
+        _deliverer = Deliverer(
+            workspace.get,
+            {"webhook": WebhookAdapter()},
+            RateLimiter(table),
+            DeadLetters(table),
+            CircuitBreakers(),
+            lambda: DeliveryStats(table),
+        )
+        _sqs = boto3.client("sqs")
+        _queue_url = settings.delivery_queue_url
+    return _deliverer
+
+
+def queued(record: dict[str, Any]) -> QueuedDelivery | None:
+    try:
+        request = DeliveryRequest.from_body(record["body"])
+    except (ValueError, KeyError, TypeError):
+        logger.error("undecodable delivery request dropped", extra={"message_id": record.get("messageId")})
+        return None
+    attributes = record.get("attributes", {})
+    return QueuedDelivery(
+        message_id=record["messageId"],
+        request=request,
+        receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
+        first_received_at=int(attributes.get("ApproximateFirstReceiveTimestamp", "0")) / 1000,
+    )
+
+
+def defer(receipt_handle: str, delay_seconds: int) -> None:
+    """Hand the message back after the delay; if that fails, the queue's visibility time-out does it."""
+    try:
+        _sqs.change_message_visibility(
+            QueueUrl=_queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay_seconds
+        )
+    except (BotoCoreError, ClientError):
+        logger.exception("could not set the retry delay; the queue's visibility time-out applies")
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records", [])
+    items = [item for item in (queued(record) for record in records) if item is not None]
+    outcomes = deliverer().deliver(items)
+    receipts = {record["messageId"]: record["receiptHandle"] for record in records}
+    failures = []
+    for message_id, outcome in outcomes.items():
+        if outcome.decision.action == RETRY_LATER:
+            defer(receipts[message_id], outcome.decision.delay_seconds)
+            failures.append({"itemIdentifier": message_id})
+    emit_metrics(items, outcomes)
+    return {"batchItemFailures": failures}
+
+
+def emit_metrics(items: list[QueuedDelivery], outcomes: dict[str, Outcome]) -> None:
+    """EMF per destination (Delivered, NotDelivered, Retried, DeadLettered, DeliveryLatency), and the
+    same counts across destinations, which the success-rate alarm reads (alarms cannot SEARCH)."""
+    totals = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+    for name, count in Counter(METRIC_FOR[outcome.decision.action] for outcome in outcomes.values()).items():
+        totals.add_metric(name=name, unit=MetricUnit.Count, value=count)
+    if outcomes:
+        totals.flush_metrics()
+    per_destination: dict[str, list[Outcome]] = {}
+    for item in items:
+        if item.message_id in outcomes:
+            per_destination.setdefault(item.request.destination_id, []).append(outcomes[item.message_id])
+    for destination, results in per_destination.items():
+        emitter = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+        emitter.add_dimension(name="destination", value=destination)
+        counts = Counter(METRIC_FOR[outcome.decision.action] for outcome in results)
+        for name, count in counts.items():
+            emitter.add_metric(name=name, unit=MetricUnit.Count, value=count)
+        for outcome in results[:100]:  # EMF takes at most 100 values per metric
+            if outcome.latency_ms is not None:
+                emitter.add_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=outcome.latency_ms)
+        emitter.flush_metrics()

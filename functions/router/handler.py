@@ -1,0 +1,54 @@
+"""Router Lambda: consumes the events stream (Kinesis), deduplicates, archives and fans out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from switchyard.config.store import CachedWorkspace, ConfigStore
+from switchyard.delivery.queue import DeliveryQueue
+from switchyard.observability import logger, metrics
+from switchyard.router.archive import Archive
+from switchyard.router.dedupe import DedupeStore
+from switchyard.router.service import BatchReport, KinesisRecord, Router
+from switchyard.settings import RouterSettings
+
+_router: Router | None = None
+
+
+def router() -> Router:
+    global _router
+    if _router is None:
+        settings = RouterSettings.from_environment()
+        workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
+        _router = Router(
+            workspace.get,
+            DedupeStore(settings.dedupe_table_name, window_hours=settings.dedupe_window_hours),
+            Archive(settings.archive_bucket_name),
+            DeliveryQueue(settings.delivery_queue_url),
+        )
+    return _router
+
+
+def record(report: BatchReport) -> None:
+    metrics.add_metric(name="RouterRecords", unit=MetricUnit.Count, value=report.received)
+    metrics.add_metric(name="Duplicates", unit=MetricUnit.Count, value=report.duplicates)
+    metrics.add_metric(name="Archived", unit=MetricUnit.Count, value=report.archived)
+    metrics.add_metric(name="FannedOut", unit=MetricUnit.Count, value=report.fanned_out)
+    if report.undecodable:
+        metrics.add_metric(name="RouterUndecodable", unit=MetricUnit.Count, value=report.undecodable)
+        logger.error("undecodable stream records skipped", extra={"count": report.undecodable})
+    if report.first_failure is not None:
+        logger.warning("batch will be retried", extra={"from_sequence": report.first_failure, "error": report.error})
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = [KinesisRecord.from_lambda(record) for record in event.get("Records", [])]
+    report = router().process(records)
+    record(report)
+    failures = [{"itemIdentifier": report.first_failure}] if report.first_failure is not None else []
+    return {"batchItemFailures": failures}

@@ -1,0 +1,80 @@
+"""The router function: consumes the events stream; dedupes, archives, fans out to the delivery queue.
+
+Its Kinesis event source retries a failing batch until it succeeds (no maximum retry count or
+record age: a record is dropped by nothing but the end of the stream's retention, and the
+iterator-age alarm fires long before that), bisects a failing batch to isolate a bad record, and
+takes the handler's partial-failure report so a retry resumes at the first failed record. Retried
+records are neither archived twice (deterministic object keys) nor mistaken for duplicates (the
+dedupe claim remembers the stream record that made it).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra import nag
+from infra.archive import Archive
+from infra.lambda_defaults import LambdaDefaults
+from infra.options import StackOptions
+from infra.paths import FUNCTIONS_DIR
+from switchyard import constants
+
+ROUTER_MEMORY_MB = 1024  # also buys CPU: gzip of the archive objects, JSON of 500-record batches
+
+
+class Router(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        defaults: LambdaDefaults,
+        options: StackOptions,
+        stream: kinesis.IStream,
+        config_table: dynamodb.ITable,
+        dedupe_table: dynamodb.ITable,
+        archive: Archive,
+        delivery_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function: lambda_.Function = defaults.make_function(
+            self,
+            "Function",
+            code=FUNCTIONS_DIR / "router",
+            description="Switchyard router: dedupe, archive and fan out the events stream",
+            environment={
+                constants.ENV_CONFIG_TABLE: config_table.table_name,
+                constants.ENV_DEDUPE_TABLE: dedupe_table.table_name,
+                constants.ENV_DEDUPE_WINDOW_HOURS: str(options.dedupe_window_hours),
+                constants.ENV_ARCHIVE_BUCKET: archive.bucket.bucket_name,
+                constants.ENV_DELIVERY_QUEUE_URL: delivery_queue.queue_url,
+            },
+            timeout=Duration.seconds(constants.ROUTER_LAMBDA_TIMEOUT_SECONDS),
+            memory_size=ROUTER_MEMORY_MB,
+        )
+        config_table.grant(self.function, "dynamodb:GetItem")  # the workspace item, nothing else
+        # Claims are conditional puts (the condition reads the old item server-side): no reads.
+        dedupe_table.grant(self.function, "dynamodb:PutItem")
+        archive.grant_write_objects(self.function)  # PutObject on archive objects, any key
+        nag.acknowledge_archive_objects(self.function, archive.bucket)
+        delivery_queue.grant_send_messages(self.function)
+        # The event source grants the stream reads it needs (and nothing to write).
+        self.function.add_event_source(
+            event_sources.KinesisEventSource(
+                stream,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=constants.ROUTER_BATCH_SIZE,
+                max_batching_window=Duration.seconds(constants.ROUTER_BATCHING_WINDOW_SECONDS),
+                bisect_batch_on_error=True,
+                report_batch_item_failures=True,
+                parallelization_factor=options.router_parallelization,
+                # retry_attempts and max_record_age left unset: Lambda's default is to retry until
+                # the record expires from the stream, so nothing accepted is dropped.
+            )
+        )

@@ -1,0 +1,1 @@
+"""Delivery: the queue between router and destinations, retries, dead letters, Event Delivery."""

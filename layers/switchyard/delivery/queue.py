@@ -1,0 +1,89 @@
+"""Sending delivery requests to SQS: batches within SQS limits, retrying only failed entries."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from switchyard.delivery.requests import DeliveryRequest
+
+SQS_MAX_ENTRIES = 10
+SQS_MAX_BATCH_BYTES = 256 * 1024 - 4096  # headroom for the request envelope
+
+
+class QueueSendFailed(Exception):
+    pass
+
+
+def _batches(bodies: Sequence[bytes]) -> Iterator[list[tuple[int, bytes]]]:
+    batch: list[tuple[int, bytes]] = []
+    size = 0
+    for index, body in enumerate(bodies):
+        if batch and (len(batch) >= SQS_MAX_ENTRIES or size + len(body) > SQS_MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append((index, body))
+        size += len(body)
+    if batch:
+        yield batch
+
+
+class DeliveryQueue:
+    def __init__(
+        self,
+        queue_url: str,
+        sqs: Any = None,
+        *,
+        budget_seconds: float = 20.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.queue_url = queue_url
+        self._sqs = sqs
+        self._budget = budget_seconds
+        self._sleep = sleep
+        self._clock = clock
+
+    @property
+    def _client(self) -> Any:
+        if self._sqs is None:
+            self._sqs = boto3.client("sqs")
+        return self._sqs
+
+    def send(self, requests: Sequence[DeliveryRequest], delay_seconds: int = 0) -> None:
+        """All of them or QueueSendFailed (then the caller retries the whole lot)."""
+        deadline = self._clock() + self._budget
+        bodies = [request.to_body() for request in requests]
+        for batch in _batches(bodies):
+            self._send_batch(batch, delay_seconds, deadline)
+
+    def _send_batch(self, batch: list[tuple[int, bytes]], delay_seconds: int, deadline: float) -> None:
+        pending = batch
+        attempt = 0
+        while pending:
+            error = ""
+            try:
+                response = self._client.send_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[
+                        {"Id": str(index), "MessageBody": body.decode(), "DelaySeconds": delay_seconds}
+                        for index, body in pending
+                    ],
+                )
+                failed_ids = {entry["Id"] for entry in response.get("Failed", [])}
+                error = ", ".join(entry.get("Code", "") for entry in response.get("Failed", []))
+                pending = [(index, body) for index, body in pending if str(index) in failed_ids]
+            except (ClientError, BotoCoreError) as exception:
+                error = str(exception)
+            if not pending:
+                return
+            delay = random.uniform(0, min(1.0, 0.05 * 2**attempt))
+            if self._clock() + delay >= deadline:
+                raise QueueSendFailed(f"{len(pending)} delivery request(s) not queued: {error}")
+            self._sleep(delay)
+            attempt += 1

@@ -1,0 +1,149 @@
+"""Delivering one batch from the delivery queue: each destination on its own, none waiting for another.
+
+Per destination: a circuit breaker skips destinations that keep failing, a shared rate limit
+decides how many may go out this second, and up to `concurrency` requests run at once. Every
+message gets a decision: done, retry later (with a delay), dead-letter, or dropped (final).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from switchyard.config.compiled import CompiledWorkspace, Destination
+from switchyard.delivery.attempts import DELIVERED, FINAL, RETRY, Attempt
+from switchyard.delivery.breaker import CircuitBreakers
+from switchyard.delivery.deadletters import DeadLetters
+from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER, Decision, decide
+from switchyard.delivery.ratelimit import RateLimiter
+from switchyard.delivery.requests import DeliveryRequest
+from switchyard.delivery.stats import DeliveryStats
+
+
+class Adapter(Protocol):
+    def send(self, destination: Destination, events: Sequence[dict[str, Any]]) -> Attempt: ...
+
+
+@dataclass(slots=True)
+class QueuedDelivery:
+    """A delivery request as the queue handed it over."""
+
+    message_id: str
+    request: DeliveryRequest
+    receive_count: int
+    first_received_at: float  # epoch seconds
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    attempt: Attempt | None = None
+    latency_ms: float | None = None
+
+
+class Deliverer:
+    def __init__(
+        self,
+        workspace: Callable[[], CompiledWorkspace],
+        adapters: dict[str, Adapter],
+        limiter: RateLimiter,
+        dead_letters: DeadLetters,
+        breakers: CircuitBreakers,
+        stats_factory: Callable[[], DeliveryStats],
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._workspace = workspace
+        self._adapters = adapters
+        self._limiter = limiter
+        self._dead_letters = dead_letters
+        self._breakers = breakers
+        self._stats_factory = stats_factory
+        self._clock = clock
+        self._rng = rng or random.Random()
+
+    def deliver(self, items: Sequence[QueuedDelivery]) -> dict[str, Outcome]:
+        """An outcome per queue message id; destinations are served in parallel."""
+        workspace = self._workspace()
+        stats = self._stats_factory()
+        groups: dict[str, list[QueuedDelivery]] = {}
+        for item in items:
+            groups.setdefault(item.request.destination_id, []).append(item)
+        outcomes: dict[str, Outcome] = {}
+        if groups:
+            with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="destination") as pool:
+                for result in pool.map(
+                    lambda group: self._deliver_to(workspace.destination(group[0]), group[1], stats),
+                    groups.items(),
+                ):
+                    outcomes.update(result)
+        stats.flush()
+        return outcomes
+
+    def _deliver_to(
+        self, destination: Destination | None, items: list[QueuedDelivery], stats: DeliveryStats
+    ) -> dict[str, Outcome]:
+        now = self._clock()
+        if destination is None:
+            for item in items:
+                self._dead_letters.put(item.request, None, item.receive_count, "destination_not_configured")
+            return {item.message_id: Outcome(Decision(GIVE_UP)) for item in items}
+        if not destination.enabled and all(item.request.lane == "live" for item in items):
+            for item in items:
+                stats.failed(
+                    destination.id,
+                    "discarded.destination_disabled",
+                    now,
+                    counter="not_delivered",
+                    sample={"received": item.request.event},
+                )
+            return {item.message_id: Outcome(Decision(DROP)) for item in items}
+
+        blocked = self._breakers.blocked_for(destination.id)
+        if blocked > 0:
+            stats.count(destination.id, "deferred", now, len(items))
+            return {item.message_id: Outcome(Decision(RETRY_LATER, int(blocked + 0.999))) for item in items}
+
+        allowed = self._limiter.take(destination.id, len(items), destination.rate_limit_per_second)
+        outcomes = {item.message_id: Outcome(Decision(RETRY_LATER, 1)) for item in items[allowed:]}
+        if len(items) > allowed:
+            stats.count(destination.id, "rate_limited", now, len(items) - allowed)
+
+        batch_size = int(destination.settings.get("batch_size", 1))
+        chunks = [items[i : i + batch_size] for i in range(0, allowed, batch_size)]
+        adapter = self._adapters[destination.type]
+        with ThreadPoolExecutor(max_workers=min(destination.concurrency, max(1, len(chunks)))) as pool:
+            attempts = list(pool.map(lambda chunk: adapter.send(destination, [i.request.event for i in chunk]), chunks))
+        for chunk, attempt in zip(chunks, attempts, strict=True):
+            self._breakers.record(destination.id, attempt.status != RETRY)
+            for item in chunk:
+                outcomes[item.message_id] = self._settle(destination, item, attempt, stats)
+        return outcomes
+
+    def _settle(
+        self, destination: Destination, item: QueuedDelivery, attempt: Attempt, stats: DeliveryStats
+    ) -> Outcome:
+        decision = decide(
+            attempt, item.receive_count, item.first_received_at, self._clock(), destination.retry, self._rng
+        )
+        at = attempt.answered_at or self._clock()
+        if attempt.status == DELIVERED:
+            latency = stats.delivered(destination.id, item.request.event, at)
+            return Outcome(decision, attempt, latency)
+        sample = {"received": item.request.event, "request": attempt.request, "response": attempt.response}
+        if decision.action == GIVE_UP:
+            self._dead_letters.put(item.request, attempt, item.receive_count, attempt.label)
+            stats.failed(destination.id, attempt.label, at, counter="dead_lettered", sample=sample)
+        elif attempt.status == FINAL:
+            stats.failed(destination.id, attempt.label, at, counter="not_delivered", sample=sample)
+        else:
+            stats.failed(destination.id, attempt.label, at, counter="retried", sample=sample)
+        return Outcome(decision, attempt)
+
+
+__all__ = ["DONE", "DROP", "GIVE_UP", "RETRY_LATER", "Deliverer", "Outcome", "QueuedDelivery"]

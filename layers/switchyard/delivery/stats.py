@@ -1,0 +1,197 @@
+"""Event Delivery: per destination and minute, what was delivered, what was not, how fast, and why.
+
+Each delivery invocation aggregates in memory and writes one update per destination and minute
+(counters and a latency histogram) plus the latest sample of each error group it saw.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from switchyard.delivery.table import PK, SK, TTL, DeliveryTable
+from switchyard.timeutil import parse_timestamp
+
+# Latency histogram: bucket i holds latencies up to 1.1**i milliseconds (10% resolution).
+_BUCKET_BASE = 1.1
+STATS_RETENTION_DAYS = 30
+
+
+def latency_bucket(milliseconds: float) -> int:
+    return max(0, math.ceil(math.log(max(milliseconds, 1.0), _BUCKET_BASE)))
+
+
+def bucket_upper_ms(bucket: int) -> float:
+    return _BUCKET_BASE**bucket
+
+
+@dataclass
+class _Minute:
+    counters: Counter[str] = field(default_factory=Counter)  # delivered, not_delivered, retried, ...
+    latency: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+class DeliveryStats:
+    """Collects one invocation's outcomes; `flush` writes them."""
+
+    def __init__(self, table: DeliveryTable) -> None:
+        self._table = table
+        self._minutes: dict[tuple[str, str], _Minute] = defaultdict(_Minute)
+        self._samples: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def delivered(self, destination_id: str, event: dict[str, Any], answered_at: float) -> float | None:
+        """Counts a delivery; returns its end-to-end latency in ms (receivedAt to the answer)."""
+        latency = None
+        received = parse_timestamp(event.get("receivedAt"))
+        if received is not None:
+            latency = max(0.0, (answered_at - received.replace(tzinfo=UTC).timestamp()) * 1000)
+        with self._lock:
+            minute = self._minutes[(destination_id, _minute_of(answered_at))]
+            minute.counters["delivered"] += 1
+            if latency is not None:
+                minute.latency[latency_bucket(latency)] += 1
+        return latency
+
+    def failed(self, destination_id: str, label: str, at: float, *, counter: str, sample: dict[str, Any]) -> None:
+        """counter: `retried` (will be tried again), `not_delivered` (final), or `dead_lettered`."""
+        with self._lock:
+            minute = self._minutes[(destination_id, _minute_of(at))]
+            minute.counters[counter] += 1
+            if counter == "dead_lettered":
+                minute.counters["not_delivered"] += 1
+            minute.errors[label] += 1
+            self._samples[(destination_id, label)] = {
+                **sample,
+                "at": datetime.fromtimestamp(at, UTC).isoformat(),
+            }
+
+    def count(self, destination_id: str, counter: str, at: float, amount: int = 1) -> None:
+        with self._lock:
+            self._minutes[(destination_id, _minute_of(at))].counters[counter] += amount
+
+    def flush(self) -> None:
+        with self._lock:
+            minutes, self._minutes = self._minutes, defaultdict(_Minute)
+            samples, self._samples = self._samples, {}
+        for (destination_id, minute), data in minutes.items():
+            self._write_minute(destination_id, minute, data)
+        for (destination_id, label), sample in samples.items():
+            self._table.client.put_item(
+                TableName=self._table.name,
+                Item={
+                    PK: {"S": f"errors#{destination_id}"},
+                    SK: {"S": label},
+                    "sample": {"S": orjson.dumps(sample, default=str).decode()},
+                    TTL: {"N": str(int(datetime.now(UTC).timestamp()) + STATS_RETENTION_DAYS * 86400)},
+                },
+            )
+
+    def _write_minute(self, destination_id: str, minute: str, data: _Minute) -> None:
+        names: dict[str, str] = {"#ttl": TTL}
+        values: dict[str, Any] = {":ttl": {"N": str(_expiry(minute))}}
+        additions = []
+        fields = [(f"c_{name}", count) for name, count in data.counters.items()]
+        fields += [(f"l_{bucket}", count) for bucket, count in data.latency.items()]
+        fields += [(f"e_{label}", count) for label, count in data.errors.items()]
+        for index, (name, count) in enumerate(fields):
+            names[f"#f{index}"] = name
+            values[f":v{index}"] = {"N": str(count)}
+            additions.append(f"#f{index} :v{index}")
+        if not additions:
+            return
+        self._table.client.update_item(
+            TableName=self._table.name,
+            Key={PK: {"S": f"stats#{destination_id}"}, SK: {"S": minute}},
+            UpdateExpression="ADD " + ", ".join(additions) + " SET #ttl = :ttl",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+
+def _minute_of(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def _expiry(minute: str) -> int:
+    moment = datetime.strptime(minute, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+    return int(moment.timestamp()) + STATS_RETENTION_DAYS * 86400
+
+
+@dataclass
+class DeliveryReport:
+    destination_id: str
+    since: datetime
+    until: datetime
+    delivered: int
+    not_delivered: int
+    retried: int
+    dead_lettered: int
+    p95_latency_ms: float | None
+    errors: dict[str, int]
+    samples: dict[str, dict[str, Any]]
+
+    @property
+    def success_rate(self) -> float | None:
+        total = self.delivered + self.not_delivered
+        return self.delivered / total if total else None
+
+
+def read_report(
+    table: DeliveryTable, destination_id: str, since: timedelta, now: datetime | None = None
+) -> DeliveryReport:
+    now = now or datetime.now(UTC)
+    start = now - since
+    items = table.query_all(
+        f"stats#{destination_id}",
+        sk_from=start.strftime("%Y-%m-%dT%H:%M"),
+        sk_to=now.strftime("%Y-%m-%dT%H:%M"),
+    )
+    counters: Counter[str] = Counter()
+    latency: Counter[int] = Counter()
+    errors: Counter[str] = Counter()
+    for item in items:
+        for name, value in item.items():
+            if name.startswith("c_"):
+                counters[name[2:]] += int(value["N"])
+            elif name.startswith("l_"):
+                latency[int(name[2:])] += int(value["N"])
+            elif name.startswith("e_"):
+                errors[name[2:]] += int(value["N"])
+    samples = {
+        item[SK]["S"]: orjson.loads(item["sample"]["S"])
+        for item in table.query_all(f"errors#{destination_id}")
+        if item[SK]["S"] in errors
+    }
+    return DeliveryReport(
+        destination_id=destination_id,
+        since=start,
+        until=now,
+        delivered=counters["delivered"],
+        not_delivered=counters["not_delivered"],
+        retried=counters["retried"],
+        dead_lettered=counters["dead_lettered"],
+        p95_latency_ms=percentile(latency, 0.95),
+        errors=dict(errors.most_common()),
+        samples=samples,
+    )
+
+
+def percentile(histogram: Counter[int], fraction: float) -> float | None:
+    total = sum(histogram.values())
+    if not total:
+        return None
+    needed = math.ceil(total * fraction)
+    seen = 0
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        if seen >= needed:
+            return bucket_upper_ms(bucket)
+    return None

@@ -1,0 +1,127 @@
+"""The webhook destination: POST events as JSON, signed with HMAC-SHA256, within a time-out."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import hmac
+import socket
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NameResolutionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+
+from switchyard.config.compiled import Destination
+from switchyard.delivery.attempts import RETRY, Attempt, classify_status, parse_retry_after
+
+SIGNATURE_HEADER = "X-Switchyard-Signature"
+USER_AGENT = "Switchyard-Webhook/1.0"
+SAMPLE_CHARS = 2048
+# Headers never shown in Event Delivery samples.
+_SECRET_HEADERS = {"authorization", "x-api-key", SIGNATURE_HEADER.lower()}
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__ or getattr(current, "reason", None)
+        if not isinstance(current, BaseException):
+            current = None
+    return chain
+
+
+def _network_code(error: BaseException) -> str:
+    """The errno-style code Segment shows for a failed connection.
+
+    The cause chain is read before the exception's class: urllib3's NewConnectionError (a refused
+    connection) is a subclass of ConnectTimeoutError.
+    """
+    for cause in _causes(error):
+        if isinstance(cause, NameResolutionError | socket.gaierror):
+            return "ENOTFOUND"
+        if isinstance(cause, ConnectionRefusedError):
+            return "ECONNREFUSED"
+        if isinstance(cause, ConnectionResetError | BrokenPipeError):
+            return "ECONNRESET"
+        if isinstance(cause, OSError) and cause.errno in (errno.ECONNREFUSED, errno.ECONNRESET):
+            return errno.errorcode[cause.errno]
+    if isinstance(error, ConnectTimeoutError | ReadTimeoutError | TimeoutError | socket.timeout):
+        return "ETIMEDOUT"
+    if isinstance(error, ProtocolError):
+        return "ECONNRESET"
+    return "ECONNERROR"
+
+
+class WebhookAdapter:
+    def __init__(self, http: urllib3.PoolManager | None = None) -> None:
+        self._http = http or urllib3.PoolManager(num_pools=50, maxsize=20, retries=False)
+
+    def body_for(self, events: Sequence[dict[str, Any]], batch_size: int) -> bytes:
+        if batch_size > 1:
+            return orjson.dumps({"batch": list(events)})
+        return orjson.dumps(events[0])
+
+    def send(self, destination: Destination, events: Sequence[dict[str, Any]]) -> Attempt:
+        settings = destination.settings
+        body = self.body_for(events, settings.get("batch_size", 1))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            **settings.get("headers", {}),
+        }
+        if settings.get("secret"):
+            headers[SIGNATURE_HEADER] = signature(settings["secret"], body)
+        timeout = float(settings.get("timeout_seconds", 10))
+        request = {
+            "method": "POST",
+            "url": settings["url"],
+            "headers": {k: ("<redacted>" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()},
+            "body": body[:SAMPLE_CHARS].decode("utf-8", "replace"),
+        }
+        try:
+            response = self._http.request(
+                "POST",
+                settings["url"],
+                body=body,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
+                retries=False,
+                preload_content=True,
+            )
+        except (HTTPError, OSError) as error:
+            code = _network_code(error)
+            return Attempt(
+                RETRY,
+                code,
+                request=request,
+                response={"error": f"{code}: {error}"[:SAMPLE_CHARS]},
+                answered_at=time.time(),
+            )
+        answered = time.time()
+        status = classify_status(response.status)
+        return Attempt(
+            status,
+            str(response.status),
+            retry_after=parse_retry_after(response.headers.get("Retry-After"), answered),
+            request=request,
+            response={
+                "status": response.status,
+                "body": response.data[:SAMPLE_CHARS].decode("utf-8", "replace"),
+            },
+            answered_at=answered,
+        )

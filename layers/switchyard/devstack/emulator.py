@@ -1,0 +1,47 @@
+"""moto's AWS emulation as a local server, with one request served at a time.
+
+Real DynamoDB conditional writes and SQS receives are atomic; moto's backends take no locks, so
+two concurrent requests can both win one conditional write, or both receive one message. Serving
+requests one at a time restores the guarantees the pipeline relies on (dedupe, exactly-once
+receipt) at little cost: moto is pure Python and runs under the GIL anyway. Clients must not
+long-poll (a held request would block the others); the local pollers use short polls.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+
+class SerializedApp:
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
+class Emulator:
+    def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
+        app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator", daemon=True)
+
+    def start(self) -> Emulator:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)

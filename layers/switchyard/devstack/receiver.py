@@ -1,0 +1,102 @@
+"""A small webhook receiver: prints (and keeps) what a webhook destination sends it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+
+@dataclass
+class Received:
+    at: float
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    events: list[dict[str, Any]] = field(default_factory=list)
+    signature_valid: bool | None = None
+
+
+# What to answer: (status, headers, body). The default accepts everything.
+Responder = Callable[[Received], tuple[int, dict[str, str], bytes]]
+
+
+def accept(_: Received) -> tuple[int, dict[str, str], bytes]:
+    return 200, {}, b'{"ok":true}'
+
+
+class WebhookReceiver:
+    def __init__(
+        self,
+        port: int = 9000,
+        *,
+        secret: str | None = None,
+        responder: Responder = accept,
+        echo: Callable[[str], None] | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.secret = secret
+        self.responder = responder
+        self.echo = echo
+        self.requests: list[Received] = []
+        self.accepted: list[Received] = []  # those answered with 2xx
+        self._lock = threading.Lock()
+        self._server: BaseWSGIServer = make_server(host, port, self._app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="receiver", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def delivered_events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [event for received in self.accepted for event in received.events]
+
+    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        body = request.get_data()
+        received = Received(time.time(), request.path, dict(request.headers), body)
+        try:
+            parsed = orjson.loads(body)
+            received.events = parsed["batch"] if isinstance(parsed, dict) and "batch" in parsed else [parsed]
+        except (orjson.JSONDecodeError, KeyError):
+            received.events = []
+        if self.secret is not None:
+            expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+            received.signature_valid = hmac.compare_digest(expected, request.headers.get("X-Switchyard-Signature", ""))
+        with self._lock:
+            self.requests.append(received)  # at arrival: a sender that times out still reached us
+        status, headers, answer = self.responder(received)
+        with self._lock:
+            if 200 <= status < 300:
+                self.accepted.append(received)
+        if self.echo is not None and 200 <= status < 300:
+            for event in received.events:
+                self.echo(describe(event, received.signature_valid))
+        return Response(answer, status=status, headers=headers, content_type="application/json")(
+            environ, start_response
+        )
+
+
+def describe(event: dict[str, Any], signature_valid: bool | None) -> str:
+    what = event.get("event") or event.get("name") or event.get("groupId") or event.get("previousId") or ""
+    who = event.get("userId") or event.get("anonymousId")
+    signed = {True: " signed", False: " BAD SIGNATURE", None: ""}[signature_valid]
+    return f"[receiver] {event.get('type', '?'):<8} {what!s:<24} user={who} messageId={event.get('messageId')}{signed}"

@@ -1,0 +1,1 @@
+"""The router: deduplicate, archive and fan out what the events stream carries."""

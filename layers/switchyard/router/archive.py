@@ -1,0 +1,67 @@
+"""The archive: gzip JSON Lines in S3, partitioned Hive-style by source and received hour.
+
+Object names are deterministic: `<shard>-<sequence of the group's first record>`. A retried batch
+therefore overwrites its own objects, also when Lambda retries a bisected half or a longer batch
+starting at the same record, so every event is archived exactly once.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+
+from switchyard.router.records import StreamEvent
+
+ARCHIVE_CONTENT_TYPE = "application/x-ndjson"
+
+
+def partition_of(event: StreamEvent) -> tuple[str, str, str]:
+    """(source, date, hour) of the event's received time, read from the ISO text we wrote."""
+    received = event.message.get("receivedAt") or ""
+    return event.source_id or "unknown", received[:10] or "unknown", received[11:13] or "00"
+
+
+def archive_key(source_id: str, date: str, hour: str, shard_id: str, first_sequence: str) -> str:
+    return f"source_id={source_id}/date={date}/hour={hour}/{shard_id}-{first_sequence}.jsonl.gz"
+
+
+def prefix_for(source_id: str, date: str, hour: str) -> str:
+    return f"source_id={source_id}/date={date}/hour={hour}/"
+
+
+class Archive:
+    def __init__(self, bucket: str, s3: Any = None) -> None:
+        self._bucket = bucket
+        self._s3 = s3
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="archive")
+
+    @property
+    def _client(self) -> Any:
+        if self._s3 is None:
+            self._s3 = boto3.client("s3")
+        return self._s3
+
+    def write(self, events: Sequence[StreamEvent]) -> list[str]:
+        """Write every event into its hour's object; returns the keys written."""
+        groups: dict[tuple[str, str, str], list[StreamEvent]] = {}
+        for event in events:
+            groups.setdefault(partition_of(event), []).append(event)
+        objects = []
+        for (source_id, date, hour), members in groups.items():
+            first = members[0]
+            key = archive_key(source_id, date, hour, first.shard_id, first.sequence)
+            # Level 3: about twice as fast as the default 6 for a few percent more bytes; the
+            # router's CPU is the cost that scales with traffic.
+            lines = b"\n".join(member.data for member in members) + b"\n"
+            body = gzip.compress(lines, compresslevel=3, mtime=0)
+            objects.append((key, body))
+        client = self._client
+        list(self._pool.map(lambda item: self._put(client, *item), objects))
+        return [key for key, _ in objects]
+
+    def _put(self, client: Any, key: str, body: bytes) -> None:
+        client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=ARCHIVE_CONTENT_TYPE)

@@ -1,0 +1,141 @@
+"""One batch of stream records through the router: deduplicate, archive, fan out.
+
+Failure reporting keeps every event archived exactly once and delivered at least once:
+
+- If some dedupe claims could not be decided (throttling), the records before the first such
+  record are processed completely and the batch reports that record as the first failure, so the
+  retry starts there. Archive objects are named after the first record of their group, so the
+  prefix's objects and the retry's never overlap.
+- If archiving or fan-out fails, the batch reports its first record: the retry rewrites the same
+  archive objects (same names) and fans out again. Events fanned out before the failure may then
+  be delivered twice; nothing is lost or archived twice.
+"""
+
+from __future__ import annotations
+
+import binascii
+from base64 import b64decode
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from switchyard.config.compiled import CompiledWorkspace
+from switchyard.delivery.requests import DeliveryRequest
+from switchyard.router.dedupe import Claims
+from switchyard.router.records import StreamEvent
+from switchyard.router.routing import route
+
+
+class Deduplicator(Protocol):
+    def claim(self, events: Sequence[StreamEvent]) -> Claims: ...
+
+
+class ArchiveWriter(Protocol):
+    def write(self, events: Sequence[StreamEvent]) -> list[str]: ...
+
+
+class RequestQueue(Protocol):
+    def send(self, requests: Sequence[DeliveryRequest]) -> None: ...
+
+
+@dataclass(frozen=True)
+class KinesisRecord:
+    """The parts of a Lambda Kinesis record the router needs."""
+
+    shard_id: str
+    sequence: str
+    data_base64: str
+
+    @classmethod
+    def from_lambda(cls, record: dict[str, Any]) -> KinesisRecord:
+        shard_id = record.get("eventID", "").split(":", 1)[0] or "shard"
+        return cls(shard_id, record["kinesis"]["sequenceNumber"], record["kinesis"]["data"])
+
+
+@dataclass
+class BatchReport:
+    """What a batch did, for metrics and the partial-failure answer."""
+
+    received: int = 0
+    undecodable: int = 0
+    duplicates: int = 0
+    archived: int = 0
+    archive_objects: list[str] = field(default_factory=list)
+    fanned_out: int = 0
+    first_failure: str | None = None  # sequence number the retry must start from
+    error: str | None = None
+
+
+def decode(record: KinesisRecord) -> StreamEvent | None:
+    try:
+        data = b64decode(record.data_base64)
+        message = orjson.loads(data)
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(message, dict):
+        return None
+    return StreamEvent(record.shard_id, record.sequence, data, message)
+
+
+class Router:
+    def __init__(
+        self,
+        workspace: Callable[[], CompiledWorkspace],
+        deduplicator: Deduplicator,
+        archive: ArchiveWriter,
+        queue: RequestQueue,
+        *,
+        after_archive: Callable[[], None] | None = None,
+    ) -> None:
+        self._workspace = workspace
+        self._dedupe = deduplicator
+        self._archive = archive
+        self._queue = queue
+        # A seam for fault-injection tests: runs between archiving and fan-out.
+        self._after_archive = after_archive
+
+    def process(self, records: Sequence[KinesisRecord]) -> BatchReport:
+        report = BatchReport(received=len(records))
+        if not records:
+            return report
+        events: list[StreamEvent] = []
+        for record in records:
+            event = decode(record)
+            if event is None:
+                report.undecodable += 1  # ingest only writes JSON objects; skip rather than block the shard
+            else:
+                events.append(event)
+
+        claims = self._dedupe.claim(events)
+        cut = len(events)
+        if claims.failed:
+            cut = next(i for i, event in enumerate(events) if event.record_id in claims.failed)
+        fresh = [event for event in events[:cut] if event.record_id in claims.fresh]
+        report.duplicates = cut - len(fresh)
+        try:
+            report.archive_objects = self._archive.write(fresh) if fresh else []
+            report.archived = len(fresh)
+            if self._after_archive is not None:
+                self._after_archive()
+            requests = self._fan_out(fresh)
+            if requests:
+                self._queue.send(requests)
+            report.fanned_out = len(requests)
+        except Exception as error:  # noqa: BLE001 - the whole batch is retried; see the module docstring
+            report.first_failure = records[0].sequence
+            report.error = f"{type(error).__name__}: {error}"
+            return report
+        if cut < len(events):
+            report.first_failure = events[cut].sequence
+            report.error = "dedupe claims could not be written"
+        return report
+
+    def _fan_out(self, events: Sequence[StreamEvent]) -> list[DeliveryRequest]:
+        workspace = self._workspace()
+        return [
+            DeliveryRequest(destination.id, event.message, options, event_json=event.data)
+            for event in events
+            for destination, options in route(event.message, workspace)
+        ]

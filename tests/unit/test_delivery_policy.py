@@ -1,0 +1,98 @@
+"""Retry decisions, error classification, the circuit breaker and latency percentiles."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from switchyard.delivery.attempts import DELIVERED, FINAL, RETRY, Attempt, classify_status, parse_retry_after
+from switchyard.delivery.breaker import CircuitBreakers
+from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER, backoff_seconds, decide
+from switchyard.delivery.stats import bucket_upper_ms, latency_bucket, percentile
+from switchyard.delivery.webhook import signature
+
+RETRY_SPEC = {"max_hours": 4.0, "initial_delay_seconds": 5, "max_delay_seconds": 900}
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (200, DELIVERED),
+        (204, DELIVERED),
+        (400, FINAL),
+        (401, FINAL),
+        (404, FINAL),
+        (408, RETRY),
+        (429, RETRY),
+        (500, RETRY),
+        (503, RETRY),
+    ],
+)
+def test_status_classification(status: int, expected: str):
+    assert classify_status(status) == expected
+
+
+def test_retry_after_in_seconds_or_as_a_date():
+    assert parse_retry_after("7", now=0) == 7
+    assert parse_retry_after("Thu, 01 Jan 1970 00:01:40 GMT", now=90) == pytest.approx(10)
+    assert parse_retry_after("soon", now=0) is None
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_ceiling():
+    rng = random.Random(7)
+    delays = [backoff_seconds(attempt, RETRY_SPEC, rng) for attempt in range(1, 12)]
+    assert 2 <= delays[0] <= 5
+    assert 40 <= delays[4] <= 80
+    assert all(delay <= 900 for delay in delays)
+    assert delays[-1] >= 450
+
+
+def test_decisions():
+    rng = random.Random(1)
+    ok = Attempt(DELIVERED, "200")
+    assert decide(ok, 1, 0, 10, RETRY_SPEC, rng).action == DONE
+    assert decide(Attempt(FINAL, "400"), 1, 0, 10, RETRY_SPEC, rng).action == DROP
+    retry = decide(Attempt(RETRY, "503"), 1, 0, 10, RETRY_SPEC, rng)
+    assert retry.action == RETRY_LATER and retry.delay_seconds >= 1
+
+
+def test_retry_after_wins_over_a_shorter_backoff():
+    decision = decide(Attempt(RETRY, "429", retry_after=120), 1, 0, 10, RETRY_SPEC, random.Random(1))
+    assert decision.delay_seconds >= 120
+
+
+def test_give_up_after_the_retry_window():
+    four_hours = 4 * 3600
+    decision = decide(Attempt(RETRY, "ETIMEDOUT"), 30, 0, four_hours - 1, RETRY_SPEC, random.Random(1))
+    assert decision.action == GIVE_UP
+
+
+def test_the_breaker_opens_after_failures_then_lets_one_probe_through():
+    now = [0.0]
+    breakers = CircuitBreakers(threshold=3, cooldown_seconds=10, clock=lambda: now[0])
+    for _ in range(3):
+        assert breakers.blocked_for("slow") == 0
+        breakers.record("slow", success=False)
+    assert breakers.blocked_for("slow") == pytest.approx(10)
+    assert breakers.blocked_for("fast") == 0, "other destinations are not affected"
+    now[0] = 11
+    assert breakers.blocked_for("slow") == 0, "the probe"
+    assert breakers.blocked_for("slow") >= 1, "only one probe at a time"
+    breakers.record("slow", success=True)
+    assert breakers.blocked_for("slow") == 0
+
+
+def test_latency_percentile_from_the_histogram_is_within_ten_percent():
+    latencies = [10.0] * 90 + [250.0] * 5 + [4000.0] * 5
+    histogram = Counter(latency_bucket(value) for value in latencies)
+    assert 250 <= percentile(histogram, 0.95) <= 275
+    assert percentile(Counter(), 0.95) is None
+    assert bucket_upper_ms(latency_bucket(1234.0)) >= 1234.0
+
+
+def test_signature_is_hmac_sha256_of_the_body():
+    assert signature("s3cr3t", b'{"a":1}') == (
+        "sha256=" + __import__("hmac").new(b"s3cr3t", b'{"a":1}', "sha256").hexdigest()
+    )

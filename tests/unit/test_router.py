@@ -1,0 +1,168 @@
+"""The router's batch logic with in-memory fakes: dedupe, exactly-once archive, failure reporting."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+
+import orjson
+import pytest
+
+from switchyard.config.workspace import compile_workspace, parse_workspace
+from switchyard.delivery.requests import DeliveryRequest
+from switchyard.router.archive import archive_key
+from switchyard.router.dedupe import Claims
+from switchyard.router.records import StreamEvent
+from switchyard.router.service import KinesisRecord, Router
+
+WORKSPACE = compile_workspace(
+    parse_workspace("""\
+workspace: acme
+sources: [{id: web, name: Web, write_key: wk_web_123}]
+destinations: [{id: hooks, type: webhook, sources: [web], settings: {url: "http://h/1"}}]
+""")
+)
+
+
+class MemoryDedupe:
+    """Conditional-write semantics: a messageId is owned by the first record that claims it."""
+
+    def __init__(self, fail: set[str] | None = None) -> None:
+        self.owners: dict[str, str] = {}
+        self.fail = fail or set()
+        self.writes = 0
+
+    def claim(self, events: Sequence[StreamEvent]) -> Claims:
+        claims = Claims()
+        for event in events:
+            self.writes += 1
+            if event.message_id in self.fail:
+                claims.failed.add(event.record_id)
+                continue
+            owner = self.owners.setdefault(f"{event.source_id}#{event.message_id}", event.record_id)
+            (claims.fresh if owner == event.record_id else claims.duplicates).add(event.record_id)
+        return claims
+
+
+class MemoryArchive:
+    def __init__(self) -> None:
+        self.objects: dict[str, list[str]] = {}
+
+    def write(self, events: Sequence[StreamEvent]) -> list[str]:
+        keys = []
+        groups: dict[str, list[StreamEvent]] = {}
+        for event in events:
+            received = event.message["receivedAt"]
+            groups.setdefault(f"{event.source_id}/{received[:13]}", []).append(event)
+        for members in groups.values():
+            first = members[0]
+            received = first.message["receivedAt"]
+            key = archive_key(first.source_id, received[:10], received[11:13], first.shard_id, first.sequence)
+            self.objects[key] = [member.message_id for member in members]
+            keys.append(key)
+        return keys
+
+    def archived_ids(self) -> list[str]:
+        return [message_id for ids in self.objects.values() for message_id in ids]
+
+
+class MemoryQueue:
+    def __init__(self, fail_times: int = 0) -> None:
+        self.sent: list[DeliveryRequest] = []
+        self.fail_times = fail_times
+
+    def send(self, requests: Sequence[DeliveryRequest]) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise RuntimeError("queue unavailable")
+        self.sent += requests
+
+
+def record(sequence: int, message_id: str, hour: str = "10", **extra: object) -> KinesisRecord:
+    message = {
+        "projectId": "web",
+        "messageId": message_id,
+        "type": "track",
+        "event": "E",
+        "userId": "u",
+        "receivedAt": f"2026-11-30T{hour}:00:00.000Z",
+        **extra,
+    }
+    return KinesisRecord("shardId-0", str(sequence), base64.b64encode(orjson.dumps(message)).decode())
+
+
+def make_router(dedupe=None, archive=None, queue=None, after_archive=None):  # type: ignore[no-untyped-def]
+    parts = (dedupe or MemoryDedupe(), archive or MemoryArchive(), queue or MemoryQueue())
+    return Router(lambda: WORKSPACE, *parts, after_archive=after_archive), parts
+
+
+def test_duplicates_are_archived_and_fanned_out_once():
+    router, (_, archive, queue) = make_router()
+    report = router.process([record(1, "a"), record(2, "b"), record(3, "a")])
+    assert (report.duplicates, report.archived, report.fanned_out, report.first_failure) == (1, 2, 2, None)
+    assert sorted(archive.archived_ids()) == ["a", "b"]
+    assert [request.event["messageId"] for request in queue.sent] == ["a", "b"]
+
+
+def test_one_dedupe_write_per_event():
+    dedupe = MemoryDedupe()
+    router, _ = make_router(dedupe=dedupe)
+    router.process([record(i, f"m{i}") for i in range(50)])
+    assert dedupe.writes == 50
+
+
+def test_a_retried_batch_is_not_mistaken_for_duplicates_of_itself():
+    crashes = [True]
+
+    def crash_once() -> None:
+        if crashes:
+            crashes.pop()
+            raise RuntimeError("died after archiving")
+
+    router, (_, archive, queue) = make_router(after_archive=crash_once)
+    batch = [record(1, "a"), record(2, "b")]
+    first = router.process(batch)
+    assert first.first_failure == "1", "the whole batch is retried from its first record"
+    assert queue.sent == []
+    second = router.process(batch)
+    assert (second.first_failure, second.duplicates, second.fanned_out) == (None, 0, 2)
+    assert sorted(archive.archived_ids()) == ["a", "b"], "the retry overwrote its own archive object"
+
+
+def test_a_bisected_retry_still_archives_each_event_once():
+    archive = MemoryArchive()
+    failing = make_router(archive=archive, queue=MemoryQueue(fail_times=1))[0]
+    batch = [record(1, "a", hour="10"), record(2, "b", hour="11"), record(3, "c", hour="10"), record(4, "d", hour="11")]
+    assert failing.process(batch).first_failure == "1"
+    # Lambda bisects: the halves come back separately.
+    assert failing.process(batch[:2]).first_failure is None
+    assert failing.process(batch[2:]).first_failure is None
+    assert sorted(archive.archived_ids()) == ["a", "b", "c", "d"]
+
+
+def test_undecided_claims_finish_the_prefix_and_report_the_first_undecided_record():
+    router, (_, archive, queue) = make_router(dedupe=MemoryDedupe(fail={"c"}))
+    report = router.process([record(1, "a"), record(2, "b"), record(3, "c"), record(4, "d")])
+    assert report.first_failure == "3"
+    assert sorted(archive.archived_ids()) == ["a", "b"]
+    assert [r.event["messageId"] for r in queue.sent] == ["a", "b"]
+
+
+def test_undecodable_records_are_skipped_not_retried_forever():
+    router, (_, archive, _) = make_router()
+    junk = KinesisRecord("shardId-0", "9", base64.b64encode(b"not json").decode())
+    report = router.process([junk, record(10, "a")])
+    assert (report.undecodable, report.first_failure, archive.archived_ids()) == (1, None, ["a"])
+
+
+def test_events_blocked_by_integrations_are_archived_but_not_fanned_out():
+    router, (_, archive, queue) = make_router()
+    router.process([record(1, "a", integrations={"All": False})])
+    assert (archive.archived_ids(), queue.sent) == (["a"], [])
+
+
+@pytest.mark.parametrize("hour", ["00", "23"])
+def test_archive_keys_are_hive_partitioned_by_received_hour(hour: str):
+    archive = MemoryArchive()
+    make_router(archive=archive)[0].process([record(5, "a", hour=hour)])
+    assert list(archive.objects) == [f"source_id=web/date=2026-11-30/hour={hour}/shardId-0-5.jsonl.gz"]

@@ -107,17 +107,31 @@ class Archive(Construct):
     # Narrow grants for the capabilities that use the archive (router, replay). The bucket's own
     # grant_* methods add kms:GenerateDataKey* / kms:ReEncrypt* wildcards; S3 needs less.
 
-    def grant_write_objects(self, grantee: iam.IGrantable) -> None:
-        """PutObject anywhere in the archive (keys are deterministic: a retried batch overwrites)."""
+    def grant_write_objects(self, grantee: iam.IGrantable, key_pattern: str = "*") -> None:
+        """PutObject on the archive objects matching `key_pattern` (router: any key, since keys are
+        deterministic and a retried batch overwrites; replay planning: its manifests only)."""
         iam.Grant.add_to_principal(
-            grantee=grantee, actions=["s3:PutObject"], resource_arns=[self.bucket.arn_for_objects("*")]
+            grantee=grantee, actions=["s3:PutObject"], resource_arns=[self.bucket.arn_for_objects(key_pattern)]
         )
         self.key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")  # Decrypt: multipart uploads
 
-    def grant_read_objects(self, grantee: iam.IGrantable) -> None:
-        """List and read archive objects (replay planning and workers)."""
-        iam.Grant.add_to_principal(grantee=grantee, actions=["s3:ListBucket"], resource_arns=[self.bucket.bucket_arn])
+    def grant_list_objects(self, grantee: iam.IGrantable, prefix_like: str | None = None) -> None:
+        """ListBucket on the archive; with `prefix_like`, only listings whose prefix matches it."""
         iam.Grant.add_to_principal(
-            grantee=grantee, actions=["s3:GetObject"], resource_arns=[self.bucket.arn_for_objects("*")]
+            grantee=grantee,
+            actions=["s3:ListBucket"],
+            resource_arns=[self.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": prefix_like}} if prefix_like else None,
+        )
+
+    def grant_get_objects(self, grantee: iam.IGrantable, key_pattern: str = "*") -> None:
+        """GetObject on the archive objects matching `key_pattern`, and the key to decrypt them."""
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:GetObject"], resource_arns=[self.bucket.arn_for_objects(key_pattern)]
         )
         self.key.grant(grantee, "kms:Decrypt")
+
+    def grant_read_objects(self, grantee: iam.IGrantable) -> None:
+        """List and read every archive object."""
+        self.grant_list_objects(grantee)
+        self.grant_get_objects(grantee)

@@ -50,7 +50,57 @@ ARCHIVE_OBJECTS = Acknowledgment(
     "for those objects only.",
 )
 
-ALL = (XRAY_WILDCARD, PINNED_RUNTIME, WRITE_KEY_AUTH, ARCHIVE_OBJECTS)
+# Replay. The ids name the archive bucket's logical id, or the state machine's ARN; the helpers
+# below fill them in.
+STATE_MACHINE_LOGS_AND_TRACING = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+    reason="Step Functions delivers its logs through the CloudWatch Logs vended log delivery API "
+    "(logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, "
+    "ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and its "
+    "traces through X-Ray (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, "
+    "GetSamplingTargets); none of these actions supports resource-level permissions (AWS Service "
+    "Authorization Reference; the Step Functions logging guide requires Resource '*'). The statement "
+    "sits alone in this customer-managed policy, attached to the replay workflow's role only.",
+)
+
+REPLAY_ARCHIVE_OBJECTS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/source_id=*]",
+    reason="A replay worker reads the archive objects its batch names, whose keys are computed from "
+    "the data (source_id=<id>/date=<day>/hour=<hour>/<shard>-<sequence>.jsonl.gz) and exist only "
+    "once the plan step has listed them at run time, for sources added at any time through the "
+    "workspace config. The wildcard covers only the event objects of the one regional archive "
+    "bucket (not the replay manifests), for s3:GetObject alone (no list, write or delete), with the "
+    "archive key granted for kms:Decrypt only.",
+)
+
+REPLAY_MANIFESTS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/_replays/*]",
+    reason="Each replay writes its manifest (the batches of archive objects the Distributed Map "
+    "reads) at _replays/<replay id>/manifest.json, and replay ids are created at run time by the "
+    "operator's CLI, so no key is known at deploy time. The wildcard covers only the _replays/ "
+    "prefix of the one regional archive bucket, outside the event partitions: the plan step may "
+    "only put objects there and the workflow may only get them, never the archived events.",
+)
+
+REPLAY_CHILD_EXECUTIONS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<child executions>]",
+    reason="The replay workflow's Distributed Map runs each batch as a child execution of the "
+    "workflow itself, named at run time (execution:<state machine>/<map run>:<id>); to follow and "
+    "stop them Step Functions needs states:DescribeExecution and states:StopExecution on the "
+    "executions of this one state machine, which is the scope the Distributed Map documentation "
+    "prescribes. No other state machine's executions, and no other actions, are covered.",
+)
+
+ALL = (
+    XRAY_WILDCARD,
+    PINNED_RUNTIME,
+    WRITE_KEY_AUTH,
+    ARCHIVE_OBJECTS,
+    STATE_MACHINE_LOGS_AND_TRACING,
+    REPLAY_ARCHIVE_OBJECTS,
+    REPLAY_MANIFESTS,
+    REPLAY_CHILD_EXECUTIONS,
+)
 
 
 def acknowledge_xray_policy(policy: iam.ManagedPolicy) -> None:
@@ -71,14 +121,51 @@ def acknowledge_write_key_routes(api: apigwv2.HttpApi) -> None:
 def acknowledge_archive_objects(function: lambda_.Function, bucket: s3.IBucket) -> None:
     """The `<archive bucket>/*` object grant, on the function's role policy only."""
     assert function.role is not None
-    policy = function.role.node.find_child("DefaultPolicy")
+    _acknowledge_on_bucket(_default_policy(function.role), bucket, ARCHIVE_OBJECTS)
+
+
+def acknowledge_state_machine_logs_and_tracing(policy: iam.ManagedPolicy) -> None:
+    Validations.of(policy).acknowledge(STATE_MACHINE_LOGS_AND_TRACING)
+
+
+def acknowledge_replay_manifests(role: iam.IRole | None, bucket: s3.IBucket) -> None:
+    """The plan step's `<archive bucket>/_replays/*` grant (PutObject), on its role policy only."""
+    assert role is not None
+    _acknowledge_on_bucket(_default_policy(role), bucket, REPLAY_MANIFESTS)
+
+
+def acknowledge_replay_archive_objects(role: iam.IRole | None, bucket: s3.IBucket) -> None:
+    """The worker's `<archive bucket>/source_id=*` grant (GetObject), on its role policy only."""
+    assert role is not None
+    _acknowledge_on_bucket(_default_policy(role), bucket, REPLAY_ARCHIVE_OBJECTS)
+
+
+def acknowledge_replay_state_machine(role: iam.IRole, bucket: s3.IBucket, child_executions_arn: str) -> None:
+    """The workflow role's manifest read and its own child executions, on its role policy only."""
+    policy = _default_policy(role)
+    _acknowledge_on_bucket(policy, bucket, REPLAY_MANIFESTS)
+    arn = Stack.of(policy).resolve(child_executions_arn)
+    assert isinstance(arn, str), "the regional stacks have a concrete account and region"
+    Validations.of(policy).acknowledge(
+        Acknowledgment(
+            id=REPLAY_CHILD_EXECUTIONS.id.replace("<child executions>", arn), reason=REPLAY_CHILD_EXECUTIONS.reason
+        )
+    )
+
+
+def _default_policy(role: iam.IRole) -> IConstruct:
+    return role.node.find_child("DefaultPolicy")
+
+
+def _acknowledge_on_bucket(policy: IConstruct, bucket: s3.IBucket, acknowledgement: Acknowledgment) -> None:
+    """`acknowledgement` with `<ArchiveBucket.Arn>` replaced by the bucket's logical id, as cdk-nag names it."""
     cfn_bucket = bucket.node.default_child
     assert isinstance(cfn_bucket, CfnResource)
     logical_id = Stack.of(bucket).resolve(Stack.of(bucket).get_logical_id(cfn_bucket))
     Validations.of(policy).acknowledge(
         Acknowledgment(
-            id=ARCHIVE_OBJECTS.id.replace("<ArchiveBucket.Arn>", f"<{logical_id}.Arn>"),
-            reason=ARCHIVE_OBJECTS.reason,
+            id=acknowledgement.id.replace("<ArchiveBucket.Arn>", f"<{logical_id}.Arn>"),
+            reason=acknowledgement.reason,
         )
     )
 

@@ -21,6 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.options import StackOptions
@@ -381,6 +382,55 @@ class Observability(Construct):
                     )
                 ],
                 right=[search(by_destination("DeadLettered"), "given up: ${PROP('Dim.destination')}")],
+            ),
+        )
+
+    def watch_replay(self, state_machine: sfn.IStateMachine, queue: sqs.IQueue) -> None:
+        """The replay workflow's executions and the replay lane, and an alarm on failed replays."""
+        failed = state_machine.metric_failed(period=PERIOD, statistic="Sum", label="failed")
+        self.add_alarm(
+            failed.create_alarm(
+                self,
+                "ReplayExecutionsFailed",
+                alarm_description="A replay execution failed (an error no retry, catch or tolerated-failure "
+                "threshold absorbed). `switchyard replay status <id>` shows how far it got; the workflow's "
+                "execution history and logs show the failing state.",
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Replay executions",
+                width=8,
+                left=[
+                    state_machine.metric_started(period=PERIOD, statistic="Sum", label="started"),
+                    state_machine.metric_succeeded(period=PERIOD, statistic="Sum", label="succeeded"),
+                    failed,
+                    state_machine.metric_aborted(period=PERIOD, statistic="Sum", label="aborted (cancelled)"),
+                    state_machine.metric_timed_out(period=PERIOD, statistic="Sum", label="timed out"),
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Replay queue: messages",
+                width=8,
+                left=[
+                    queue.metric_approximate_number_of_messages_visible(
+                        period=PERIOD, statistic="Maximum", label="waiting"
+                    ),
+                    queue.metric_approximate_number_of_messages_not_visible(
+                        period=PERIOD, statistic="Maximum", label="in flight or waiting to retry"
+                    ),
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="Replay queue: age of oldest message (s)",
+                width=8,
+                left=[
+                    queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum", label="oldest")
+                ],
             ),
         )
 

@@ -17,6 +17,7 @@ Keys (defaults in parentheses; the table with explanations is in docs/deploy.md)
 table, the delivery table, the archive, its key and the logs; `destroy` removes them, the archive
 once emptied), `router_parallelization` (1: batches processed at once per stream shard, 1-10),
 `delivery_max_concurrency` (50: delivery functions the queue may run at once, 2-1000),
+`replay_max_concurrency` (10: delivery functions the replay queue may run at once, 2-1000),
 `delivery_success_alarm_threshold` (0.95: alarm when the share of deliveries that succeed over
 15 minutes falls below it).
 """
@@ -113,6 +114,7 @@ KEYS = (
     "removal_policy",
     "router_parallelization",
     "delivery_max_concurrency",
+    "replay_max_concurrency",
     "delivery_success_alarm_threshold",
 )
 
@@ -125,6 +127,7 @@ _INT_KEYS = frozenset(
         "log_retention_days",
         "router_parallelization",
         "delivery_max_concurrency",
+        "replay_max_concurrency",
     }
 )
 _FLOAT_KEYS = frozenset({"config_cache_seconds", "delivery_success_alarm_threshold"})
@@ -151,6 +154,7 @@ class StackOptions:
     removal_policy: str = "retain"
     router_parallelization: int = 1
     delivery_max_concurrency: int = 50
+    replay_max_concurrency: int = 10
     delivery_success_alarm_threshold: float = 0.95
 
     def __post_init__(self) -> None:
@@ -194,6 +198,11 @@ class StackOptions:
         if not MIN_DELIVERY_CONCURRENCY <= self.delivery_max_concurrency <= MAX_DELIVERY_CONCURRENCY:
             raise OptionError(
                 f"delivery_max_concurrency must be between {MIN_DELIVERY_CONCURRENCY} and "
+                f"{MAX_DELIVERY_CONCURRENCY} (Lambda's limits for an SQS event source)"
+            )
+        if not MIN_DELIVERY_CONCURRENCY <= self.replay_max_concurrency <= MAX_DELIVERY_CONCURRENCY:
+            raise OptionError(
+                f"replay_max_concurrency must be between {MIN_DELIVERY_CONCURRENCY} and "
                 f"{MAX_DELIVERY_CONCURRENCY} (Lambda's limits for an SQS event source)"
             )
         if not 0 < self.delivery_success_alarm_threshold <= 1:

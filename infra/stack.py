@@ -25,6 +25,7 @@ from infra.ingest import IngestFunction
 from infra.lambda_defaults import LambdaDefaults
 from infra.observability import Observability
 from infra.options import StackOptions
+from infra.replay import Replay
 from infra.router import Router
 from infra.tracking_api import TrackingApi
 from switchyard import constants
@@ -94,6 +95,22 @@ class RegionalStack(Stack):
             self.delivery.dead_letter_queue,
             success_threshold=self.options.delivery_success_alarm_threshold,
         )
+
+        # Replay: the workflow over the archive, and the replay lane of the delivery path.
+        self.replay = Replay(
+            self,
+            "Replay",
+            defaults=self.lambdas,
+            options=self.options,
+            archive=self.archive,
+            delivery=self.delivery,
+        )
+        self.replay_queue = self.replay.queue
+        self.replay_state_machine = self.replay.state_machine
+        self.observability.watch_replay(self.replay_state_machine, self.replay_queue)
+        self.observability.watch_function(self.replay.plan_function, "Replay plan")
+        self.observability.watch_function(self.replay.worker_function, "Replay worker")
+        self.observability.watch_function(self.replay.report_function, "Replay report")
         # Later capabilities add their constructs above this line: the summary lists the alarms so far.
         self.observability.add_alarm_summary()
 
@@ -113,6 +130,19 @@ class RegionalStack(Stack):
         CfnOutput(self, constants.OUTPUT_ARCHIVE_BUCKET, value=self.archive_bucket.bucket_name)
         CfnOutput(self, constants.OUTPUT_DELIVERY_QUEUE, value=self.delivery_queue.queue_url)
         CfnOutput(self, constants.OUTPUT_DELIVERY_TABLE, value=self.delivery_table.table_name)
+        CfnOutput(
+            self,
+            constants.OUTPUT_REPLAY_STATE_MACHINE,
+            value=self.replay_state_machine.state_machine_arn,
+            description="The replay workflow (`switchyard replay start`)",
+        )
+        CfnOutput(self, constants.OUTPUT_REPLAY_QUEUE, value=self.replay_queue.queue_url)
+        CfnOutput(
+            self,
+            constants.OUTPUT_ARCHIVE_RETENTION_DAYS,
+            value=str(self.options.archive_retention_days),
+            description="Archive objects expire after this many days: replays cannot start earlier",
+        )
         CfnOutput(self, constants.OUTPUT_ALARM_TOPIC, value=self.observability.alarm_topic.topic_arn)
         if self.tracking_api.domain_name is not None:
             CfnOutput(

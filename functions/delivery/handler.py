@@ -30,13 +30,13 @@ from switchyard.settings import DeliverySettings
 
 _deliverer: Deliverer | None = None
 _sqs: Any = None
-_queue_url = ""
+_queue_urls: dict[str, str] = {}  # event source ARN -> queue URL (the live queue and the replay lane)
 
 METRIC_FOR = {DONE: "Delivered", DROP: "NotDelivered", GIVE_UP: "DeadLettered", RETRY_LATER: "Retried"}
 
 
 def deliverer() -> Deliverer:
-    global _deliverer, _sqs, _queue_url
+    global _deliverer, _sqs
     if _deliverer is None:
         settings = DeliverySettings.from_environment()
         table = DeliveryTable(settings.delivery_table_name)
@@ -50,8 +50,15 @@ def deliverer() -> Deliverer:
             lambda: DeliveryStats(table),
         )
         _sqs = boto3.client("sqs")
-        _queue_url = settings.delivery_queue_url
     return _deliverer
+
+
+def queue_url(source_arn: str) -> str:
+    """The URL of the queue a record came from (`arn:aws:sqs:<region>:<account>:<name>`)."""
+    if source_arn not in _queue_urls:
+        *_, account, name = source_arn.split(":")
+        _queue_urls[source_arn] = _sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    return _queue_urls[source_arn]
 
 
 def queued(record: dict[str, Any]) -> QueuedDelivery | None:
@@ -69,11 +76,13 @@ def queued(record: dict[str, Any]) -> QueuedDelivery | None:
     )
 
 
-def defer(receipt_handle: str, delay_seconds: int) -> None:
+def defer(record: dict[str, Any], delay_seconds: int) -> None:
     """Hand the message back after the delay; if that fails, the queue's visibility time-out does it."""
     try:
         _sqs.change_message_visibility(
-            QueueUrl=_queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay_seconds
+            QueueUrl=queue_url(record["eventSourceARN"]),
+            ReceiptHandle=record["receiptHandle"],
+            VisibilityTimeout=delay_seconds,
         )
     except (BotoCoreError, ClientError):
         logger.exception("could not set the retry delay; the queue's visibility time-out applies")
@@ -84,11 +93,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     records = event.get("Records", [])
     items = [item for item in (queued(record) for record in records) if item is not None]
     outcomes = deliverer().deliver(items)
-    receipts = {record["messageId"]: record["receiptHandle"] for record in records}
+    by_id = {record["messageId"]: record for record in records}
     failures = []
     for message_id, outcome in outcomes.items():
         if outcome.decision.action == RETRY_LATER:
-            defer(receipts[message_id], outcome.decision.delay_seconds)
+            defer(by_id[message_id], outcome.decision.delay_seconds)
             failures.append({"itemIdentifier": message_id})
     emit_metrics(items, outcomes)
     return {"batchItemFailures": failures}

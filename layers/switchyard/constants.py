@@ -26,7 +26,9 @@ DEDUPE_TABLE = "dedupe"
 ARCHIVE_BUCKET = "archive"
 DELIVERY_QUEUE = "delivery"
 DELIVERY_DLQ = "delivery-dlq"  # SQS safety net; given-up events go to the delivery table's dead letters
-DELIVERY_TABLE = "delivery"  # dead letters, Event Delivery statistics, rate-limit windows
+DELIVERY_TABLE = "delivery"  # dead letters, Event Delivery statistics, rate-limit windows, replays
+REPLAY_QUEUE = "replay"  # the replay lane of the delivery path: replays never queue behind live events
+REPLAY_STATE_MACHINE = "replay"
 
 
 def archive_bucket_name(region: str, account: str) -> str:
@@ -42,6 +44,9 @@ OUTPUT_ARCHIVE_BUCKET = "ArchiveBucketName"
 OUTPUT_DEDUPE_TABLE = "DedupeTableName"
 OUTPUT_DELIVERY_QUEUE = "DeliveryQueueUrl"
 OUTPUT_DELIVERY_TABLE = "DeliveryTableName"
+OUTPUT_REPLAY_STATE_MACHINE = "ReplayStateMachineArn"
+OUTPUT_REPLAY_QUEUE = "ReplayQueueUrl"
+OUTPUT_ARCHIVE_RETENTION_DAYS = "ArchiveRetentionDays"
 OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 # Only with a custom domain: the regional API Gateway domain the DNS record must point at.
 OUTPUT_API_DOMAIN_TARGET = "ApiDomainTarget"
@@ -56,6 +61,7 @@ ENV_DEDUPE_WINDOW_HOURS = "DEDUPE_WINDOW_HOURS"
 ENV_ARCHIVE_BUCKET = "ARCHIVE_BUCKET_NAME"
 ENV_DELIVERY_QUEUE_URL = "DELIVERY_QUEUE_URL"
 ENV_DELIVERY_TABLE = "DELIVERY_TABLE_NAME"
+ENV_REPLAY_QUEUE_URL = "REPLAY_QUEUE_URL"
 
 # Config table layout: the whole applied workspace is one item, so an apply is atomic.
 CONFIG_PK = "pk"
@@ -108,3 +114,9 @@ DELIVERY_QUEUE_MAX_RECEIVES = 1000
 DELIVERY_TABLE_PK = "pk"
 DELIVERY_TABLE_SK = "sk"
 DELIVERY_TABLE_TTL_ATTRIBUTE = "expires_at"
+
+# Replay: a Step Functions workflow (plan -> Distributed Map of workers -> report).
+REPLAY_PLAN_TIMEOUT_SECONDS = 300
+REPLAY_WORKER_TIMEOUT_SECONDS = 900
+REPLAY_REPORT_TIMEOUT_SECONDS = 60
+REPLAY_MANIFEST_PREFIX = "_replays/"  # in the archive bucket, outside the Hive partitions Athena reads

@@ -65,3 +65,17 @@ class DeliverySettings(BaseModel):
             delivery_queue_url=_env(constants.ENV_DELIVERY_QUEUE_URL),
             config_cache_seconds=_env(constants.ENV_CONFIG_CACHE_SECONDS, constants.DEFAULT_CONFIG_CACHE_SECONDS),
         )
+
+
+class ReplaySettings(BaseModel):
+    archive_bucket_name: str = Field(min_length=1)
+    delivery_table_name: str = Field(min_length=1)
+    replay_queue_url: str = ""
+
+    @classmethod
+    def from_environment(cls) -> ReplaySettings:
+        return cls(
+            archive_bucket_name=_env(constants.ENV_ARCHIVE_BUCKET),
+            delivery_table_name=_env(constants.ENV_DELIVERY_TABLE),
+            replay_queue_url=_env(constants.ENV_REPLAY_QUEUE_URL),
+        )

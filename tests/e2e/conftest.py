@@ -39,6 +39,9 @@ sources:
   - id: iso
     name: Isolation
     write_key: wk_e2e_iso_000
+  - id: history
+    name: Replay history
+    write_key: wk_e2e_history_000
 """
 
 DESTINATIONS = """\
@@ -69,6 +72,20 @@ destinations:
     type: webhook
     sources: [iso]
     settings: {{url: "{healthy}/hook", timeout_seconds: 1}}
+  - id: backfill
+    name: Backfill Warehouse
+    type: webhook
+    enabled: false
+    sources: [history]
+    settings: {{url: "{replayed}/hook"}}
+    rate_limit_per_second: 1000
+    concurrency: 10
+  - id: flaky-backfill
+    type: webhook
+    enabled: false
+    sources: [history]
+    settings: {{url: "{faults}/hook", timeout_seconds: 1}}
+    retry: {{initial_delay_seconds: 1, max_delay_seconds: 2, max_hours: 0.01}}
 """
 
 
@@ -101,10 +118,11 @@ class Receivers:
         self.faults = WebhookReceiver(0, responder=FaultyResponder())
         self.slow = WebhookReceiver(0)
         self.healthy = WebhookReceiver(0)
+        self.replayed = WebhookReceiver(0)
         self.closed_port = free_port()
 
     def all(self) -> list[WebhookReceiver]:
-        return [self.bulk, self.faults, self.slow, self.healthy]
+        return [self.bulk, self.faults, self.slow, self.healthy, self.replayed]
 
 
 def free_port() -> int:
@@ -133,6 +151,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers) 
             faults=receivers.faults.url,
             slow=receivers.slow.url,
             healthy=receivers.healthy.url,
+            replayed=receivers.replayed.url,
             closed_port=receivers.closed_port,
             secret=SECRET,
         )

@@ -41,6 +41,7 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     f"alarm_topic_arn:{DUBLIN}": ALARM_TOPIC_ARN,
     "router_parallelization": "4",
     "delivery_max_concurrency": 200,
+    "replay_max_concurrency": "20",
     "delivery_success_alarm_threshold": "0.9",
 }
 

@@ -20,6 +20,9 @@ OUTPUT_KEYS = {
     constants.OUTPUT_DEDUPE_TABLE,
     constants.OUTPUT_DELIVERY_QUEUE,
     constants.OUTPUT_DELIVERY_TABLE,
+    constants.OUTPUT_REPLAY_STATE_MACHINE,
+    constants.OUTPUT_REPLAY_QUEUE,
+    constants.OUTPUT_ARCHIVE_RETENTION_DAYS,
     constants.OUTPUT_ALARM_TOPIC,
 }
 
@@ -72,6 +75,12 @@ def test_physical_names_match_the_local_stack(default_app: Synthesized, region: 
     assert name_of(constants.OUTPUT_DELIVERY_TABLE, "TableName") == constants.resource_name(
         constants.DELIVERY_TABLE, region
     )
+    assert name_of(constants.OUTPUT_REPLAY_QUEUE, "QueueName") == constants.resource_name(
+        constants.REPLAY_QUEUE, region
+    )
+    assert name_of(constants.OUTPUT_REPLAY_STATE_MACHINE, "StateMachineName") == constants.resource_name(
+        constants.REPLAY_STATE_MACHINE, region
+    )  # a state machine's Ref is its ARN
     assert name_of(constants.OUTPUT_ARCHIVE_BUCKET, "BucketName") == constants.archive_bucket_name(
         region, PLACEHOLDER_ACCOUNT
     )
@@ -90,6 +99,9 @@ def test_stack_exposes_the_frame_later_capabilities_plug_into(default_app: Synth
         "delivery_table",
         "router",
         "delivery",
+        "replay",
+        "replay_queue",
+        "replay_state_machine",
         "dependencies_layer",
         "domain_layer",
         "make_function",

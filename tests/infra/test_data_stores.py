@@ -193,3 +193,21 @@ def test_archive_grants_for_later_capabilities_have_no_wildcard_actions() -> Non
         "Writer": ["kms:Decrypt", "kms:GenerateDataKey", "s3:PutObject"],
         "Reader": ["kms:Decrypt", "s3:GetObject", "s3:ListBucket"],
     }
+
+
+def test_archive_grants_narrow_to_a_key_pattern_and_a_listing_prefix() -> None:
+    app = App(context=cdk_json_context())
+    stack = Stack(app, "Probe", env=Environment(account="123456789012", region=DUBLIN))
+    archive = Archive(stack, "Archive", options=StackOptions(region=DUBLIN))
+    role = iam.Role(stack, "Narrow", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    archive.grant_list_objects(role, prefix_like="source_id=*")
+    archive.grant_get_objects(role, "source_id=*")
+    archive.grant_write_objects(role, "_replays/*")
+    (policy,) = resources(Template.from_stack(stack).to_json(), "AWS::IAM::Policy").values()
+    statements = {
+        statement["Action"] if isinstance(statement["Action"], str) else tuple(statement["Action"]): statement
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    }
+    assert statements["s3:ListBucket"]["Condition"] == {"StringLike": {"s3:prefix": "source_id=*"}}
+    assert statements["s3:GetObject"]["Resource"]["Fn::Join"][1][1] == "/source_id=*"
+    assert statements["s3:PutObject"]["Resource"]["Fn::Join"][1][1] == "/_replays/*"

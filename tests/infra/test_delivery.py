@@ -15,9 +15,9 @@ FOURTEEN_DAYS = 14 * 24 * 3600
 
 
 def queues(template_json: dict) -> tuple[dict, dict]:
-    """(delivery queue, dead-letter queue) properties."""
+    """(delivery queue, dead-letter queue) properties (the third queue is replay's lane)."""
     found = resources(template_json, "AWS::SQS::Queue")
-    assert len(found) == 2
+    assert {base_id(k) for k in found} == {"DeliveryQueue", "DeliveryDeadLetterQueue", "ReplayQueue"}
     return (
         named(template_json, "AWS::SQS::Queue", "DeliveryQueue")["Properties"],
         named(template_json, "AWS::SQS::Queue", "DeliveryDeadLetterQueue")["Properties"],
@@ -28,8 +28,14 @@ def delivery_function(template_json: dict) -> dict:
     return named(template_json, "AWS::Lambda::Function", "DeliveryFunction")["Properties"]
 
 
-def event_source(template_json: dict) -> dict:
-    return named(template_json, "AWS::Lambda::EventSourceMapping", "DeliveryFunctionSqs")["Properties"]
+def event_source(template_json: dict, queue: str = "DeliveryQueue") -> dict:
+    """The delivery function's event source mapping on `queue` (it has one per lane)."""
+    (mapping,) = [
+        r["Properties"]
+        for k, r in resources(template_json, "AWS::Lambda::EventSourceMapping").items()
+        if k.startswith("DeliveryFunctionSqs") and base_id(r["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]) == queue
+    ]
+    return mapping
 
 
 def delivery_table(template_json: dict) -> dict:
@@ -72,7 +78,7 @@ def test_both_queues_refuse_requests_without_tls(template_json: dict) -> None:
         )
         assert all(s["Effect"] == "Deny" for s in statements)  # no access granted by resource policy
         covered |= {base_id(q["Ref"]) for q in policy["Properties"]["Queues"]}
-    assert covered == {"DeliveryQueue", "DeliveryDeadLetterQueue"}
+    assert covered == {"DeliveryQueue", "DeliveryDeadLetterQueue", "ReplayQueue"}
 
 
 # Table.
@@ -160,6 +166,13 @@ def test_role_grants_exactly_what_delivery_uses(template_json: dict) -> None:
             "sqs:ReceiveMessage",
             "sqs:SendMessage",
         ): "DeliveryQueue",
+        (  # the replay lane: consumed like the delivery queue, never written to
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+            "sqs:ReceiveMessage",
+        ): "ReplayQueue",
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from infra.lambda_defaults import XRAY_WRITE_ACTIONS
+from infra.replay import LOG_DELIVERY_ACTIONS, STATE_MACHINE_XRAY_ACTIONS
 
 from .conftest import Synthesized, base_id
 
@@ -24,6 +25,20 @@ WILDCARD_RESOURCE_ALLOWED = {
         "RouterFunctionRoleDefaultPolicy",
         ("s3:PutObject",),
     ): "Archive object keys derive from the data (source, date, hour, shard); objects of one bucket only.",
+    (
+        "ReplayStateMachineLogsAndTracing",
+        tuple(sorted(LOG_DELIVERY_ACTIONS + STATE_MACHINE_XRAY_ACTIONS)),
+    ): "Vended log delivery and X-Ray actions support no resource types; alone in their managed policy.",
+    ("ReplayPlanRoleDefaultPolicy", ("s3:PutObject",)): "Replay manifests, `_replays/<replay id>/...`: ids are made "
+    "at run time.",
+    ("ReplayWorkerRoleDefaultPolicy", ("s3:GetObject",)): "The archive's event objects (`source_id=*`): keys derive "
+    "from the data and are listed at run time.",
+    ("ReplayStateMachineRoleDefaultPolicy", ("s3:GetObject",)): "The Distributed Map reads the replay's manifest "
+    "(`_replays/*`).",
+    (
+        "ReplayStateMachineRoleDefaultPolicy",
+        ("states:DescribeExecution", "states:StopExecution"),
+    ): "The Distributed Map's child executions of this one state machine, named at run time.",
 }
 
 

@@ -11,16 +11,36 @@ from aws_cdk import aws_s3 as s3
 from app import build_app
 from infra import nag
 
-from .conftest import DUBLIN, SKIP_BUNDLING, Synthesized
+from .conftest import DUBLIN, OREGON, SKIP_BUNDLING, Synthesized
 
 pytestmark = pytest.mark.infra
 
 # Rule -> the constructs (path below the stack) it may be acknowledged on.
 EXPECTED_ACKNOWLEDGEMENTS = {
-    "AwsSolutions-IAM5[Resource::*]": {"LambdaDefaults/XRayWrite"},
-    "AwsSolutions-L1": {"Ingest/Function", "Router/Function", "Delivery/Function"},
+    "AwsSolutions-IAM5[Resource::*]": {"LambdaDefaults/XRayWrite", "Replay/StateMachineLogsAndTracing"},
+    "AwsSolutions-L1": {
+        "Ingest/Function",
+        "Router/Function",
+        "Delivery/Function",
+        "Replay/Plan",
+        "Replay/Worker",
+        "Replay/Report",
+    },
     # The router writes archive objects under data-derived keys (the logical id is the archive bucket's).
     "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/*]": {"Router/FunctionRole/DefaultPolicy"},
+    # Replay: workers read event objects; the plan writes manifests, the workflow reads them.
+    "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/source_id=*]": {"Replay/WorkerRole/DefaultPolicy"},
+    "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/_replays/*]": {
+        "Replay/PlanRole/DefaultPolicy",
+        "Replay/StateMachineRole/DefaultPolicy",
+    },
+    # The Distributed Map's child executions of the workflow itself (one id per region).
+    **{
+        f"AwsSolutions-IAM5[Resource::arn:aws:states:{region}:000000000000:execution:switchyard-replay-{region}/*]": {
+            "Replay/StateMachineRole/DefaultPolicy"
+        }
+        for region in (OREGON, DUBLIN)
+    },
     "AwsSolutions-APIG4": {
         f"TrackingApi/Api/{route}"
         for route in (

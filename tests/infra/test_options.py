@@ -36,28 +36,36 @@ def test_values_from_the_command_line_are_coerced() -> None:
     assert options.data_removal_policy == RemovalPolicy.DESTROY
 
 
-def test_router_and_delivery_defaults_and_coercion() -> None:
+def test_router_delivery_and_replay_defaults_and_coercion() -> None:
     defaults = StackOptions(region=DUBLIN)
     assert defaults.router_parallelization == 1
     assert defaults.delivery_max_concurrency == 50
+    assert defaults.replay_max_concurrency == 10
     assert defaults.delivery_success_alarm_threshold == 0.95
     options = StackOptions.parse(
         DUBLIN,
         {
             "router_parallelization": "10",
             "delivery_max_concurrency": "1000",
+            "replay_max_concurrency": "2",
             "delivery_success_alarm_threshold": "0.99",
         },
     )
     assert options.router_parallelization == 10
     assert options.delivery_max_concurrency == 1000
+    assert options.replay_max_concurrency == 2
     assert options.delivery_success_alarm_threshold == 0.99
 
 
 def test_cdk_json_states_the_defaults() -> None:
     context = cdk_json_context()
     defaults = StackOptions(region=DUBLIN)
-    for key in ("router_parallelization", "delivery_max_concurrency", "delivery_success_alarm_threshold"):
+    for key in (
+        "router_parallelization",
+        "delivery_max_concurrency",
+        "replay_max_concurrency",
+        "delivery_success_alarm_threshold",
+    ):
         assert context[key] == getattr(defaults, key), key
 
 
@@ -87,6 +95,9 @@ def test_a_region_suffixed_key_overrides_the_plain_key_for_that_region_only() ->
         {"router_parallelization": 11},
         {"delivery_max_concurrency": 1},  # Lambda's minimum for an SQS source is 2
         {"delivery_max_concurrency": 1001},
+        {"replay_max_concurrency": 1},
+        {"replay_max_concurrency": 1001},
+        {"replay_max_concurrency": "ten"},
         {"delivery_success_alarm_threshold": 0},
         {"delivery_success_alarm_threshold": 95},  # a share, not a percentage
     ],

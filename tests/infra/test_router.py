@@ -20,12 +20,20 @@ def event_source(template_json: dict) -> dict:
     return named(template_json, "AWS::Lambda::EventSourceMapping", "RouterFunctionKinesis")["Properties"]
 
 
-def test_three_functions_each_with_one_event_source_at_most(template_json: dict) -> None:
+def test_the_functions_and_their_event_sources(template_json: dict) -> None:
     functions = {base_id(k) for k in resources(template_json, "AWS::Lambda::Function")}
-    assert functions == {"IngestFunction", "RouterFunction", "DeliveryFunction"}
+    assert functions == {
+        "IngestFunction",
+        "RouterFunction",
+        "DeliveryFunction",
+        "ReplayPlan",
+        "ReplayWorker",
+        "ReplayReport",
+    }
     mappings = resources(template_json, "AWS::Lambda::EventSourceMapping").values()
     assert sorted(base_id(m["Properties"]["FunctionName"]["Ref"]) for m in mappings) == [
-        "DeliveryFunction",
+        "DeliveryFunction",  # the delivery queue
+        "DeliveryFunction",  # the replay queue
         "RouterFunction",
     ]
 

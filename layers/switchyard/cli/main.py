@@ -69,6 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("destination")
         _add_target_options(command)
         command.set_defaults(run=run_dlq)
+
+    replay = commands.add_parser("replay", help="send a slice of the archive again to destinations")
+    replay_commands = replay.add_subparsers(dest="replay_command", required=True)
+    start = replay_commands.add_parser("start", help="start a replay (validated before anything starts)")
+    start.add_argument("--source", required=True)
+    start.add_argument("--destination", action="append", required=True, help="repeat for several")
+    start.add_argument("--from", dest="start", required=True, help="received time, inclusive (ISO-8601)")
+    start.add_argument("--to", dest="end", required=True, help="received time, exclusive (ISO-8601)")
+    start.add_argument("--type", action="append", help="only these call types (repeatable)")
+    start.add_argument("--event", action="append", help="only these track event names (repeatable)")
+    start.add_argument("--rate", type=int, help="events per second (default: the destination's rate limit)")
+    start.add_argument("--wait", action="store_true", help="show progress until it finishes, then the totals")
+    for name, help_text in (("status", "progress and totals of a replay"), ("cancel", "stop a running replay")):
+        command = replay_commands.add_parser(name, help=help_text)
+        command.add_argument("replay_id")
+        _add_target_options(command)
+    replay_list = replay_commands.add_parser("list", help="recent replays")
+    _add_target_options(replay_list)
+    _add_target_options(start)
+    replay.set_defaults(run=run_replay)
     return parser
 
 
@@ -162,6 +182,12 @@ def run_dlq(args: argparse.Namespace) -> int:
     count = letters.redrive(args.destination, DeliveryQueue(queue_url, target.client("sqs")))
     print(f"{args.destination}: {count} dead letter(s) sent again")
     return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from switchyard.cli.replays import replay_command
+
+    return replay_command(args, fail)
 
 
 def run_dev(args: argparse.Namespace) -> int:

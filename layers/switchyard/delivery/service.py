@@ -20,7 +20,7 @@ from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
 from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER, Decision, decide
 from switchyard.delivery.ratelimit import RateLimiter
-from switchyard.delivery.requests import DeliveryRequest
+from switchyard.delivery.requests import LIVE_LANE, DeliveryRequest
 from switchyard.delivery.stats import DeliveryStats
 
 
@@ -93,7 +93,7 @@ class Deliverer:
             for item in items:
                 self._dead_letters.put(item.request, None, item.receive_count, "destination_not_configured")
             return {item.message_id: Outcome(Decision(GIVE_UP)) for item in items}
-        if not destination.enabled and all(item.request.lane == "live" for item in items):
+        if not destination.enabled and all(item.request.lane == LIVE_LANE for item in items):
             for item in items:
                 stats.failed(
                     destination.id,
@@ -109,7 +109,10 @@ class Deliverer:
             stats.count(destination.id, "deferred", now, len(items))
             return {item.message_id: Outcome(Decision(RETRY_LATER, int(blocked + 0.999))) for item in items}
 
-        allowed = self._limiter.take(destination.id, len(items), destination.rate_limit_per_second)
+        # Each lane has its own budget of the destination's rate: a replay never eats live traffic's.
+        lane = items[0].request.lane
+        budget_key = destination.id if lane == LIVE_LANE else f"{destination.id}#{lane}"
+        allowed = self._limiter.take(budget_key, len(items), destination.rate_limit_per_second)
         outcomes = {item.message_id: Outcome(Decision(RETRY_LATER, 1)) for item in items[allowed:]}
         if len(items) > allowed:
             stats.count(destination.id, "rate_limited", now, len(items) - allowed)
@@ -133,7 +136,9 @@ class Deliverer:
         )
         at = attempt.answered_at or self._clock()
         if attempt.status == DELIVERED:
-            latency = stats.delivered(destination.id, item.request.event, at)
+            # End-to-end latency is a live-traffic figure: a replayed event was received long ago.
+            live = item.request.lane == LIVE_LANE
+            latency = stats.delivered(destination.id, item.request.event, at, measure_latency=live)
             return Outcome(decision, attempt, latency)
         sample = {"received": item.request.event, "request": attempt.request, "response": attempt.response}
         if decision.action == GIVE_UP:

@@ -47,10 +47,12 @@ class DeliveryStats:
         self._samples: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
-    def delivered(self, destination_id: str, event: dict[str, Any], answered_at: float) -> float | None:
+    def delivered(
+        self, destination_id: str, event: dict[str, Any], answered_at: float, *, measure_latency: bool = True
+    ) -> float | None:
         """Counts a delivery; returns its end-to-end latency in ms (receivedAt to the answer)."""
         latency = None
-        received = parse_timestamp(event.get("receivedAt"))
+        received = parse_timestamp(event.get("receivedAt")) if measure_latency else None
         if received is not None:
             latency = max(0.0, (answered_at - received.replace(tzinfo=UTC).timestamp()) * 1000)
         with self._lock:

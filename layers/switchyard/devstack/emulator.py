@@ -23,8 +23,17 @@ class SerializedApp:
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if _is_lambda_invoke(environ):
+            # Runs a handler in-process (see stepfunctions.py): it touches no emulator state itself,
+            # and its own AWS calls need the emulator while it runs.
+            return list(self._app(environ, start_response))
         with self._lock:
             return list(self._app(environ, start_response))
+
+
+def _is_lambda_invoke(environ: dict[str, Any]) -> bool:
+    path = environ.get("PATH_INFO", "")
+    return path.startswith("/2015-03-31/functions/") and path.endswith("/invocations")
 
 
 class Emulator:

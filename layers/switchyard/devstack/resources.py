@@ -9,6 +9,8 @@ from typing import Any
 import boto3
 
 from switchyard import constants
+from switchyard.devstack.stepfunctions import placeholder_zip
+from switchyard.replay import definition
 
 
 @dataclass
@@ -45,11 +47,32 @@ class LocalResources:
     def delivery_table(self) -> str:
         return constants.resource_name(constants.DELIVERY_TABLE, self.region)
 
+    @property
+    def replay_queue(self) -> str:
+        return constants.resource_name(constants.REPLAY_QUEUE, self.region)
+
+    @property
+    def replay_state_machine(self) -> str:
+        return constants.resource_name(constants.REPLAY_STATE_MACHINE, self.region)
+
+    def function_name(self, handler: str) -> str:
+        """Local Lambda names for the functions the replay workflow invokes."""
+        return constants.resource_name(handler.replace("_", "-"), self.region)
+
+    def function_arn(self, handler: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.function_name(handler)}"
+
     delivery_queue_url: str = ""
+    replay_queue_url: str = ""
+    replay_state_machine_arn: str = ""
+    archive_retention_days: int = 365
 
     def outputs(self) -> dict[str, str]:
         return {
             constants.OUTPUT_DELIVERY_QUEUE: self.delivery_queue_url,
+            constants.OUTPUT_REPLAY_QUEUE: self.replay_queue_url,
+            constants.OUTPUT_REPLAY_STATE_MACHINE: self.replay_state_machine_arn,
+            constants.OUTPUT_ARCHIVE_RETENTION_DAYS: str(self.archive_retention_days),
             constants.OUTPUT_DELIVERY_TABLE: self.delivery_table,
             constants.OUTPUT_API_ENDPOINT: self.api_endpoint,
             constants.OUTPUT_EVENTS_STREAM: self.events_stream,
@@ -111,6 +134,18 @@ def create_resources(resources: LocalResources, shard_count: int = 2, endpoint_u
         },
     )["QueueUrl"]
 
+    resources.replay_queue_url = sqs.create_queue(
+        QueueName=resources.replay_queue,
+        Attributes={
+            "VisibilityTimeout": str(constants.DELIVERY_QUEUE_VISIBILITY_SECONDS),
+            "MessageRetentionPeriod": str(14 * 24 * 3600),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": constants.DELIVERY_QUEUE_MAX_RECEIVES}
+            ),
+        },
+    )["QueueUrl"]
+    _create_replay_workflow(resources, client)
+
     s3 = client("s3")
     s3.create_bucket(
         Bucket=resources.archive_bucket,
@@ -134,3 +169,37 @@ def create_resources(resources: LocalResources, shard_count: int = 2, endpoint_u
         StackName=constants.REGIONS.get(resources.region, f"Switchyard-{resources.region}"),
         TemplateBody=json.dumps(template),
     )
+
+
+REPLAY_HANDLERS = ("replay_plan", "replay_worker", "replay_report")
+
+
+def _create_replay_workflow(resources: LocalResources, client: Any) -> None:
+    """The replay functions (placeholders: the local adapter runs the real handlers) and the state
+    machine, from the same definition text CDK deploys, with the same substitutions."""
+    role = client("iam").create_role(
+        RoleName=f"switchyard-local-{resources.region}",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    lambda_client = client("lambda")
+    for handler in REPLAY_HANDLERS:
+        lambda_client.create_function(
+            FunctionName=resources.function_name(handler),
+            Runtime="python3.12",
+            Role=role,
+            Handler="handler.lambda_handler",
+            Code={"ZipFile": placeholder_zip()},
+            Architectures=["arm64"],
+        )
+    substitutions = {
+        definition.PLAN_FUNCTION: resources.function_arn("replay_plan"),
+        definition.WORKER_FUNCTION: resources.function_arn("replay_worker"),
+        definition.REPORT_FUNCTION: resources.function_arn("replay_report"),
+        definition.ARCHIVE_BUCKET: resources.archive_bucket,
+    }
+    resources.replay_state_machine_arn = client("stepfunctions").create_state_machine(
+        name=resources.replay_state_machine,
+        definition=definition.render(substitutions),
+        roleArn=role,
+        type="STANDARD",
+    )["stateMachineArn"]

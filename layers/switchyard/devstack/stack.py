@@ -19,6 +19,7 @@ from switchyard.devstack.lambda_runtime import LocalFunction
 from switchyard.devstack.receiver import WebhookReceiver
 from switchyard.devstack.resources import LocalResources, create_resources
 from switchyard.devstack.sqs_poller import SqsPoller
+from switchyard.devstack.stepfunctions import LambdaInvokeAdapter
 
 LOCAL_ACCOUNT = "000000000000"
 
@@ -51,6 +52,8 @@ class LocalStack:
         self._demo_receiver_port = demo_receiver_port
         self._delivery_workers = delivery_workers
         self._sqs_poller: SqsPoller | None = None
+        self._replay_poller: SqsPoller | None = None
+        self._lambda_adapter = LambdaInvokeAdapter()
         self.receiver: WebhookReceiver | None = None
         self._moto: Emulator | None = None
         self._api: HttpApiServer | None = None
@@ -78,6 +81,7 @@ class LocalStack:
         self._api = HttpApiServer(self._invoke_ingest, port=self._port)
         self.resources = LocalResources(self.region, LOCAL_ACCOUNT, self.api_url)
         os.environ.update(self._aws_environment())
+        self._lambda_adapter.install()
         create_resources(self.resources, endpoint_url=self.aws_endpoint)
         os.environ.update(self.environment())
         self.applied = apply_workspace(
@@ -109,6 +113,24 @@ class LocalStack:
             workers=self._delivery_workers,
         )
         self._sqs_poller.start()
+        # The replay lane: its own queue and workers, consumed by the same delivery function.
+        self._replay_poller = SqsPoller(
+            self.client("sqs"),
+            self.resources.replay_queue_url,
+            self.functions["delivery"].invoke,
+            region=self.region,
+            workers=2,
+        )
+        self._replay_poller.start()
+        for handler, timeout in (
+            ("replay_plan", constants.REPLAY_PLAN_TIMEOUT_SECONDS),
+            ("replay_worker", constants.REPLAY_WORKER_TIMEOUT_SECONDS),
+            ("replay_report", constants.REPLAY_REPORT_TIMEOUT_SECONDS),
+        ):
+            self.functions[handler] = LocalFunction(
+                handler, timeout, concurrency=4 if handler == "replay_worker" else 1
+            )
+            self._lambda_adapter.functions[self.resources.function_name(handler)] = self.functions[handler]
         return self
 
     def stop(self) -> None:
@@ -116,12 +138,15 @@ class LocalStack:
             self._poller.stop()
         if self._sqs_poller:
             self._sqs_poller.stop()
+        if self._replay_poller:
+            self._replay_poller.stop()
         if self.receiver:
             self.receiver.stop()
         if self._api:
             self._api.stop()
         if self._moto:
             self._moto.stop()
+        self._lambda_adapter.uninstall()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -156,6 +181,7 @@ class LocalStack:
             constants.ENV_ARCHIVE_BUCKET: self.resources.archive_bucket,
             constants.ENV_DELIVERY_QUEUE_URL: self.resources.delivery_queue_url,
             constants.ENV_DELIVERY_TABLE: self.resources.delivery_table,
+            constants.ENV_REPLAY_QUEUE_URL: self.resources.replay_queue_url,
             "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
             # Locally nobody reads EMF from stdout; keep the terminal for what matters.

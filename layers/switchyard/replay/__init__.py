@@ -1,0 +1,1 @@
+"""Replay: read a slice of the archive and send it again to chosen destinations."""

@@ -1,0 +1,118 @@
+"""The replay workflow's Amazon States Language definition, shared by CDK and the local stack.
+
+CDK deploys this exact text (`DefinitionBody.from_string` with `definition_substitutions`) and the
+local stack runs it in moto's Step Functions engine after the same `${...}` substitutions, so
+what runs locally is what deploys (a test compares the synthesized template with this).
+
+Item batching happens in the plan step: each manifest item is a batch of archive objects. (The
+ItemBatcher field would do the same in AWS, but moto's engine cannot parse it.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# Substitution variables, as CloudFormation's Fn::Sub and CDK's definition_substitutions name them.
+PLAN_FUNCTION = "PlanFunctionArn"
+WORKER_FUNCTION = "WorkerFunctionArn"
+REPORT_FUNCTION = "ReportFunctionArn"
+ARCHIVE_BUCKET = "ArchiveBucketName"
+VARIABLES = (PLAN_FUNCTION, WORKER_FUNCTION, REPORT_FUNCTION, ARCHIVE_BUCKET)
+
+# Lambda's transient errors: retried with backoff on every task.
+_LAMBDA_TRANSIENT = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+
+
+def _retry(attempts: int) -> list[dict[str, Any]]:
+    return [{"ErrorEquals": _LAMBDA_TRANSIENT, "IntervalSeconds": 2, "MaxAttempts": attempts, "BackoffRate": 2.0}]
+
+
+def _invoke(variable: str, payload: Any) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": f"${{{variable}}}", **payload},
+    }
+
+
+def definition() -> dict[str, Any]:
+    failed_to_report = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Report"}]
+    return {
+        "Comment": "Switchyard replay: plan the archive objects in range, replay them in parallel, report.",
+        "StartAt": "Plan",
+        "States": {
+            "Plan": {
+                **_invoke(PLAN_FUNCTION, {"Payload.$": "$"}),
+                "ResultSelector": {
+                    "manifest.$": "$.Payload.manifest",
+                    "batches.$": "$.Payload.batches",
+                    "concurrency.$": "$.Payload.concurrency",
+                },
+                "ResultPath": "$.plan",
+                "Retry": _retry(3),
+                "Catch": failed_to_report,
+                "Next": "AnythingToReplay",
+            },
+            "AnythingToReplay": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.plan.batches", "NumericGreaterThan": 0, "Next": "Replay"}],
+                "Default": "Report",
+            },
+            "Replay": {
+                "Type": "Map",
+                "ItemReader": {
+                    "Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "JSON"},
+                    "Parameters": {"Bucket": f"${{{ARCHIVE_BUCKET}}}", "Key.$": "$.plan.manifest"},
+                },
+                "MaxConcurrencyPath": "$.plan.concurrency",
+                "ItemSelector": {
+                    "objects.$": "$$.Map.Item.Value",
+                    "replay.$": "$.replay",
+                    "concurrency.$": "$.plan.concurrency",
+                },
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "ReplayBatch",
+                    "States": {
+                        "ReplayBatch": {
+                            **_invoke(WORKER_FUNCTION, {"Payload.$": "$"}),
+                            "ResultSelector": {"sent.$": "$.Payload.sent"},
+                            "Retry": _retry(6),
+                            "End": True,
+                        }
+                    },
+                },
+                # A few batches may fail (after their retries) without failing the replay; the
+                # report says how many events did not go out.
+                "ToleratedFailurePercentage": 5.0,
+                "ResultPath": None,
+                "Catch": failed_to_report,
+                "Next": "Report",
+            },
+            "Report": {
+                **_invoke(REPORT_FUNCTION, {"Payload.$": "$"}),
+                "ResultSelector": {"report.$": "$.Payload"},
+                "Retry": _retry(3),
+                "End": True,
+            },
+        },
+    }
+
+
+DEFINITION_TEMPLATE = json.dumps(definition(), indent=2)
+
+
+def render(substitutions: dict[str, str], template: str = DEFINITION_TEMPLATE) -> str:
+    """The template with `${Variable}` replaced, as CloudFormation does at deploy time."""
+    missing = set(VARIABLES) - set(substitutions)
+    if missing:
+        raise ValueError(f"missing substitutions: {sorted(missing)}")
+    return re.sub(r"\$\{(\w+)\}", lambda match: substitutions[match.group(1)], template)

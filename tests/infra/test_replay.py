@@ -129,12 +129,12 @@ def test_functions_package_their_own_handler(default_app: Synthesized, prefix: s
 
 
 @pytest.mark.parametrize("prefix", sorted(FUNCTIONS))
-def test_environment_names_the_archive_the_tables_and_the_replay_queue(template_json: dict, prefix: str) -> None:
+def test_environment_names_the_archive_the_table_and_the_replay_queue(template_json: dict, prefix: str) -> None:
     variables = function(template_json, prefix)["Environment"]["Variables"]
     assert base_id(variables[constants.ENV_ARCHIVE_BUCKET]["Ref"]) == "ArchiveBucket"
     assert base_id(variables[constants.ENV_DELIVERY_TABLE]["Ref"]) == "DeliveryTable"
-    assert base_id(variables[constants.ENV_CONFIG_TABLE]["Ref"]) == "ConfigTable"
     assert base_id(variables[constants.ENV_REPLAY_QUEUE_URL]["Ref"]) == "ReplayQueue"
+    assert constants.ENV_CONFIG_TABLE not in variables, "replay tasks never read the workspace"
 
 
 # Least privilege.

@@ -1,4 +1,4 @@
-"""Local bundlers for the Lambda layers: no Docker at synth.
+"""Local bundlers for the Lambda layers and the user functions' code: no Docker at synth.
 
 CDK tries `local.try_bundle(...)` before Docker; these return True after building the asset
 themselves, so the Docker image named in `BundlingOptions` is never pulled. They raise (rather
@@ -8,6 +8,7 @@ machines without it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -135,4 +136,60 @@ class PackageLayerBundler:
 
     def try_bundle(self, output_dir: str, *, image: object = None, **_: object) -> bool:
         copy_package(self.source, Path(output_dir) / "python" / self.source.name, self.exclude)
+        return True
+
+
+# A user function's asset: the generic handler's directory plus the workspace's module under this name.
+USER_FUNCTION_MODULE = "user_function.py"
+_SKIPPED_CODE = ("__pycache__", "tests")
+
+
+def _handler_files(handler_dir: Path) -> list[Path]:
+    """The handler directory's files as bundled (no caches or tests; a stray user module is replaced)."""
+    return sorted(
+        path
+        for path in Path(handler_dir).rglob("*")
+        if path.is_file()
+        and not path.name.endswith((".pyc", ".pyo"))
+        and not set(path.relative_to(handler_dir).parts) & set(_SKIPPED_CODE)
+        and path.relative_to(handler_dir) != Path(USER_FUNCTION_MODULE)
+    )
+
+
+def user_function_hash(handler_dir: Path, code_path: Path) -> str:
+    """Hash of exactly what `bundle_user_function` ships: a changed function file is a new asset.
+
+    CDK's own source hash would cover the handler directory only, so a deploy would miss an edit
+    of the workspace's function file.
+    """
+    digest = hashlib.sha256()
+    entries = [(path.relative_to(handler_dir).as_posix(), path) for path in _handler_files(Path(handler_dir))]
+    for name, path in [*entries, (USER_FUNCTION_MODULE, Path(code_path))]:
+        content = path.read_bytes()
+        digest.update(f"{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def bundle_user_function(handler_dir: Path, code_path: Path, output_dir: Path) -> Path:
+    """The handler's files, and the workspace's module copied next to them as `user_function.py`."""
+    output_dir = Path(output_dir)
+    for path in _handler_files(Path(handler_dir)):
+        target = output_dir / path.relative_to(handler_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    shutil.copyfile(code_path, output_dir / USER_FUNCTION_MODULE)
+    return output_dir
+
+
+@jsii.implements(ILocalBundling)
+class UserFunctionBundler:
+    """Bundles one user function: the generic handler plus the workspace's module (two file copies)."""
+
+    def __init__(self, handler_dir: Path, code_path: Path) -> None:
+        self.handler_dir = Path(handler_dir)
+        self.code_path = Path(code_path)
+
+    def try_bundle(self, output_dir: str, *, image: object = None, **_: object) -> bool:
+        bundle_user_function(self.handler_dir, self.code_path, Path(output_dir))
         return True

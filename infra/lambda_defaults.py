@@ -71,7 +71,7 @@ class LambdaDefaults(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        code: Path,
+        code: Path | lambda_.Code,
         handler: str = "handler.lambda_handler",
         description: str,
         environment: Mapping[str, str] | None = None,
@@ -83,8 +83,9 @@ class LambdaDefaults(Construct):
     ) -> lambda_.Function:
         """A function with its own role (logs and tracing only) and its own log group.
 
-        Grant it what it uses afterwards (`stream.grant_write(fn)`, ...). User functions, which
-        must not see the pipeline's code, pass `use_shared_layers=False`.
+        `code` is a directory (packaged as is) or a ready `Code` (e.g. a locally bundled asset).
+        Grant it what it uses afterwards (`stream.grant_write(fn)`, ...). The shared layers are
+        code, not permissions: user functions use them too, and stay isolated by their role.
         """
         log_group = logs.LogGroup(
             scope,
@@ -105,7 +106,7 @@ class LambdaDefaults(Construct):
             construct_id,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
-            code=lambda_.Code.from_asset(str(code), exclude=CODE_EXCLUDE),
+            code=code if isinstance(code, lambda_.Code) else lambda_.Code.from_asset(str(code), exclude=CODE_EXCLUDE),
             handler=handler,
             description=description,
             role=role,

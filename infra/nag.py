@@ -35,8 +35,10 @@ WRITE_KEY_AUTH = Acknowledgment(
     "authenticate with the source's write key, sent as the HTTP Basic user name or as writeKey in "
     "the body, which IAM, JWT or Cognito authorizers cannot express. The ingest function checks "
     "every request against the config table and answers 401/403 for unknown or disabled keys; a "
-    "Lambda authorizer would run the same check in a second invocation. Stage throttling bounds "
-    "abuse.",
+    "Lambda authorizer would run the same check in a second invocation. Source-function webhooks "
+    "are called by third parties (payment providers, CRMs) that can only send a URL: the handler "
+    "checks the function's token from the query string against its stored hash and answers 401. "
+    "Stage throttling bounds abuse.",
 )
 
 # The id names the archive bucket's logical id; archive_objects() fills it in.

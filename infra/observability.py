@@ -10,6 +10,8 @@ destination-less totals.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -271,6 +273,48 @@ class Observability(Construct):
                         label="concurrent executions",
                     )
                 ],
+            ),
+        )
+
+    def watch_user_functions(self, functions: Mapping[str, lambda_.IFunction]) -> None:
+        """Workspace functions: an errors alarm each, and one row of graphs for all of them.
+
+        The handler turns what the code raises, and its time-out, into outcomes; a Lambda error
+        means the function could not run at all (e.g. its module fails to import) or hit Lambda's
+        backstop time-out, and every event sent to it is retried or dead-lettered meanwhile.
+        """
+        if not functions:
+            return
+        for function_id, function in functions.items():
+            self.add_alarm(
+                function.metric_errors(period=PERIOD, statistic="Sum", label="errors").create_alarm(
+                    self,
+                    f"UserFunction-{function_id}-Errors",
+                    alarm_description=f"Workspace function {function_id} fails in Lambda (it cannot load, or "
+                    "overran even Lambda's backstop time-out) in 2 of the last 3 periods; the events it "
+                    "handles are retried, then dead-lettered. See its logs, fix the file, redeploy.",
+                    threshold=LAMBDA_ERRORS_THRESHOLD,
+                    evaluation_periods=3,
+                    datapoints_to_alarm=2,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Workspace functions: invocations",
+                width=8,
+                left=[f.metric_invocations(period=PERIOD, statistic="Sum", label=i) for i, f in functions.items()],
+            ),
+            cloudwatch.GraphWidget(
+                title="Workspace functions: Lambda errors",
+                width=8,
+                left=[f.metric_errors(period=PERIOD, statistic="Sum", label=i) for i, f in functions.items()],
+            ),
+            cloudwatch.GraphWidget(
+                title="Workspace functions: duration p99 (ms)",
+                width=8,
+                left=[f.metric_duration(period=PERIOD, statistic="p99", label=i) for i, f in functions.items()],
             ),
         )
 

@@ -19,18 +19,22 @@ once emptied), `router_parallelization` (1: batches processed at once per stream
 `delivery_max_concurrency` (50: delivery functions the queue may run at once, 2-1000),
 `replay_max_concurrency` (10: delivery functions the replay queue may run at once, 2-1000),
 `delivery_success_alarm_threshold` (0.95: alarm when the share of deliveries that succeed over
-15 minutes falls below it).
+15 minutes falls below it), `workspace` (none: the workspace file whose `functions:` each get their
+own Lambda; relative to the project root, or absolute).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from infra.paths import ROOT
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
@@ -116,6 +120,7 @@ KEYS = (
     "delivery_max_concurrency",
     "replay_max_concurrency",
     "delivery_success_alarm_threshold",
+    "workspace",
 )
 
 _INT_KEYS = frozenset(
@@ -156,6 +161,7 @@ class StackOptions:
     delivery_max_concurrency: int = 50
     replay_max_concurrency: int = 10
     delivery_success_alarm_threshold: float = 0.95
+    workspace: str | None = None
 
     def __post_init__(self) -> None:
         if self.kinesis_shards < 0:
@@ -210,6 +216,11 @@ class StackOptions:
                 "delivery_success_alarm_threshold is a share of deliveries: more than 0, at most 1 "
                 "(0.95 alarms when fewer than 95% succeed)"
             )
+        if self.workspace_path is not None and not self.workspace_path.is_file():
+            raise OptionError(
+                f"workspace: no workspace file at {self.workspace_path} (a path relative to the project "
+                f"root {ROOT}, or absolute)"
+            )
 
     def _check_regional_arn(self, key: str, arn: str, service: str) -> None:
         match = _ARN_REGION.match(arn)
@@ -239,6 +250,14 @@ class StackOptions:
     @property
     def custom_domain(self) -> bool:
         return bool(self.api_domain_name)
+
+    @property
+    def workspace_path(self) -> Path | None:
+        """The workspace file whose functions get their Lambdas (relative paths: to the project root)."""
+        if not self.workspace:
+            return None
+        path = Path(self.workspace).expanduser()
+        return path if path.is_absolute() else ROOT / path
 
     @classmethod
     def from_context(cls, scope: Construct, region: str) -> StackOptions:

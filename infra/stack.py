@@ -28,6 +28,7 @@ from infra.options import StackOptions
 from infra.replay import Replay
 from infra.router import Router
 from infra.tracking_api import TrackingApi
+from infra.user_functions import UserFunctions
 from switchyard import constants
 
 
@@ -111,6 +112,18 @@ class RegionalStack(Stack):
         self.observability.watch_function(self.replay.plan_function, "Replay plan")
         self.observability.watch_function(self.replay.worker_function, "Replay worker")
         self.observability.watch_function(self.replay.report_function, "Replay report")
+
+        # Workspace functions (the `workspace` option): each its own Lambda, reaching nothing of the
+        # pipeline; ingest invokes the source functions, delivery the insert and destination ones.
+        self.user_functions = UserFunctions(
+            self,
+            "UserFunctions",
+            defaults=self.lambdas,
+            options=self.options,
+            ingest=self.ingest.function,
+            delivery=self.delivery.function,
+        )
+        self.observability.watch_user_functions(self.user_functions.functions)
         # Later capabilities add their constructs above this line: the summary lists the alarms so far.
         self.observability.add_alarm_summary()
 

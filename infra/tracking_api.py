@@ -36,6 +36,8 @@ ROUTES: tuple[tuple[tuple[apigwv2.HttpMethod, ...], str], ...] = (
     ((apigwv2.HttpMethod.GET,), "/v1/pixel/{type}"),
     ((apigwv2.HttpMethod.GET,), "/v1/projects/{writeKey}/settings"),
     ((apigwv2.HttpMethod.OPTIONS,), "/v1/{proxy+}"),
+    # Source functions' webhooks (the handler checks the per-function token).
+    ((apigwv2.HttpMethod.POST,), "/functions/{function_id}"),
 )
 
 ACCESS_LOG_FIELDS = {

@@ -18,6 +18,7 @@ from switchyard.config.store import CachedWorkspace, ConfigStore
 from switchyard.constants import METRICS_NAMESPACE, SERVICE_NAME
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
+from switchyard.delivery.function_adapter import FunctionDestinationAdapter
 from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER
 from switchyard.delivery.ratelimit import RateLimiter
 from switchyard.delivery.requests import DeliveryRequest
@@ -25,6 +26,7 @@ from switchyard.delivery.service import Deliverer, Outcome, QueuedDelivery
 from switchyard.delivery.stats import DeliveryStats
 from switchyard.delivery.table import DeliveryTable
 from switchyard.delivery.webhook import WebhookAdapter
+from switchyard.functions.invoker import FunctionInvoker
 from switchyard.observability import logger
 from switchyard.settings import DeliverySettings
 
@@ -41,13 +43,15 @@ def deliverer() -> Deliverer:
         settings = DeliverySettings.from_environment()
         table = DeliveryTable(settings.delivery_table_name)
         workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
+        functions = FunctionInvoker(settings.region)
         _deliverer = Deliverer(
             workspace.get,
-            {"webhook": WebhookAdapter()},
+            {"webhook": WebhookAdapter(), "function": FunctionDestinationAdapter(workspace.get, functions)},
             RateLimiter(table),
             DeadLetters(table),
             CircuitBreakers(),
             lambda: DeliveryStats(table),
+            functions=functions,
         )
         _sqs = boto3.client("sqs")
     return _deliverer

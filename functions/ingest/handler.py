@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from switchyard.config.store import CachedWorkspace, ConfigStore
 from switchyard.constants import METRICS_NAMESPACE, SERVICE_NAME
 from switchyard.errors import ApiError, NotFound
+from switchyard.functions.invoker import FunctionInvoker
 from switchyard.ingest.body import raw_body
 from switchyard.ingest.pixel import TRANSPARENT_GIF
 from switchyard.ingest.service import HttpRequest, IngestOutcome, IngestService
@@ -46,7 +47,7 @@ def service() -> IngestService:
         settings = IngestSettings.from_environment()
         workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
         stream = KinesisEventStream(settings.events_stream_name, budget_seconds=settings.put_budget_seconds)
-        _service = IngestService(workspace.get, stream, settings.region)
+        _service = IngestService(workspace.get, stream, settings.region, functions=FunctionInvoker(settings.region))
     return _service
 
 
@@ -56,6 +57,7 @@ def http_request(event: dict[str, Any]) -> HttpRequest:
         body=raw_body(event.get("body"), event.get("isBase64Encoded", False)),
         query=event.get("queryStringParameters") or {},
         source_ip=event["requestContext"]["http"].get("sourceIp"),
+        url=f"https://{event['requestContext'].get('domainName', '')}{event.get('rawPath', '')}",
     )
 
 
@@ -71,6 +73,16 @@ def post_messages(event: dict[str, Any], call: str) -> dict[str, Any]:
     finally:
         record(outcome)
     return json_response(200, SUCCESS_BODY)
+
+
+def post_to_function(event: dict[str, Any], function_id: str) -> dict[str, Any]:
+    """A source function's webhook: its emitted messages take the same path as SDK traffic."""
+    outcome = IngestOutcome()
+    try:
+        service().receive_from_function(function_id, http_request(event), outcome)
+    finally:
+        record(outcome)
+    return json_response(200, orjson.dumps({"success": True, "accepted": outcome.accepted}).decode())
 
 
 def pixel(event: dict[str, Any], call: str) -> dict[str, Any]:
@@ -101,6 +113,8 @@ def route(event: dict[str, Any]) -> dict[str, Any]:
     parts = event.get("rawPath", "").strip("/").split("/")
     if method == "OPTIONS":
         return {"statusCode": 204, "headers": PREFLIGHT_HEADERS, "body": "", "isBase64Encoded": False}
+    if parts[0] == "functions" and method == "POST" and len(parts) == 2:
+        return post_to_function(event, parts[1])
     if parts[0] == "v1":
         if method == "POST" and len(parts) == 2:
             return post_messages(event, parts[1])

@@ -88,8 +88,9 @@ KINESIS_MAX_RECORDS_PER_PUT = 500
 KINESIS_MAX_BYTES_PER_PUT = 5 * 1024 * 1024
 KINESIS_MAX_PARTITION_KEY_CHARS = 256
 
-# Ingest must answer well before API Gateway's 30 s integration time-out.
-INGEST_LAMBDA_TIMEOUT_SECONDS = 15
+# Ingest must answer before API Gateway's 30 s integration time-out, with room for a source
+# function (10 s + margin) and the stream write budget (8 s).
+INGEST_LAMBDA_TIMEOUT_SECONDS = 25
 INGEST_PUT_BUDGET_SECONDS = 8.0
 
 DEFAULT_CONFIG_CACHE_SECONDS = 10.0
@@ -120,3 +121,18 @@ REPLAY_PLAN_TIMEOUT_SECONDS = 300
 REPLAY_WORKER_TIMEOUT_SECONDS = 900
 REPLAY_REPORT_TIMEOUT_SECONDS = 60
 REPLAY_MANIFEST_PREFIX = "_replays/"  # in the archive bucket, outside the Hive partitions Athena reads
+
+# User functions: each its own Lambda (no pipeline permissions), invoked by the pipeline.
+USER_FUNCTION_MAX_TIMEOUT_SECONDS = 30
+SOURCE_FUNCTION_MAX_TIMEOUT_SECONDS = 10  # it answers inside the tracking API's request
+USER_FUNCTION_LAMBDA_MARGIN_SECONDS = 3
+MAX_SOURCE_FUNCTION_BODY_BYTES = 512 * 1024
+
+
+def user_function_name(function_id: str, region: str) -> str:
+    return f"switchyard-fn-{function_id}-{region}"
+
+
+def function_parameter(region: str, function_id: str, what: str) -> str:
+    """SSM parameter of a user function: `secrets` (JSON) or, for source functions, `token`."""
+    return f"/switchyard/{region}/functions/{function_id}/{what}"

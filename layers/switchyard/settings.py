@@ -52,6 +52,7 @@ class RouterSettings(BaseModel):
 
 
 class DeliverySettings(BaseModel):
+    region: str = Field(min_length=1)
     config_table_name: str = Field(min_length=1)
     delivery_table_name: str = Field(min_length=1)
     delivery_queue_url: str = Field(min_length=1)
@@ -60,6 +61,7 @@ class DeliverySettings(BaseModel):
     @classmethod
     def from_environment(cls) -> DeliverySettings:
         return cls(
+            region=_env(constants.ENV_REGION) or _env("AWS_REGION"),
             config_table_name=_env(constants.ENV_CONFIG_TABLE),
             delivery_table_name=_env(constants.ENV_DELIVERY_TABLE),
             delivery_queue_url=_env(constants.ENV_DELIVERY_QUEUE_URL),

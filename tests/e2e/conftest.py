@@ -42,6 +42,9 @@ sources:
   - id: history
     name: Replay history
     write_key: wk_e2e_history_000
+  - id: billing
+    name: Billing webhooks
+    write_key: wk_e2e_billing_000
 """
 
 DESTINATIONS = """\
@@ -86,7 +89,91 @@ destinations:
     sources: [history]
     settings: {{url: "{faults}/hook", timeout_seconds: 1}}
     retry: {{initial_delay_seconds: 1, max_delay_seconds: 2, max_hours: 0.01}}
+  - id: enriched-hook
+    type: webhook
+    sources: [billing]
+    insert_function: enrich
+    settings: {{url: "{enriched}/hook"}}
+    retry: {{initial_delay_seconds: 1, max_delay_seconds: 1, max_hours: 0.003}}
+  - id: warehouse
+    type: function
+    function: warehouse-loader
+    sources: [billing]
+    retry: {{initial_delay_seconds: 1, max_delay_seconds: 1, max_hours: 0.003}}
+functions:
+  - id: billing-hook
+    kind: source
+    file: functions/billing_hook.py
+    source: billing
+    settings: {{plan_prefix: pro}}
+    secrets: {{signing_key: whsec_e2e}}
+    timeout_seconds: 2
+  - id: enrich
+    kind: insert
+    file: functions/enrich.py
+    settings: {{label: enriched-by-switchyard}}
+    timeout_seconds: 1
+  - id: warehouse-loader
+    kind: destination
+    file: functions/warehouse_loader.py
+    settings: {{url: "{warehouse}/load"}}
+    timeout_seconds: 2
 """
+
+FUNCTION_FILES = {
+    "functions/billing_hook.py": """
+from switchyard.functions import InvalidEventPayload, identify, track
+
+
+def on_request(request, settings):
+    body = request.form() if "form" in request.headers.get("content-type", "") else request.json()
+    if body.get("kind") == "invalid":
+        raise InvalidEventPayload("unknown webhook kind")
+    assert settings["signing_key"] == "whsec_e2e", "secrets reach the function"
+    customer = body["customer"]
+    identify(user_id=customer, traits={"plan": settings["plan_prefix"] + "-" + body.get("plan", "basic")})
+    track(user_id=customer, event=body.get("event", "Invoice Paid"),
+          properties={"amount": body.get("amount"), "run": body.get("run"), "insert_fault": body.get("fault")})
+""",
+    "functions/enrich.py": """
+from switchyard.functions import DropEvent, RetryError, ValidationError
+
+attempts = {}
+
+
+def on_track(event, settings):
+    fault = (event.get("properties") or {}).get("insert_fault")
+    attempts[event["messageId"]] = attempts.get(event["messageId"], 0) + 1
+    if event["event"] == "Internal Test":
+        raise DropEvent("internal events stay inside")
+    if fault == "retry-once" and attempts[event["messageId"]] == 1:
+        raise RetryError("the enrichment service is busy")
+    if fault == "loop":
+        while True:
+            pass
+    if fault == "invalid":
+        raise ValidationError("amount missing")
+    if fault == "crash":
+        raise KeyError("oops")
+    event["properties"]["enriched"] = settings["label"]
+    return event
+
+
+def on_identify(event, settings):
+    event["traits"]["enriched"] = settings["label"]
+    return event
+""",
+    "functions/warehouse_loader.py": """
+import json
+import urllib.request
+
+
+def on_batch(events, settings):
+    body = json.dumps({"batch": events}).encode()
+    request = urllib.request.Request(settings["url"], data=body, headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=2).read()
+""",
+}
 
 
 class FaultyResponder:
@@ -119,10 +206,12 @@ class Receivers:
         self.slow = WebhookReceiver(0)
         self.healthy = WebhookReceiver(0)
         self.replayed = WebhookReceiver(0)
+        self.enriched = WebhookReceiver(0)
+        self.warehouse = WebhookReceiver(0)
         self.closed_port = free_port()
 
     def all(self) -> list[WebhookReceiver]:
-        return [self.bulk, self.faults, self.slow, self.healthy, self.replayed]
+        return [self.bulk, self.faults, self.slow, self.healthy, self.replayed, self.enriched, self.warehouse]
 
 
 def free_port() -> int:
@@ -143,7 +232,11 @@ def receivers() -> Iterator[Receivers]:
 
 @pytest.fixture(scope="package")
 def local_stack(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers) -> Iterator[LocalStack]:
-    config = tmp_path_factory.mktemp("workspace") / "workspace.yaml"
+    folder = tmp_path_factory.mktemp("workspace")
+    for name, code in FUNCTION_FILES.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(code)
+    config = folder / "workspace.yaml"
     config.write_text(
         WORKSPACE
         + DESTINATIONS.format(
@@ -152,6 +245,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers) 
             slow=receivers.slow.url,
             healthy=receivers.healthy.url,
             replayed=receivers.replayed.url,
+            enriched=receivers.enriched.url,
+            warehouse=receivers.warehouse.url,
             closed_port=receivers.closed_port,
             secret=SECRET,
         )

@@ -38,7 +38,7 @@ def test_apply_of_a_malformed_file_changes_nothing(
     target = resolve_target(None, local_stack.aws_endpoint)
     store = ConfigStore(target.output(constants.OUTPUT_CONFIG_TABLE), target.client("dynamodb"))
     before = store.load()
-    broken = tmp_path / "broken.yaml"
+    broken = local_stack.config_path.parent / "broken.yaml"
     base = local_stack.config_path.read_text()
     broken.write_text(base.replace("    name: Server SDKs\n", "    name: Server SDKs\n    colour: red\n"))
     assert main(["apply", str(broken), "--endpoint-url", local_stack.aws_endpoint]) == 2
@@ -50,7 +50,7 @@ def test_apply_adds_a_source_that_ingest_then_accepts(
     local_stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     base = local_stack.config_path.read_text()
-    extended = tmp_path / "workspace.yaml"
+    extended = local_stack.config_path.parent / "extended.yaml"
     mobile = "  - id: mobile\n    name: Mobile\n    write_key: wk_e2e_mobile_000\n"
     extended.write_text(base.replace("destinations:\n", mobile + "destinations:\n"))
     assert main(["apply", str(extended), "--endpoint-url", local_stack.aws_endpoint]) == 0

@@ -48,6 +48,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
             "GET--v1--pixel--{type}",
             "GET--v1--projects--{writeKey}--settings",
             "OPTIONS--v1--{proxy+}",
+            "POST--functions--{function_id}",
         )
     },
 }

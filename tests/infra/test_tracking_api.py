@@ -18,6 +18,7 @@ CONTRACT_ROUTES = {
     "GET /v1/pixel/{type}",
     "GET /v1/projects/{writeKey}/settings",
     "OPTIONS /v1/{proxy+}",
+    "POST /functions/{function_id}",
 }
 
 

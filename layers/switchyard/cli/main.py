@@ -89,6 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(replay_list)
     _add_target_options(start)
     replay.set_defaults(run=run_replay)
+
+    functions = commands.add_parser("functions", help="user functions: webhook URLs and a test loop")
+    function_commands = functions.add_subparsers(dest="functions_command", required=True)
+    url = function_commands.add_parser("url", help="the webhook URL (with its token) of a source function")
+    url.add_argument("function_id")
+    _add_target_options(url)
+    test = function_commands.add_parser("test", help="run a function on a payload, as the pipeline would")
+    test.add_argument("function_id")
+    test.add_argument("--config", type=Path, default=Path("workspace.yaml"), help="the workspace file")
+    payload = test.add_mutually_exclusive_group(required=True)
+    payload.add_argument("--event", type=Path, help="insert/destination functions: an event (or a list) as JSON")
+    payload.add_argument(
+        "--request", type=Path, help='source functions: a request body (JSON), or {"headers": {...}, "body": "..."}'
+    )
+    functions.set_defaults(run=run_functions)
     return parser
 
 
@@ -110,12 +125,13 @@ def run_apply(args: argparse.Namespace) -> int:
     from switchyard.config.apply import apply_workspace
     from switchyard.config.store import ConcurrentApplyError, ConfigStore
     from switchyard.config.workspace import ConfigError, load_workspace
+    from switchyard.functions.secrets import FunctionSecrets
 
     try:
         load_workspace(args.file)  # refuse a bad file before touching any region
         target = resolve_target(args.region, args.endpoint_url)
         store = ConfigStore(target.output(constants.OUTPUT_CONFIG_TABLE), target.client("dynamodb"))
-        result = apply_workspace(args.file, store)
+        result = apply_workspace(args.file, store, FunctionSecrets(target.client("ssm"), target.region))
     except (ConfigError, TargetError, ConcurrentApplyError) as error:
         return fail(str(error))
     print(f"{target.region}: {result.summary()}")
@@ -188,6 +204,12 @@ def run_replay(args: argparse.Namespace) -> int:
     from switchyard.cli.replays import replay_command
 
     return replay_command(args, fail)
+
+
+def run_functions(args: argparse.Namespace) -> int:
+    from switchyard.cli.functions import functions_command
+
+    return functions_command(args, fail)
 
 
 def run_dev(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from switchyard.config.compiled import CompiledWorkspace
 from switchyard.config.store import ConfigStore
-from switchyard.config.workspace import compile_workspace, load_workspace
+from switchyard.config.workspace import ConfigError, compile_workspace, load_workspace
+from switchyard.functions.secrets import FunctionSecrets, token_hash
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,22 @@ class ApplyResult:
         return "; ".join(parts)
 
 
-def apply_workspace(path: str | Path, store: ConfigStore) -> ApplyResult:
-    """Raises ConfigError (nothing changed) for a bad file, ConcurrentApplyError on a race."""
-    compiled = compile_workspace(load_workspace(path))
+def apply_workspace(path: str | Path, store: ConfigStore, secrets: FunctionSecrets | None = None) -> ApplyResult:
+    """Raises ConfigError (nothing changed) for a bad file, ConcurrentApplyError on a race.
+
+    Function secrets and source-function tokens go to SSM (`secrets`) before the config is
+    written; the config keeps only secret names and token hashes.
+    """
+    spec = load_workspace(path)
+    tokens: dict[str, str] = {}
+    if spec.functions:
+        if secrets is None:
+            raise ConfigError("this workspace has functions: applying it needs access to SSM for their secrets")
+        for function in spec.functions:
+            secrets.store(function.id, function.secrets)
+            if function.kind == "source":
+                tokens[function.id] = token_hash(secrets.token(function.id))
+    compiled = compile_workspace(spec, tokens)
     current = store.load()
     if current is not None and current.workspace == compiled:
         return ApplyResult(current.version, [], [], [], unchanged=True)

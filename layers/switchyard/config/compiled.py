@@ -36,6 +36,23 @@ class Destination:
     rate_limit_per_second: int
     concurrency: int
     retry: dict[str, Any]
+    function: str | None = None
+    insert_function: str | None = None
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionConfig:
+    id: str
+    kind: str
+    source: str | None
+    file: str
+    settings: dict[str, Any]
+    secret_names: tuple[str, ...]
+    timeout_seconds: int
+    token_sha256: str = ""  # source functions: the webhook token's hash
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -46,6 +63,7 @@ class CompiledWorkspace:
     workspace: str
     sources: tuple[Source, ...] = ()
     destinations: tuple[Destination, ...] = ()
+    functions: tuple[FunctionConfig, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_key_hash", {source.write_key_sha256: source for source in self.sources})
@@ -56,6 +74,10 @@ class CompiledWorkspace:
             for source_id in destination.sources:
                 connected.setdefault(source_id, []).append(destination)
         object.__setattr__(self, "_connected", {key: tuple(value) for key, value in connected.items()})
+        object.__setattr__(self, "_functions", {function.id: function for function in self.functions})
+
+    def function(self, function_id: str) -> FunctionConfig | None:
+        return self._functions.get(function_id)  # type: ignore[attr-defined]
 
     def destination(self, destination_id: str) -> Destination | None:
         return self._destinations.get(destination_id)  # type: ignore[attr-defined]
@@ -75,6 +97,7 @@ class CompiledWorkspace:
             "workspace": self.workspace,
             "sources": [asdict(source) for source in self.sources],
             "destinations": [asdict(destination) for destination in self.destinations],
+            "functions": [asdict(function) for function in self.functions],
         }
 
     @classmethod
@@ -85,6 +108,10 @@ class CompiledWorkspace:
             destinations=tuple(
                 Destination(**{**destination, "sources": tuple(destination["sources"])})
                 for destination in document.get("destinations", [])
+            ),
+            functions=tuple(
+                FunctionConfig(**{**function, "secret_names": tuple(function["secret_names"])})
+                for function in document.get("functions", [])
             ),
         )
 

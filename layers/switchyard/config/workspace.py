@@ -8,7 +8,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from switchyard.config.compiled import CompiledWorkspace, Destination, Source, write_key_hash
+from switchyard import constants
+from switchyard.config.compiled import CompiledWorkspace, Destination, FunctionConfig, Source, write_key_hash
+from switchyard.functions.runtime import check_function_file
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -49,18 +51,62 @@ class RetrySpec(BaseModel):
     max_delay_seconds: int = Field(default=900, ge=1, le=43_200)
 
 
+class FunctionSpec(BaseModel):
+    """A Python module in the workspace folder, run in its own Lambda (see switchyard.functions)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # At most 40 characters: the Lambda name `switchyard-fn-<id>-<region>` must fit in 64.
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    kind: Literal["source", "insert", "destination"]
+    file: str = Field(min_length=1, description="Path of the .py file, relative to the workspace file")
+    source: str | None = Field(default=None, description="Source functions: the source its messages belong to")
+    settings: dict[str, Any] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict, description="Settings stored encrypted (SSM SecureString)")
+    timeout_seconds: int = Field(default=5, ge=1, le=constants.USER_FUNCTION_MAX_TIMEOUT_SECONDS)
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> FunctionSpec:
+        if self.kind == "source":
+            if not self.source:
+                raise ValueError("a source function names the `source` its messages belong to")
+            if self.timeout_seconds > constants.SOURCE_FUNCTION_MAX_TIMEOUT_SECONDS:
+                raise ValueError(
+                    f"a source function answers its webhook: timeout_seconds is at most "
+                    f"{constants.SOURCE_FUNCTION_MAX_TIMEOUT_SECONDS}"
+                )
+        elif self.source:
+            raise ValueError("only source functions have a `source`")
+        overlap = sorted(set(self.settings) & set(self.secrets))
+        if overlap:
+            raise ValueError(f"{overlap} appear in both settings and secrets")
+        return self
+
+
 class DestinationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=_ID_PATTERN)
     name: str | None = Field(default=None, description="Name the `integrations` object uses (default: id)")
-    type: Literal["webhook"]
+    type: Literal["webhook", "function"]
     enabled: bool = True
     sources: list[str] = Field(default_factory=list, description="Ids of the sources connected to it")
-    settings: WebhookSettings
+    settings: WebhookSettings | None = None
+    function: str | None = Field(default=None, description="type function: the destination function's id")
+    insert_function: str | None = Field(default=None, description="An insert function run just before delivery")
     rate_limit_per_second: int = Field(default=100, ge=1, le=10_000)
     concurrency: int = Field(default=5, ge=1, le=50)
     retry: RetrySpec = Field(default_factory=RetrySpec)
+
+    @model_validator(mode="after")
+    def _type_rules(self) -> DestinationSpec:
+        if self.type == "webhook" and self.settings is None:
+            raise ValueError("a webhook destination needs `settings` with a `url`")
+        if self.type == "function" and not self.function:
+            raise ValueError("a function destination names its `function`")
+        if self.type != "function" and self.function:
+            raise ValueError("only `type: function` destinations name a `function`")
+        return self
 
 
 class WorkspaceSpec(BaseModel):
@@ -69,6 +115,7 @@ class WorkspaceSpec(BaseModel):
     workspace: str = Field(pattern=_ID_PATTERN)
     sources: list[SourceSpec] = Field(default_factory=list)
     destinations: list[DestinationSpec] = Field(default_factory=list)
+    functions: list[FunctionSpec] = Field(default_factory=list)
 
     @field_validator("sources")
     @classmethod
@@ -91,6 +138,18 @@ class WorkspaceSpec(BaseModel):
             unknown = [source for source in destination.sources if source not in known]
             if unknown:
                 raise ValueError(f"destination {destination.id!r} is connected to unknown source(s) {unknown}")
+        _require_unique("function id", [function.id for function in self.functions])
+        kinds = {function.id: function.kind for function in self.functions}
+        for function in self.functions:
+            if function.kind == "source" and function.source not in known:
+                raise ValueError(f"function {function.id!r} emits into unknown source {function.source!r}")
+        for destination in self.destinations:
+            for field_name, wanted in (("function", "destination"), ("insert_function", "insert")):
+                function_id = getattr(destination, field_name)
+                if function_id is not None and kinds.get(function_id) != wanted:
+                    raise ValueError(
+                        f"destination {destination.id!r}: `{field_name}: {function_id}` must name a {wanted} function"
+                    )
         return self
 
 
@@ -103,13 +162,23 @@ def _require_unique(what: str, values: list[str], *, show: bool = True) -> None:
 
 
 def load_workspace(path: str | Path) -> WorkspaceSpec:
-    """Read and validate a workspace file; ConfigError names the file, line and key at fault."""
+    """Read and validate a workspace file and its function files; ConfigError names what is wrong."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read the workspace file: {error}") from error
-    return parse_workspace(text, str(path))
+    spec = parse_workspace(text, str(path))
+    for function in spec.functions:
+        try:
+            check_function_file(function_path(path, function), function.kind)
+        except ValueError as error:
+            raise ConfigError(f"function {function.id!r}: {error}") from error
+    return spec
+
+
+def function_path(workspace_path: str | Path, function: FunctionSpec) -> Path:
+    return (Path(workspace_path).parent / function.file).resolve()
 
 
 def parse_workspace(text: str, origin: str = "<workspace>") -> WorkspaceSpec:
@@ -161,8 +230,10 @@ def _line_of(node: yaml.Node | None, location: tuple[Any, ...]) -> int | None:
     return line
 
 
-def compile_workspace(spec: WorkspaceSpec) -> CompiledWorkspace:
-    """The stored form of a validated workspace file (write keys replaced by their hashes)."""
+def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None) -> CompiledWorkspace:
+    """The stored form of a validated workspace file (write keys and function tokens as hashes,
+    function secrets left out: they go to SSM)."""
+    tokens = tokens or {}
     return CompiledWorkspace(
         workspace=spec.workspace,
         sources=tuple(
@@ -182,11 +253,26 @@ def compile_workspace(spec: WorkspaceSpec) -> CompiledWorkspace:
                 type=destination.type,
                 enabled=destination.enabled,
                 sources=tuple(destination.sources),
-                settings=destination.settings.model_dump(),
+                settings=destination.settings.model_dump() if destination.settings else {},
                 rate_limit_per_second=destination.rate_limit_per_second,
                 concurrency=destination.concurrency,
                 retry=destination.retry.model_dump(),
+                function=destination.function,
+                insert_function=destination.insert_function,
             )
             for destination in spec.destinations
+        ),
+        functions=tuple(
+            FunctionConfig(
+                id=function.id,
+                kind=function.kind,
+                source=function.source,
+                file=function.file,
+                settings=dict(function.settings),
+                secret_names=tuple(sorted(function.secrets)),
+                timeout_seconds=function.timeout_seconds,
+                token_sha256=tokens.get(function.id, ""),
+            )
+            for function in spec.functions
         ),
     )

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from switchyard.config.compiled import CompiledWorkspace, Destination
+from switchyard.config.compiled import CompiledWorkspace, Destination, FunctionConfig
 from switchyard.delivery.attempts import DELIVERED, FINAL, RETRY, Attempt
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
@@ -22,10 +22,18 @@ from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER, Decisio
 from switchyard.delivery.ratelimit import RateLimiter
 from switchyard.delivery.requests import LIVE_LANE, DeliveryRequest
 from switchyard.delivery.stats import DeliveryStats
+from switchyard.functions.runtime import DROPPED, OK, EventResult
+
+# Events per invocation of a destination function (its on_batch gets them together).
+FUNCTION_BATCH_SIZE = 50
 
 
 class Adapter(Protocol):
-    def send(self, destination: Destination, events: Sequence[dict[str, Any]]) -> Attempt: ...
+    def send(self, destination: Destination, events: Sequence[dict[str, Any]]) -> Attempt | list[Attempt]: ...
+
+
+class EventFunctions(Protocol):
+    def run_events(self, function: FunctionConfig, events: list[dict[str, Any]]) -> list[EventResult]: ...
 
 
 @dataclass(slots=True)
@@ -57,7 +65,9 @@ class Deliverer:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        functions: EventFunctions | None = None,
     ) -> None:
+        self._functions = functions
         self._workspace = workspace
         self._adapters = adapters
         self._limiter = limiter
@@ -117,16 +127,54 @@ class Deliverer:
         if len(items) > allowed:
             stats.count(destination.id, "rate_limited", now, len(items) - allowed)
 
-        batch_size = int(destination.settings.get("batch_size", 1))
-        chunks = [items[i : i + batch_size] for i in range(0, allowed, batch_size)]
+        sendable = items[:allowed]
+        if destination.insert_function:
+            sendable = self._run_insert_function(destination, sendable, outcomes, stats)
+        default_batch = FUNCTION_BATCH_SIZE if destination.type == "function" else 1
+        batch_size = int(destination.settings.get("batch_size", default_batch))
+        chunks = [sendable[i : i + batch_size] for i in range(0, len(sendable), batch_size)]
         adapter = self._adapters[destination.type]
         with ThreadPoolExecutor(max_workers=min(destination.concurrency, max(1, len(chunks)))) as pool:
-            attempts = list(pool.map(lambda chunk: adapter.send(destination, [i.request.event for i in chunk]), chunks))
-        for chunk, attempt in zip(chunks, attempts, strict=True):
-            self._breakers.record(destination.id, attempt.status != RETRY)
-            for item in chunk:
+            answers = list(pool.map(lambda chunk: adapter.send(destination, [i.request.event for i in chunk]), chunks))
+        for chunk, answer in zip(chunks, answers, strict=True):
+            # Webhooks answer once for the chunk; destination functions once per event.
+            attempts = answer if isinstance(answer, list) else [answer] * len(chunk)
+            self._breakers.record(destination.id, any(attempt.status != RETRY for attempt in attempts))
+            for item, attempt in zip(chunk, attempts, strict=True):
                 outcomes[item.message_id] = self._settle(destination, item, attempt, stats)
         return outcomes
+
+    def _run_insert_function(
+        self,
+        destination: Destination,
+        items: list[QueuedDelivery],
+        outcomes: dict[str, Outcome],
+        stats: DeliveryStats,
+    ) -> list[QueuedDelivery]:
+        """Runs the destination's insert function; returns the items still to deliver (changed events)."""
+        function = self._workspace().function(destination.insert_function or "")
+        if function is None or self._functions is None or not items:
+            return items
+        results = self._functions.run_events(function, [item.request.event for item in items])
+        kept = []
+        for item, result in zip(items, results, strict=True):
+            if result.status == OK and result.event is not None:
+                item.request.event = result.event
+                item.request.event_json = None
+                kept.append(item)
+            elif result.status == DROPPED:
+                stats.count(destination.id, "dropped_by_insert_function", self._clock())
+                outcomes[item.message_id] = Outcome(Decision(DONE))
+            else:
+                status = RETRY if result.retryable else FINAL
+                attempt = Attempt(
+                    status,
+                    result.code,
+                    response={"function": function.id, "error": result.message},
+                    answered_at=self._clock(),
+                )
+                outcomes[item.message_id] = self._settle(destination, item, attempt, stats)
+        return kept
 
     def _settle(
         self, destination: Destination, item: QueuedDelivery, attempt: Attempt, stats: DeliveryStats

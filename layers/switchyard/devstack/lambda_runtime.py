@@ -6,6 +6,7 @@ import importlib.util
 import queue
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -63,6 +64,11 @@ class LocalFunction:
         self._environments: queue.Queue[ModuleType] = queue.Queue()
         for _ in range(concurrency):
             self._environments.put(load_handler_module(name))
+
+    def each_environment(self, action: Callable[[ModuleType], None]) -> None:
+        """Apply `action` to every environment's module (configuration before first use)."""
+        for environment in list(self._environments.queue):
+            action(environment)
 
     @property
     def module(self) -> ModuleType:

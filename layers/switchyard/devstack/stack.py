@@ -12,6 +12,7 @@ import boto3
 from switchyard import constants
 from switchyard.config.apply import ApplyResult, apply_workspace
 from switchyard.config.store import ConfigStore
+from switchyard.config.workspace import function_path, load_workspace
 from switchyard.devstack.emulator import Emulator
 from switchyard.devstack.http_api import HttpApiServer
 from switchyard.devstack.kinesis_poller import Consumer, KinesisPoller
@@ -19,7 +20,8 @@ from switchyard.devstack.lambda_runtime import LocalFunction
 from switchyard.devstack.receiver import WebhookReceiver
 from switchyard.devstack.resources import LocalResources, create_resources
 from switchyard.devstack.sqs_poller import SqsPoller
-from switchyard.devstack.stepfunctions import LambdaInvokeAdapter
+from switchyard.devstack.stepfunctions import LambdaInvokeAdapter, placeholder_zip
+from switchyard.functions.secrets import FunctionSecrets
 
 LOCAL_ACCOUNT = "000000000000"
 
@@ -85,8 +87,11 @@ class LocalStack:
         create_resources(self.resources, endpoint_url=self.aws_endpoint)
         os.environ.update(self.environment())
         self.applied = apply_workspace(
-            self.config_path, ConfigStore(self.resources.config_table, self.client("dynamodb"))
+            self.config_path,
+            ConfigStore(self.resources.config_table, self.client("dynamodb")),
+            FunctionSecrets(self.client("ssm"), self.region),
         )
+        self._start_user_functions()
         if self._demo_receiver_port is not None:
             self.receiver = WebhookReceiver(self._demo_receiver_port, echo=lambda line: print(line, flush=True))
             self.receiver.start()
@@ -188,6 +193,28 @@ class LocalStack:
             "POWERTOOLS_METRICS_DISABLED": "false" if self.verbose else "true",
             "POWERTOOLS_LOG_LEVEL": "INFO" if self.verbose else "WARNING",
         }
+
+    def _start_user_functions(self) -> None:
+        """Each workspace function as its own Lambda (as `cdk deploy -c workspace=...` makes them),
+        running the same generic handler over the module in the workspace folder."""
+        assert self.resources is not None
+        role = self.client("iam").get_role(RoleName=f"switchyard-local-{self.region}")["Role"]["Arn"]
+        lambda_client = self.client("lambda")
+        for function in load_workspace(self.config_path).functions:
+            name = constants.user_function_name(function.id, self.region)
+            lambda_client.create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=role,
+                Handler="handler.lambda_handler",
+                Code={"ZipFile": placeholder_zip()},
+                Timeout=function.timeout_seconds + 3,
+            )
+            local = LocalFunction("user_function", function.timeout_seconds + 3, concurrency=4)
+            code = function_path(self.config_path, function)
+            local.each_environment(lambda module, code=code: module.use_code(code))
+            self.functions[f"fn:{function.id}"] = local
+            self._lambda_adapter.functions[name] = local
 
     def _invoke_ingest(self, event: dict[str, Any]) -> dict[str, Any]:
         return self.functions["ingest"].invoke(event)

@@ -58,6 +58,14 @@ def inflate(data: bytes, content_encoding: str | None) -> bytes:
     return inflated
 
 
+def parse_json_value(data: bytes) -> Any:
+    """Any JSON value; a BadRequest names what is wrong."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest("invalid_json", f"The request body is not valid JSON: {error}.") from error
+
+
 def parse_json_object(data: bytes) -> dict[str, Any]:
     """Parse the body as a JSON object; orjson also refuses invalid UTF-8 and absurd nesting."""
     if not data.strip():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,9 +11,11 @@ from typing import Any, Protocol
 
 import orjson
 
-from switchyard.config.compiled import CompiledWorkspace, Source
+from switchyard.config.compiled import CompiledWorkspace, FunctionConfig, Source
 from switchyard.constants import MAX_BATCH_ITEMS
-from switchyard.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from switchyard.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthorized
+from switchyard.functions.runtime import RETRYABLE, SourceResult
+from switchyard.functions.secrets import token_hash
 from switchyard.ingest import body as bodies
 from switchyard.ingest.auth import resolve_write_key
 from switchyard.ingest.messages import (
@@ -37,6 +40,33 @@ class EventStream(Protocol):
     def put(self, records: list[StreamRecord]) -> None: ...
 
 
+class SourceFunctions(Protocol):
+    def run_request(self, function: FunctionConfig, request: dict[str, Any]) -> SourceResult: ...
+
+
+def function_request(request: HttpRequest) -> dict[str, Any]:
+    """The webhook request as a source function sees it: JSON or form bodies, text, up to 512 KiB."""
+    bodies.check_content_type(request.headers.get("content-type"))
+    try:
+        raw = bodies.inflate(request.body, request.headers.get("content-encoding"))
+    except PayloadTooLarge as error:  # webhooks answer 400 for any body they cannot take
+        raise BadRequest(error.code, error.message) from error
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest("invalid_body", "The request body is not UTF-8 text.") from error
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type.endswith("json") or (not content_type and text.lstrip()[:1] in ("{", "[")):
+        bodies.parse_json_value(raw)
+    return {
+        "method": "POST",
+        "url": request.url,
+        "headers": dict(request.headers),
+        "query": dict(request.query),
+        "body": text,
+    }
+
+
 @dataclass(frozen=True)
 class HttpRequest:
     """The parts of an HTTP request the tracking API looks at (headers with lower-case names)."""
@@ -45,6 +75,7 @@ class HttpRequest:
     body: bytes = b""
     query: Mapping[str, str] = field(default_factory=dict)
     source_ip: str | None = None
+    url: str = ""
 
 
 @dataclass
@@ -81,11 +112,13 @@ class IngestService:
         stream: EventStream,
         region: str,
         now: Callable[[], datetime] = utc_now,
+        functions: SourceFunctions | None = None,
     ) -> None:
         self._workspace = workspace
         self._stream = stream
         self._region = region
         self._now = now
+        self._functions = functions
 
     def receive(self, call_path: str, request: HttpRequest, outcome: IngestOutcome) -> None:
         """`POST /v1/{call_path}`: one message or a batch; returns only once all are in the stream."""
@@ -116,6 +149,29 @@ class IngestService:
         context = self._request_context(source, self._now(), request.source_ip)
         self._accept([message], call_type, context, outcome, single=True)
 
+    def receive_from_function(self, function_id: str, request: HttpRequest, outcome: IngestOutcome) -> None:
+        """`POST /functions/{id}`: run the source function, then ingest what it emitted."""
+        workspace = self._current_workspace()
+        function = workspace.function(function_id)
+        if function is None or function.kind != "source" or self._functions is None:
+            raise NotFound("unknown_function", f"There is no source function {function_id!r}.")
+        token = request.query.get("token") or request.headers.get("x-switchyard-token") or ""
+        if not function.token_sha256 or not hmac.compare_digest(token_hash(token), function.token_sha256):
+            raise Unauthorized("invalid_token", "The function token is missing or wrong.")
+        source = workspace.source(function.source or "")
+        if source is None or not source.enabled:
+            raise Forbidden("source_disabled", f"Source {function.source!r} is not accepting events.")
+        outcome.source_id = source.id
+        result = self._functions.run_request(function, function_request(request))
+        if result.code in RETRYABLE:
+            raise ServiceUnavailable(result.code, f"The function did not finish ({result.message}); retry.")
+        if result.code:
+            raise BadRequest(result.code, result.message or "The function refused the request.")
+        if not result.messages:
+            return
+        context = self._request_context(source, self._now(), request.source_ip)
+        self._accept(result.messages, None, context, outcome, single=False)
+
     def settings_document(self, write_key: str, api_host: str, protocol: str) -> dict[str, Any]:
         """What the browser library loads before it sends anything (its `cdnURL` points here)."""
         self._source_for(write_key)
@@ -128,11 +184,14 @@ class IngestService:
     def _authenticate(self, authorization: str | None, body_key: object) -> Source:
         return self._source_for(resolve_write_key(authorization, body_key))
 
-    def _source_for(self, write_key: str) -> Source:
+    def _current_workspace(self) -> CompiledWorkspace:
         try:
-            workspace = self._workspace()
+            return self._workspace()
         except Exception as error:
             raise ServiceUnavailable("config_unavailable", "Configuration is unavailable; retry.") from error
+
+    def _source_for(self, write_key: str) -> Source:
+        workspace = self._current_workspace()
         source = workspace.source_for_write_key(write_key)
         if source is None:
             raise Unauthorized("invalid_write_key", "The write key is not known in this region.")

@@ -78,6 +78,29 @@ def search(query: str, label: str, statistic: str = "Sum") -> cloudwatch.MathExp
     )
 
 
+def queue_widgets(title: str, queue: sqs.IQueue) -> list[cloudwatch.GraphWidget]:
+    """Depth (waiting, in flight or waiting to retry) and the age of the oldest message of a queue."""
+    return [
+        cloudwatch.GraphWidget(
+            title=f"{title}: messages",
+            width=8,
+            left=[
+                queue.metric_approximate_number_of_messages_visible(
+                    period=PERIOD, statistic="Maximum", label="waiting"
+                ),
+                queue.metric_approximate_number_of_messages_not_visible(
+                    period=PERIOD, statistic="Maximum", label="in flight or waiting to retry"
+                ),
+            ],
+        ),
+        cloudwatch.GraphWidget(
+            title=f"{title}: age of oldest message (s)",
+            width=8,
+            left=[queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum", label="oldest")],
+        ),
+    ]
+
+
 class Observability(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: StackOptions) -> None:
         super().__init__(scope, construct_id)
@@ -398,25 +421,7 @@ class Observability(Construct):
                 width=8,
                 left=[search(by_destination("DeliveryLatency"), "${PROP('Dim.destination')}", "p95")],
             ),
-            cloudwatch.GraphWidget(
-                title="Delivery queue: messages",
-                width=8,
-                left=[
-                    queue.metric_approximate_number_of_messages_visible(
-                        period=PERIOD, statistic="Maximum", label="waiting"
-                    ),
-                    queue.metric_approximate_number_of_messages_not_visible(
-                        period=PERIOD, statistic="Maximum", label="in flight or waiting to retry"
-                    ),
-                ],
-            ),
-            cloudwatch.GraphWidget(
-                title="Delivery queue: age of oldest message (s)",
-                width=8,
-                left=[
-                    queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum", label="oldest")
-                ],
-            ),
+            *queue_widgets("Delivery queue", queue),
             cloudwatch.GraphWidget(
                 title="Dead letters",
                 width=8,
@@ -457,25 +462,7 @@ class Observability(Construct):
                     state_machine.metric_timed_out(period=PERIOD, statistic="Sum", label="timed out"),
                 ],
             ),
-            cloudwatch.GraphWidget(
-                title="Replay queue: messages",
-                width=8,
-                left=[
-                    queue.metric_approximate_number_of_messages_visible(
-                        period=PERIOD, statistic="Maximum", label="waiting"
-                    ),
-                    queue.metric_approximate_number_of_messages_not_visible(
-                        period=PERIOD, statistic="Maximum", label="in flight or waiting to retry"
-                    ),
-                ],
-            ),
-            cloudwatch.GraphWidget(
-                title="Replay queue: age of oldest message (s)",
-                width=8,
-                left=[
-                    queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum", label="oldest")
-                ],
-            ),
+            *queue_widgets("Replay queue", queue),
         )
 
     def _service_metric(self, name: str, period: Duration) -> cloudwatch.Metric:

@@ -221,7 +221,14 @@ def run_dev(args: argparse.Namespace) -> int:
     except ConfigError as error:
         return fail(str(error))
     quiet_library_logs()
-    stack = LocalStack(args.config, port=args.port, aws_port=args.aws_port, region=args.region, verbose=args.verbose)
+    stack = LocalStack(
+        args.config,
+        port=args.port,
+        aws_port=args.aws_port,
+        region=args.region,
+        verbose=args.verbose,
+        demo_receiver_port=args.demo_receiver,
+    )
     try:
         stack.start()
     except OSError as error:

@@ -221,5 +221,8 @@ class LocalStack:
 
 
 def quiet_library_logs() -> None:
+    """The terminal is for the banner and the demo receiver; request lines and moto's notes
+    about what its engine ignores (ToleratedFailurePercentage) are noise there."""
     for name in ("werkzeug", "botocore", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("moto").setLevel(logging.ERROR)

@@ -14,19 +14,24 @@ from switchyard.functions.secrets import FunctionSecrets, token_hash
 @dataclass(frozen=True)
 class ApplyResult:
     version: int
-    added: list[str]
-    removed: list[str]
-    changed: list[str]
+    # (kind, what happened) -> ids, e.g. ("sources", "added") -> ["web"]
+    changes: dict[tuple[str, str], list[str]]
     unchanged: bool
 
     def summary(self) -> str:
         if self.unchanged:
             return f"workspace unchanged (version {self.version})"
         parts = [f"applied workspace version {self.version}"]
-        for label, ids in (("added", self.added), ("removed", self.removed), ("changed", self.changed)):
-            if ids:
-                parts.append(f"sources {label}: {', '.join(ids)}")
+        parts += [f"{kind} {what}: {', '.join(ids)}" for (kind, what), ids in self.changes.items() if ids]
         return "; ".join(parts)
+
+
+def _differences(kind: str, before: dict[str, object], after: dict[str, object]) -> dict[tuple[str, str], list[str]]:
+    return {
+        (kind, "added"): sorted(after.keys() - before.keys()),
+        (kind, "removed"): sorted(before.keys() - after.keys()),
+        (kind, "changed"): sorted(key for key in after.keys() & before.keys() if after[key] != before[key]),
+    }
 
 
 def apply_workspace(path: str | Path, store: ConfigStore, secrets: FunctionSecrets | None = None) -> ApplyResult:
@@ -47,15 +52,12 @@ def apply_workspace(path: str | Path, store: ConfigStore, secrets: FunctionSecre
     compiled = compile_workspace(spec, tokens)
     current = store.load()
     if current is not None and current.workspace == compiled:
-        return ApplyResult(current.version, [], [], [], unchanged=True)
+        return ApplyResult(current.version, {}, unchanged=True)
     previous = current.workspace if current else CompiledWorkspace(workspace="")
     saved = store.save(compiled, expected_version=current.version if current else None)
-    before = {source.id: source for source in previous.sources}
-    after = {source.id: source for source in compiled.sources}
-    return ApplyResult(
-        version=saved.version,
-        added=sorted(after.keys() - before.keys()),
-        removed=sorted(before.keys() - after.keys()),
-        changed=sorted(key for key in after.keys() & before.keys() if after[key] != before[key]),
-        unchanged=False,
-    )
+    changes: dict[tuple[str, str], list[str]] = {}
+    for kind in ("sources", "destinations", "functions"):
+        before = {item.id: item for item in getattr(previous, kind)}
+        after = {item.id: item for item in getattr(compiled, kind)}
+        changes.update(_differences(kind, before, after))
+    return ApplyResult(version=saved.version, changes=changes, unchanged=False)

@@ -96,7 +96,8 @@ def defer(record: dict[str, Any], delay_seconds: int) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records", [])
     items = [item for item in (queued(record) for record in records) if item is not None]
-    outcomes = deliverer().deliver(items)
+    # Leave time to defer what was not attempted before Lambda's own time-out.
+    outcomes = deliverer().deliver(items, budget_seconds=context.get_remaining_time_in_millis() / 1000 - 10)
     by_id = {record["messageId"]: record for record in records}
     failures = []
     for message_id, outcome in outcomes.items():

@@ -92,6 +92,9 @@ def pixel(event: dict[str, Any], call: str) -> dict[str, Any]:
         service().receive_pixel(call, http_request(event), outcome)
     except ApiError as error:
         count_refusal(error)
+    except Exception:  # noqa: BLE001 - still the GIF; the failure is logged and counted
+        logger.exception("pixel request failed")
+        metrics.add_metric(name="RequestsFailed", unit=MetricUnit.Count, value=1)
     finally:
         record(outcome)
     return {

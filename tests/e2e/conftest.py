@@ -252,7 +252,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers) 
         )
     )
     saved = dict(os.environ)
-    stack = LocalStack(config, port=0, aws_port=0, delivery_workers=4)
+    stack = LocalStack(config, port=0, aws_port=0, delivery_workers=6)
     try:
         yield stack.start()
     finally:

@@ -96,3 +96,33 @@ def test_signature_is_hmac_sha256_of_the_body():
     assert signature("s3cr3t", b'{"a":1}') == (
         "sha256=" + __import__("hmac").new(b"s3cr3t", b'{"a":1}', "sha256").hexdigest()
     )
+
+
+def test_a_lost_probe_does_not_block_a_destination_forever():
+    now = [0.0]
+    breakers = CircuitBreakers(threshold=1, cooldown_seconds=5, clock=lambda: now[0])
+    breakers.record("d", success=False)
+    now[0] = 6
+    assert breakers.blocked_for("d") == 0, "the probe goes out"
+    # ...and never reports back (rate-limited, dropped by an insert function, crashed).
+    now[0] = 12
+    assert breakers.blocked_for("d") == 0, "its lease ran out: another probe may go"
+
+
+def test_sqs_bodies_escape_the_characters_sqs_refuses():
+    import orjson
+
+    from switchyard.delivery.requests import DeliveryRequest
+
+    event = {"properties": {"x": "\uffff\ufffe"}}
+    for request in (DeliveryRequest("d", event), DeliveryRequest("d", event, event_json=orjson.dumps(event))):
+        body = request.to_body()
+        assert b"\xef\xbf" not in body
+        assert DeliveryRequest.from_body(body).event == event
+
+
+def test_delivery_samples_hide_configured_headers_and_url_credentials():
+    from switchyard.delivery.webhook import shown_url, without_query
+
+    assert shown_url("https://user:pw@h.example:8443/p?api_key=1") == "https://h.example:8443/p?<redacted>"
+    assert without_query("failed: /p?api_key=1", "https://h.example/p?api_key=1") == "failed: /p?<redacted>"

@@ -169,3 +169,13 @@ def test_long_partition_keys_are_hashed_to_fit_kinesis():
     key = partition_key("web", {"userId": "u" * 400})
     assert len(key) <= 256
     assert key == partition_key("web", {"userId": "u" * 400})
+
+
+def test_a_type_that_is_not_a_string_is_a_discard_not_a_crash():
+    assert reason({"userId": "u", "type": ["track"]}, call_type=None) == "invalid_type"
+
+
+def test_a_timestamp_at_the_end_of_time_is_not_trusted_rather_than_crashing():
+    stored = accept({"userId": "u", "event": "x", "timestamp": "9999-12-31T23:59:59Z"}, sent_at="2026-11-29T12:00:00Z")
+    assert stored["timestamp"] == RECEIVED_TEXT
+    assert stored["originalTimestamp"] == "9999-12-31T23:59:59Z"

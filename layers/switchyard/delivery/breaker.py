@@ -1,6 +1,6 @@
 """A circuit breaker per destination, so a dead or hanging destination stops costing workers.
 
-After `threshold` retryable failures in a row the destination is skipped (its events deferred
+After `threshold` batches in a row that only failed, the destination is skipped (its events deferred
 without an attempt) until `cooldown` has passed; then one batch probes it. Kept in memory: each
 Lambda execution environment learns on its own within a few failures, with no shared writes.
 """
@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 @dataclass
 class _State:
-    failures: int = 0
+    failures: int = 0  # deliveries in a row (one per batch handled) that only failed
     open_until: float = 0.0
-    probing: bool = False
+    probe_until: float = 0.0  # a probe is under way until then (a lease: a lost probe cannot block)
 
 
 class CircuitBreakers:
     def __init__(
-        self, threshold: int = 3, cooldown_seconds: float = 10.0, clock: Callable[[], float] = time.monotonic
+        self, threshold: int = 3, cooldown_seconds: float = 5.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._threshold = threshold
         self._cooldown = cooldown_seconds
@@ -36,16 +36,18 @@ class CircuitBreakers:
             state = self._states.get(destination_id)
             if state is None or state.failures < self._threshold:
                 return 0.0
-            remaining = state.open_until - self._clock()
-            if remaining > 0 or state.probing:
-                return max(remaining, 1.0)
-            state.probing = True
+            now = self._clock()
+            waiting = max(state.open_until, state.probe_until) - now
+            if waiting > 0:
+                return max(waiting, 1.0)
+            state.probe_until = now + self._cooldown
             return 0.0
 
     def record(self, destination_id: str, success: bool) -> None:
+        """One delivery of a batch to the destination: success if anything in it got through."""
         with self._lock:
             state = self._states.setdefault(destination_id, _State())
-            state.probing = False
+            state.probe_until = 0.0
             if success:
                 state.failures = 0
                 return

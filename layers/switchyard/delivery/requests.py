@@ -11,6 +11,15 @@ import orjson
 LIVE_LANE = "live"
 
 
+def _sqs_safe(body: bytes) -> bytes:
+    """SQS refuses U+FFFE and U+FFFF, which JSON allows raw in strings (orjson writes them raw;
+    it escapes control characters and refuses lone surrogates itself). Escaped, the JSON is the
+    same value and the message is accepted."""
+    if b"\xef\xbf\xbe" in body or b"\xef\xbf\xbf" in body:
+        return body.replace(b"\xef\xbf\xbe", b"\\ufffe").replace(b"\xef\xbf\xbf", b"\\uffff")
+    return body
+
+
 @lru_cache(maxsize=1024)
 def _body_head(destination_id: str, lane: str, options: bytes) -> bytes:
     head = orjson.dumps({"destination": destination_id, "lane": lane})
@@ -28,6 +37,9 @@ class DeliveryRequest:
     event_json: bytes | None = field(default=None, repr=False, compare=False)
 
     def to_body(self) -> bytes:
+        return _sqs_safe(self._json())
+
+    def _json(self) -> bytes:
         if self.event_json is None:
             return orjson.dumps(
                 {"destination": self.destination_id, "event": self.event, "options": self.options, "lane": self.lane}

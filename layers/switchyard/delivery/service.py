@@ -7,6 +7,7 @@ message gets a decision: done, retry later (with a delay), dead-letter, or dropp
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -15,14 +16,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from switchyard.config.compiled import CompiledWorkspace, Destination, FunctionConfig
+from switchyard.constants import USER_FUNCTION_LAMBDA_MARGIN_SECONDS
 from switchyard.delivery.attempts import DELIVERED, FINAL, RETRY, Attempt
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
-from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER, Decision, decide
+from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER, Decision, backoff_seconds, decide
 from switchyard.delivery.ratelimit import RateLimiter
 from switchyard.delivery.requests import LIVE_LANE, DeliveryRequest
 from switchyard.delivery.stats import DeliveryStats
 from switchyard.functions.runtime import DROPPED, OK, EventResult
+
+log = logging.getLogger(__name__)
 
 # Events per invocation of a destination function (its on_batch gets them together).
 FUNCTION_BATCH_SIZE = 50
@@ -77,8 +81,9 @@ class Deliverer:
         self._clock = clock
         self._rng = rng or random.Random()
 
-    def deliver(self, items: Sequence[QueuedDelivery]) -> dict[str, Outcome]:
-        """An outcome per queue message id; destinations are served in parallel."""
+    def deliver(self, items: Sequence[QueuedDelivery], budget_seconds: float = 45.0) -> dict[str, Outcome]:
+        """An outcome per queue message id; destinations are served in parallel, each attempting
+        only what fits in `budget_seconds` (the rest waits on the queue, not on a timed-out Lambda)."""
         workspace = self._workspace()
         stats = self._stats_factory()
         groups: dict[str, list[QueuedDelivery]] = {}
@@ -88,15 +93,31 @@ class Deliverer:
         if groups:
             with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="destination") as pool:
                 for result in pool.map(
-                    lambda group: self._deliver_to(workspace.destination(group[0]), group[1], stats),
+                    lambda group: self._deliver_group(workspace.destination(group[0]), group[1], stats, budget_seconds),
                     groups.items(),
                 ):
                     outcomes.update(result)
-        stats.flush()
+        try:
+            stats.flush()
+        except Exception:  # noqa: BLE001 - statistics are best-effort; deliveries already happened
+            log.exception("could not write Event Delivery statistics")
         return outcomes
 
+    def _deliver_group(
+        self, destination: Destination | None, items: list[QueuedDelivery], stats: DeliveryStats, budget: float
+    ) -> dict[str, Outcome]:
+        """One destination's share; a failure of our own (a throttled table, say) defers only it."""
+        try:
+            return self._deliver_to(destination, items, stats, budget)
+        except Exception:  # noqa: BLE001 - isolate: other destinations' outcomes stand
+            log.exception(
+                "delivery to %s failed before finishing; its events come back later",
+                destination.id if destination else "?",
+            )
+            return {item.message_id: Outcome(Decision(RETRY_LATER, 5)) for item in items}
+
     def _deliver_to(
-        self, destination: Destination | None, items: list[QueuedDelivery], stats: DeliveryStats
+        self, destination: Destination | None, items: list[QueuedDelivery], stats: DeliveryStats, budget: float
     ) -> dict[str, Outcome]:
         now = self._clock()
         if destination is None:
@@ -117,7 +138,16 @@ class Deliverer:
         blocked = self._breakers.blocked_for(destination.id)
         if blocked > 0:
             stats.count(destination.id, "deferred", now, len(items))
-            return {item.message_id: Outcome(Decision(RETRY_LATER, int(blocked + 0.999))) for item in items}
+            # Deferrals back off too, so a long outage does not run up the queue's receive count.
+            return {
+                item.message_id: Outcome(
+                    Decision(
+                        RETRY_LATER,
+                        max(int(blocked + 0.999), backoff_seconds(item.receive_count, destination.retry, self._rng)),
+                    )
+                )
+                for item in items
+            }
 
         # Each lane has its own budget of the destination's rate: a replay never eats live traffic's.
         lane = items[0].request.lane
@@ -133,15 +163,28 @@ class Deliverer:
         default_batch = FUNCTION_BATCH_SIZE if destination.type == "function" else 1
         batch_size = int(destination.settings.get("batch_size", default_batch))
         chunks = [sendable[i : i + batch_size] for i in range(0, len(sendable), batch_size)]
+        # Attempt only as many rounds of requests as fit in the budget, even if every one hangs.
+        timeout = float(destination.settings.get("timeout_seconds", 10))
+        if destination.type == "function":
+            function = self._workspace().function(destination.function or "")
+            timeout = float(function.timeout_seconds + USER_FUNCTION_LAMBDA_MARGIN_SECONDS) if function else timeout
+        rounds = max(1, int(budget // (timeout + 1)))
+        for chunk in chunks[destination.concurrency * rounds :]:
+            for item in chunk:
+                outcomes[item.message_id] = Outcome(Decision(RETRY_LATER, 1))
+        chunks = chunks[: destination.concurrency * rounds]
         adapter = self._adapters[destination.type]
         with ThreadPoolExecutor(max_workers=min(destination.concurrency, max(1, len(chunks)))) as pool:
             answers = list(pool.map(lambda chunk: adapter.send(destination, [i.request.event for i in chunk]), chunks))
+        got_through = False
         for chunk, answer in zip(chunks, answers, strict=True):
             # Webhooks answer once for the chunk; destination functions once per event.
             attempts = answer if isinstance(answer, list) else [answer] * len(chunk)
-            self._breakers.record(destination.id, any(attempt.status != RETRY for attempt in attempts))
+            got_through = got_through or any(attempt.status != RETRY for attempt in attempts)
             for item, attempt in zip(chunk, attempts, strict=True):
                 outcomes[item.message_id] = self._settle(destination, item, attempt, stats)
+        if chunks:
+            self._breakers.record(destination.id, got_through)
         return outcomes
 
     def _run_insert_function(

@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import urllib3
@@ -28,6 +29,20 @@ USER_AGENT = "Switchyard-Webhook/1.0"
 SAMPLE_CHARS = 2048
 # Headers never shown in Event Delivery samples.
 _SECRET_HEADERS = {"authorization", "x-api-key", SIGNATURE_HEADER.lower()}
+
+
+def shown_url(url: str) -> str:
+    """The URL without user info or query, which may carry credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "<redacted>" if parts.query else "", ""))
+
+
+def without_query(text: str, url: str) -> str:
+    query = urlsplit(url).query
+    return text.replace(query, "<redacted>") if query else text
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -87,10 +102,16 @@ class WebhookAdapter:
         if settings.get("secret"):
             headers[SIGNATURE_HEADER] = signature(settings["secret"], body)
         timeout = float(settings.get("timeout_seconds", 10))
+        # Samples are kept for operators: no credential in them. Headers the operator configured
+        # are hidden (they are often API keys), and so are the URL's query and user info.
+        configured = {name.lower() for name in settings.get("headers", {})}
         request = {
             "method": "POST",
-            "url": settings["url"],
-            "headers": {k: ("<redacted>" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()},
+            "url": shown_url(settings["url"]),
+            "headers": {
+                name: ("<redacted>" if name.lower() in _SECRET_HEADERS | configured else value)
+                for name, value in headers.items()
+            },
             "body": body[:SAMPLE_CHARS].decode("utf-8", "replace"),
         }
         try:
@@ -109,7 +130,7 @@ class WebhookAdapter:
                 RETRY,
                 code,
                 request=request,
-                response={"error": f"{code}: {error}"[:SAMPLE_CHARS]},
+                response={"error": without_query(f"{code}: {error}", settings["url"])[:SAMPLE_CHARS]},
                 answered_at=time.time(),
             )
         answered = time.time()

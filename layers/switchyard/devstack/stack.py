@@ -43,7 +43,7 @@ class LocalStack:
         verbose: bool = False,
         stream_consumers: list[Consumer] | None = None,
         demo_receiver_port: int | None = None,
-        delivery_workers: int = 4,
+        delivery_workers: int = 6,
     ) -> None:
         self.config_path = Path(config_path)
         self.region = region

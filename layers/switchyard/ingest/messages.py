@@ -189,7 +189,10 @@ def corrected_timestamp(client_timestamp: object, skew: timedelta | None, receiv
     if original is None:
         return received_text
     if skew is not None:
-        original += skew
+        try:
+            original += skew
+        except OverflowError:  # a timestamp near year 1 or 9999 with a skew: not trusted
+            return received_text
     return original.isoformat("T", "milliseconds") + "Z"  # format_timestamp, inlined: naive UTC
 
 
@@ -199,7 +202,7 @@ def process(message: object, call_type: str | None, request: RequestContext, rec
         return Discard("message_not_object", "Each message must be a JSON object.")
     if call_type is None:
         declared = message.get("type")
-        if declared not in CALL_TYPES:
+        if type(declared) is not str or declared not in CALL_TYPES:
             return Discard("invalid_type", f"`type` must be one of {', '.join(sorted(CALL_TYPES))}.")
         call_type = declared
     problem = validation_error(message, call_type)

@@ -91,7 +91,7 @@ def definition() -> dict[str, Any]:
                     },
                 },
                 # A few batches may fail (after their retries) without failing the replay; the
-                # report says how many events did not go out.
+                # report's objects read (objects_done of objects) shows what was not replayed.
                 "ToleratedFailurePercentage": 5.0,
                 "ResultPath": None,
                 "Catch": failed_to_report,

@@ -11,7 +11,6 @@ import base64
 from typing import Any
 
 import orjson
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -112,6 +111,8 @@ def browser_settings(event: dict[str, Any], write_key: str) -> dict[str, Any]:
 
 
 def route(event: dict[str, Any]) -> dict[str, Any]:
+    # Set directly: Powertools' correlation_id_path runs a JMESPath search on every request.
+    logger.set_correlation_id(event["requestContext"].get("requestId"))
     method = event["requestContext"]["http"]["method"]
     parts = event.get("rawPath", "").strip("/").split("/")
     if method == "OPTIONS":
@@ -166,7 +167,7 @@ def record(outcome: IngestOutcome) -> None:
         logger.warning("message discarded", extra={**details, "sample": sample})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:

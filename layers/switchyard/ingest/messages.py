@@ -198,21 +198,84 @@ def corrected_timestamp(client_timestamp: object, skew: timedelta | None, receiv
 
 def process(message: object, call_type: str | None, request: RequestContext, received_text: str):
     """Validate, enrich and serialize one message: an AcceptedMessage or a Discard."""
-    if type(message) is not dict:
-        return Discard("message_not_object", "Each message must be a JSON object.")
-    if call_type is None:
-        declared = message.get("type")
-        if type(declared) is not str or declared not in CALL_TYPES:
-            return Discard("invalid_type", f"`type` must be one of {', '.join(sorted(CALL_TYPES))}.")
-        call_type = declared
-    problem = validation_error(message, call_type)
-    if problem is not None:
-        return problem
-    enrich(message, call_type, request, received_text)
-    try:
-        data = orjson.dumps(message)
-    except (orjson.JSONEncodeError, TypeError):
-        return Discard("message_too_deep", "The message is nested too deeply to store.")
-    if len(data) > MAX_STORED_MESSAGE_BYTES:
-        return Discard("message_too_large", f"The message is over the {MAX_MESSAGE_BYTES}-byte limit.")
-    return AcceptedMessage(message["messageId"], partition_key(request.source_id, message), data)
+    return process_all([message], call_type, request, received_text)[0]
+
+
+def process_all(
+    messages: list[Any], call_type: str | None, request: RequestContext, received_text: str
+) -> list[AcceptedMessage | Discard]:
+    """`process` over a request's messages, in order: the hot loop of the tracking API.
+
+    `enrich` and `partition_key` are inlined here, with the request's values held in locals:
+    for a browser batch that is a measurable share of the whole request.
+    """
+    results: list[AcceptedMessage | Discard] = []
+    append = results.append
+    source_id, region, ip = request.source_id, request.region, request.ip
+    batch_context, batch_integrations, batch_sent_at = request.context, request.integrations, request.sent_at
+    skew_of = request.skew
+    for message in messages:
+        if type(message) is not dict:
+            append(Discard("message_not_object", "Each message must be a JSON object."))
+            continue
+        kind = call_type
+        if kind is None:
+            kind = message.get("type")
+            if type(kind) is not str or kind not in CALL_TYPES:
+                append(Discard("invalid_type", f"`type` must be one of {', '.join(sorted(CALL_TYPES))}."))
+                continue
+        problem = validation_error(message, kind)
+        if problem is not None:
+            append(problem)
+            continue
+
+        # enrich (see `enrich` for the readable version of the same rules)
+        get = message.get
+        message["type"] = kind
+        if "writeKey" in message:
+            del message["writeKey"]
+        message_id = get("messageId")
+        if not message_id:
+            message_id = message["messageId"] = str(uuid.uuid4())
+        context = get("context")
+        if batch_context:
+            context = message["context"] = {**batch_context, **context} if context else dict(batch_context)
+        integrations = get("integrations")
+        if batch_integrations:
+            message["integrations"] = (
+                {**batch_integrations, **integrations} if integrations else dict(batch_integrations)
+            )
+        elif integrations is None:
+            message["integrations"] = {}
+        if ip:
+            if context is None:
+                message["context"] = {"ip": ip}
+            elif "ip" not in context:
+                context["ip"] = ip
+        sent_at = get("sentAt")
+        if sent_at is None and batch_sent_at is not None:
+            sent_at = message["sentAt"] = batch_sent_at
+        client_timestamp = get("timestamp")
+        if client_timestamp is not None:
+            message["originalTimestamp"] = client_timestamp
+        else:
+            client_timestamp = get("originalTimestamp")
+        message["receivedAt"] = received_text
+        message["timestamp"] = corrected_timestamp(client_timestamp, skew_of(sent_at), received_text)
+        message["projectId"] = source_id
+        message["receivedRegion"] = region
+
+        try:
+            data = orjson.dumps(message)
+        except (orjson.JSONEncodeError, TypeError):
+            append(Discard("message_too_deep", "The message is nested too deeply to store."))
+            continue
+        if len(data) > MAX_STORED_MESSAGE_BYTES:
+            append(Discard("message_too_large", f"The message is over the {MAX_MESSAGE_BYTES}-byte limit."))
+            continue
+        anonymous_id = get("anonymousId")
+        key = f"{source_id}/{anonymous_id if type(anonymous_id) is str and anonymous_id else get('userId')}"
+        if len(key) > KINESIS_MAX_PARTITION_KEY_CHARS:
+            key = partition_key(source_id, message)
+        append(AcceptedMessage(message_id, key, data))
+    return results

@@ -24,7 +24,7 @@ from switchyard.ingest.messages import (
     AcceptedMessage,
     Discard,
     RequestContext,
-    process,
+    process_all,
 )
 from switchyard.ingest.pixel import decode_pixel_query
 from switchyard.streams import StreamRecord, StreamWriteFailed
@@ -231,8 +231,7 @@ class IngestService:
     ) -> None:
         received_text = format_timestamp(context.received_at)
         accepted: list[AcceptedMessage] = []
-        for item in items:
-            result = process(item, call_type, context, received_text)
+        for item, result in zip(items, process_all(items, call_type, context, received_text), strict=True):
             if type(result) is AcceptedMessage:
                 accepted.append(result)
             else:

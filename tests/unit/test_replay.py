@@ -45,9 +45,10 @@ def request(**overrides: object) -> ReplayRequest:
     return build_request(WORKSPACE, **values)  # type: ignore[arg-type]
 
 
-def test_a_valid_request_normalizes_times_and_takes_the_destination_rate_by_default():
+def test_a_valid_request_normalizes_times_and_takes_half_the_destination_rate_by_default():
     built = request()
-    assert (built.start, built.end, built.rate) == ("2026-11-29T00:00:00.000Z", "2026-11-29T06:00:00.000Z", 75)
+    assert (built.start, built.end) == ("2026-11-29T00:00:00.000Z", "2026-11-29T06:00:00.000Z")
+    assert built.rate == 37, "half the destination's limit: the other half stays with live traffic"
     assert built.destinations == (ReplayDestination("hooks", "Growth Hooks"),)
     assert built.id.startswith("rp-20261130-120000-")
 

@@ -149,10 +149,9 @@ class Deliverer:
                 for item in items
             }
 
-        # Each lane has its own budget of the destination's rate: a replay never eats live traffic's.
-        lane = items[0].request.lane
-        budget_key = destination.id if lane == LIVE_LANE else f"{destination.id}#{lane}"
-        allowed = self._limiter.take(budget_key, len(items), destination.rate_limit_per_second)
+        # One budget per destination; a replay gets at most half of it (see ratelimit.py).
+        replay = items[0].request.lane != LIVE_LANE
+        allowed = self._limiter.take(destination.id, len(items), destination.rate_limit_per_second, replay=replay)
         outcomes = {item.message_id: Outcome(Decision(RETRY_LATER, 1)) for item in items[allowed:]}
         if len(items) > allowed:
             stats.count(destination.id, "rate_limited", now, len(items) - allowed)

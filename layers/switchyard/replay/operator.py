@@ -67,7 +67,9 @@ def build_request(
     unknown_types = sorted(set(types or ()) - set(CALL_TYPES))
     if unknown_types:
         raise ReplayRequestError(f"unknown --type {unknown_types}; use {', '.join(CALL_TYPES)}")
-    chosen_rate = rate if rate is not None else min(destination.rate_limit_per_second for destination in targets)
+    # By default half the slowest destination's limit: the delivery path gives a replay at most
+    # half of each second, the other half stays with live traffic.
+    chosen_rate = rate if rate is not None else max(1, min(d.rate_limit_per_second for d in targets) // 2)
     if not MIN_RATE <= chosen_rate <= MAX_RATE:
         raise ReplayRequestError(f"--rate must be between {MIN_RATE} and {MAX_RATE} events per second")
     return ReplayRequest(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from switchyard.config.compiled import CompiledWorkspace
 from switchyard.config.store import ConfigStore
-from switchyard.config.workspace import ConfigError, compile_workspace, load_workspace
+from switchyard.config.workspace import ConfigError, WorkspaceSpec, compile_workspace, load_workspace
 from switchyard.functions.secrets import FunctionSecrets, token_hash
 
 
@@ -37,27 +37,33 @@ def _differences(kind: str, before: dict[str, object], after: dict[str, object])
 def apply_workspace(path: str | Path, store: ConfigStore, secrets: FunctionSecrets | None = None) -> ApplyResult:
     """Raises ConfigError (nothing changed) for a bad file, ConcurrentApplyError on a race.
 
-    Function secrets and source-function tokens go to SSM (`secrets`) before the config is
-    written; the config keeps only secret names and token hashes.
+    Function secrets go to SSM (`secrets`) once the config is written (a refused apply changes
+    no secret); the config keeps only secret names and source-function token hashes (a token is
+    created on first apply, harmless if that apply is then refused).
     """
     spec = load_workspace(path)
     tokens: dict[str, str] = {}
     if spec.functions:
         if secrets is None:
             raise ConfigError("this workspace has functions: applying it needs access to SSM for their secrets")
-        for function in spec.functions:
-            secrets.store(function.id, function.secrets)
-            if function.kind == "source":
-                tokens[function.id] = token_hash(secrets.token(function.id))
+        tokens = {f.id: token_hash(secrets.token(f.id)) for f in spec.functions if f.kind == "source"}
     compiled = compile_workspace(spec, tokens)
     current = store.load()
     if current is not None and current.workspace == compiled:
+        _store_secrets(spec, secrets)  # the config holds no secret values: they may still have changed
         return ApplyResult(current.version, {}, unchanged=True)
     previous = current.workspace if current else CompiledWorkspace(workspace="")
     saved = store.save(compiled, expected_version=current.version if current else None)
+    _store_secrets(spec, secrets)
     changes: dict[tuple[str, str], list[str]] = {}
     for kind in ("sources", "destinations", "functions"):
         before = {item.id: item for item in getattr(previous, kind)}
         after = {item.id: item for item in getattr(compiled, kind)}
         changes.update(_differences(kind, before, after))
     return ApplyResult(version=saved.version, changes=changes, unchanged=False)
+
+
+def _store_secrets(spec: WorkspaceSpec, secrets: FunctionSecrets | None) -> None:
+    if secrets is not None:
+        for function in spec.functions:
+            secrets.store(function.id, function.secrets)

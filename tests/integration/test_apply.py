@@ -1,0 +1,67 @@
+"""switchyard apply against moto: atomic config, secrets moved to SSM only when the apply succeeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from switchyard import constants
+from switchyard.config.apply import apply_workspace
+from switchyard.config.store import ConcurrentApplyError, ConfigStore
+from switchyard.functions.secrets import FunctionSecrets
+
+WORKSPACE = """\
+workspace: acme
+sources: [{id: billing, name: Billing, write_key: wk_billing_123}]
+functions:
+  - {id: hook, kind: source, file: hook.py, source: billing, secrets: {api_key: SECRET}}
+"""
+
+
+class RacingStore(ConfigStore):
+    """Another apply wins between our read and our write."""
+
+    def save(self, workspace, expected_version):  # type: ignore[no-untyped-def]
+        raise ConcurrentApplyError("another apply changed the workspace meanwhile")
+
+
+def write(folder: Path, secret: str, name: str = "Billing") -> Path:
+    (folder / "hook.py").write_text("def on_request(request, settings):\n    pass\n")
+    path = folder / "workspace.yaml"
+    path.write_text(WORKSPACE.replace("SECRET", secret).replace("name: Billing", f"name: {name}"))
+    return path
+
+
+@mock_aws
+def test_secrets_go_to_ssm_and_the_config_keeps_only_their_names(tmp_path: Path):
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName="config",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ssm = boto3.client("ssm")
+    secrets = FunctionSecrets(ssm, "us-west-2")
+    apply_workspace(write(tmp_path, "first"), ConfigStore("config", dynamodb), secrets)
+    parameter = constants.function_parameter("us-west-2", "hook", "secrets")
+    assert json.loads(ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]) == {
+        "api_key": "first"
+    }
+    stored = ConfigStore("config", dynamodb).current()
+    assert stored.function("hook").secret_names == ("api_key",)
+    assert "first" not in json.dumps(stored.to_document())
+
+    with pytest.raises(ConcurrentApplyError):
+        changed = write(tmp_path, "second", name="Billing (renamed)")
+        apply_workspace(changed, RacingStore("config", dynamodb), secrets)
+    value = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+    assert json.loads(value) == {"api_key": "first"}, "a refused apply changes no secret"
+
+    apply_workspace(write(tmp_path, "second"), ConfigStore("config", dynamodb), secrets)
+    value = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+    assert json.loads(value) == {"api_key": "second"}, "a changed secret applies even if the config is the same"

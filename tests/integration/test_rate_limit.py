@@ -5,25 +5,14 @@ from __future__ import annotations
 import boto3
 from moto import mock_aws
 
-from switchyard import constants
 from switchyard.delivery.ratelimit import RateLimiter
 from switchyard.delivery.table import DeliveryTable
+from switchyard.devstack.resources import create_delivery_table
 
 
 def make_limiter(now: list[float]) -> RateLimiter:
     client = boto3.client("dynamodb")
-    client.create_table(
-        TableName="delivery",
-        KeySchema=[
-            {"AttributeName": constants.DELIVERY_TABLE_PK, "KeyType": "HASH"},
-            {"AttributeName": constants.DELIVERY_TABLE_SK, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": constants.DELIVERY_TABLE_PK, "AttributeType": "S"},
-            {"AttributeName": constants.DELIVERY_TABLE_SK, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_delivery_table(client, "delivery")
     return RateLimiter(DeliveryTable("delivery", client), clock=lambda: now[0])
 
 

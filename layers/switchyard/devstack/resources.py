@@ -107,18 +107,7 @@ def create_resources(resources: LocalResources, shard_count: int = 2, endpoint_u
         TimeToLiveSpecification={"Enabled": True, "AttributeName": constants.DEDUPE_TTL_ATTRIBUTE},
     )
 
-    dynamodb.create_table(
-        TableName=resources.delivery_table,
-        KeySchema=[
-            {"AttributeName": constants.DELIVERY_TABLE_PK, "KeyType": "HASH"},
-            {"AttributeName": constants.DELIVERY_TABLE_SK, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": constants.DELIVERY_TABLE_PK, "AttributeType": "S"},
-            {"AttributeName": constants.DELIVERY_TABLE_SK, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_delivery_table(dynamodb, resources.delivery_table)
 
     sqs = client("sqs")
     dlq_url = sqs.create_queue(QueueName=resources.delivery_dlq)["QueueUrl"]
@@ -203,3 +192,19 @@ def _create_replay_workflow(resources: LocalResources, client: Any) -> None:
         roleArn=role,
         type="STANDARD",
     )["stateMachineArn"]
+
+
+def create_delivery_table(dynamodb: Any, name: str) -> None:
+    """The delivery table's key schema (pk, sk), as infra/delivery.py declares it."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": constants.DELIVERY_TABLE_PK, "KeyType": "HASH"},
+            {"AttributeName": constants.DELIVERY_TABLE_SK, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": constants.DELIVERY_TABLE_PK, "AttributeType": "S"},
+            {"AttributeName": constants.DELIVERY_TABLE_SK, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )

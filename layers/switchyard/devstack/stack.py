@@ -125,6 +125,7 @@ class LocalStack:
             self.functions["delivery"].invoke,
             region=self.region,
             workers=2,
+            idle_seconds=0.05,
         )
         self._replay_poller.start()
         for handler, timeout in (

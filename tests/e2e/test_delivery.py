@@ -7,7 +7,7 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import orjson
@@ -38,6 +38,11 @@ def archived(stack: LocalStack) -> list[dict[str, Any]]:
             body = gzip.decompress(s3.get_object(Bucket=stack.resources.archive_bucket, Key=item["Key"])["Body"].read())
             events += [orjson.loads(line) | {"__key": item["Key"]} for line in body.splitlines() if line]
     return events
+
+
+def received_epoch(event: dict[str, Any]) -> float:
+    """`receivedAt` as epoch seconds (parse_timestamp gives naive UTC)."""
+    return parse_timestamp(event["receivedAt"]).replace(tzinfo=UTC).timestamp()  # type: ignore[union-attr]
 
 
 def send(stack: LocalStack, key: str, *messages: dict[str, Any]) -> None:
@@ -161,11 +166,7 @@ def test_event_delivery_figures_match_what_the_receiver_saw(
     assert report, "statistics are written as deliveries happen"
     assert report.delivered == len(receivers.bulk.delivered_events())
     assert report.not_delivered == 0
-    latencies = sorted(
-        (r.at - parse_timestamp(e["receivedAt"]).timestamp()) * 1000  # type: ignore[union-attr]
-        for r in receivers.bulk.accepted
-        for e in r.events
-    )
+    latencies = sorted((r.at - received_epoch(e)) * 1000 for r in receivers.bulk.accepted for e in r.events)
     observed_p95 = latencies[int(len(latencies) * 0.95) - 1]
     assert report.p95_latency_ms is not None
     assert observed_p95 * 0.8 <= report.p95_latency_ms <= observed_p95 * 1.25 + 50
@@ -276,17 +277,25 @@ def test_a_failing_destination_does_not_slow_a_healthy_one(local_stack: LocalSta
     finally:
         receivers.slow.responder = lambda received: (200, {}, b"{}")
     latencies = [
-        received.at - parse_timestamp(event["receivedAt"]).timestamp()  # type: ignore[union-attr]
+        received.at - received_epoch(event)
         for received in receivers.healthy.accepted
         for event in received.events
         if (event.get("properties") or {}).get("run") == run
     ]
     slow_attempts = [r for r in receivers.slow.requests if any(e["messageId"].startswith(run) for e in r.events)]
     assert slow_attempts, "the failing destination was tried"
+    p95 = statistics.quantiles(latencies, n=20)[-1]
     assert statistics.median(latencies) < 1.5, f"healthy median latency {statistics.median(latencies):.2f}s"
-    assert max(latencies) < 3.0, f"healthy worst latency {max(latencies):.2f}s"
-    # The failing destination's events are not lost: it recovers and gets them all.
+    assert p95 < 3.0, f"healthy p95 latency {p95:.2f}s"
+    # The failing destination's events are not lost: it recovers and gets them all, much later.
     assert wait_until(lambda: len(events_of(receivers.slow, run)) == 60, timeout=60)
+    slow_latencies = [
+        received.at - received_epoch(event)
+        for received in receivers.slow.accepted
+        for event in received.events
+        if (event.get("properties") or {}).get("run") == run
+    ]
+    assert statistics.median(slow_latencies) > 2 * statistics.median(latencies), "measured both: only one suffered"
 
 
 def test_a_signature_lets_the_receiver_verify_the_body(receivers: Receivers):

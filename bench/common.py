@@ -44,32 +44,6 @@ class Figure:
         return text
 
 
-def time_per_call(function: Callable[[], object], *, repeats: int = 7, min_seconds: float = 0.2) -> float:
-    """Best-of-`repeats` seconds per call, each repeat running long enough to be measurable."""
-    function()  # warm up caches and lazy imports
-    calls = 1
-    while True:
-        started = time.perf_counter()
-        for _ in range(calls):
-            function()
-        if time.perf_counter() - started >= min_seconds / 5:
-            break
-        calls *= 2
-    samples = []
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            started = time.perf_counter()
-            for _ in range(calls):
-                function()
-            samples.append((time.perf_counter() - started) / calls)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return min(samples)
-
-
 def time_pair(
     first: Callable[[], object],
     second: Callable[[], object],

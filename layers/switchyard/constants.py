@@ -126,7 +126,6 @@ REPLAY_MANIFEST_PREFIX = "_replays/"  # in the archive bucket, outside the Hive 
 USER_FUNCTION_MAX_TIMEOUT_SECONDS = 30
 SOURCE_FUNCTION_MAX_TIMEOUT_SECONDS = 10  # it answers inside the tracking API's request
 USER_FUNCTION_LAMBDA_MARGIN_SECONDS = 3
-MAX_SOURCE_FUNCTION_BODY_BYTES = 512 * 1024
 
 
 def user_function_name(function_id: str, region: str) -> str:

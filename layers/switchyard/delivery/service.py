@@ -239,6 +239,3 @@ class Deliverer:
         else:
             stats.failed(destination.id, attempt.label, at, counter="retried", sample=sample)
         return Outcome(decision, attempt)
-
-
-__all__ = ["DONE", "DROP", "GIVE_UP", "RETRY_LATER", "Deliverer", "Outcome", "QueuedDelivery"]

@@ -11,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchyard.config.compiled import FunctionConfig
-from switchyard.constants import USER_FUNCTION_LAMBDA_MARGIN_SECONDS, function_parameter, user_function_name
+from switchyard.constants import function_parameter, user_function_name
 from switchyard.functions.runtime import ERROR, RETRY, TIMEOUT, EventResult, SourceResult
 
 
@@ -65,6 +65,3 @@ class FunctionInvoker:
             # Lambda's own time-out (ours plus a margin) means our watchdog could not stop the code.
             return None, (TIMEOUT if "timed out" in message.lower() else RETRY, message)
         return orjson.loads(body), None
-
-
-__all__ = ["USER_FUNCTION_LAMBDA_MARGIN_SECONDS", "FunctionInvoker"]

@@ -46,6 +46,24 @@ DELIVERY_TABLE_ACTIONS = (
 )
 
 
+def lane_queue(scope: Construct, name: str, dead_letter_queue: sqs.IQueue) -> sqs.Queue:
+    """A queue of the delivery path (the live lane, the replay lane): the delivery function's
+    visibility time-out and retry bookkeeping assume these settings on every lane."""
+    return sqs.Queue(
+        scope,
+        "Queue",
+        queue_name=name,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        visibility_timeout=Duration.seconds(constants.DELIVERY_QUEUE_VISIBILITY_SECONDS),
+        retention_period=QUEUE_RETENTION,
+        dead_letter_queue=sqs.DeadLetterQueue(
+            queue=dead_letter_queue, max_receive_count=constants.DELIVERY_QUEUE_MAX_RECEIVES
+        ),
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+
+
 class Delivery(Construct):
     def __init__(
         self,
@@ -70,19 +88,7 @@ class Delivery(Construct):
             retention_period=QUEUE_RETENTION,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            queue_name=constants.resource_name(constants.DELIVERY_QUEUE, region),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(constants.DELIVERY_QUEUE_VISIBILITY_SECONDS),
-            retention_period=QUEUE_RETENTION,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=constants.DELIVERY_QUEUE_MAX_RECEIVES
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.queue = lane_queue(self, constants.resource_name(constants.DELIVERY_QUEUE, region), self.dead_letter_queue)
 
         retain = options.data_removal_policy == RemovalPolicy.RETAIN
         self.table = dynamodb.Table(

@@ -36,13 +36,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import nag
 from infra.archive import Archive
-from infra.delivery import QUEUE_RETENTION, Delivery
+from infra.delivery import Delivery, lane_queue
 from infra.lambda_defaults import LambdaDefaults
 from infra.options import StackOptions
 from infra.paths import FUNCTIONS_DIR
@@ -99,18 +98,8 @@ class Replay(Construct):
         region = stack.region
 
         # The replay lane: transient messages like the delivery queue's, gone with the stack.
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            queue_name=constants.resource_name(constants.REPLAY_QUEUE, region),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(constants.DELIVERY_QUEUE_VISIBILITY_SECONDS),
-            retention_period=QUEUE_RETENTION,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=delivery.dead_letter_queue, max_receive_count=constants.DELIVERY_QUEUE_MAX_RECEIVES
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
+        self.queue = lane_queue(
+            self, constants.resource_name(constants.REPLAY_QUEUE, region), delivery.dead_letter_queue
         )
         # The delivery function's second source. It grants receive, delete, change visibility (the
         # retry delay) and attributes on this queue; the handler finds the queue of each message

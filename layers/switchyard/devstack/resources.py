@@ -112,27 +112,8 @@ def create_resources(resources: LocalResources, shard_count: int = 2, endpoint_u
     sqs = client("sqs")
     dlq_url = sqs.create_queue(QueueName=resources.delivery_dlq)["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    resources.delivery_queue_url = sqs.create_queue(
-        QueueName=resources.delivery_queue,
-        Attributes={
-            "VisibilityTimeout": str(constants.DELIVERY_QUEUE_VISIBILITY_SECONDS),
-            "MessageRetentionPeriod": str(14 * 24 * 3600),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": constants.DELIVERY_QUEUE_MAX_RECEIVES}
-            ),
-        },
-    )["QueueUrl"]
-
-    resources.replay_queue_url = sqs.create_queue(
-        QueueName=resources.replay_queue,
-        Attributes={
-            "VisibilityTimeout": str(constants.DELIVERY_QUEUE_VISIBILITY_SECONDS),
-            "MessageRetentionPeriod": str(14 * 24 * 3600),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": constants.DELIVERY_QUEUE_MAX_RECEIVES}
-            ),
-        },
-    )["QueueUrl"]
+    resources.delivery_queue_url = create_lane_queue(sqs, resources.delivery_queue, dlq_arn)
+    resources.replay_queue_url = create_lane_queue(sqs, resources.replay_queue, dlq_arn)
     _create_replay_workflow(resources, client)
 
     s3 = client("s3")
@@ -208,3 +189,17 @@ def create_delivery_table(dynamodb: Any, name: str) -> None:
         ],
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def create_lane_queue(sqs: Any, name: str, dead_letter_arn: str) -> str:
+    """A queue of the delivery path (live or replay lane), as infra/delivery.py's lane_queue; its URL."""
+    return sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(constants.DELIVERY_QUEUE_VISIBILITY_SECONDS),
+            "MessageRetentionPeriod": str(14 * 24 * 3600),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": constants.DELIVERY_QUEUE_MAX_RECEIVES}
+            ),
+        },
+    )["QueueUrl"]

@@ -171,6 +171,21 @@ class Observability(Construct):
         )
         return topic
 
+    def _errors_alarm(self, errors: cloudwatch.IMetric, construct_id: str, description: str) -> None:
+        """A function's errors, 2 of the last 3 periods: the rule every function alarm uses."""
+        self.add_alarm(
+            errors.create_alarm(
+                self,
+                construct_id,
+                alarm_description=description,
+                threshold=LAMBDA_ERRORS_THRESHOLD,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+
     def add_alarm(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
         alarm.add_alarm_action(self.alarm_action)
         alarm.add_ok_action(self.alarm_action)
@@ -253,18 +268,11 @@ class Observability(Construct):
 
     def watch_function(self, function: lambda_.IFunction, title: str) -> None:
         errors = function.metric_errors(period=PERIOD, statistic="Sum", label="errors")
-        self.add_alarm(
-            errors.create_alarm(
-                self,
-                f"{title.replace(' ', '')}Errors",
-                alarm_description=f"The {title} function fails (unhandled errors or time-outs) in 2 of the "
-                "last 3 periods. See its logs and traces.",
-                threshold=LAMBDA_ERRORS_THRESHOLD,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+        self._errors_alarm(
+            errors,
+            f"{title.replace(' ', '')}Errors",
+            f"The {title} function fails (unhandled errors or time-outs) in 2 of the last 3 periods. "
+            "See its logs and traces.",
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -309,19 +317,12 @@ class Observability(Construct):
         if not functions:
             return
         for function_id, function in functions.items():
-            self.add_alarm(
-                function.metric_errors(period=PERIOD, statistic="Sum", label="errors").create_alarm(
-                    self,
-                    f"UserFunction-{function_id}-Errors",
-                    alarm_description=f"Workspace function {function_id} fails in Lambda (it cannot load, or "
-                    "overran even Lambda's backstop time-out) in 2 of the last 3 periods; the events it "
-                    "handles are retried, then dead-lettered. See its logs, fix the file, redeploy.",
-                    threshold=LAMBDA_ERRORS_THRESHOLD,
-                    evaluation_periods=3,
-                    datapoints_to_alarm=2,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                )
+            self._errors_alarm(
+                function.metric_errors(period=PERIOD, statistic="Sum", label="errors"),
+                f"UserFunction-{function_id}-Errors",
+                f"Workspace function {function_id} fails in Lambda (it cannot load, or overran even "
+                "Lambda's backstop time-out) in 2 of the last 3 periods; the events it handles are retried, "
+                "then dead-lettered. See its logs, fix the file, redeploy.",
             )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(

@@ -23,11 +23,6 @@ from aws_cdk import ILocalBundling
 LAMBDA_PYTHON_VERSION = "3.12"
 LAMBDA_PIP_PLATFORM = "manylinux2014_aarch64"
 
-# boto3 and what it pulls in come from the Lambda runtime. aws-xray-sdk declares botocore, so pip
-# installs it; left in the layer (/opt/python is ahead of the runtime's packages on sys.path) it
-# would shadow the runtime's botocore under the runtime's boto3, adding ~30 MB and a version skew.
-RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "urllib3", "python-dateutil", "six"})
-
 
 def pip_install_command(requirements: Path, target: Path, python: str = sys.executable) -> list[str]:
     return [
@@ -55,7 +50,12 @@ def pip_install_command(requirements: Path, target: Path, python: str = sys.exec
 
 
 def install_dependencies(requirements: Path, output_dir: Path) -> Path:
-    """pip-install `requirements` for Lambda into `<output_dir>/python`, minus runtime packages."""
+    """pip-install `requirements` for Lambda into `<output_dir>/python`.
+
+    All of it, the AWS SDK included: nothing is left to the packages of the Lambda runtime, whose
+    versions are not the tested ones and change without a deploy (layer packages come first on
+    `sys.path`, so a partial SDK would run the runtime's boto3 on our botocore or urllib3).
+    """
     target = Path(output_dir) / "python"
     target.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
@@ -64,40 +64,8 @@ def install_dependencies(requirements: Path, output_dir: Path) -> Path:
     )
     if result.returncode != 0:
         raise RuntimeError(f"pip could not build the dependencies layer:\n{result.stdout}\n{result.stderr}")
-    remove_distributions(target, RUNTIME_PROVIDED)
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: useless in a layer
     return target
-
-
-def _normalize(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
-def remove_distributions(site: Path, names: Iterable[str]) -> list[str]:
-    """Delete installed distributions (their RECORD files, then their dist-info) from `site`."""
-    wanted = {_normalize(name) for name in names}
-    removed = []
-    for dist_info in sorted(site.glob("*.dist-info")):
-        name = _normalize(dist_info.name.removesuffix(".dist-info").rsplit("-", 1)[0])
-        if name not in wanted:
-            continue
-        record = dist_info / "RECORD"
-        if record.exists():
-            for line in record.read_text().splitlines():
-                relative = line.split(",", 1)[0]
-                path = (site / relative).resolve()
-                if path.is_relative_to(site.resolve()) and path.is_file():
-                    path.unlink()
-        shutil.rmtree(dist_info, ignore_errors=True)
-        removed.append(name)
-    _remove_empty_dirs(site)
-    return removed
-
-
-def _remove_empty_dirs(root: Path) -> None:
-    for directory in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        if not any(directory.iterdir()):
-            directory.rmdir()
 
 
 def copy_package(source: Path, destination: Path, exclude: Iterable[str] = ()) -> Path:

@@ -1,7 +1,7 @@
 """The dependencies layer: third-party packages of layers/dependencies/requirements.txt.
 
-Built at synth by pip on the build machine (wheels for arm64 / CPython 3.12, see bundling.py);
-boto3 and its own dependencies are left to the Lambda runtime.
+Built at synth by pip on the build machine (wheels for arm64 / CPython 3.12, see bundling.py), the
+AWS SDK included: the functions run the boto3, botocore and urllib3 the tests ran, not the runtime's.
 """
 
 from __future__ import annotations
@@ -20,11 +20,7 @@ from infra.paths import DEPENDENCIES_DIR
 def asset_hash(requirements: Path) -> str:
     """Changes with the requirements and with how they are built (not only with the source)."""
     digest = hashlib.sha256(requirements.read_bytes())
-    recipe = (
-        bundling.LAMBDA_PYTHON_VERSION,
-        bundling.LAMBDA_PIP_PLATFORM,
-        *sorted(bundling.RUNTIME_PROVIDED),
-    )
+    recipe = (bundling.LAMBDA_PYTHON_VERSION, bundling.LAMBDA_PIP_PLATFORM)
     digest.update(repr(recipe).encode())
     return digest.hexdigest()
 
@@ -55,6 +51,6 @@ class DependenciesLayer(Construct):
             ),
             compatible_runtimes=[runtime],
             compatible_architectures=[architecture],
-            description="Switchyard third-party dependencies (powertools, pydantic, orjson, ...)",
+            description="Switchyard third-party dependencies (powertools, pydantic, orjson, boto3, urllib3, ...)",
             removal_policy=RemovalPolicy.DESTROY,
         )

@@ -1,4 +1,5 @@
-"""The real dependencies layer, built without Docker, is importable on Lambda (arm64, CPython 3.12).
+"""The real dependencies layer, built without Docker, is importable on Lambda (arm64, CPython 3.12)
+and ships exactly the versions the tests ran against.
 
 Slow (pip, ~5-30 s) and needs the package index.
 """
@@ -6,6 +7,7 @@ Slow (pip, ~5-30 s) and needs the package index.
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import re
 import sys
 import tomllib
@@ -13,25 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from infra.bundling import LAMBDA_PYTHON_VERSION, RUNTIME_PROVIDED, PackageLayerBundler, PipLayerBundler
+from infra.bundling import LAMBDA_PYTHON_VERSION, PackageLayerBundler, PipLayerBundler
 from infra.domain_layer import LOCAL_ONLY_SUBPACKAGES
 from infra.paths import DEPENDENCIES_DIR, DOMAIN_PACKAGE_DIR, FUNCTIONS_DIR, ROOT
 
 pytestmark = pytest.mark.infra
 
 ABI = f"cpython-{LAMBDA_PYTHON_VERSION.replace('.', '')}-aarch64-linux-gnu"
-# What the Lambda Python runtime itself provides besides the standard library.
-LAMBDA_RUNTIME_MODULES = {
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "dateutil",
-    "urllib3",
-    "six",
-    "awslambdaric",
-    "rapid_client",
-}
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +31,38 @@ def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return output / "python"
 
 
+@pytest.fixture(scope="module")
+def domain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("domain-layer")
+    assert PackageLayerBundler(DOMAIN_PACKAGE_DIR, LOCAL_ONLY_SUBPACKAGES).try_bundle(str(output), image=None)
+    return output / "python"
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def requirement_pins(text: str) -> dict[str, str]:
     pins = {}
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if match := re.fullmatch(r"([A-Za-z0-9_.\[\]-]+)==([^\s;]+)", line):
-            pins[re.sub(r"\[.*\]", "", match[1]).lower()] = match[2]
+            pins[normalized(re.sub(r"\[.*\]", "", match[1]))] = match[2]
     return pins
+
+
+def distributions(site: Path) -> dict[str, tuple[str, str]]:
+    """Top-level importable names in `site` -> (distribution, version), from each dist-info's RECORD."""
+    owners = {}
+    for dist_info in site.glob("*.dist-info"):
+        metadata = (dist_info / "METADATA").read_text(errors="replace")
+        name = re.search(r"^Name: (.+)$", metadata, re.MULTILINE)[1].strip()
+        version = re.search(r"^Version: (.+)$", metadata, re.MULTILINE)[1].strip()
+        for line in (dist_info / "RECORD").read_text().splitlines():
+            top = line.split(",", 1)[0].split("/", 1)[0]
+            if top and not top.endswith(".dist-info") and top not in ("..", "__pycache__"):
+                owners[top.removesuffix(".py")] = (normalized(name), version)
+    return owners
 
 
 @pytest.mark.parametrize("compiled", ["pydantic_core/_pydantic_core", "orjson/orjson"])
@@ -56,15 +71,15 @@ def test_compiled_packages_are_arm64_wheels_for_the_runtime(layer: Path, compile
     assert not list(layer.rglob("*x86_64*.so"))
 
 
-@pytest.mark.parametrize("package", ["aws_lambda_powertools", "aws_xray_sdk", "pydantic", "orjson", "wrapt"])
+@pytest.mark.parametrize(
+    "package", ["aws_lambda_powertools", "aws_xray_sdk", "pydantic", "orjson", "wrapt", "boto3", "botocore", "urllib3"]
+)
 def test_the_packages_are_there(layer: Path, package: str) -> None:
     assert (layer / package / "__init__.py").is_file()
 
 
-def test_runtime_provided_packages_are_left_to_the_runtime(layer: Path) -> None:
-    names = {p.name.lower() for p in layer.iterdir()}
-    assert not {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "bin"} & names
-    assert not [n for n in names if n.endswith(".dist-info") and n.split("-")[0].replace("_", "-") in RUNTIME_PROVIDED]
+def test_no_console_scripts(layer: Path) -> None:
+    assert not (layer / "bin").exists()
 
 
 def test_no_bytecode_for_the_wrong_interpreter(layer: Path) -> None:
@@ -77,6 +92,14 @@ def test_layer_pins_equal_the_project_pins() -> None:
     project_pins = requirement_pins("\n".join(project))
     assert layer_pins
     assert {name: project_pins.get(name) for name in layer_pins} == layer_pins
+
+
+def test_every_distribution_in_the_layer_is_pinned_at_the_tested_version(layer: Path) -> None:
+    """What pip pulls in is pinned too: a new release of a dependency's dependency changes nothing."""
+    in_layer = dict(set(distributions(layer).values()))
+    pins = requirement_pins((DEPENDENCIES_DIR / "requirements.txt").read_text())
+    assert {name: importlib.metadata.version(name) for name in in_layer} == in_layer
+    assert {name: pins.get(name) for name in in_layer} == in_layer
 
 
 def imports(path: Path) -> set[str]:
@@ -111,16 +134,16 @@ def module_files(site: Path, dotted: str) -> list[Path]:
     return files
 
 
-def test_everything_the_handlers_import_is_on_lambda(layer: Path, tmp_path: Path) -> None:
-    """Follows each handler's imports through the domain layer; what leaves it must be on Lambda."""
-    PackageLayerBundler(DOMAIN_PACKAGE_DIR, LOCAL_ONLY_SUBPACKAGES).try_bundle(str(tmp_path), image=None)
-    domain = tmp_path / "python"
-    available = (
-        {p.name.removesuffix(".py") for p in layer.iterdir()} | LAMBDA_RUNTIME_MODULES | set(sys.stdlib_module_names)
-    )
+def handler_imports(domain: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Follows each handler's imports through the domain layer as shipped.
+
+    Returns the `switchyard` modules it would not find, and the top-level third-party modules it
+    imports (with the files importing them), per function.
+    """
     handlers = sorted(FUNCTIONS_DIR.glob("*/handler.py"))
     assert handlers
     missing: dict[str, set[str]] = {}
+    third_party: dict[str, set[str]] = {}
     for handler in handlers:
         seen: set[Path] = set()
         queue = [handler]
@@ -136,6 +159,26 @@ def test_everything_the_handlers_import_is_on_lambda(layer: Path, tmp_path: Path
                     if not found and dotted.count(".") and not module_files(domain, dotted.rsplit(".", 1)[0]):
                         missing.setdefault(handler.parent.name, set()).add(dotted)
                     queue.extend(found)
-                elif top not in available:
-                    missing.setdefault(handler.parent.name, set()).add(f"{dotted} (from {path.name})")
+                elif top not in sys.stdlib_module_names:
+                    third_party.setdefault(top, set()).add(f"{handler.parent.name} ({path.name})")
+    return missing, third_party
+
+
+def test_everything_the_handlers_import_is_in_the_layers(domain: Path) -> None:
+    missing, _ = handler_imports(domain)
     assert not missing, f"would fail at import on Lambda: {missing}"
+
+
+def test_every_third_party_module_the_functions_import_ships_at_the_tested_version(layer: Path, domain: Path) -> None:
+    """Nothing is left to the Lambda runtime's own packages (boto3, botocore, urllib3, ...): their
+    versions are not the tested ones and change without a deploy, and the webhook needs urllib3 2."""
+    _, third_party = handler_imports(domain)
+    assert {"boto3", "orjson", "urllib3"} <= set(third_party)  # the walk does reach the domain code
+    shipped = distributions(layer)
+    wrong = {}
+    for module, importers in sorted(third_party.items()):
+        if module not in shipped:
+            wrong[module] = f"not in the layer, imported by {sorted(importers)}"
+        elif (version := shipped[module][1]) != (tested := importlib.metadata.version(shipped[module][0])):
+            wrong[module] = f"{shipped[module][0]} {version} in the layer, {tested} tested"
+    assert not wrong, wrong

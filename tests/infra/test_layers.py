@@ -1,4 +1,4 @@
-"""The layer bundlers (fast parts): what the domain layer ships, what is stripped from site-packages."""
+"""The layer bundlers (fast parts): what the domain layer ships."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.bundling import PackageLayerBundler, copy_package, remove_distributions
+from infra.bundling import PackageLayerBundler, copy_package
 from infra.domain_layer import LOCAL_ONLY_SUBPACKAGES
 from infra.paths import DOMAIN_PACKAGE_DIR
 
@@ -47,18 +47,3 @@ def test_only_top_level_local_subpackages_are_left_out(tmp_path: Path) -> None:
         "switchyard/ingest/cli/keep.py",
         "switchyard/config/store.py",
     }
-
-
-def test_runtime_provided_distributions_are_removed_with_their_files(tmp_path: Path) -> None:
-    for dist, files in {
-        "botocore-1.0.0": ["botocore/__init__.py", "botocore/data/x.json"],
-        "python_dateutil-2.9.0": ["dateutil/__init__.py"],
-        "pydantic-2.0.0": ["pydantic/__init__.py"],
-    }.items():
-        for name in files:
-            write(tmp_path / name)
-        record = "\n".join(f"{name},sha256=x,1" for name in [*files, f"{dist}.dist-info/RECORD"])
-        write(tmp_path / f"{dist}.dist-info" / "RECORD", record)
-    removed = remove_distributions(tmp_path, ["botocore", "python-dateutil"])
-    assert sorted(removed) == ["botocore", "python-dateutil"]
-    assert shipped(tmp_path) == {"pydantic/__init__.py", "pydantic-2.0.0.dist-info/RECORD"}

@@ -10,20 +10,35 @@ from datetime import UTC, datetime
 
 
 def parse_timestamp(value: object) -> datetime | None:
-    """The instant an SDK sent, as naive UTC; None when absent or not a readable ISO-8601 string.
+    """The instant an SDK sent, as naive UTC; None when absent, not a readable ISO-8601 string, or
+    outside what a datetime holds in UTC (`0001-01-01T00:00:00+01:00` is in year 0).
 
     Timestamps without an offset are taken as UTC, as the SDKs mean them.
+    """
+    parsed = parse_wall_time(value)
+    if parsed is None:
+        return None
+    offset = parsed.utcoffset()
+    if offset is not None:
+        try:
+            return (parsed - offset).replace(tzinfo=None)
+        except OverflowError:
+            return None
+    return parsed
+
+
+def parse_wall_time(value: object) -> datetime | None:
+    """The time as written: aware when it has an offset, naive (meaning UTC) when not.
+
+    Not converted to UTC: near years 1 and 9999 that overflows, while differences between two
+    such times (clock-skew correction) are fine as timedeltas.
     """
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value[:-1] if value[-1] == "Z" else value)
+        return datetime.fromisoformat(value[:-1] if value[-1] == "Z" else value)
     except ValueError:
         return None
-    offset = parsed.utcoffset()
-    if offset is not None:
-        return (parsed - offset).replace(tzinfo=None)
-    return parsed
 
 
 def utc_now() -> datetime:

@@ -136,3 +136,27 @@ def test_the_write_key_is_never_logged(
     assert "message discarded" in logged
     assert "wk_int_web_123" not in logged
     assert "wk_int_off_456" not in logged
+
+
+def test_one_out_of_range_timestamp_is_that_items_discard_not_a_failed_batch(
+    ingest: ModuleType, stream: StreamReader, capsys: pytest.CaptureFixture[str]
+):
+    items = batch(3)["batch"]
+    items[1]["timestamp"] = "0001-01-01T00:00:00+01:00"
+    # A device whose clock is stuck at the end of time: its skew is still corrected.
+    items[2]["sentAt"] = "9999-12-31T23:59:59-01:00"
+    items[2]["timestamp"] = "9999-12-31T23:59:00-01:00"
+    status, body, _ = invoke(ingest, http_event("POST", "/v1/batch", {"batch": items}))
+    assert (status, body) == (200, {"success": True})
+    assert sorted(m["messageId"] for m in stream.read_new()) == ["m0", "m2"]
+    assert '"reason":"timestamp_out_of_range"' in capsys.readouterr().out.replace(" ", ""), "counted as a discard"
+
+
+def test_a_pixel_with_an_out_of_range_timestamp_is_a_clean_refusal(
+    ingest: ModuleType, stream: StreamReader, caplog: pytest.LogCaptureFixture
+):
+    query = {"userId": "u", "event": "Opened", "writeKey": "wk_int_web_123", "timestamp": "9999-12-31T23:59:59-01:00"}
+    status, body, _ = invoke(ingest, http_event("GET", "/v1/pixel/track", key=None, query=query))
+    assert (status, body[:6]) == (200, b"GIF89a")
+    assert stream.read_new() == []
+    assert not [record for record in caplog.records if record.exc_info], "no stack trace for bad input"

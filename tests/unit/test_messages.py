@@ -175,7 +175,45 @@ def test_a_type_that_is_not_a_string_is_a_discard_not_a_crash():
     assert reason({"userId": "u", "type": ["track"]}, call_type=None) == "invalid_type"
 
 
-def test_a_timestamp_at_the_end_of_time_is_not_trusted_rather_than_crashing():
-    stored = accept({"userId": "u", "event": "x", "timestamp": "9999-12-31T23:59:59Z"}, sent_at="2026-11-29T12:00:00Z")
+@pytest.mark.parametrize(
+    ("fields", "batch_sent_at"),
+    [
+        ({"timestamp": "0001-01-01T00:00:00+01:00"}, None),
+        ({"timestamp": "9999-12-31T23:59:59-01:00"}, None),
+        ({"originalTimestamp": "0001-01-01T00:00:00+01:00"}, None),
+        # The corrected time, received + (timestamp - sentAt), falls after year 9999.
+        ({"timestamp": "9999-12-31T23:59:59Z", "sentAt": "2026-11-29T12:00:00Z"}, None),
+        ({"timestamp": "9999-12-31T23:59:59Z"}, "2026-11-29T12:00:00Z"),
+        # ... or before year 1.
+        ({"timestamp": "0001-01-01T00:00:00Z", "sentAt": "2026-12-01T12:00:00Z"}, None),
+    ],
+)
+def test_a_time_outside_years_1_to_9999_is_that_messages_discard_not_a_crash(
+    fields: dict[str, str], batch_sent_at: str | None
+):
+    message = {"userId": "u", "event": "x", **fields}
+    result = process(message, "track", context(sent_at=batch_sent_at), RECEIVED_TEXT)
+    assert isinstance(result, Discard), result
+    assert result.reason == "timestamp_out_of_range"
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "sent_at", "expected"),
+    [
+        # A device whose clock is at the end of time: converting either time to UTC alone would
+        # overflow, the correction (receivedAt - (sentAt - timestamp)) does not.
+        ("9999-12-31T23:00:00-01:00", "9999-12-31T23:30:00-01:00", "2026-11-30T11:30:00.000Z"),
+        ("0001-01-01T00:30:00+01:00", "0001-01-01T00:40:00+01:00", "2026-11-30T11:50:00.000Z"),
+        ("9999-12-31T23:00:00-01:00", "9999-12-31T23:59:59.999Z", "2026-11-30T12:00:00.001Z"),
+    ],
+)
+def test_clock_skew_correction_works_near_the_ends_of_time(timestamp: str, sent_at: str, expected: str):
+    stored = accept({"userId": "u", "event": "x", "timestamp": timestamp, "sentAt": sent_at})
+    assert stored["timestamp"] == expected
+    assert stored["originalTimestamp"] == timestamp
+
+
+def test_an_out_of_range_sent_at_alone_is_not_used_for_correction():
+    # Without a readable timestamp there is nothing to correct: receivedAt, as for no timestamp.
+    stored = accept({"userId": "u", "event": "x", "sentAt": "0001-01-01T00:00:00+01:00"})
     assert stored["timestamp"] == RECEIVED_TEXT
-    assert stored["originalTimestamp"] == "9999-12-31T23:59:59Z"

@@ -20,7 +20,7 @@ from switchyard.constants import (
     MAX_MESSAGE_ID_CHARS,
     MAX_STORED_MESSAGE_BYTES,
 )
-from switchyard.timeutil import parse_timestamp
+from switchyard.timeutil import parse_wall_time
 
 CALL_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 
@@ -43,6 +43,9 @@ _OBJECT_FIELDS = (
     ("context", "context_not_object"),
     ("integrations", "integrations_not_object"),
 )
+
+
+_OUT_OF_RANGE_TIME = "`timestamp`, corrected for clock skew with `sentAt`, is outside years 1 to 9999 (UTC)."
 
 
 @dataclass(slots=True, frozen=True)
@@ -81,8 +84,15 @@ class RequestContext:
         try:
             return self._skews[sent_at]
         except KeyError:
-            sent = parse_timestamp(sent_at)
-            skew = self._skews[sent_at] = None if sent is None else self.received_at - sent
+            sent = parse_wall_time(sent_at)
+            skew = None
+            if sent is not None:
+                offset = sent.utcoffset()
+                # Offset applied to the timedelta, not to `sent`: near years 1 and 9999 that overflows.
+                skew = (
+                    self.received_at - sent if offset is None else self.received_at - sent.replace(tzinfo=None) + offset
+                )
+            self._skews[sent_at] = skew
             return skew
 
 
@@ -142,20 +152,26 @@ def partition_key(source_id: str, message: dict[str, Any]) -> str:
     return key
 
 
-def corrected_timestamp(client_timestamp: object, skew: timedelta | None, received_text: str) -> str:
+def corrected_timestamp(client_timestamp: object, skew: timedelta | None, received_text: str) -> str | None:
     """`receivedAt - (sentAt - originalTimestamp)`, i.e. the client's timestamp plus its clock skew.
 
     Without `sentAt` the client's timestamp is taken as it is; without either, `receivedAt`.
-    An unreadable client timestamp is kept in `originalTimestamp` but not trusted here.
+    An unreadable client timestamp is kept in `originalTimestamp` but not trusted here. None when
+    the result falls outside years 1 to 9999 in UTC: a datetime cannot hold it (the message's
+    discard reason).
     """
-    original = parse_timestamp(client_timestamp)
+    original = parse_wall_time(client_timestamp)
     if original is None:
         return received_text
+    offset = original.utcoffset()
+    if offset is not None:  # one addition of timedeltas, so only the result itself can overflow
+        original = original.replace(tzinfo=None)
+        skew = -offset if skew is None else skew - offset
     if skew is not None:
         try:
             original += skew
-        except OverflowError:  # a timestamp near year 1 or 9999 with a skew: not trusted
-            return received_text
+        except OverflowError:
+            return None
     return original.isoformat("T", "milliseconds") + "Z"  # format_timestamp, inlined: naive UTC
 
 
@@ -224,8 +240,12 @@ def process_all(
             message["originalTimestamp"] = client_timestamp
         else:
             client_timestamp = get("originalTimestamp")
+        timestamp = corrected_timestamp(client_timestamp, skew_of(sent_at), received_text)
+        if timestamp is None:
+            append(Discard("timestamp_out_of_range", _OUT_OF_RANGE_TIME))
+            continue
         message["receivedAt"] = received_text
-        message["timestamp"] = corrected_timestamp(client_timestamp, skew_of(sent_at), received_text)
+        message["timestamp"] = timestamp
         message["projectId"] = source_id
         message["receivedRegion"] = region
 

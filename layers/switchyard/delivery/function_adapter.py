@@ -20,7 +20,9 @@ class FunctionDestinationAdapter:
         self._workspace = workspace
         self._functions = functions
 
-    def send(self, destination: Destination, events: Sequence[dict[str, Any]]) -> list[Attempt]:
+    def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> list[Attempt]:
+        """`deadline` is not needed: the invocation is bounded by the function's own time-out, which
+        the deliverer counts in before it starts an attempt."""
         function = self._workspace().function(destination.function or "")
         if function is None:
             return [Attempt(FINAL, "function_not_configured", answered_at=time.time())] * len(events)

@@ -1,4 +1,10 @@
-"""When to try again, and when to give up: randomised exponential backoff within a time limit."""
+"""When to try again, and when to give up: randomised exponential backoff within a time limit.
+
+Two kinds of "later": a retry after the destination failed an attempt, and a deferral when no
+attempt was made (this second's rate limit is used up, the circuit is open, our own bookkeeping
+failed). Both end in the dead-letter store once `retry.max_hours` has passed since the first
+receive, or on the queue's last receive before SQS would move the message to its own DLQ.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from switchyard.constants import DELIVERY_QUEUE_MAX_RECEIVES
 from switchyard.delivery.attempts import DELIVERED, FINAL, Attempt
 
 DONE = "done"
@@ -29,6 +36,13 @@ def backoff_seconds(attempt: int, retry: dict[str, Any], rng: random.Random) -> 
     return max(1, round(rng.uniform(ceiling / 2, ceiling)))
 
 
+def deferral_seconds(attempt: int, retry: dict[str, Any], rng: random.Random) -> int:
+    """From one second (a rate-limit window), doubling per receive up to the retry ceiling: a long
+    backlog or outage costs a few dozen receives per message, not one a second."""
+    ceiling = min(float(retry["max_delay_seconds"]), 2.0 ** (attempt - 1))
+    return max(1, round(rng.uniform(ceiling / 2, ceiling)))
+
+
 def decide(
     attempt: Attempt,
     attempts_so_far: int,
@@ -36,7 +50,9 @@ def decide(
     now: float,
     retry: dict[str, Any],
     rng: random.Random,
+    max_receives: int = DELIVERY_QUEUE_MAX_RECEIVES,
 ) -> Decision:
+    """After an attempt: done, dropped (a final answer), retried later or given up on."""
     if attempt.status == DELIVERED:
         return Decision(DONE)
     if attempt.status == FINAL:
@@ -44,7 +60,27 @@ def decide(
     delay = backoff_seconds(attempts_so_far, retry, rng)
     if attempt.retry_after is not None:
         delay = max(delay, int(attempt.retry_after + 0.999))
+    return later(delay, attempts_so_far, first_attempt_at, now, retry, max_receives)
+
+
+def defer(
+    minimum_delay: float,
+    attempts_so_far: int,
+    first_attempt_at: float,
+    now: float,
+    retry: dict[str, Any],
+    rng: random.Random,
+    max_receives: int = DELIVERY_QUEUE_MAX_RECEIVES,
+) -> Decision:
+    """When no attempt was made: later, after at least `minimum_delay`, within the same limits."""
+    delay = max(int(minimum_delay + 0.999), deferral_seconds(attempts_so_far, retry, rng))
+    return later(delay, attempts_so_far, first_attempt_at, now, retry, max_receives)
+
+
+def later(
+    delay: int, attempts_so_far: int, first_attempt_at: float, now: float, retry: dict[str, Any], max_receives: int
+) -> Decision:
     deadline = first_attempt_at + float(retry["max_hours"]) * 3600
-    if now + delay > deadline:
+    if now + delay > deadline or attempts_so_far >= max_receives:
         return Decision(GIVE_UP)
     return Decision(RETRY_LATER, min(delay, MAX_SQS_DELAY_SECONDS))

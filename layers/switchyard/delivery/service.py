@@ -3,6 +3,12 @@
 Per destination: a circuit breaker skips destinations that keep failing, a shared rate limit
 decides how many may go out this second, and up to `concurrency` requests run at once. Every
 message gets a decision: done, retry later (with a delay), dead-letter, or dropped (final).
+
+Outcomes are settled per message as they become known: a failure afterwards (a throttled
+dead-letter write, statistics that cannot be counted) never turns a delivered event into a retry,
+and only the messages still unsettled are deferred. Every attempt ends by the batch's deadline,
+so no destination can hold the invocation past its time-out (which would bring the whole batch,
+other destinations' delivered events included, back from the queue).
 """
 
 from __future__ import annotations
@@ -11,16 +17,16 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from switchyard.config.compiled import CompiledWorkspace, Destination, FunctionConfig
-from switchyard.constants import USER_FUNCTION_LAMBDA_MARGIN_SECONDS
+from switchyard.constants import DELIVERY_QUEUE_MAX_RECEIVES, USER_FUNCTION_LAMBDA_MARGIN_SECONDS
 from switchyard.delivery.attempts import DELIVERED, FINAL, RETRY, Attempt
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
-from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER, Decision, backoff_seconds, decide
+from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER, Decision, decide, defer
 from switchyard.delivery.ratelimit import RateLimiter
 from switchyard.delivery.requests import LIVE_LANE, DeliveryRequest
 from switchyard.delivery.stats import DeliveryStats
@@ -30,10 +36,25 @@ log = logging.getLogger(__name__)
 
 # Events per invocation of a destination function (its on_batch gets them together).
 FUNCTION_BATCH_SIZE = 50
+# An attempt is not started with less time than this left before the batch's deadline.
+MIN_ATTEMPT_SECONDS = 0.5
+# When a dead letter cannot be written, the message stays on the queue and is decided again.
+PARK_RETRY_SECONDS = 5
+
+# Why a message was deferred without an attempt (Event Delivery counter and dead-letter reason).
+RATE_LIMITED = "rate_limited"
+CIRCUIT_OPEN = "circuit_open"
+OUT_OF_TIME = "out_of_time"  # the batch's budget ran out before its turn
+INTERNAL_ERROR = "internal_error"
+RECEIVE_LIMIT = "receive_limit"  # the queue's maxReceiveCount was reached (a crash loop, a poison message)
 
 
 class Adapter(Protocol):
-    def send(self, destination: Destination, events: Sequence[dict[str, Any]]) -> Attempt | list[Attempt]: ...
+    def send(
+        self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float
+    ) -> Attempt | list[Attempt]:
+        """One request for the events, ended by `deadline` (time.monotonic)."""
+        ...
 
 
 class EventFunctions(Protocol):
@@ -68,8 +89,10 @@ class Deliverer:
         stats_factory: Callable[[], DeliveryStats],
         *,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         functions: EventFunctions | None = None,
+        max_receives: int = DELIVERY_QUEUE_MAX_RECEIVES,
     ) -> None:
         self._functions = functions
         self._workspace = workspace
@@ -79,11 +102,14 @@ class Deliverer:
         self._breakers = breakers
         self._stats_factory = stats_factory
         self._clock = clock
+        self._monotonic = monotonic
         self._rng = rng or random.Random()
+        self._max_receives = max_receives
 
     def deliver(self, items: Sequence[QueuedDelivery], budget_seconds: float = 45.0) -> dict[str, Outcome]:
-        """An outcome per queue message id; destinations are served in parallel, each attempting
-        only what fits in `budget_seconds` (the rest waits on the queue, not on a timed-out Lambda)."""
+        """An outcome per queue message id; destinations are served in parallel, and every attempt
+        ends within `budget_seconds` (what does not fit waits on the queue, not on a timed-out Lambda)."""
+        deadline = self._monotonic() + budget_seconds
         workspace = self._workspace()
         stats = self._stats_factory()
         groups: dict[str, list[QueuedDelivery]] = {}
@@ -93,7 +119,7 @@ class Deliverer:
         if groups:
             with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="destination") as pool:
                 for result in pool.map(
-                    lambda group: self._deliver_group(workspace.destination(group[0]), group[1], stats, budget_seconds),
+                    lambda group: self._deliver_group(workspace, group[0], group[1], stats, deadline),
                     groups.items(),
                 ):
                     outcomes.update(result)
@@ -103,98 +129,148 @@ class Deliverer:
             log.exception("could not write Event Delivery statistics")
         return outcomes
 
-    def _deliver_group(
-        self, destination: Destination | None, items: list[QueuedDelivery], stats: DeliveryStats, budget: float
-    ) -> dict[str, Outcome]:
-        """One destination's share; a failure of our own (a throttled table, say) defers only it."""
+    def park_exhausted(self, items: Sequence[QueuedDelivery]) -> dict[str, Outcome]:
+        """Messages the queue gave up on after its receive limit (its own DLQ sent them here): into
+        the dead-letter store, where `switchyard dlq list/redrive` and Event Delivery see them."""
+        stats = self._stats_factory()
+        outcomes = {}
+        for item in items:
+            label = f"awaiting_retry.{RECEIVE_LIMIT}"
+            if self._park(item, None, label):
+                outcomes[item.message_id] = Outcome(Decision(GIVE_UP))
+                destination = self._workspace().destination(item.request.destination_id)
+                if destination is not None:
+                    self._count_failure(stats, destination, label, "dead_lettered", {"received": item.request.event})
+            else:
+                outcomes[item.message_id] = Outcome(Decision(RETRY_LATER, PARK_RETRY_SECONDS))
         try:
-            return self._deliver_to(destination, items, stats, budget)
+            stats.flush()
+        except Exception:  # noqa: BLE001 - statistics are best-effort
+            log.exception("could not write Event Delivery statistics")
+        return outcomes
+
+    def _deliver_group(
+        self,
+        workspace: CompiledWorkspace,
+        destination_id: str,
+        items: list[QueuedDelivery],
+        stats: DeliveryStats,
+        deadline: float,
+    ) -> dict[str, Outcome]:
+        """One destination's share. A failure of our own defers only what is not settled yet."""
+        settled: dict[str, Outcome] = {}
+        destination = workspace.destination(destination_id)
+        try:
+            self._deliver_to(workspace, destination, items, stats, deadline, settled)
         except Exception:  # noqa: BLE001 - isolate: other destinations' outcomes stand
-            log.exception(
-                "delivery to %s failed before finishing; its events come back later",
-                destination.id if destination else "?",
-            )
-            return {item.message_id: Outcome(Decision(RETRY_LATER, 5)) for item in items}
+            log.exception("delivery to %s failed; its unsettled events come back later", destination_id)
+            for item in items:
+                if item.message_id not in settled:
+                    settled[item.message_id] = self._defer(destination, item, stats, INTERNAL_ERROR, PARK_RETRY_SECONDS)
+        return settled
 
     def _deliver_to(
-        self, destination: Destination | None, items: list[QueuedDelivery], stats: DeliveryStats, budget: float
-    ) -> dict[str, Outcome]:
-        now = self._clock()
+        self,
+        workspace: CompiledWorkspace,
+        destination: Destination | None,
+        items: list[QueuedDelivery],
+        stats: DeliveryStats,
+        deadline: float,
+        settled: dict[str, Outcome],
+    ) -> None:
         if destination is None:
             for item in items:
-                self._dead_letters.put(item.request, None, item.receive_count, "destination_not_configured")
-            return {item.message_id: Outcome(Decision(GIVE_UP)) for item in items}
+                parked = self._park(item, None, "destination_not_configured")
+                settled[item.message_id] = Outcome(Decision(GIVE_UP) if parked else Decision(RETRY_LATER, 60))
+            return
         if not destination.enabled and all(item.request.lane == LIVE_LANE for item in items):
             for item in items:
-                stats.failed(
-                    destination.id,
-                    "discarded.destination_disabled",
-                    now,
-                    counter="not_delivered",
-                    sample={"received": item.request.event},
-                )
-            return {item.message_id: Outcome(Decision(DROP)) for item in items}
+                settled[item.message_id] = Outcome(Decision(DROP))
+                sample = {"received": item.request.event}
+                self._count_failure(stats, destination, "discarded.destination_disabled", "not_delivered", sample)
+            return
 
         blocked = self._breakers.blocked_for(destination.id)
         if blocked > 0:
-            stats.count(destination.id, "deferred", now, len(items))
-            # Deferrals back off too, so a long outage does not run up the queue's receive count.
-            return {
-                item.message_id: Outcome(
-                    Decision(
-                        RETRY_LATER,
-                        max(int(blocked + 0.999), backoff_seconds(item.receive_count, destination.retry, self._rng)),
-                    )
-                )
-                for item in items
-            }
+            for item in items:
+                settled[item.message_id] = self._defer(destination, item, stats, CIRCUIT_OPEN, blocked)
+            return
 
         # One budget per destination; a replay gets at most half of it (see ratelimit.py).
         replay = items[0].request.lane != LIVE_LANE
         allowed = self._limiter.take(destination.id, len(items), destination.rate_limit_per_second, replay=replay)
-        outcomes = {item.message_id: Outcome(Decision(RETRY_LATER, 1)) for item in items[allowed:]}
-        if len(items) > allowed:
-            stats.count(destination.id, "rate_limited", now, len(items) - allowed)
+        for item in items[allowed:]:
+            settled[item.message_id] = self._defer(destination, item, stats, RATE_LIMITED, 1)
 
         sendable = items[:allowed]
         if destination.insert_function:
-            sendable = self._run_insert_function(destination, sendable, outcomes, stats)
+            sendable = self._run_insert_function(workspace, destination, sendable, settled, stats)
+        chunks, too_late = self._chunks_within_budget(workspace, destination, sendable, deadline)
+        for item in too_late:
+            settled[item.message_id] = self._defer(destination, item, stats, OUT_OF_TIME, 1)
+        if chunks:
+            got_through = self._send(destination, chunks, stats, deadline, settled)
+            self._breakers.record(destination.id, got_through)
+
+    def _chunks_within_budget(
+        self, workspace: CompiledWorkspace, destination: Destination, items: list[QueuedDelivery], deadline: float
+    ) -> tuple[list[list[QueuedDelivery]], list[QueuedDelivery]]:
+        """The requests to make, as many rounds of them as fit before the deadline even if every
+        one hangs for its whole time-out; and the items left for a later invocation."""
         default_batch = FUNCTION_BATCH_SIZE if destination.type == "function" else 1
         batch_size = int(destination.settings.get("batch_size", default_batch))
-        chunks = [sendable[i : i + batch_size] for i in range(0, len(sendable), batch_size)]
-        # Attempt only as many rounds of requests as fit in the budget, even if every one hangs.
+        chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
         timeout = float(destination.settings.get("timeout_seconds", 10))
         if destination.type == "function":
-            function = self._workspace().function(destination.function or "")
+            function = workspace.function(destination.function or "")
             timeout = float(function.timeout_seconds + USER_FUNCTION_LAMBDA_MARGIN_SECONDS) if function else timeout
-        rounds = max(1, int(budget // (timeout + 1)))
-        for chunk in chunks[destination.concurrency * rounds :]:
-            for item in chunk:
-                outcomes[item.message_id] = Outcome(Decision(RETRY_LATER, 1))
-        chunks = chunks[: destination.concurrency * rounds]
+        remaining = deadline - self._monotonic()
+        rounds = max(0, int(remaining // (timeout + 1)))
+        if destination.type != "function" and remaining >= MIN_ATTEMPT_SECONDS:
+            rounds = max(1, rounds)  # a webhook attempt is cut at the deadline, so one round always fits
+        fitting = destination.concurrency * rounds
+        return chunks[:fitting], [item for chunk in chunks[fitting:] for item in chunk]
+
+    def _send(
+        self,
+        destination: Destination,
+        chunks: list[list[QueuedDelivery]],
+        stats: DeliveryStats,
+        deadline: float,
+        settled: dict[str, Outcome],
+    ) -> bool:
+        """Sends the chunks, `concurrency` at a time, settling each chunk's items as its answer
+        arrives; True if anything got through (the circuit breaker's signal)."""
         adapter = self._adapters[destination.type]
-        with ThreadPoolExecutor(max_workers=min(destination.concurrency, max(1, len(chunks)))) as pool:
-            answers = list(pool.map(lambda chunk: adapter.send(destination, [i.request.event for i in chunk]), chunks))
         got_through = False
-        for chunk, answer in zip(chunks, answers, strict=True):
-            # Webhooks answer once for the chunk; destination functions once per event.
-            attempts = answer if isinstance(answer, list) else [answer] * len(chunk)
-            got_through = got_through or any(attempt.status != RETRY for attempt in attempts)
-            for item, attempt in zip(chunk, attempts, strict=True):
-                outcomes[item.message_id] = self._settle(destination, item, attempt, stats)
-        if chunks:
-            self._breakers.record(destination.id, got_through)
-        return outcomes
+        with ThreadPoolExecutor(max_workers=min(destination.concurrency, len(chunks))) as pool:
+            pending: list[tuple[list[QueuedDelivery], Future[Attempt | list[Attempt]]]] = [
+                (chunk, pool.submit(adapter.send, destination, [item.request.event for item in chunk], deadline))
+                for chunk in chunks
+            ]
+            for chunk, future in pending:
+                try:
+                    answer = future.result()
+                except Exception as error:  # noqa: BLE001 - an adapter's bug: retry these, settle the rest
+                    log.exception("the %s adapter failed on %d event(s)", destination.type, len(chunk))
+                    answer = Attempt(RETRY, INTERNAL_ERROR, response={"error": type(error).__name__})
+                # Webhooks answer once for the chunk; destination functions once per event.
+                attempts = answer if isinstance(answer, list) else [answer] * len(chunk)
+                got_through = got_through or any(attempt.status != RETRY for attempt in attempts)
+                for item, attempt in zip(chunk, attempts, strict=True):
+                    settled[item.message_id] = self._settle(destination, item, attempt, stats)
+        return got_through
 
     def _run_insert_function(
         self,
+        workspace: CompiledWorkspace,
         destination: Destination,
         items: list[QueuedDelivery],
-        outcomes: dict[str, Outcome],
+        settled: dict[str, Outcome],
         stats: DeliveryStats,
     ) -> list[QueuedDelivery]:
         """Runs the destination's insert function; returns the items still to deliver (changed events)."""
-        function = self._workspace().function(destination.insert_function or "")
+        function = workspace.function(destination.insert_function or "")
         if function is None or self._functions is None or not items:
             return items
         results = self._functions.run_events(function, [item.request.event for item in items])
@@ -205,8 +281,8 @@ class Deliverer:
                 item.request.event_json = None
                 kept.append(item)
             elif result.status == DROPPED:
-                stats.count(destination.id, "dropped_by_insert_function", self._clock())
-                outcomes[item.message_id] = Outcome(Decision(DONE))
+                settled[item.message_id] = Outcome(Decision(DONE))
+                self._count(stats, destination, "dropped_by_insert_function")
             else:
                 status = RETRY if result.retryable else FINAL
                 attempt = Attempt(
@@ -215,27 +291,95 @@ class Deliverer:
                     response={"function": function.id, "error": result.message},
                     answered_at=self._clock(),
                 )
-                outcomes[item.message_id] = self._settle(destination, item, attempt, stats)
+                settled[item.message_id] = self._settle(destination, item, attempt, stats)
         return kept
 
     def _settle(
         self, destination: Destination, item: QueuedDelivery, attempt: Attempt, stats: DeliveryStats
     ) -> Outcome:
+        """The decision after an attempt; a dead letter is written before the message may leave the queue."""
         decision = decide(
-            attempt, item.receive_count, item.first_received_at, self._clock(), destination.retry, self._rng
+            attempt,
+            item.receive_count,
+            item.first_received_at,
+            self._clock(),
+            destination.retry,
+            self._rng,
+            self._max_receives,
         )
-        at = attempt.answered_at or self._clock()
+        if decision.action == GIVE_UP and not self._park(item, attempt, attempt.label):
+            decision = Decision(RETRY_LATER, PARK_RETRY_SECONDS)
+        latency = None
         if attempt.status == DELIVERED:
             # End-to-end latency is a live-traffic figure: a replayed event was received long ago.
-            live = item.request.lane == LIVE_LANE
-            latency = stats.delivered(destination.id, item.request.event, at, measure_latency=live)
+            latency = self._count_delivery(stats, destination, item, attempt.answered_at or self._clock())
             return Outcome(decision, attempt, latency)
         sample = {"received": item.request.event, "request": attempt.request, "response": attempt.response}
         if decision.action == GIVE_UP:
-            self._dead_letters.put(item.request, attempt, item.receive_count, attempt.label)
-            stats.failed(destination.id, attempt.label, at, counter="dead_lettered", sample=sample)
+            counter = "dead_lettered"
         elif attempt.status == FINAL:
-            stats.failed(destination.id, attempt.label, at, counter="not_delivered", sample=sample)
+            counter = "not_delivered"
         else:
-            stats.failed(destination.id, attempt.label, at, counter="retried", sample=sample)
+            counter = "retried"
+        self._count_failure(stats, destination, attempt.label, counter, sample, attempt.answered_at)
         return Outcome(decision, attempt)
+
+    def _defer(
+        self, destination: Destination | None, item: QueuedDelivery, stats: DeliveryStats, reason: str, delay: float
+    ) -> Outcome:
+        """No attempt was made: later, unless the retry policy's time (or the queue's receives) ran out."""
+        if destination is None:
+            return Outcome(Decision(RETRY_LATER, PARK_RETRY_SECONDS))
+        now = self._clock()
+        retry = destination.retry
+        decision = defer(delay, item.receive_count, item.first_received_at, now, retry, self._rng, self._max_receives)
+        label = f"awaiting_retry.{reason}"
+        if decision.action == GIVE_UP:
+            if self._park(item, None, label):
+                self._count_failure(stats, destination, label, "dead_lettered", {"received": item.request.event})
+                return Outcome(decision)
+            decision = Decision(RETRY_LATER, PARK_RETRY_SECONDS)
+        self._count(stats, destination, "deferred" if reason == CIRCUIT_OPEN else reason)
+        return Outcome(decision)
+
+    def _park(self, item: QueuedDelivery, attempt: Attempt | None, reason: str) -> bool:
+        """Writes the dead letter; False if it could not be written (the message then stays queued)."""
+        try:
+            self._dead_letters.put(item.request, attempt, item.receive_count, reason)
+        except Exception:  # noqa: BLE001 - keep the event on the queue rather than lose it
+            log.exception("could not write the dead letter for %s; it stays on the queue", item.message_id)
+            return False
+        return True
+
+    # Event Delivery counts are best-effort: a failure to count never changes a settled outcome.
+
+    def _count_delivery(
+        self, stats: DeliveryStats, destination: Destination, item: QueuedDelivery, at: float
+    ) -> float | None:
+        try:
+            return stats.delivered(
+                destination.id, item.request.event, at, measure_latency=item.request.lane == LIVE_LANE
+            )
+        except Exception:  # noqa: BLE001
+            log.exception("could not count a delivery to %s", destination.id)
+            return None
+
+    def _count_failure(
+        self,
+        stats: DeliveryStats,
+        destination: Destination,
+        label: str,
+        counter: str,
+        sample: dict[str, Any],
+        at: float | None = None,
+    ) -> None:
+        try:
+            stats.failed(destination.id, label, at or self._clock(), counter=counter, sample=sample)
+        except Exception:  # noqa: BLE001
+            log.exception("could not count %s for %s", label, destination.id)
+
+    def _count(self, stats: DeliveryStats, destination: Destination, counter: str) -> None:
+        try:
+            stats.count(destination.id, counter, self._clock())
+        except Exception:  # noqa: BLE001
+            log.exception("could not count %s for %s", counter, destination.id)

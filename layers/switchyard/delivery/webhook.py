@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -23,6 +22,7 @@ from urllib3.exceptions import (
 
 from switchyard.config.compiled import Destination
 from switchyard.delivery.attempts import RETRY, Attempt, classify_status, parse_retry_after
+from switchyard.delivery.http import BoundedHttp, DeadlineExceeded
 
 SIGNATURE_HEADER = "X-Switchyard-Signature"
 USER_AGENT = "Switchyard-Webhook/1.0"
@@ -64,8 +64,11 @@ def _network_code(error: BaseException) -> str:
     """The errno-style code Segment shows for a failed connection.
 
     The cause chain is read before the exception's class: urllib3's NewConnectionError (a refused
-    connection) is a subclass of ConnectTimeoutError.
+    connection) is a subclass of ConnectTimeoutError. A passed deadline comes first: its cause is
+    the reset the watchdog caused.
     """
+    if isinstance(error, DeadlineExceeded):
+        return "ETIMEDOUT"
     for cause in _causes(error):
         if isinstance(cause, NameResolutionError | socket.gaierror):
             return "ENOTFOUND"
@@ -83,15 +86,16 @@ def _network_code(error: BaseException) -> str:
 
 
 class WebhookAdapter:
-    def __init__(self, http: urllib3.PoolManager | None = None) -> None:
-        self._http = http or urllib3.PoolManager(num_pools=50, maxsize=20, retries=False)
+    def __init__(self, http: BoundedHttp | None = None) -> None:
+        self._http = http or BoundedHttp()
 
     def body_for(self, events: Sequence[dict[str, Any]], batch_size: int) -> bytes:
         if batch_size > 1:
             return orjson.dumps({"batch": list(events)})
         return orjson.dumps(events[0])
 
-    def send(self, destination: Destination, events: Sequence[dict[str, Any]]) -> Attempt:
+    def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> Attempt:
+        """One POST that ends by `deadline` (time.monotonic) or by the destination's time-out."""
         settings = destination.settings
         body = self.body_for(events, settings.get("batch_size", 1))
         headers = {
@@ -115,14 +119,12 @@ class WebhookAdapter:
             "body": body[:SAMPLE_CHARS].decode("utf-8", "replace"),
         }
         try:
-            response = self._http.request(
+            answer = self._http.request(
                 "POST",
                 settings["url"],
                 body=body,
                 headers=headers,
-                timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
-                retries=False,
-                preload_content=True,
+                deadline=min(deadline, time.monotonic() + timeout),
             )
         except (HTTPError, OSError) as error:
             code = _network_code(error)
@@ -134,15 +136,15 @@ class WebhookAdapter:
                 answered_at=time.time(),
             )
         answered = time.time()
-        status = classify_status(response.status)
+        status = classify_status(answer.status)
         return Attempt(
             status,
-            str(response.status),
-            retry_after=parse_retry_after(response.headers.get("Retry-After"), answered),
+            str(answer.status),
+            retry_after=parse_retry_after(answer.headers.get("Retry-After"), answered),
             request=request,
             response={
-                "status": response.status,
-                "body": response.data[:SAMPLE_CHARS].decode("utf-8", "replace"),
+                "status": answer.status,
+                "body": answer.body[:SAMPLE_CHARS].decode("utf-8", "replace"),
             },
             answered_at=answered,
         )

@@ -1,0 +1,257 @@
+"""The deliverer with fakes: outcomes settle per message, deferrals obey the retry policy, and
+every attempt ends within the batch's deadline."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from switchyard.config.compiled import CompiledWorkspace, Destination
+from switchyard.delivery.attempts import DELIVERED, RETRY, Attempt
+from switchyard.delivery.breaker import CircuitBreakers
+from switchyard.delivery.policy import DONE, GIVE_UP, RETRY_LATER
+from switchyard.delivery.requests import DeliveryRequest
+from switchyard.delivery.service import Deliverer, QueuedDelivery
+
+NOW = 1_800_000_000.0
+RETRY_SPEC = {"max_hours": 4.0, "initial_delay_seconds": 5, "max_delay_seconds": 900}
+
+
+def destination(destination_id: str = "hook", **overrides: Any) -> Destination:
+    fields: dict[str, Any] = {
+        "id": destination_id,
+        "name": destination_id,
+        "type": "webhook",
+        "enabled": True,
+        "sources": ("web",),
+        "settings": {"url": "http://127.0.0.1:9/hook", "timeout_seconds": 2},
+        "rate_limit_per_second": 100,
+        "concurrency": 2,
+        "retry": RETRY_SPEC,
+    }
+    return Destination(**{**fields, **overrides})
+
+
+def queued(index: int, destination_id: str = "hook", *, receives: int = 1, age_seconds: float = 0) -> QueuedDelivery:
+    event = {"type": "track", "event": "Clicked", "messageId": f"m{index}", "receivedAt": "2027-01-15T08:00:00.000Z"}
+    return QueuedDelivery(f"q{index}", DeliveryRequest(destination_id, event), receives, NOW - age_seconds)
+
+
+class FakeAdapter:
+    def __init__(self, answer: str = DELIVERED, *, failing_events: Sequence[str] = ()) -> None:
+        self.answer = answer
+        self.failing_events = set(failing_events)
+        self.calls: list[tuple[list[str], float]] = []
+
+    def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> Attempt:
+        ids = [event["messageId"] for event in events]
+        self.calls.append((ids, deadline))
+        if self.failing_events & set(ids):
+            raise RuntimeError("adapter bug")
+        return Attempt(self.answer, "200" if self.answer == DELIVERED else "503", answered_at=NOW)
+
+
+class FakeLimiter:
+    def __init__(self, allowed: int = 1_000) -> None:
+        self.allowed = allowed
+
+    def take(self, destination_id: str, wanted: int, limit_per_second: int, *, replay: bool = False) -> int:
+        return min(wanted, self.allowed)
+
+
+@dataclass
+class FakeDeadLetters:
+    failing: bool = False
+    letters: list[tuple[str, str, int]] = field(default_factory=list)  # messageId, reason, attempts
+
+    def put(self, request: DeliveryRequest, attempt: Attempt | None, attempts: int, reason: str) -> None:
+        if self.failing:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        self.letters.append((request.event["messageId"], reason, attempts))
+
+
+@dataclass
+class FakeStats:
+    failing_deliveries: set[str] = field(default_factory=set)
+    delivered_ids: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # label, counter
+    counters: list[str] = field(default_factory=list)
+
+    def delivered(self, destination_id: str, event: dict[str, Any], at: float, *, measure_latency: bool) -> float:
+        if event["messageId"] in self.failing_deliveries:
+            raise OverflowError("date value out of range")
+        self.delivered_ids.append(event["messageId"])
+        return 12.0
+
+    def failed(self, destination_id: str, label: str, at: float, *, counter: str, sample: dict[str, Any]) -> None:
+        self.failures.append((label, counter))
+
+    def count(self, destination_id: str, counter: str, at: float, amount: int = 1) -> None:
+        self.counters.append(counter)
+
+    def flush(self) -> None:
+        pass
+
+
+class Clock:
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_deliverer(
+    *destinations: Destination,
+    adapter: Any = None,
+    limiter: FakeLimiter | None = None,
+    dead_letters: FakeDeadLetters | None = None,
+    stats: FakeStats | None = None,
+    breakers: CircuitBreakers | None = None,
+    monotonic: Clock | None = None,
+    max_receives: int = 1000,
+) -> Deliverer:
+    workspace = CompiledWorkspace("test", destinations=destinations or (destination(),))
+    return Deliverer(
+        lambda: workspace,
+        {"webhook": adapter or FakeAdapter()},
+        limiter or FakeLimiter(),  # type: ignore[arg-type]
+        dead_letters or FakeDeadLetters(),  # type: ignore[arg-type]
+        breakers or CircuitBreakers(),
+        lambda: stats or FakeStats(),  # type: ignore[return-value]
+        clock=lambda: NOW,
+        monotonic=monotonic or Clock(0.0),
+        rng=random.Random(3),
+        max_receives=max_receives,
+    )
+
+
+def actions(outcomes: dict[str, Any]) -> dict[str, str]:
+    return {message_id: outcome.decision.action for message_id, outcome in sorted(outcomes.items())}
+
+
+# --- Settled outcomes stand whatever fails afterwards -------------------------------------------
+
+
+def test_a_delivered_event_stays_delivered_when_counting_it_fails():
+    stats = FakeStats(failing_deliveries={"m1"})
+    outcomes = make_deliverer(stats=stats).deliver([queued(0), queued(1), queued(2)])
+    assert actions(outcomes) == {"q0": DONE, "q1": DONE, "q2": DONE}
+    assert stats.delivered_ids == ["m0", "m2"]
+
+
+def test_a_throttled_dead_letter_write_keeps_only_that_event_queued():
+    dead_letters = FakeDeadLetters(failing=True)
+    adapter = RoutingAdapter({"ok": FakeAdapter(), "down": FakeAdapter(answer=RETRY)})
+    too_old = 4 * 3600 + 1
+    deliverer = make_deliverer(destination("ok"), destination("down"), adapter=adapter, dead_letters=dead_letters)
+    outcomes = deliverer.deliver([queued(0, "ok"), queued(1, "down", age_seconds=too_old), queued(2, "ok")])
+    assert actions(outcomes) == {"q0": DONE, "q1": RETRY_LATER, "q2": DONE}  # q1: given up, not yet written
+
+
+def test_an_adapter_failure_retries_only_its_own_request():
+    adapter = FakeAdapter(failing_events=["m1"])
+    outcomes = make_deliverer(adapter=adapter).deliver([queued(0), queued(1), queued(2)])
+    assert actions(outcomes) == {"q0": DONE, "q1": RETRY_LATER, "q2": DONE}
+
+
+def test_our_own_failure_before_sending_defers_within_the_retry_policy():
+    class BrokenLimiter(FakeLimiter):
+        def take(self, *args: Any, **kwargs: Any) -> int:
+            raise RuntimeError("ThrottlingException")
+
+    dead_letters = FakeDeadLetters()
+    items = [queued(0), queued(1, age_seconds=4 * 3600 + 1)]
+    outcomes = make_deliverer(limiter=BrokenLimiter(), dead_letters=dead_letters).deliver(items)
+    assert actions(outcomes) == {"q0": RETRY_LATER, "q1": GIVE_UP}
+    assert dead_letters.letters == [("m1", "awaiting_retry.internal_error", 1)]
+
+
+# --- Deferrals: rate limit and open circuit ------------------------------------------------------
+
+
+def test_rate_limited_events_past_max_hours_are_dead_lettered_and_shown_as_failed():
+    dead_letters, stats = FakeDeadLetters(), FakeStats()
+    items = [queued(0), queued(1, receives=40, age_seconds=4 * 3600 - 0.5)]
+    outcomes = make_deliverer(limiter=FakeLimiter(allowed=0), dead_letters=dead_letters, stats=stats).deliver(items)
+    assert actions(outcomes) == {"q0": RETRY_LATER, "q1": GIVE_UP}
+    assert outcomes["q0"].decision.delay_seconds == 1
+    assert dead_letters.letters == [("m1", "awaiting_retry.rate_limited", 40)]
+    assert stats.failures == [("awaiting_retry.rate_limited", "dead_lettered")]
+
+
+def test_a_deferral_on_the_queues_last_receive_goes_to_the_dead_letter_store_not_the_sqs_dlq():
+    dead_letters = FakeDeadLetters()
+    items = [queued(0, receives=9), queued(1, receives=10)]
+    deliverer = make_deliverer(limiter=FakeLimiter(allowed=0), dead_letters=dead_letters, max_receives=10)
+    assert actions(deliverer.deliver(items)) == {"q0": RETRY_LATER, "q1": GIVE_UP}
+    assert [letter[0] for letter in dead_letters.letters] == ["m1"]
+
+
+def test_repeated_deferrals_back_off_so_a_long_backlog_costs_few_receives():
+    deliverer = make_deliverer(limiter=FakeLimiter(allowed=0))
+    delays = [deliverer.deliver([queued(0, receives=n)])["q0"].decision.delay_seconds for n in range(1, 12)]
+    assert delays[0] == 1
+    assert 4 <= delays[4] <= 16 and delays[-1] >= 450  # doubling from 1 s, up to max_delay_seconds
+    receives, waited = 0, 0.0
+    while waited < 4 * 3600:
+        receives += 1
+        waited += deliverer.deliver([queued(0, receives=receives)])["q0"].decision.delay_seconds
+    assert receives < 60
+
+
+def test_an_open_circuit_defers_without_an_attempt_and_gives_up_after_max_hours():
+    clock = Clock(100.0)
+    breakers = CircuitBreakers(threshold=1, cooldown_seconds=30, clock=clock)
+    breakers.record("hook", success=False)
+    adapter, dead_letters = FakeAdapter(), FakeDeadLetters()
+    deliverer = make_deliverer(adapter=adapter, breakers=breakers, dead_letters=dead_letters)
+    outcomes = deliverer.deliver([queued(0), queued(1, age_seconds=4 * 3600 - 10)])
+    assert actions(outcomes) == {"q0": RETRY_LATER, "q1": GIVE_UP}
+    assert outcomes["q0"].decision.delay_seconds >= 30
+    assert adapter.calls == []
+    assert dead_letters.letters == [("m1", "awaiting_retry.circuit_open", 1)]
+
+
+# --- The batch's deadline ----------------------------------------------------------------------
+
+
+def test_every_attempt_gets_the_batchs_deadline_and_nothing_starts_without_time_left():
+    monotonic = Clock(1_000.0)
+    adapter = FakeAdapter()
+    deliverer = make_deliverer(adapter=adapter, monotonic=monotonic)
+    deliverer.deliver([queued(0), queued(1)], budget_seconds=7.5)
+    assert {deadline for _, deadline in adapter.calls} == {1_007.5}
+
+    adapter.calls.clear()
+    outcomes = deliverer.deliver([queued(0)], budget_seconds=0.1)
+    assert adapter.calls == []
+    assert actions(outcomes) == {"q0": RETRY_LATER}
+
+
+def test_only_as_many_rounds_as_fit_the_budget_are_attempted():
+    adapter = FakeAdapter()
+    # timeout 2 s + 1: 6 s fit two rounds of `concurrency` (2) requests; the fifth waits.
+    outcomes = make_deliverer(adapter=adapter).deliver([queued(i) for i in range(5)], budget_seconds=6)
+    assert len(adapter.calls) == 4
+    assert actions(outcomes)["q4"] == RETRY_LATER
+
+
+@pytest.mark.parametrize("receives", [1, 3])
+def test_a_missing_destination_is_dead_lettered(receives: int):
+    dead_letters = FakeDeadLetters()
+    outcomes = make_deliverer(dead_letters=dead_letters).deliver([queued(0, "gone", receives=receives)])
+    assert actions(outcomes) == {"q0": GIVE_UP}
+    assert dead_letters.letters == [("m0", "destination_not_configured", receives)]
+
+
+class RoutingAdapter:
+    def __init__(self, by_destination: dict[str, FakeAdapter]) -> None:
+        self._by_destination = by_destination
+
+    def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> Attempt:
+        return self._by_destination[destination.id].send(destination, events, deadline)

@@ -9,10 +9,12 @@ nothing waits behind them, and SQS hands each back when its delay is over.
 - **Queue**: SQS standard, SQS-managed encryption, TLS only, 14 days' retention (longer than the
   4 h retry policy by far: the margin for a delivery function broken over a weekend). Its
   visibility time-out is 6x the function's, as Lambda advises for SQS sources.
-- **Dead-letter queue**: a safety net only. The retry policy gives up first and records what it gave
-  up on in the delivery table (`switchyard dlq list/redrive`); a message reaches this queue only
-  after `DELIVERY_QUEUE_MAX_RECEIVES` receives, i.e. when the function keeps failing on it (a
-  poison message, a bug). The dead-letter alarms watch both.
+- **Dead-letter queue**: a safety net only. The retry policy gives up first (after `max_hours`, or
+  on the last receive) and records what it gave up on in the delivery table (`switchyard dlq
+  list/redrive`); a message reaches this queue only after `DELIVERY_QUEUE_MAX_RECEIVES` receives,
+  i.e. when the function keeps failing on it (a crash loop, a bug). The delivery function consumes
+  this queue too and moves each message into the same dead-letter store, so the CLI and Event
+  Delivery show it and `redrive` sends it again. The dead-letter alarms watch both.
 - **Delivery table**: dead letters, per-minute Event Delivery statistics and rate-limit windows,
   keyed `pk`/`sk`, with a TTL so statistics and windows expire by themselves. Dead letters are
   the operator's record of what was not delivered, so the table follows `removal_policy`.
@@ -85,6 +87,8 @@ class Delivery(Construct):
             queue_name=constants.resource_name(constants.DELIVERY_DLQ, region),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
+            # The delivery function drains it into the dead-letter store: Lambda's rule for SQS sources.
+            visibility_timeout=Duration.seconds(constants.DELIVERY_QUEUE_VISIBILITY_SECONDS),
             retention_period=QUEUE_RETENTION,
             removal_policy=RemovalPolicy.DESTROY,
         )
@@ -133,5 +137,13 @@ class Delivery(Construct):
                 max_batching_window=Duration.seconds(constants.DELIVERY_BATCHING_WINDOW_SECONDS),
                 report_batch_item_failures=True,
                 max_concurrency=options.delivery_max_concurrency,
+            )
+        )
+        self.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.dead_letter_queue,
+                batch_size=constants.DELIVERY_DLQ_BATCH_SIZE,
+                report_batch_item_failures=True,
+                max_concurrency=2,  # a trickle, never a competitor of the live lane
             )
         )

@@ -1,7 +1,8 @@
 """Delivery Lambda: consumes the delivery queue (SQS) and delivers to destinations.
 
 Messages to retry get their visibility set to the backoff delay and are reported as batch item
-failures, so SQS hands them back after the delay without holding up anything else.
+failures, so SQS hands them back after the delay without holding up anything else. It also
+consumes the lanes' dead-letter queue, moving what SQS gave up on into the dead-letter store.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchyard.config.store import CachedWorkspace, ConfigStore
-from switchyard.constants import METRICS_NAMESPACE, SERVICE_NAME
+from switchyard.constants import DELIVERY_DLQ, METRICS_NAMESPACE, SERVICE_NAME, resource_name
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
 from switchyard.delivery.function_adapter import FunctionDestinationAdapter
@@ -65,6 +66,12 @@ def queue_url(source_arn: str) -> str:
     return _queue_urls[source_arn]
 
 
+def is_dead_letter_queue(record: dict[str, Any]) -> bool:
+    """Records from the lanes' dead-letter queue (SQS moved them there after its receive limit)."""
+    name = record.get("eventSourceARN", "").rsplit(":", 1)[-1]
+    return name == resource_name(DELIVERY_DLQ, record.get("awsRegion", ""))
+
+
 def queued(record: dict[str, Any]) -> QueuedDelivery | None:
     try:
         request = DeliveryRequest.from_body(record["body"])
@@ -96,15 +103,22 @@ def defer(record: dict[str, Any], delay_seconds: int) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records", [])
     items = [item for item in (queued(record) for record in records) if item is not None]
-    # Leave time to defer what was not attempted before Lambda's own time-out.
-    outcomes = deliverer().deliver(items, budget_seconds=context.get_remaining_time_in_millis() / 1000 - 10)
+    if records and is_dead_letter_queue(records[0]):
+        outcomes = deliverer().park_exhausted(items)
+    else:
+        # Leave time to defer what was not attempted before Lambda's own time-out.
+        outcomes = deliverer().deliver(items, budget_seconds=context.get_remaining_time_in_millis() / 1000 - 10)
     by_id = {record["messageId"]: record for record in records}
     failures = []
-    for message_id, outcome in outcomes.items():
-        if outcome.decision.action == RETRY_LATER:
-            defer(by_id[message_id], outcome.decision.delay_seconds)
-            failures.append({"itemIdentifier": message_id})
-    emit_metrics(items, outcomes)
+    for item in items:
+        outcome = outcomes.get(item.message_id)
+        if outcome is None or outcome.decision.action == RETRY_LATER:  # no outcome: keep it queued
+            defer(by_id[item.message_id], outcome.decision.delay_seconds if outcome else 5)
+            failures.append({"itemIdentifier": item.message_id})
+    try:
+        emit_metrics(items, outcomes)
+    except Exception:  # noqa: BLE001 - metrics must not bring back a batch whose outcomes are settled
+        logger.exception("could not emit delivery metrics")
     return {"batchItemFailures": failures}
 
 

@@ -82,6 +82,8 @@ MAX_MESSAGE_ID_CHARS = 100
 MAX_STORED_MESSAGE_BYTES = MAX_MESSAGE_BYTES + 4 * 1024
 # A gzip body is inflated to at most this many bytes; anything larger is a 413, not an OOM.
 MAX_INFLATED_BYTES = MAX_BATCH_BYTES
+# Concatenated gzip members read in one body (SDKs send one; `cat a.gz b.gz` a few).
+MAX_GZIP_MEMBERS = 64
 
 # Kinesis PutRecords limits.
 KINESIS_MAX_RECORDS_PER_PUT = 500
@@ -112,6 +114,7 @@ DELIVERY_LAMBDA_TIMEOUT_SECONDS = 60
 DELIVERY_QUEUE_VISIBILITY_SECONDS = 6 * DELIVERY_LAMBDA_TIMEOUT_SECONDS
 # SQS's own redrive is only a safety net behind our retry policy (4 h of backoff by default).
 DELIVERY_QUEUE_MAX_RECEIVES = 1000
+DELIVERY_DLQ_BATCH_SIZE = 10  # moved into the dead-letter store, ten at a time
 DELIVERY_TABLE_PK = "pk"
 DELIVERY_TABLE_SK = "sk"
 DELIVERY_TABLE_TTL_ATTRIBUTE = "expires_at"

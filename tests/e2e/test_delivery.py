@@ -17,6 +17,7 @@ from segment.analytics import Client as SegmentClient
 
 from switchyard.cli.main import main
 from switchyard.delivery.deadletters import DeadLetters
+from switchyard.delivery.requests import DeliveryRequest
 from switchyard.delivery.stats import read_report
 from switchyard.delivery.table import DeliveryTable
 from switchyard.devstack.receiver import WebhookReceiver
@@ -236,6 +237,26 @@ def test_refused_connections_end_in_dead_letters_that_redrive_delivers(
         assert [d for d in letters.list("refused") if d.message_id == f"{run}-Unreachable"] == []
     finally:
         late.stop()
+
+
+def test_what_sqs_moved_to_its_dead_letter_queue_is_listed_and_redriven_by_the_cli(
+    local_stack: LocalStack, receivers: Receivers, capsys: pytest.CaptureFixture[str]
+):
+    """A message past the queue's receive limit (a crash loop) is not lost in the SQS DLQ: it joins
+    the dead-letter store, where `dlq list` shows it and `dlq redrive` delivers it."""
+    assert local_stack.resources is not None
+    run = uuid.uuid4().hex[:8]
+    event = {**track(run, "Crash Looped"), "receivedAt": "2027-01-15T08:00:00.000Z"}
+    body = DeliveryRequest("bulk", event).to_body().decode()
+    local_stack.client("sqs").send_message(QueueUrl=local_stack.resources.delivery_dlq_url, MessageBody=body)
+    letters = DeadLetters(DeliveryTable(local_stack.resources.delivery_table, local_stack.client("dynamodb")))
+    parked = wait_until(lambda: [d for d in letters.list("bulk") if d.message_id == f"{run}-Crash Looped"], timeout=20)
+    assert parked and parked[0].last_error == "awaiting_retry.receive_limit"
+    assert main(["dlq", "list", "bulk", "--endpoint-url", local_stack.aws_endpoint]) == 0
+    assert f"{run}-Crash Looped" in capsys.readouterr().out
+
+    assert main(["dlq", "redrive", "bulk", "--endpoint-url", local_stack.aws_endpoint]) == 0
+    assert wait_until(lambda: events_of(receivers.bulk, run), timeout=30)
 
 
 def test_a_batch_retried_after_the_router_failed_post_archive_is_delivered_not_deduplicated(

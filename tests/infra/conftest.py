@@ -110,17 +110,30 @@ def named(template_json: dict[str, Any], kind: str, prefix: str) -> dict[str, An
 def function_policy(template_json: dict[str, Any], function_prefix: str) -> dict[tuple[str, ...], str]:
     """A function role's grants: sorted actions -> base logical id of the resource they apply to."""
     policy = named(template_json, "AWS::IAM::Policy", f"{function_prefix}RoleDefaultPolicy")
-    granted = {}
+    granted: dict[tuple[str, ...], str | tuple[str, ...]] = {}
     for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resource = statement["Resource"]
-        if "Fn::Join" in resource:  # `<arn>/*`
-            (target,) = [part["Fn::GetAtt"][0] for part in resource["Fn::Join"][1] if isinstance(part, dict)]
-            target = base_id(target) + "/*"
+        if isinstance(resource, list):  # one statement for several resources: a sorted tuple of them
+            granted[tuple(sorted(actions))] = tuple(sorted(_resource_id(each) for each in resource))
         else:
-            target = base_id(resource["Fn::GetAtt"][0])
-        granted[tuple(sorted(actions))] = target
+            granted[tuple(sorted(actions))] = _resource_id(resource)
     return granted
+
+
+def granted_resources(template_json: dict[str, Any], function_prefix: str) -> set[str]:
+    """Every resource a function role is granted anything on."""
+    found: set[str] = set()
+    for target in function_policy(template_json, function_prefix).values():
+        found.update((target,) if isinstance(target, str) else target)
+    return found
+
+
+def _resource_id(resource: dict[str, Any]) -> str:
+    if "Fn::Join" in resource:  # `<arn>/*`
+        (target,) = [part["Fn::GetAtt"][0] for part in resource["Fn::Join"][1] if isinstance(part, dict)]
+        return base_id(target) + "/*"
+    return base_id(resource["Fn::GetAtt"][0])
 
 
 def base_id(logical_id: str) -> str:

@@ -7,7 +7,7 @@ import pytest
 from infra.delivery import DELIVERY_MEMORY_MB
 from switchyard import constants
 
-from .conftest import DUBLIN, Synthesized, base_id, function_policy, named, resources
+from .conftest import DUBLIN, Synthesized, base_id, function_policy, granted_resources, named, resources
 
 pytestmark = pytest.mark.infra
 
@@ -166,17 +166,29 @@ def test_role_grants_exactly_what_delivery_uses(template_json: dict) -> None:
             "sqs:ReceiveMessage",
             "sqs:SendMessage",
         ): "DeliveryQueue",
-        (  # the replay lane: consumed like the delivery queue, never written to
+        (  # the replay lane and the dead-letter queue: consumed like the delivery queue, never written to
             "sqs:ChangeMessageVisibility",
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
             "sqs:GetQueueUrl",
             "sqs:ReceiveMessage",
-        ): "ReplayQueue",
+        ): ("DeliveryDeadLetterQueue", "ReplayQueue"),
     }
 
 
-def test_delivery_cannot_touch_the_stream_the_archive_or_the_dead_letter_queue(template_json: dict) -> None:
-    targets = set(function_policy(template_json, "DeliveryFunction").values())
+def test_delivery_cannot_touch_the_stream_or_the_archive(template_json: dict) -> None:
+    targets = granted_resources(template_json, "DeliveryFunction")
     assert not targets & {"EventsStream", "ArchiveBucket/*", "ArchiveKey", "DedupeTable"}
-    assert "DeliveryDeadLetterQueue" not in targets
+
+
+def test_the_dead_letter_queue_is_drained_into_the_dead_letter_store(template_json: dict) -> None:
+    """What SQS gives up on after its receive limit must reach `switchyard dlq list`, not sit unseen."""
+    mappings = resources(template_json, "AWS::Lambda::EventSourceMapping")
+    drained = [
+        m["Properties"]
+        for m in mappings.values()
+        if "DeliveryDeadLetterQueue" in str(m["Properties"]["EventSourceArn"])
+        and "DeliveryFunction" in str(m["Properties"]["FunctionName"])
+    ]
+    assert len(drained) == 1
+    assert drained[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]

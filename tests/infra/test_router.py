@@ -34,6 +34,7 @@ def test_the_functions_and_their_event_sources(template_json: dict) -> None:
     assert sorted(base_id(m["Properties"]["FunctionName"]["Ref"]) for m in mappings) == [
         "DeliveryFunction",  # the delivery queue
         "DeliveryFunction",  # the replay queue
+        "DeliveryFunction",  # the dead-letter queue, drained into the dead-letter store
         "RouterFunction",
     ]
 

@@ -64,6 +64,7 @@ class LocalResources:
 
     delivery_queue_url: str = ""
     replay_queue_url: str = ""
+    delivery_dlq_url: str = ""
     replay_state_machine_arn: str = ""
     archive_retention_days: int = 365
 
@@ -110,7 +111,10 @@ def create_resources(resources: LocalResources, shard_count: int = 2, endpoint_u
     create_delivery_table(dynamodb, resources.delivery_table)
 
     sqs = client("sqs")
-    dlq_url = sqs.create_queue(QueueName=resources.delivery_dlq)["QueueUrl"]
+    dlq_url = resources.delivery_dlq_url = sqs.create_queue(
+        QueueName=resources.delivery_dlq,
+        Attributes={"VisibilityTimeout": str(constants.DELIVERY_QUEUE_VISIBILITY_SECONDS)},
+    )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     resources.delivery_queue_url = create_lane_queue(sqs, resources.delivery_queue, dlq_arn)
     resources.replay_queue_url = create_lane_queue(sqs, resources.replay_queue, dlq_arn)

@@ -53,8 +53,7 @@ class LocalStack:
         self._stream_consumers = list(stream_consumers or [])
         self._demo_receiver_port = demo_receiver_port
         self._delivery_workers = delivery_workers
-        self._sqs_poller: SqsPoller | None = None
-        self._replay_poller: SqsPoller | None = None
+        self._sqs_pollers: list[SqsPoller] = []
         self._lambda_adapter = LambdaInvokeAdapter()
         self.receiver: WebhookReceiver | None = None
         self._moto: Emulator | None = None
@@ -110,24 +109,18 @@ class LocalStack:
             batch_size=constants.ROUTER_BATCH_SIZE,
         )
         self._poller.start()
-        self._sqs_poller = SqsPoller(
-            self.client("sqs"),
-            self.resources.delivery_queue_url,
-            self.functions["delivery"].invoke,
-            region=self.region,
-            workers=self._delivery_workers,
-        )
-        self._sqs_poller.start()
-        # The replay lane: its own queue and workers, consumed by the same delivery function.
-        self._replay_poller = SqsPoller(
-            self.client("sqs"),
-            self.resources.replay_queue_url,
-            self.functions["delivery"].invoke,
-            region=self.region,
-            workers=2,
-            idle_seconds=0.05,
-        )
-        self._replay_poller.start()
+        sqs = self.client("sqs")
+        delivery = self.functions["delivery"].invoke
+        workers = self._delivery_workers
+        self._sqs_pollers = [
+            SqsPoller(sqs, self.resources.delivery_queue_url, delivery, region=self.region, workers=workers),
+            # The replay lane: its own queue and workers, consumed by the same delivery function.
+            SqsPoller(sqs, self.resources.replay_queue_url, delivery, region=self.region, workers=2, idle_seconds=0.05),
+            # What SQS gave up on after its receive limit goes to the dead-letter store.
+            SqsPoller(sqs, self.resources.delivery_dlq_url, delivery, region=self.region, workers=1, idle_seconds=1.0),
+        ]
+        for poller in self._sqs_pollers:
+            poller.start()
         for handler, timeout in (
             ("replay_plan", constants.REPLAY_PLAN_TIMEOUT_SECONDS),
             ("replay_worker", constants.REPLAY_WORKER_TIMEOUT_SECONDS),
@@ -142,10 +135,8 @@ class LocalStack:
     def stop(self) -> None:
         if self._poller:
             self._poller.stop()
-        if self._sqs_poller:
-            self._sqs_poller.stop()
-        if self._replay_poller:
-            self._replay_poller.stop()
+        for poller in self._sqs_pollers:
+            poller.stop()
         if self.receiver:
             self.receiver.stop()
         if self._api:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from types import ModuleType
 from typing import Any
 
@@ -160,3 +161,49 @@ def test_a_pixel_with_an_out_of_range_timestamp_is_a_clean_refusal(
     assert (status, body[:6]) == (200, b"GIF89a")
     assert stream.read_new() == []
     assert not [record for record in caplog.records if record.exc_info], "no stack trace for bad input"
+
+
+def test_an_integer_beyond_64_bits_is_that_items_discard_not_a_silent_float(
+    ingest: ModuleType, stream: StreamReader, capsys: pytest.CaptureFixture[str]
+):
+    head = '{"type": "track", "userId": "u", "event": "E", '
+    items = [
+        head + '"messageId": "big", "properties": {"n": 18446744073709551616}}',
+        head + '"messageId": "low", "properties": {"n": -9223372036854775809}}',
+        head + '"messageId": "max", "properties": {"n": 18446744073709551615, "size": "e+1"}}',
+        head + '"messageId": "float", "properties": {"n": 1.8446744073709552e19}}',
+        head + '"messageId": "tz", "timestamp": "2026-11-30T12:00:00+00:00"}',
+    ]
+    body = ('{"batch": [' + ", ".join(items) + "]}").encode()
+    status, answer, _ = invoke(ingest, http_event("POST", "/v1/batch", body))
+    assert (status, answer) == (200, {"success": True})
+    stored = {m["messageId"]: m for m in stream.read_new()}
+    assert sorted(stored) == ["float", "max", "tz"]
+    assert stored["max"]["properties"]["n"] == 18446744073709551615, "up to 2^64 - 1 stays exact"
+    assert stored["float"]["properties"]["n"] == 1.8446744073709552e19, "a float literal stays a float"
+    assert '"reason":"integer_out_of_range"' in capsys.readouterr().out.replace(" ", "")
+
+
+def test_a_single_call_with_an_integer_beyond_64_bits_is_a_400(ingest: ModuleType, stream: StreamReader):
+    body = b'{"userId": "u", "event": "E", "context": {"n": -99999999999999999999}}'
+    status, answer, _ = invoke(ingest, http_event("POST", "/v1/track", body))
+    assert (status, answer["code"]) == (400, "integer_out_of_range")
+    assert stream.read_new() == []
+
+
+def test_an_integer_beyond_64_bits_in_the_batch_context_is_refused(ingest: ModuleType, stream: StreamReader):
+    body = b'{"batch": [{"type": "track", "userId": "u", "event": "E"}], "context": {"n": 99999999999999999999}}'
+    status, answer, _ = invoke(ingest, http_event("POST", "/v1/batch", body))
+    assert (status, answer["code"]) == (400, "no_valid_messages")
+    assert "integer_out_of_range" in answer["message"]
+    assert stream.read_new() == []
+
+
+def test_a_pixel_with_an_integer_beyond_64_bits_is_not_stored(ingest: ModuleType, stream: StreamReader):
+    data = base64.b64encode(
+        b'{"userId": "u", "event": "Opened", "writeKey": "wk_int_web_123", "n": 1e2, '
+        b'"properties": {"n": 123456789012345678901234567890}}'
+    ).decode()
+    status, body, _ = invoke(ingest, http_event("GET", "/v1/pixel/track", key=None, query={"data": data}))
+    assert (status, body[:6]) == (200, b"GIF89a")
+    assert stream.read_new() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 
 import pytest
 
@@ -44,6 +45,36 @@ def test_corrupt_and_truncated_gzip_are_bad_requests():
     with pytest.raises(BadRequest) as truncated:
         inflate(gzip.compress(b'{"a": 1}' * 100)[:20], "gzip")
     assert corrupt.value.code == truncated.value.code == "invalid_gzip"
+
+
+def test_every_member_of_a_multi_member_gzip_body_is_read():
+    # RFC 1952 allows several members; `cat a.gz b.gz` makes one.
+    body = gzip.compress(b'{"batch": [{"a": 1},') + gzip.compress(b"") + gzip.compress(b' {"b": 2}]}')
+    assert inflate(body, "gzip") == b'{"batch": [{"a": 1}, {"b": 2}]}'
+
+
+def test_the_cap_covers_all_members_together():
+    half = gzip.compress(b"x" * (MAX_INFLATED_BYTES // 2 + 1))
+    with pytest.raises(PayloadTooLarge):
+        inflate(half + half, "gzip")
+
+
+@pytest.mark.parametrize("trailer", [b"junk", b"\n", b"\x1f", gzip.compress(b"second")[:12]])
+def test_trailing_data_that_is_not_a_whole_gzip_member_is_refused(trailer: bytes):
+    with pytest.raises(BadRequest) as caught:
+        inflate(gzip.compress(b'{"a": 1}') + trailer, "gzip")
+    assert caught.value.code == "invalid_gzip"
+
+
+def test_zero_padding_after_the_last_member_is_ignored_as_gzip_does():
+    assert inflate(gzip.compress(b'{"a":1}') + b"\0" * 16, "gzip") == b'{"a":1}'
+
+
+def test_many_tiny_members_are_refused_quickly():
+    started = time.perf_counter()
+    with pytest.raises(BadRequest):
+        inflate(gzip.compress(b"") * 200_000, "gzip")
+    assert time.perf_counter() - started < 0.5
 
 
 def test_an_oversize_plain_body_is_refused():

@@ -7,7 +7,14 @@ from datetime import datetime
 import orjson
 import pytest
 
-from switchyard.ingest.messages import AcceptedMessage, Discard, RequestContext, partition_key, process
+from switchyard.ingest.messages import (
+    AcceptedMessage,
+    Discard,
+    RequestContext,
+    partition_key,
+    process,
+    process_all,
+)
 
 RECEIVED = datetime(2026, 11, 30, 12, 0, 0)
 RECEIVED_TEXT = "2026-11-30T12:00:00.000Z"
@@ -217,3 +224,23 @@ def test_an_out_of_range_sent_at_alone_is_not_used_for_correction():
     # Without a readable timestamp there is nothing to correct: receivedAt, as for no timestamp.
     stored = accept({"userId": "u", "event": "x", "sentAt": "0001-01-01T00:00:00+01:00"})
     assert stored["timestamp"] == RECEIVED_TEXT
+
+
+def test_an_integer_orjson_made_a_float_is_discarded_once_the_exact_text_confirms_it():
+    # orjson parses 18446744073709551616 as the float 1.8446744073709552e19; the request's exact
+    # messages (parsed again only when a stored message holds such a float) tell the two apart.
+    parsed = [{"userId": "u", "properties": {"n": 2.0**64}}, {"userId": "u", "properties": {"n": 2.0**64}}]
+    exact = [{"userId": "u", "properties": {"n": 2**64}}, {"userId": "u", "properties": {"n": 2.0**64}}]
+    request = context(exact_messages=lambda: exact)
+    first, second = process_all(parsed, "identify", request, RECEIVED_TEXT)
+    assert isinstance(first, Discard) and first.reason == "integer_out_of_range"
+    assert isinstance(second, AcceptedMessage), "a float literal stays a float"
+
+
+def test_the_exact_messages_are_not_parsed_for_ordinary_messages():
+    def never() -> list:
+        raise AssertionError("parsed again without need")
+
+    message = {"userId": "u", "event": "x", "timestamp": "2026-11-30T12:00:00+00:00", "properties": {"n": 1.5e3}}
+    [result] = process_all([message], "track", context(exact_messages=never), RECEIVED_TEXT)
+    assert isinstance(result, AcceptedMessage)

@@ -9,12 +9,13 @@ from typing import Any
 
 import orjson
 
-from switchyard.constants import MAX_BATCH_BYTES, MAX_INFLATED_BYTES
+from switchyard.constants import MAX_BATCH_BYTES, MAX_GZIP_MEMBERS, MAX_INFLATED_BYTES
 from switchyard.errors import BadRequest, PayloadTooLarge
 
 # Types a JSON text cannot be sent as. Anything else (text/plain from browsers, no type at all,
 # application/x-www-form-urlencoded from odd clients) is parsed as JSON all the same.
 _NON_JSON_TYPES = ("multipart/", "image/", "audio/", "video/", "application/octet-stream")
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def raw_body(body: str | None, is_base64_encoded: bool) -> bytes:
@@ -46,16 +47,35 @@ def inflate(data: bytes, content_encoding: str | None) -> bytes:
         return data
     if encoding not in ("gzip", "x-gzip"):
         raise BadRequest("unsupported_content_encoding", f"Content-Encoding {encoding!r} is not supported; use gzip.")
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        inflated = inflater.decompress(data, MAX_INFLATED_BYTES + 1)
-    except zlib.error as error:
-        raise BadRequest("invalid_gzip", "The request body is not valid gzip.") from error
-    if len(inflated) > MAX_INFLATED_BYTES or inflater.unconsumed_tail:
-        raise _too_large(None)
-    if not inflater.eof:
-        raise BadRequest("invalid_gzip", "The gzip body is truncated.")
-    return inflated
+    return _gunzip(data)
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Every member of a gzip body (RFC 1952 allows several: `cat a.gz b.gz`), within one cap.
+
+    Data after the last member is refused rather than ignored, except zero padding, which gzip
+    itself skips. Members are capped in number: each one's end copies the rest of the input.
+    """
+    parts: list[bytes] = []
+    room = MAX_INFLATED_BYTES
+    for _ in range(MAX_GZIP_MEMBERS):
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            inflated = inflater.decompress(data, room + 1)
+        except zlib.error as error:
+            raise BadRequest("invalid_gzip", "The request body is not valid gzip.") from error
+        room -= len(inflated)
+        if room < 0 or inflater.unconsumed_tail:
+            raise _too_large(None)
+        if not inflater.eof:
+            raise BadRequest("invalid_gzip", "The gzip body is truncated.")
+        parts.append(inflated)
+        data = inflater.unused_data
+        if not data.strip(b"\0"):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        if not data.startswith(_GZIP_MAGIC):
+            raise BadRequest("invalid_gzip", "The gzip body is followed by data that is not gzip.")
+    raise BadRequest("invalid_gzip", f"The gzip body has more than {MAX_GZIP_MEMBERS} members.")
 
 
 def parse_json_value(data: bytes) -> Any:

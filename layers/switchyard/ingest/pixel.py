@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from switchyard.errors import BadRequest
+from switchyard.ingest.numbers import OUT_OF_RANGE_DETAIL, loses_integers
 
 # A 1x1 transparent GIF: the answer to every pixel request, whatever happened.
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -26,6 +27,8 @@ def decode_pixel_query(query: dict[str, str]) -> dict[str, Any]:
             raise BadRequest("invalid_pixel_data", "`data` is not base64-encoded JSON.") from error
         if not isinstance(message, dict):
             raise BadRequest("invalid_pixel_data", "`data` must encode a JSON object.")
+        if loses_integers(decoded, message):
+            raise BadRequest("integer_out_of_range", OUT_OF_RANGE_DETAIL)
         return message
     message: dict[str, Any] = {}
     for name, value in query.items():

@@ -26,6 +26,7 @@ from switchyard.ingest.messages import (
     RequestContext,
     process_all,
 )
+from switchyard.ingest.numbers import exact_json
 from switchyard.ingest.pixel import decode_pixel_query
 from switchyard.streams import StreamRecord, StreamWriteFailed
 from switchyard.timeutil import format_timestamp, utc_now
@@ -133,9 +134,12 @@ class IngestService:
         outcome.source_id = source.id
         received = self._now()
         if is_batch:
-            items, context = self._batch_items(payload, source, received, request.source_ip)
+            items, context = self._batch_items(payload, source, received, request.source_ip, raw)
         else:
-            items, context = [payload], self._request_context(source, received, request.source_ip)
+            items = [payload]
+            context = self._request_context(
+                source, received, request.source_ip, exact_messages=lambda: [exact_json(raw)]
+            )
         self._accept(items, call_type, context, outcome, single=not is_batch)
 
     def receive_pixel(self, call_path: str, request: HttpRequest, outcome: IngestOutcome) -> None:
@@ -203,7 +207,7 @@ class IngestService:
         return RequestContext(source_id=source.id, region=self._region, received_at=received, ip=ip, **batch)
 
     def _batch_items(
-        self, payload: dict[str, Any], source: Source, received: datetime, ip: str | None
+        self, payload: dict[str, Any], source: Source, received: datetime, ip: str | None, raw: bytes
     ) -> tuple[list[Any], RequestContext]:
         items = payload.get("batch")
         if not isinstance(items, list):
@@ -216,8 +220,19 @@ class IngestService:
             raise BadRequest("context_not_object", "The batch's `context` must be an object.")
         if integrations is not None and not isinstance(integrations, dict):
             raise BadRequest("integrations_not_object", "The batch's `integrations` must be an object.")
+
+        def exact_messages() -> list[Any]:  # each item with the batch fields merged into it
+            exact = exact_json(raw)
+            return [[item, exact.get("context"), exact.get("integrations")] for item in exact["batch"]]
+
         return items, self._request_context(
-            source, received, ip, sent_at=payload.get("sentAt"), context=context, integrations=integrations
+            source,
+            received,
+            ip,
+            sent_at=payload.get("sentAt"),
+            context=context,
+            integrations=integrations,
+            exact_messages=exact_messages,
         )
 
     def _accept(

@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from switchyard.config.compiled import FunctionConfig
 from switchyard.constants import function_parameter, user_function_name
-from switchyard.functions.runtime import ERROR, RETRY, TIMEOUT, EventResult, SourceResult
+from switchyard.functions.runtime import ERROR, INVALID_OUTPUT, RETRY, TIMEOUT, EventResult, SourceResult
 
 
 class FunctionInvoker:
@@ -45,23 +45,26 @@ class FunctionInvoker:
         answer, failure = self._invoke(function, self.payload(function, events=events))
         if failure is not None:
             return [EventResult(ERROR, code=failure[0], message=failure[1])] * len(events)
-        return [EventResult.from_dict(item) for item in answer["results"]]
+        return [EventResult.from_dict(item) for item in orjson.loads(answer)["results"]]
 
     def run_request(self, function: FunctionConfig, request: dict[str, Any]) -> SourceResult:
         answer, failure = self._invoke(function, self.payload(function, request=request))
         if failure is not None:
             return SourceResult(code=failure[0], message=failure[1])
-        return SourceResult.from_dict(answer)
+        try:
+            return SourceResult.from_dict(orjson.loads(answer))
+        except orjson.JSONDecodeError as error:  # e.g. NaN, which Lambda's runtime writes and orjson refuses
+            return SourceResult(code=INVALID_OUTPUT, message=f"the function's answer is not strict JSON: {error}")
 
-    def _invoke(self, function: FunctionConfig, payload: bytes) -> tuple[Any, tuple[str, str] | None]:
-        """(answer, None), or (None, (outcome code, message)) when the invocation itself failed."""
+    def _invoke(self, function: FunctionConfig, payload: bytes) -> tuple[bytes, tuple[str, str] | None]:
+        """(answer bytes, None), or (b"", (outcome code, message)) when the invocation itself failed."""
         try:
             response = self._client.invoke(FunctionName=user_function_name(function.id, self._region), Payload=payload)
         except (ClientError, BotoCoreError) as error:
-            return None, (RETRY, f"invoking the function failed: {error}")
+            return b"", (RETRY, f"invoking the function failed: {error}")
         body = response["Payload"].read()
         if response.get("FunctionError"):
             message = body.decode("utf-8", "replace")[:1000]
             # Lambda's own time-out (ours plus a margin) means our watchdog could not stop the code.
-            return None, (TIMEOUT if "timed out" in message.lower() else RETRY, message)
-        return orjson.loads(body), None
+            return b"", (TIMEOUT if "timed out" in message.lower() else RETRY, message)
+        return body, None

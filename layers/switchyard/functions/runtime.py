@@ -22,6 +22,8 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
+
 from switchyard.functions import (
     DropEvent,
     EventNotSupported,
@@ -30,6 +32,7 @@ from switchyard.functions import (
     ValidationError,
     _emitted,
 )
+from switchyard.ingest.numbers import holds_out_of_range_integer, loses_integers
 
 SOURCE, INSERT, DESTINATION = "source", "insert", "destination"
 KINDS = (SOURCE, INSERT, DESTINATION)
@@ -46,6 +49,7 @@ REJECTED = "message_rejected"
 RETRY = "retry"
 TIMEOUT = "function_timeout"
 BAD_REQUEST = "bad_request"
+INVALID_OUTPUT = "invalid_function_output"  # a source function emitted what JSON cannot carry
 RETRYABLE = frozenset({RETRY, TIMEOUT})
 
 
@@ -169,6 +173,9 @@ def within(seconds: float, call: Callable[[], Any]) -> Any:
         watchdog().disarm(token)
 
 
+_NOT_PARSED = object()
+
+
 class Request:
     """What a source function's `on_request` gets: the webhook's HTTP request."""
 
@@ -178,15 +185,43 @@ class Request:
         self.headers: dict[str, str] = {key.lower(): value for key, value in (data.get("headers") or {}).items()}
         self.query: dict[str, str] = dict(data.get("query") or {})
         self.body: str = data.get("body") or ""
+        # The pipeline parses a JSON body once, strictly, and sends the value along.
+        self._json: Any = data.get("json", _NOT_PARSED)
 
     def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError as error:
-            raise InvalidEventPayload(f"the request body is not JSON: {error}") from error
+        if self._json is _NOT_PARSED:
+            self._json = strict_json(self.body)
+        return self._json
 
     def form(self) -> dict[str, str]:
         return dict(parse_qsl(self.body, keep_blank_values=True))
+
+
+def strict_json(text: str) -> Any:
+    """JSON as the pipeline reads it (orjson): no NaN or Infinity, no integer rounded to a float."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise InvalidEventPayload(f"the request body is not JSON: {error}") from error
+    if loses_integers(text.encode("utf-8"), value):
+        raise InvalidEventPayload("the request body holds an integer beyond 64 bits")
+    return value
+
+
+def output_problem(value: Any) -> str | None:
+    """Why what a function emitted cannot travel as JSON and come back unchanged, or None.
+
+    Lambda's runtime serializes the answer with Python's json, which writes NaN (the pipeline's
+    strict parser then refuses the whole answer) and fails on a datetime; orjson would round an
+    integer beyond 64 bits. Each is the function's fault, so it is said here, per request.
+    """
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as error:  # NaN or Infinity, a type JSON lacks, a cycle
+        return f"what the function emitted is not JSON: {error}"
+    if holds_out_of_range_integer(value):
+        return "what the function emitted holds an integer beyond 64 bits"
+    return None
 
 
 def handler_names(source_code: str, filename: str) -> set[str]:
@@ -315,4 +350,7 @@ class FunctionRunner:
             return SourceResult(code=outcome_of(error), message=f"{type(error).__name__}: {error}"[:1000])
         finally:
             _emitted.reset(reset)
+        problem = output_problem(collected)
+        if problem is not None:
+            return SourceResult(code=INVALID_OUTPUT, message=problem)
         return SourceResult(messages=collected)

@@ -13,7 +13,7 @@ import orjson
 
 from switchyard.config.compiled import CompiledWorkspace, FunctionConfig, Source
 from switchyard.constants import MAX_BATCH_ITEMS
-from switchyard.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthorized
+from switchyard.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from switchyard.functions.runtime import RETRYABLE, SourceResult
 from switchyard.functions.secrets import token_hash
 from switchyard.ingest import body as bodies
@@ -28,6 +28,7 @@ from switchyard.ingest.messages import (
 )
 from switchyard.ingest.numbers import exact_json
 from switchyard.ingest.pixel import decode_pixel_query
+from switchyard.ingest.webhook import function_request
 from switchyard.streams import StreamRecord, StreamWriteFailed
 from switchyard.timeutil import format_timestamp, utc_now
 
@@ -43,29 +44,6 @@ class EventStream(Protocol):
 
 class SourceFunctions(Protocol):
     def run_request(self, function: FunctionConfig, request: dict[str, Any]) -> SourceResult: ...
-
-
-def function_request(request: HttpRequest) -> dict[str, Any]:
-    """The webhook request as a source function sees it: JSON or form bodies, text, up to 512 KiB."""
-    bodies.check_content_type(request.headers.get("content-type"))
-    try:
-        raw = bodies.inflate(request.body, request.headers.get("content-encoding"))
-    except PayloadTooLarge as error:  # webhooks answer 400 for any body they cannot take
-        raise BadRequest(error.code, error.message) from error
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise BadRequest("invalid_body", "The request body is not UTF-8 text.") from error
-    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if content_type.endswith("json") or (not content_type and text.lstrip()[:1] in ("{", "[")):
-        bodies.parse_json_value(raw)
-    return {
-        "method": "POST",
-        "url": request.url,
-        "headers": dict(request.headers),
-        "query": dict(request.query),
-        "body": text,
-    }
 
 
 @dataclass(frozen=True)

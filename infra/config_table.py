@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.options import StackOptions
@@ -28,3 +29,15 @@ class ConfigTable(Construct):
             deletion_protection=retain,
             removal_policy=options.data_removal_policy,
         )
+
+
+def grant_workspace_read(table: dynamodb.ITable, grantee: iam.IGrantable) -> None:
+    """`GetItem` on the workspace item only: what ingest, router and delivery read. The item holds
+    write-key hashes; no function may scan or query the table, nor read any other item."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["dynamodb:GetItem"],
+            resources=[table.table_arn],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [constants.CONFIG_WORKSPACE_KEY]}},
+        )
+    )

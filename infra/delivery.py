@@ -25,11 +25,14 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra import nag
+from infra.config_table import grant_workspace_read
 from infra.lambda_defaults import LambdaDefaults
 from infra.options import StackOptions
 from infra.paths import FUNCTIONS_DIR
@@ -125,7 +128,16 @@ class Delivery(Construct):
             timeout=Duration.seconds(constants.DELIVERY_LAMBDA_TIMEOUT_SECONDS),
             memory_size=DELIVERY_MEMORY_MB,
         )
-        config_table.grant(self.function, "dynamodb:GetItem")  # the workspace item, nothing else
+        grant_workspace_read(config_table, self.function)
+        # Destination credentials (SecureStrings written by `switchyard apply`; `aws/ssm` key, whose
+        # key policy lets principals of the account decrypt through SSM).
+        credentials_arn = Stack.of(self).format_arn(
+            service="ssm",
+            resource="parameter",
+            resource_name=constants.destination_parameter(region, "*").lstrip("/"),
+        )
+        self.function.add_to_role_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[credentials_arn]))
+        nag.acknowledge_destination_credentials(self.function, credentials_arn)
         self.table.grant(self.function, *DELIVERY_TABLE_ACTIONS)
         # Receive, delete, change visibility (the retry delay), attributes: granted by the event
         # source. Send: the function also enqueues deliveries itself.

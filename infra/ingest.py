@@ -8,6 +8,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.config_table import grant_workspace_read
 from infra.lambda_defaults import LambdaDefaults
 from infra.paths import FUNCTIONS_DIR
 from switchyard import constants
@@ -40,4 +41,4 @@ class IngestFunction(Construct):
             memory_size=INGEST_MEMORY_MB,
         )
         stream.grant_write(self.function)  # kinesis:PutRecord(s), ListShards on this stream
-        config_table.grant_read_data(self.function)  # GetItem (and read-only siblings) on this table
+        grant_workspace_read(config_table, self.function)

@@ -155,6 +155,29 @@ def acknowledge_replay_state_machine(role: iam.IRole, bucket: s3.IBucket, child_
     )
 
 
+DESTINATION_CREDENTIALS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<destination credentials>]",
+    reason="Destinations are added by `switchyard apply` at run time, not at deploy time, so their "
+    "credentials parameters cannot be listed in the template. The grant is ssm:GetParameter only, "
+    "on `/switchyard/<region>/destinations/*/credentials` (this region's destination credentials "
+    "and nothing else), for the delivery function, the one component that sends to destinations.",
+)
+
+
+def acknowledge_destination_credentials(function: lambda_.Function, parameter_arn: str) -> None:
+    """The delivery function's read of every destination's credentials parameter, on its role only."""
+    assert function.role is not None
+    policy = _default_policy(function.role)
+    arn = Stack.of(policy).resolve(parameter_arn)
+    assert isinstance(arn, str), "the regional stacks have a concrete account and region"
+    Validations.of(policy).acknowledge(
+        Acknowledgment(
+            id=DESTINATION_CREDENTIALS.id.replace("<destination credentials>", arn),
+            reason=DESTINATION_CREDENTIALS.reason,
+        )
+    )
+
+
 def _default_policy(role: iam.IRole) -> IConstruct:
     return role.node.find_child("DefaultPolicy")
 

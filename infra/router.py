@@ -20,6 +20,7 @@ from constructs import Construct
 
 from infra import nag
 from infra.archive import Archive
+from infra.config_table import grant_workspace_read
 from infra.lambda_defaults import LambdaDefaults
 from infra.options import StackOptions
 from infra.paths import FUNCTIONS_DIR
@@ -58,7 +59,7 @@ class Router(Construct):
             timeout=Duration.seconds(constants.ROUTER_LAMBDA_TIMEOUT_SECONDS),
             memory_size=ROUTER_MEMORY_MB,
         )
-        config_table.grant(self.function, "dynamodb:GetItem")  # the workspace item, nothing else
+        grant_workspace_read(config_table, self.function)
         # Claims are conditional puts (the condition reads the old item server-side): no reads.
         dedupe_table.grant(self.function, "dynamodb:PutItem")
         archive.grant_write_objects(self.function)  # PutObject on archive objects, any key

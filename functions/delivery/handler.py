@@ -15,8 +15,9 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from switchyard.config.credentials import CachedCredentials
 from switchyard.config.store import CachedWorkspace, ConfigStore
-from switchyard.constants import DELIVERY_DLQ, METRICS_NAMESPACE, SERVICE_NAME, resource_name
+from switchyard.constants import CREDENTIALS_CACHE_SECONDS, DELIVERY_DLQ, METRICS_NAMESPACE, SERVICE_NAME, resource_name
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
 from switchyard.delivery.function_adapter import FunctionDestinationAdapter
@@ -45,9 +46,13 @@ def deliverer() -> Deliverer:
         table = DeliveryTable(settings.delivery_table_name)
         workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
         functions = FunctionInvoker(settings.region)
+        credentials = CachedCredentials(boto3.client("ssm"), settings.region, CREDENTIALS_CACHE_SECONDS)
         _deliverer = Deliverer(
             workspace.get,
-            {"webhook": WebhookAdapter(), "function": FunctionDestinationAdapter(workspace.get, functions)},
+            {
+                "webhook": WebhookAdapter(credentials=credentials),
+                "function": FunctionDestinationAdapter(workspace.get, functions),
+            },
             RateLimiter(table),
             DeadLetters(table),
             CircuitBreakers(),

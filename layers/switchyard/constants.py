@@ -96,6 +96,10 @@ INGEST_LAMBDA_TIMEOUT_SECONDS = 25
 INGEST_PUT_BUDGET_SECONDS = 8.0
 
 DEFAULT_CONFIG_CACHE_SECONDS = 10.0
+# Destination credentials per delivery worker: SSM's default throughput is 40 reads/s per account
+# and region, so 50 workers x 10 destinations stay under 2/s. A rotation takes effect within this
+# time, which is why a rotated signing secret stays valid beside the new one (`previous_secret`).
+CREDENTIALS_CACHE_SECONDS = 300.0
 
 # API Gateway stage throttling (Segment asks clients to stay under 1,000 req/s per workspace).
 API_THROTTLE_RATE = 1000
@@ -133,6 +137,11 @@ USER_FUNCTION_LAMBDA_MARGIN_SECONDS = 3
 
 def user_function_name(function_id: str, region: str) -> str:
     return f"switchyard-fn-{function_id}-{region}"
+
+
+def destination_parameter(region: str, destination_id: str) -> str:
+    """SSM parameter holding a destination's credentials (JSON: the settings its type marks secret)."""
+    return f"/switchyard/{region}/destinations/{destination_id}/credentials"
 
 
 def function_parameter(region: str, function_id: str, what: str) -> str:

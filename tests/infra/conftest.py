@@ -129,7 +129,9 @@ def granted_resources(template_json: dict[str, Any], function_prefix: str) -> se
     return found
 
 
-def _resource_id(resource: dict[str, Any]) -> str:
+def _resource_id(resource: str | dict[str, Any]) -> str:
+    if isinstance(resource, str):  # a literal ARN (an SSM parameter path, say)
+        return resource
     if "Fn::Join" in resource:  # `<arn>/*`
         (target,) = [part["Fn::GetAtt"][0] for part in resource["Fn::Join"][1] if isinstance(part, dict)]
         return base_id(target) + "/*"

@@ -147,10 +147,12 @@ def test_concurrency_comes_from_context(custom_app: Synthesized) -> None:
         assert event_source(template_json)["ScalingConfig"] == {"MaximumConcurrency": 200}
 
 
-def test_role_grants_exactly_what_delivery_uses(template_json: dict) -> None:
+def test_role_grants_exactly_what_delivery_uses(template_json: dict, region: str) -> None:
+    credentials = f"arn:aws:ssm:{region}:000000000000:parameter{constants.destination_parameter(region, '*')}"
     assert function_policy(template_json, "DeliveryFunction") == {
         ("logs:CreateLogStream", "logs:PutLogEvents"): "DeliveryFunctionLogs",
         ("dynamodb:GetItem",): "ConfigTable",
+        ("ssm:GetParameter",): credentials,
         (
             "dynamodb:DeleteItem",
             "dynamodb:GetItem",

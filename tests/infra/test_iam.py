@@ -39,6 +39,8 @@ WILDCARD_RESOURCE_ALLOWED = {
         "ReplayStateMachineRoleDefaultPolicy",
         ("states:DescribeExecution", "states:StopExecution"),
     ): "The Distributed Map's child executions of this one state machine, named at run time.",
+    ("DeliveryFunctionRoleDefaultPolicy", ("ssm:GetParameter",)): "Destination credentials "
+    "(`/switchyard/<region>/destinations/*/credentials`): destinations are added by `switchyard apply` at run time.",
 }
 
 

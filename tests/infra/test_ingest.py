@@ -6,7 +6,7 @@ import pytest
 
 from switchyard import constants
 
-from .conftest import Synthesized, base_id, named, resources
+from .conftest import Synthesized, function_policy, named, resources
 
 pytestmark = pytest.mark.infra
 
@@ -63,28 +63,25 @@ def test_logs_to_its_own_log_group_with_retention(template_json: dict) -> None:
 
 
 def test_role_grants_exactly_what_ingest_uses(template_json: dict) -> None:
-    policy = named(template_json, "AWS::IAM::Policy", "IngestFunctionRoleDefaultPolicy")
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    granted = {tuple(sorted(s["Action"])): s["Resource"]["Fn::GetAtt"][0] for s in statements}
-    by_target = {base_id(target): actions for actions, target in granted.items()}
-    assert by_target["IngestFunctionLogs"] == ("logs:CreateLogStream", "logs:PutLogEvents")
-    assert by_target["EventsStream"] == ("kinesis:ListShards", "kinesis:PutRecord", "kinesis:PutRecords")
-    assert "dynamodb:GetItem" in by_target["ConfigTable"]
-    assert not [
-        a
-        for a in by_target["ConfigTable"]
-        if not a.startswith(
-            (
-                "dynamodb:Get",
-                "dynamodb:BatchGet",
-                "dynamodb:Query",
-                "dynamodb:Scan",
-                "dynamodb:Describe",
-                "dynamodb:ConditionCheck",
-            )
-        )
+    assert function_policy(template_json, "IngestFunction") == {
+        ("logs:CreateLogStream", "logs:PutLogEvents"): "IngestFunctionLogs",
+        ("kinesis:ListShards", "kinesis:PutRecord", "kinesis:PutRecords"): "EventsStream",
+        ("dynamodb:GetItem",): "ConfigTable",  # no Scan, no Query: see the next test
+    }
+
+
+@pytest.mark.parametrize("function", ["IngestFunction", "RouterFunction", "DeliveryFunction"])
+def test_config_readers_may_get_only_the_workspace_item(template_json: dict, function: str) -> None:
+    policy = named(template_json, "AWS::IAM::Policy", f"{function}RoleDefaultPolicy")
+    (statement,) = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "Fn::GetAtt" in s["Resource"] and s["Resource"]["Fn::GetAtt"][0].startswith("ConfigTable")
     ]
-    assert len(granted) == 3
+    assert statement["Action"] == "dynamodb:GetItem"
+    assert statement["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [constants.CONFIG_WORKSPACE_KEY]}
+    }
 
 
 def test_role_has_no_aws_managed_policies(template_json: dict) -> None:

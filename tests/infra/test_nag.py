@@ -34,6 +34,12 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "Replay/PlanRole/DefaultPolicy",
         "Replay/StateMachineRole/DefaultPolicy",
     },
+    # Destination credentials: destinations are applied at run time (one parameter path per region).
+    **{
+        f"AwsSolutions-IAM5[Resource::arn:aws:ssm:{region}:000000000000:parameter/switchyard/{region}/"
+        "destinations/*/credentials]": {"Delivery/FunctionRole/DefaultPolicy"}
+        for region in (OREGON, DUBLIN)
+    },
     # The Distributed Map's child executions of the workflow itself (one id per region).
     **{
         f"AwsSolutions-IAM5[Resource::arn:aws:states:{region}:000000000000:execution:switchyard-replay-{region}/*]": {

@@ -11,7 +11,9 @@ from moto import mock_aws
 
 from switchyard import constants
 from switchyard.config.apply import apply_workspace
+from switchyard.config.credentials import CachedCredentials, DestinationCredentialStore
 from switchyard.config.store import ConcurrentApplyError, ConfigStore
+from switchyard.config.workspace import ConfigError
 from switchyard.functions.secrets import FunctionSecrets
 
 WORKSPACE = """\
@@ -65,3 +67,66 @@ def test_secrets_go_to_ssm_and_the_config_keeps_only_their_names(tmp_path: Path)
     apply_workspace(write(tmp_path, "second"), ConfigStore("config", dynamodb), secrets)
     value = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
     assert json.loads(value) == {"api_key": "second"}, "a changed secret applies even if the config is the same"
+
+
+DESTINATIONS = """\
+workspace: acme
+sources: [{id: web, name: Web, write_key: wk_web_12345}]
+destinations:
+  - id: hook
+    type: webhook
+    sources: [web]
+    settings:
+      url: https://hooks.example.com/in
+      secret: {env: HOOK_SIGNING_SECRET}
+      headers: {Authorization: Bearer tok_literal_123}
+  - id: plain
+    type: webhook
+    sources: [web]
+    settings: {url: "https://plain.example.com/in"}
+"""
+
+
+@mock_aws
+def test_destination_credentials_go_to_ssm_and_never_into_the_config_item(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("HOOK_SIGNING_SECRET", "whsec_from_the_environment")
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName="config",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ssm = boto3.client("ssm")
+    path = tmp_path / "workspace.yaml"
+    path.write_text(DESTINATIONS)
+    credentials = DestinationCredentialStore(ssm, "us-west-2")
+    apply_workspace(path, ConfigStore("config", dynamodb), None, credentials)
+
+    parameter = ssm.get_parameter(Name=constants.destination_parameter("us-west-2", "hook"), WithDecryption=True)
+    assert parameter["Parameter"]["Type"] == "SecureString"
+    assert json.loads(parameter["Parameter"]["Value"]) == {
+        "secret": "whsec_from_the_environment",
+        "headers": {"Authorization": "Bearer tok_literal_123"},
+    }
+    item = dynamodb.scan(TableName="config")["Items"][0]
+    raw = json.dumps(ConfigStore("config", dynamodb).current().to_document()) + str(item)
+    assert "whsec_from_the_environment" not in raw and "tok_literal_123" not in raw
+    assert ConfigStore("config", dynamodb).current().destination("hook").credentials == ("headers", "secret")
+    assert CachedCredentials(ssm, "us-west-2").get("plain") == {}
+
+    # A destination removed from the file takes its credentials with it.
+    path.write_text(DESTINATIONS.split("  - id: hook")[0] + "  - id: plain" + DESTINATIONS.split("  - id: plain")[1])
+    apply_workspace(path, ConfigStore("config", dynamodb), None, credentials)
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name=constants.destination_parameter("us-west-2", "hook"))
+
+
+def test_a_workspace_with_destination_credentials_is_refused_without_ssm(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("HOOK_SIGNING_SECRET", "whsec_from_the_environment")
+    path = tmp_path / "workspace.yaml"
+    path.write_text(DESTINATIONS)
+    with pytest.raises(ConfigError, match="needs access to SSM"):
+        apply_workspace(path, ConfigStore("config", object()), None, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import random
 from collections import Counter
 
@@ -11,7 +12,7 @@ from switchyard.delivery.attempts import DELIVERED, FINAL, RETRY, Attempt, class
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER, backoff_seconds, decide
 from switchyard.delivery.stats import bucket_upper_ms, latency_bucket, percentile
-from switchyard.delivery.webhook import signature
+from switchyard.delivery.webhook import signature_headers, verify_signature
 
 RETRY_SPEC = {"max_hours": 4.0, "initial_delay_seconds": 5, "max_delay_seconds": 900}
 
@@ -92,10 +93,23 @@ def test_latency_percentile_from_the_histogram_is_within_ten_percent():
     assert bucket_upper_ms(latency_bucket(1234.0)) >= 1234.0
 
 
-def test_signature_is_hmac_sha256_of_the_body():
-    assert signature("s3cr3t", b'{"a":1}') == (
-        "sha256=" + __import__("hmac").new(b"s3cr3t", b'{"a":1}', "sha256").hexdigest()
-    )
+def test_signature_is_hmac_sha256_of_the_timestamp_and_the_body():
+    headers = signature_headers(["s3cr3t"], b'{"a":1}', 1_800_000_000)
+    assert headers == {
+        "X-Switchyard-Timestamp": "1800000000",
+        "X-Switchyard-Signature": "sha256=" + hmac.new(b"s3cr3t", b'1800000000.{"a":1}', "sha256").hexdigest(),
+    }
+    assert verify_signature("s3cr3t", headers, b'{"a":1}', now=1_800_000_100)
+    assert not verify_signature("s3cr3t", headers, b'{"a":2}', now=1_800_000_100)
+    assert not verify_signature("s3cr3t", headers, b'{"a":1}', now=1_800_000_301), "a replay past the tolerance"
+    assert not verify_signature("other", headers, b'{"a":1}', now=1_800_000_100)
+
+
+def test_while_rotating_both_secrets_sign_and_either_verifies():
+    headers = signature_headers(["new-secret", "old-secret"], b"{}", 1_800_000_000)
+    assert headers["X-Switchyard-Signature"].count("sha256=") == 2
+    assert verify_signature("new-secret", headers, b"{}", now=1_800_000_000)
+    assert verify_signature("old-secret", headers, b"{}", now=1_800_000_000)
 
 
 def test_a_lost_probe_does_not_block_a_destination_forever():

@@ -93,3 +93,50 @@ def test_the_example_workspace_is_valid():
 def test_a_yaml_boolean_where_a_string_belongs_gets_a_hint():
     with pytest.raises(ConfigError, match="quote the value"):
         parse_workspace(VALID.replace("id: ios", "id: off"))
+
+
+WITH_CREDENTIALS = """\
+workspace: acme
+sources: [{id: web, name: Website, write_key: wk_web_123}]
+destinations:
+  - id: hook
+    type: webhook
+    sources: [web]
+    settings:
+      url: https://hooks.example.com/in
+      secret: {env: SWITCHYARD_TEST_SIGNING_SECRET}
+      previous_secret: old-signing-secret
+      headers: {X-Api-Key: {env: SWITCHYARD_TEST_API_KEY}}
+"""
+
+
+def test_credentials_may_come_from_the_environment_and_stay_out_of_the_stored_form(monkeypatch):
+    monkeypatch.setenv("SWITCHYARD_TEST_SIGNING_SECRET", "new-signing-secret")
+    monkeypatch.setenv("SWITCHYARD_TEST_API_KEY", "key_123456")
+    spec = parse_workspace(WITH_CREDENTIALS)
+    settings = spec.destinations[0].settings
+    assert settings is not None
+    assert settings.credentials() == {
+        "secret": "new-signing-secret",
+        "previous_secret": "old-signing-secret",
+        "headers": {"X-Api-Key": "key_123456"},
+    }
+    document = str(compile_workspace(spec).to_document())
+    assert not {"new-signing-secret", "old-signing-secret", "key_123456"} & set(document.split("'"))
+    assert compile_workspace(spec).destination("hook").credentials == ("headers", "previous_secret", "secret")
+
+
+def test_an_unset_environment_variable_is_named_with_its_line(monkeypatch):
+    monkeypatch.delenv("SWITCHYARD_TEST_SIGNING_SECRET", raising=False)
+    monkeypatch.setenv("SWITCHYARD_TEST_API_KEY", "key_123456")
+    with pytest.raises(ConfigError) as error:
+        parse_workspace(WITH_CREDENTIALS)
+    assert "line 9" in str(error.value) and "SWITCHYARD_TEST_SIGNING_SECRET" in str(error.value)
+
+
+def test_a_previous_secret_alone_is_refused():
+    text = WITH_CREDENTIALS.replace("      secret: {env: SWITCHYARD_TEST_SIGNING_SECRET}\n", "").replace(
+        "{env: SWITCHYARD_TEST_API_KEY}", "key_123456"
+    )
+    with pytest.raises(ConfigError, match="previous_secret"):
+        parse_workspace(text)

@@ -123,6 +123,7 @@ def fail(message: str) -> int:
 def run_apply(args: argparse.Namespace) -> int:
     from switchyard.cli.targets import TargetError, resolve_target
     from switchyard.config.apply import apply_workspace
+    from switchyard.config.credentials import DestinationCredentialStore
     from switchyard.config.store import ConcurrentApplyError, ConfigStore
     from switchyard.config.workspace import ConfigError, load_workspace
     from switchyard.functions.secrets import FunctionSecrets
@@ -131,7 +132,13 @@ def run_apply(args: argparse.Namespace) -> int:
         load_workspace(args.file)  # refuse a bad file before touching any region
         target = resolve_target(args.region, args.endpoint_url)
         store = ConfigStore(target.output(constants.OUTPUT_CONFIG_TABLE), target.client("dynamodb"))
-        result = apply_workspace(args.file, store, FunctionSecrets(target.client("ssm"), target.region))
+        ssm = target.client("ssm")
+        result = apply_workspace(
+            args.file,
+            store,
+            FunctionSecrets(ssm, target.region),
+            DestinationCredentialStore(ssm, target.region),
+        )
     except (ConfigError, TargetError, ConcurrentApplyError) as error:
         return fail(str(error))
     print(f"{target.region}: {result.summary()}")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from switchyard.config.compiled import CompiledWorkspace
+from switchyard.config.credentials import DestinationCredentialStore
 from switchyard.config.store import ConfigStore
 from switchyard.config.workspace import ConfigError, WorkspaceSpec, compile_workspace, load_workspace
 from switchyard.functions.secrets import FunctionSecrets, token_hash
@@ -34,12 +35,17 @@ def _differences(kind: str, before: dict[str, object], after: dict[str, object])
     }
 
 
-def apply_workspace(path: str | Path, store: ConfigStore, secrets: FunctionSecrets | None = None) -> ApplyResult:
+def apply_workspace(
+    path: str | Path,
+    store: ConfigStore,
+    secrets: FunctionSecrets | None = None,
+    credentials: DestinationCredentialStore | None = None,
+) -> ApplyResult:
     """Raises ConfigError (nothing changed) for a bad file, ConcurrentApplyError on a race.
 
-    Function secrets go to SSM (`secrets`) once the config is written (a refused apply changes
-    no secret); the config keeps only secret names and source-function token hashes (a token is
-    created on first apply, harmless if that apply is then refused).
+    Function secrets and destination credentials go to SSM once the config is written (a refused
+    apply changes no secret); the config keeps only their names and source-function token hashes
+    (a token is created on first apply, harmless if that apply is then refused).
     """
     spec = load_workspace(path)
     tokens: dict[str, str] = {}
@@ -48,13 +54,19 @@ def apply_workspace(path: str | Path, store: ConfigStore, secrets: FunctionSecre
             raise ConfigError("this workspace has functions: applying it needs access to SSM for their secrets")
         tokens = {f.id: token_hash(secrets.token(f.id)) for f in spec.functions if f.kind == "source"}
     compiled = compile_workspace(spec, tokens)
+    if credentials is None and any(destination.credentials for destination in compiled.destinations):
+        raise ConfigError("this workspace has destination credentials: applying it needs access to SSM")
     current = store.load()
     if current is not None and current.workspace == compiled:
-        _store_secrets(spec, secrets)  # the config holds no secret values: they may still have changed
+        # The config holds no secret values: they may still have changed.
+        _store_secrets(spec, secrets, credentials)
         return ApplyResult(current.version, {}, unchanged=True)
     previous = current.workspace if current else CompiledWorkspace(workspace="")
     saved = store.save(compiled, expected_version=current.version if current else None)
-    _store_secrets(spec, secrets)
+    _store_secrets(spec, secrets, credentials)
+    if credentials is not None:
+        for removed in {d.id for d in previous.destinations} - {d.id for d in compiled.destinations}:
+            credentials.store(removed, {})
     changes: dict[tuple[str, str], list[str]] = {}
     for kind in ("sources", "destinations", "functions"):
         before = {item.id: item for item in getattr(previous, kind)}
@@ -63,7 +75,12 @@ def apply_workspace(path: str | Path, store: ConfigStore, secrets: FunctionSecre
     return ApplyResult(version=saved.version, changes=changes, unchanged=False)
 
 
-def _store_secrets(spec: WorkspaceSpec, secrets: FunctionSecrets | None) -> None:
+def _store_secrets(
+    spec: WorkspaceSpec, secrets: FunctionSecrets | None, credentials: DestinationCredentialStore | None
+) -> None:
     if secrets is not None:
         for function in spec.functions:
             secrets.store(function.id, function.secrets)
+    if credentials is not None:
+        for destination in spec.destinations:
+            credentials.store(destination.id, destination.settings.credentials() if destination.settings else {})

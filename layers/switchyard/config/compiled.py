@@ -38,6 +38,7 @@ class Destination:
     retry: dict[str, Any]
     function: str | None = None
     insert_function: str | None = None
+    credentials: tuple[str, ...] = ()  # names of the settings kept in SSM (config/credentials.py)
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -106,7 +107,13 @@ class CompiledWorkspace:
             workspace=document["workspace"],
             sources=tuple(Source(**source) for source in document.get("sources", [])),
             destinations=tuple(
-                Destination(**{**destination, "sources": tuple(destination["sources"])})
+                Destination(
+                    **{
+                        **destination,
+                        "sources": tuple(destination["sources"]),
+                        "credentials": tuple(destination.get("credentials", ())),
+                    }
+                )
                 for destination in document.get("destinations", [])
             ),
             functions=tuple(

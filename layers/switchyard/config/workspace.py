@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from switchyard import constants
 from switchyard.config.compiled import CompiledWorkspace, Destination, FunctionConfig, Source, write_key_hash
@@ -17,6 +18,22 @@ _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 class ConfigError(Exception):
     """A workspace file that cannot be applied; nothing has been changed."""
+
+
+def _from_environment(value: object) -> object:
+    """A credential may be written as `{env: VAR}`: read from the environment of `switchyard apply`,
+    so the workspace file can be committed without it."""
+    if isinstance(value, dict) and set(value) == {"env"}:
+        name = value["env"]
+        if not isinstance(name, str) or name not in os.environ:
+            raise ValueError(f"environment variable {name!r} is not set")
+        return os.environ[name]
+    return value
+
+
+# A credential: a string, or `{env: VAR}`. Stored by `apply` as an SSM SecureString, never in the
+# config item, a template or a log line.
+SecretText = Annotated[str, BeforeValidator(_from_environment)]
 
 
 class SourceSpec(BaseModel):
@@ -34,11 +51,29 @@ class WebhookSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Settings that are credentials: kept in SSM (see config/credentials.py), not in the config item.
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("secret", "previous_secret", "headers")
+
     url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$")
-    secret: str | None = Field(default=None, min_length=8, description="HMAC-SHA256 key for the signature header")
-    headers: dict[str, str] = Field(default_factory=dict)
+    secret: SecretText | None = Field(default=None, min_length=8, description="HMAC-SHA256 key of the signature")
+    previous_secret: SecretText | None = Field(
+        default=None, min_length=8, description="While rotating: the old key, whose signature is sent too"
+    )
+    headers: dict[str, SecretText] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=10.0, gt=0, le=30)
     batch_size: int = Field(default=1, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _rotation_needs_a_secret(self) -> WebhookSettings:
+        if self.previous_secret and not self.secret:
+            raise ValueError("`previous_secret` is only for rotating: set the new `secret` too")
+        return self
+
+    def credentials(self) -> dict[str, Any]:
+        return {name: value for name in self.SECRET_FIELDS if (value := getattr(self, name))}
+
+    def public_settings(self) -> dict[str, Any]:
+        return self.model_dump(exclude=set(self.SECRET_FIELDS))
 
 
 class RetrySpec(BaseModel):
@@ -62,7 +97,9 @@ class FunctionSpec(BaseModel):
     file: str = Field(min_length=1, description="Path of the .py file, relative to the workspace file")
     source: str | None = Field(default=None, description="Source functions: the source its messages belong to")
     settings: dict[str, Any] = Field(default_factory=dict)
-    secrets: dict[str, str] = Field(default_factory=dict, description="Settings stored encrypted (SSM SecureString)")
+    secrets: dict[str, SecretText] = Field(
+        default_factory=dict, description="Settings stored encrypted (SSM SecureString)"
+    )
     timeout_seconds: int = Field(default=5, ge=1, le=constants.USER_FUNCTION_MAX_TIMEOUT_SECONDS)
 
     @model_validator(mode="after")
@@ -232,7 +269,7 @@ def _line_of(node: yaml.Node | None, location: tuple[Any, ...]) -> int | None:
 
 def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None) -> CompiledWorkspace:
     """The stored form of a validated workspace file (write keys and function tokens as hashes,
-    function secrets left out: they go to SSM)."""
+    function secrets and destination credentials left out: they go to SSM)."""
     tokens = tokens or {}
     return CompiledWorkspace(
         workspace=spec.workspace,
@@ -253,7 +290,8 @@ def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None)
                 type=destination.type,
                 enabled=destination.enabled,
                 sources=tuple(destination.sources),
-                settings=destination.settings.model_dump() if destination.settings else {},
+                settings=destination.settings.public_settings() if destination.settings else {},
+                credentials=tuple(sorted(destination.settings.credentials())) if destination.settings else (),
                 rate_limit_per_second=destination.rate_limit_per_second,
                 concurrency=destination.concurrency,
                 retry=destination.retry.model_dump(),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +11,8 @@ from typing import Any
 import orjson
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
+
+from switchyard.delivery.webhook import verify_signature
 
 
 @dataclass
@@ -79,8 +79,7 @@ class WebhookReceiver:
         except (orjson.JSONDecodeError, KeyError):
             received.events = []
         if self.secret is not None:
-            expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
-            received.signature_valid = hmac.compare_digest(expected, request.headers.get("X-Switchyard-Signature", ""))
+            received.signature_valid = verify_signature(self.secret, request.headers, body, time.time())
         with self._lock:
             self.requests.append(received)  # at arrival: a sender that times out still reached us
         status, headers, answer = self.responder(received)

@@ -11,6 +11,7 @@ import boto3
 
 from switchyard import constants
 from switchyard.config.apply import ApplyResult, apply_workspace
+from switchyard.config.credentials import DestinationCredentialStore
 from switchyard.config.store import ConfigStore
 from switchyard.config.workspace import function_path, load_workspace
 from switchyard.devstack.emulator import Emulator
@@ -89,6 +90,7 @@ class LocalStack:
             self.config_path,
             ConfigStore(self.resources.config_table, self.client("dynamodb")),
             FunctionSecrets(self.client("ssm"), self.region),
+            DestinationCredentialStore(self.client("ssm"), self.region),
         )
         self._start_user_functions()
         if self._demo_receiver_port is not None:

@@ -84,6 +84,9 @@ class TrackingApi(Construct):
             api_name=f"switchyard-tracking-{region}",
             description="Switchyard tracking API (Segment HTTP Tracking API compatible)",
             create_default_stage=False,
+            # With a custom domain, SDKs use only it: the execute-api URL would be a second door
+            # around whatever is in front of the domain.
+            disable_execute_api_endpoint=options.custom_domain,
         )
         self.domain_name: apigwv2.DomainName | None = None
         if options.custom_domain:

@@ -99,3 +99,10 @@ def test_custom_domain_is_per_region(custom_app: Synthesized) -> None:
     assert not resources(custom_app.json[OREGON], "AWS::ApiGatewayV2::DomainName")
     endpoint = custom_app.json[OREGON]["Outputs"][constants.OUTPUT_API_ENDPOINT]["Value"]
     assert endpoint["Fn::GetAtt"][1] == "ApiEndpoint"  # the execute-api URL
+
+
+def test_the_execute_api_endpoint_is_off_only_with_a_custom_domain(custom_app: Synthesized) -> None:
+    (dublin,) = resources(custom_app.json[DUBLIN], "AWS::ApiGatewayV2::Api").values()
+    (oregon,) = resources(custom_app.json[OREGON], "AWS::ApiGatewayV2::Api").values()
+    assert dublin["Properties"]["DisableExecuteApiEndpoint"] is True
+    assert oregon["Properties"].get("DisableExecuteApiEndpoint", False) is False

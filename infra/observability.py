@@ -28,6 +28,7 @@ from constructs import Construct
 
 from infra.options import StackOptions
 from switchyard import constants
+from switchyard.metrics import DELIVERY_OUTCOMES, ROUTER_METRICS, Metric
 
 PERIOD = Duration.minutes(5)
 # Ingest answers 5xx only when it could not write to Kinesis (the SDK then retries): more than
@@ -40,13 +41,9 @@ ITERATOR_AGE_THRESHOLD = Duration.minutes(5)
 
 # Powertools EMF metrics of the ingest function (namespace Switchyard, default dimension service).
 # A SEARCH schema matches an exact set of dimension names.
-RECEIVED_BY_SOURCE = '{Switchyard,service,source} MetricName="MessagesReceived"'
-BYTES_BY_SOURCE = '{Switchyard,service,source} MetricName="BytesReceived"'
-DISCARDED_BY_REASON = '{Switchyard,reason,service,source} MetricName="MessagesDiscarded"'
-
-# Router (dimension service only) and delivery (service and destination) EMF metrics.
-ROUTER_METRICS = ("RouterRecords", "Archived", "FannedOut", "Duplicates", "RouterUndecodable")
-DELIVERY_OUTCOMES = ("Delivered", "NotDelivered", "Retried", "DeadLettered")
+RECEIVED_BY_SOURCE = f'{{Switchyard,service,source}} MetricName="{Metric.MESSAGES_RECEIVED}"'
+BYTES_BY_SOURCE = f'{{Switchyard,service,source}} MetricName="{Metric.BYTES_RECEIVED}"'
+DISCARDED_BY_REASON = f'{{Switchyard,reason,service,source}} MetricName="{Metric.MESSAGES_DISCARDED}"'
 
 
 def by_destination(metric_name: str) -> str:
@@ -56,7 +53,7 @@ def by_destination(metric_name: str) -> str:
 # Alarms cannot use SEARCH. A Metrics Insights query can (one per alarm) and, like SEARCH, covers
 # destinations created after the deploy.
 DEAD_LETTERED_ALL_DESTINATIONS = (
-    f'SELECT SUM(DeadLettered) FROM SCHEMA("{constants.METRICS_NAMESPACE}", destination, service)'  # noqa: S608
+    f'SELECT SUM({Metric.DEAD_LETTERED}) FROM SCHEMA("{constants.METRICS_NAMESPACE}", destination, service)'  # noqa: S608
 )
 # The success rate needs two metrics, which one Metrics Insights query cannot give: it is computed
 # from the delivery function's destination-less totals (dimension service only) of each outcome.
@@ -251,7 +248,7 @@ class Observability(Construct):
                 right=[
                     cloudwatch.Metric(
                         namespace=constants.METRICS_NAMESPACE,
-                        metric_name="RequestsRefused",
+                        metric_name=Metric.REQUESTS_REFUSED,
                         dimensions_map={"service": constants.SERVICE_NAME},
                         statistic="Sum",
                         period=PERIOD,
@@ -388,12 +385,12 @@ class Observability(Construct):
             cloudwatch.GraphWidget(
                 title="Router: records, archived, deliveries enqueued",
                 width=12,
-                left=[metrics["RouterRecords"], metrics["Archived"], metrics["FannedOut"]],
+                left=[metrics[Metric.ROUTER_RECORDS], metrics[Metric.ARCHIVED], metrics[Metric.FANNED_OUT]],
             ),
             cloudwatch.GraphWidget(
                 title="Router: duplicates dropped, undecodable records skipped",
                 width=12,
-                left=[metrics["Duplicates"], metrics["RouterUndecodable"]],
+                left=[metrics[Metric.DUPLICATES], metrics[Metric.ROUTER_UNDECODABLE]],
             ),
         )
 
@@ -405,7 +402,7 @@ class Observability(Construct):
             cloudwatch.GraphWidget(
                 title="Delivered by destination",
                 width=8,
-                left=[search(by_destination("Delivered"), "${PROP('Dim.destination')}")],
+                left=[search(by_destination(Metric.DELIVERED), "${PROP('Dim.destination')}")],
                 right=[success_rate],
                 right_y_axis=cloudwatch.YAxisProps(min=0, max=1, show_units=False),
             ),
@@ -420,7 +417,7 @@ class Observability(Construct):
             cloudwatch.GraphWidget(
                 title="Delivery latency p95 by destination (ms, receivedAt to answer)",
                 width=8,
-                left=[search(by_destination("DeliveryLatency"), "${PROP('Dim.destination')}", "p95")],
+                left=[search(by_destination(Metric.DELIVERY_LATENCY), "${PROP('Dim.destination')}", "p95")],
             ),
             *queue_widgets("Delivery queue", queue),
             cloudwatch.GraphWidget(
@@ -431,7 +428,7 @@ class Observability(Construct):
                         period=PERIOD, statistic="Maximum", label="in the dead-letter queue"
                     )
                 ],
-                right=[search(by_destination("DeadLettered"), "given up: ${PROP('Dim.destination')}")],
+                right=[search(by_destination(Metric.DEAD_LETTERED), "given up: ${PROP('Dim.destination')}")],
             ),
         )
 
@@ -518,9 +515,9 @@ class Observability(Construct):
         rate = cloudwatch.MathExpression(
             expression=SUCCESS_RATE,
             using_metrics={
-                "delivered": self._service_metric("Delivered", SUCCESS_RATE_PERIOD),
-                "failed": self._service_metric("NotDelivered", SUCCESS_RATE_PERIOD),
-                "dead": self._service_metric("DeadLettered", SUCCESS_RATE_PERIOD),
+                "delivered": self._service_metric(Metric.DELIVERED, SUCCESS_RATE_PERIOD),
+                "failed": self._service_metric(Metric.NOT_DELIVERED, SUCCESS_RATE_PERIOD),
+                "dead": self._service_metric(Metric.DEAD_LETTERED, SUCCESS_RATE_PERIOD),
             },
             label="success rate, all destinations",
             period=SUCCESS_RATE_PERIOD,

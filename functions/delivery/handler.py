@@ -29,6 +29,7 @@ from switchyard.delivery.stats import DeliveryStats
 from switchyard.delivery.table import DeliveryTable
 from switchyard.delivery.webhook import WebhookAdapter
 from switchyard.functions.invoker import FunctionInvoker
+from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger
 from switchyard.settings import DeliverySettings
 
@@ -36,7 +37,12 @@ _deliverer: Deliverer | None = None
 _sqs: Any = None
 _queue_urls: dict[str, str] = {}  # event source ARN -> queue URL (the live queue and the replay lane)
 
-METRIC_FOR = {DONE: "Delivered", DROP: "NotDelivered", GIVE_UP: "DeadLettered", RETRY_LATER: "Retried"}
+METRIC_FOR = {
+    DONE: Metric.DELIVERED,
+    DROP: Metric.NOT_DELIVERED,
+    GIVE_UP: Metric.DEAD_LETTERED,
+    RETRY_LATER: Metric.RETRIED,
+}
 
 
 def deliverer() -> Deliverer:
@@ -141,11 +147,11 @@ def emit_metrics(items: list[QueuedDelivery], outcomes: dict[str, Outcome]) -> N
             per_destination.setdefault(item.request.destination_id, []).append(outcomes[item.message_id])
     for destination, results in per_destination.items():
         emitter = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
-        emitter.add_dimension(name="destination", value=destination)
+        emitter.add_dimension(name=Dimension.DESTINATION, value=destination)
         counts = Counter(METRIC_FOR[outcome.decision.action] for outcome in results)
         for name, count in counts.items():
             emitter.add_metric(name=name, unit=MetricUnit.Count, value=count)
         for outcome in results[:100]:  # EMF takes at most 100 values per metric
             if outcome.latency_ms is not None:
-                emitter.add_metric(name="DeliveryLatency", unit=MetricUnit.Milliseconds, value=outcome.latency_ms)
+                emitter.add_metric(name=Metric.DELIVERY_LATENCY, unit=MetricUnit.Milliseconds, value=outcome.latency_ms)
         emitter.flush_metrics()

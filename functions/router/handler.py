@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchyard.config.store import CachedWorkspace, ConfigStore
 from switchyard.delivery.queue import DeliveryQueue
+from switchyard.metrics import Metric
 from switchyard.observability import logger, metrics
 from switchyard.router.archive import Archive
 from switchyard.router.dedupe import DedupeStore
@@ -33,12 +34,12 @@ def router() -> Router:
 
 
 def record(report: BatchReport) -> None:
-    metrics.add_metric(name="RouterRecords", unit=MetricUnit.Count, value=report.received)
-    metrics.add_metric(name="Duplicates", unit=MetricUnit.Count, value=report.duplicates)
-    metrics.add_metric(name="Archived", unit=MetricUnit.Count, value=report.archived)
-    metrics.add_metric(name="FannedOut", unit=MetricUnit.Count, value=report.fanned_out)
+    metrics.add_metric(name=Metric.ROUTER_RECORDS, unit=MetricUnit.Count, value=report.received)
+    metrics.add_metric(name=Metric.DUPLICATES, unit=MetricUnit.Count, value=report.duplicates)
+    metrics.add_metric(name=Metric.ARCHIVED, unit=MetricUnit.Count, value=report.archived)
+    metrics.add_metric(name=Metric.FANNED_OUT, unit=MetricUnit.Count, value=report.fanned_out)
     if report.undecodable:
-        metrics.add_metric(name="RouterUndecodable", unit=MetricUnit.Count, value=report.undecodable)
+        metrics.add_metric(name=Metric.ROUTER_UNDECODABLE, unit=MetricUnit.Count, value=report.undecodable)
         logger.error("undecodable stream records skipped", extra={"count": report.undecodable})
     if report.first_failure is not None:
         logger.warning("batch will be retried", extra={"from_sequence": report.first_failure, "error": report.error})

@@ -8,6 +8,7 @@ import math
 import pytest
 
 from infra.observability import SUCCESS_RATE
+from switchyard.metrics import DELIVERY_OUTCOMES, Metric
 
 from .conftest import ALARM_TOPIC_ARN, DUBLIN, OREGON, Synthesized, base_id, only, resources
 
@@ -47,7 +48,7 @@ def graphed(template_json: dict) -> tuple[set[tuple[str, str]], list[str]]:
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
         ("AWS/SQS", "ApproximateNumberOfMessagesNotVisible"),
         ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
-        ("Switchyard", "RouterRecords"),
+        ("Switchyard", Metric.ROUTER_RECORDS),
         ("Switchyard", "Duplicates"),
         ("Switchyard", "Archived"),
         ("Switchyard", "FannedOut"),
@@ -61,14 +62,14 @@ def test_dashboard_graphs(template_json: dict, namespace: str, metric: str) -> N
 @pytest.mark.parametrize(
     "search",
     [
-        """SEARCH('{Switchyard,service,source} MetricName="MessagesReceived"', 'Sum', 300)""",
-        """SEARCH('{Switchyard,service,source} MetricName="BytesReceived"', 'Sum', 300)""",
-        """SEARCH('{Switchyard,reason,service,source} MetricName="MessagesDiscarded"', 'Sum', 300)""",
+        f"""SEARCH('{{Switchyard,service,source}} MetricName="{Metric.MESSAGES_RECEIVED}"', 'Sum', 300)""",
+        f"""SEARCH('{{Switchyard,service,source}} MetricName="{Metric.BYTES_RECEIVED}"', 'Sum', 300)""",
+        f"""SEARCH('{{Switchyard,reason,service,source}} MetricName="{Metric.MESSAGES_DISCARDED}"', 'Sum', 300)""",
         *(
             f"""SEARCH('{{Switchyard,destination,service}} MetricName="{name}"', 'Sum', 300)"""
-            for name in ("Delivered", "NotDelivered", "Retried", "DeadLettered")
+            for name in DELIVERY_OUTCOMES
         ),
-        """SEARCH('{Switchyard,destination,service} MetricName="DeliveryLatency"', 'p95', 300)""",
+        f"""SEARCH('{{Switchyard,destination,service}} MetricName="{Metric.DELIVERY_LATENCY}"', 'p95', 300)""",
     ],
 )
 def test_dashboard_searches_the_domain_metrics_by_dimension(template_json: dict, search: str) -> None:
@@ -193,9 +194,9 @@ def test_success_rate_alarm_over_15_minutes_of_final_outcomes(template_json: dic
     assert expression["ReturnData"] is True
     inputs = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
     assert {i: s["Metric"]["MetricName"] for i, s in inputs.items()} == {
-        "delivered": "Delivered",
-        "failed": "NotDelivered",
-        "dead": "DeadLettered",
+        "delivered": Metric.DELIVERED,
+        "failed": Metric.NOT_DELIVERED,
+        "dead": Metric.DEAD_LETTERED,
     }
     for stat in inputs.values():  # the delivery function's totals over all destinations
         assert stat["Metric"]["Namespace"] == "Switchyard"

@@ -1,0 +1,44 @@
+"""CloudWatch metric and dimension names: one home for what the handlers emit (EMF) and what the
+dashboard and alarms read (infra/observability.py), so a rename cannot break only one side."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Metric(StrEnum):
+    # Ingest (dimensions: service; per source: service, source; discards: + reason)
+    MESSAGES_RECEIVED = "MessagesReceived"
+    BYTES_RECEIVED = "BytesReceived"
+    MESSAGES_DISCARDED = "MessagesDiscarded"
+    REQUESTS_REFUSED = "RequestsRefused"
+    REQUESTS_FAILED = "RequestsFailed"
+    # Router (dimension: service)
+    ROUTER_RECORDS = "RouterRecords"
+    ARCHIVED = "Archived"
+    FANNED_OUT = "FannedOut"
+    DUPLICATES = "Duplicates"
+    ROUTER_UNDECODABLE = "RouterUndecodable"
+    # Delivery (dimensions: service, and service + destination)
+    DELIVERED = "Delivered"
+    NOT_DELIVERED = "NotDelivered"
+    RETRIED = "Retried"
+    DEAD_LETTERED = "DeadLettered"
+    DELIVERY_LATENCY = "DeliveryLatency"
+
+
+class Dimension(StrEnum):
+    SERVICE = "service"
+    SOURCE = "source"
+    REASON = "reason"
+    DESTINATION = "destination"
+
+
+ROUTER_METRICS = (
+    Metric.ROUTER_RECORDS,
+    Metric.ARCHIVED,
+    Metric.FANNED_OUT,
+    Metric.DUPLICATES,
+    Metric.ROUTER_UNDECODABLE,
+)
+DELIVERY_OUTCOMES = (Metric.DELIVERED, Metric.NOT_DELIVERED, Metric.RETRIED, Metric.DEAD_LETTERED)

@@ -141,7 +141,12 @@ def respond_error(error: Exception) -> dict[str, Any]:
 
 
 def count_refusal(error: ApiError) -> None:
-    logger.info("request refused", extra={"code": error.code, "status": error.status})
+    if error.log_detail:  # what the caller is not told (a source function's own error)
+        logger.warning(
+            "request refused", extra={"code": error.code, "status": error.status, "detail": error.log_detail}
+        )
+    else:
+        logger.info("request refused", extra={"code": error.code, "status": error.status})
     metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
 
 

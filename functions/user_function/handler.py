@@ -48,9 +48,23 @@ def secrets(parameter: str | None) -> dict[str, str]:
     return cached[1]
 
 
+def redact(text: str, secret_values: list[str]) -> str:
+    """The text without the function's secrets: error messages reach the pipeline's logs and reports."""
+    for value in secret_values:
+        text = text.replace(value, "***")
+    return text
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = {**(event.get("settings") or {}), **secrets(event.get("secrets_parameter"))}
+    function_secrets = secrets(event.get("secrets_parameter"))
+    settings = {**(event.get("settings") or {}), **function_secrets}
+    hidden = sorted((value for value in function_secrets.values() if value), key=len, reverse=True)
     runner = FunctionRunner(module(), event["kind"], float(event["timeout_seconds"]))
     if event["kind"] == SOURCE:
-        return runner.run_request(event["request"], settings).to_dict()
-    return {"results": [result.to_dict() for result in runner.run_events(event["events"], settings)]}
+        result = runner.run_request(event["request"], settings)
+        result.message = redact(result.message, hidden)
+        return result.to_dict()
+    results = runner.run_events(event["events"], settings)
+    for result in results:
+        result.message = redact(result.message, hidden)
+    return {"results": [result.to_dict() for result in results]}

@@ -8,10 +8,11 @@ class ApiError(Exception):
 
     status = 400
 
-    def __init__(self, code: str, message: str, *, status: int | None = None) -> None:
+    def __init__(self, code: str, message: str, *, status: int | None = None, log_detail: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.log_detail = log_detail  # for the operator's log only, never in the answer
         if status is not None:
             self.status = status
 

@@ -171,9 +171,13 @@ def test_a_function_that_loops_forever_is_stopped_and_the_pipeline_keeps_flowing
     ("how", "status", "code"),
     [
         ("wrong token", 401, "invalid_token"),
+        ("unknown function", 401, "invalid_token"),
         ("malformed", 400, "invalid_json"),
+        ("NaN in a text/plain body", 400, "message_rejected"),
         ("oversize", 400, "request_too_large"),
         ("rejected by the function", 400, "message_rejected"),
+        ("the function emits NaN", 400, "invalid_function_output"),
+        ("the function crashes", 400, "bad_request"),
     ],
 )
 def test_bad_webhook_requests(
@@ -183,13 +187,33 @@ def test_bad_webhook_requests(
     headers = {"Content-Type": "application/json"}
     if how == "wrong token":
         response = requests.post(url.split("?")[0] + "?token=nope", json={"customer": "x"}, timeout=10)
+    elif how == "unknown function":
+        response = requests.post(url.replace("/billing-hook?", "/no-such-hook?"), json={"customer": "x"}, timeout=10)
     elif how == "malformed":
         response = requests.post(url, data=b'{"customer": ', headers=headers, timeout=10)
+    elif how == "NaN in a text/plain body":
+        plain = {"Content-Type": "text/plain"}
+        response = requests.post(url, data=b'{"customer": "x", "amount": NaN}', headers=plain, timeout=10)
     elif how == "oversize":
         response = requests.post(url, json={"customer": "x", "pad": "x" * 600_000}, timeout=10)
+    elif how == "the function emits NaN":
+        response = requests.post(url, json={"kind": "nan"}, timeout=10)
+    elif how == "the function crashes":
+        response = requests.post(url, json={"kind": "crash"}, timeout=10)
     else:
         response = requests.post(url, json={"kind": "invalid"}, timeout=10)
     assert (response.status_code, response.json()["code"]) == (status, code)
+    assert set(response.json()) == {"code", "message"}
+    assert "whsec_e2e" not in response.text and "KeyError" not in response.text, "nothing of the function leaks"
+
+
+def test_an_unknown_function_is_answered_exactly_as_a_wrong_token(
+    local_stack: LocalStack, capsys: pytest.CaptureFixture[str]
+):
+    url = function_url(local_stack, capsys)
+    wrong_token = requests.post(url.split("?")[0] + "?token=nope", json={}, timeout=10)
+    unknown = requests.post(url.replace("/billing-hook?", "/no-such-hook?"), json={}, timeout=10)
+    assert (unknown.status_code, unknown.json()) == (wrong_token.status_code, wrong_token.json())
 
 
 def test_a_function_file_with_a_syntax_error_is_refused_at_apply(

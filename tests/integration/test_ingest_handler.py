@@ -207,3 +207,12 @@ def test_a_pixel_with_an_integer_beyond_64_bits_is_not_stored(ingest: ModuleType
     status, body, _ = invoke(ingest, http_event("GET", "/v1/pixel/track", key=None, query={"data": data}))
     assert (status, body[:6]) == (200, b"GIF89a")
     assert stream.read_new() == []
+
+
+@pytest.mark.parametrize("path", ["/v1/projects/wk_int_off_456/settings", "/v1/track"])
+def test_a_disabled_sources_refusal_does_not_name_the_source(ingest: ModuleType, path: str):
+    method = "GET" if path.endswith("settings") else "POST"
+    body = None if method == "GET" else {"userId": "u", "event": "E"}
+    status, answer, _ = invoke(ingest, http_event(method, path, body, key="wk_int_off_456"))
+    assert (status, answer["code"]) == (403, "source_disabled")
+    assert "dormant" not in answer["message"]

@@ -139,3 +139,37 @@ def test_function_request_keeps_the_text_and_the_parsed_value():
     assert (request["body"], request["json"]) == ('{"a": [1]}', {"a": [1]})
     form = function_request(HttpRequest(headers={"content-type": "application/x-www-form-urlencoded"}, body=b"a=1"))
     assert "json" not in form
+
+
+def test_the_functions_exception_text_never_reaches_the_caller(tmp_path: Path):
+    code = "def on_request(request, settings):\n    raise KeyError('customer whsec_live_4242 unknown')\n"
+    with pytest.raises(BadRequest) as caught:
+        post(service_with(RunInProcess(runner_for(tmp_path, code))), b"{}")
+    assert caught.value.code == "bad_request"
+    assert "whsec_live_4242" not in str(caught.value.body()) and "KeyError" not in str(caught.value.body())
+    assert "KeyError" in caught.value.log_detail, "the operator finds the details in the log"
+
+
+def test_a_retryable_failure_does_not_leak_either(tmp_path: Path):
+    code = "from switchyard.functions import RetryError\ndef on_request(request, settings):\n"
+    code += "    raise RetryError('upstream at 10.0.0.7 timed out')\n"
+    with pytest.raises(ApiError) as caught:
+        post(service_with(RunInProcess(runner_for(tmp_path, code))), b"{}")
+    assert (caught.value.status, caught.value.code) == (503, "retry")
+    assert "10.0.0.7" not in str(caught.value.body())
+
+
+def refusal(service: IngestService, function_id: str, token: str) -> tuple[int, dict[str, str]]:
+    request = HttpRequest(headers={"content-type": "application/json"}, body=b"{}", query={"token": token})
+    with pytest.raises(ApiError) as caught:
+        service.receive_from_function(function_id, request, IngestOutcome())
+    return caught.value.status, caught.value.body()
+
+
+def test_an_unknown_function_and_a_wrong_token_get_the_same_answer(tmp_path: Path):
+    service = service_with(RunInProcess(runner_for(tmp_path, ECHO)))
+    wrong_token = refusal(service, "hook", "tok_wrong")
+    assert wrong_token[0] == 401
+    assert refusal(service, "no-such-hook", TOKEN) == wrong_token
+    assert refusal(service, "no-such-hook", "") == wrong_token
+    assert refusal(service, "hook", "") == wrong_token

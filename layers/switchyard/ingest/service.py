@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,9 +13,9 @@ import orjson
 from switchyard.config.compiled import CompiledWorkspace, FunctionConfig, Source
 from switchyard.constants import MAX_BATCH_ITEMS
 from switchyard.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
-from switchyard.functions.runtime import RETRYABLE, SourceResult
-from switchyard.functions.secrets import token_hash
+from switchyard.functions.runtime import SourceResult
 from switchyard.ingest import body as bodies
+from switchyard.ingest import webhook
 from switchyard.ingest.auth import resolve_write_key
 from switchyard.ingest.messages import (
     BATCH_PATHS,
@@ -28,7 +27,6 @@ from switchyard.ingest.messages import (
 )
 from switchyard.ingest.numbers import exact_json
 from switchyard.ingest.pixel import decode_pixel_query
-from switchyard.ingest.webhook import function_request
 from switchyard.streams import StreamRecord, StreamWriteFailed
 from switchyard.timeutil import format_timestamp, utc_now
 
@@ -135,20 +133,16 @@ class IngestService:
         """`POST /functions/{id}`: run the source function, then ingest what it emitted."""
         workspace = self._current_workspace()
         function = workspace.function(function_id)
-        if function is None or function.kind != "source" or self._functions is None:
-            raise NotFound("unknown_function", f"There is no source function {function_id!r}.")
         token = request.query.get("token") or request.headers.get("x-switchyard-token") or ""
-        if not function.token_sha256 or not hmac.compare_digest(token_hash(token), function.token_sha256):
-            raise Unauthorized("invalid_token", "The function token is missing or wrong.")
+        if not webhook.token_matches(function, token) or function is None or self._functions is None:
+            raise webhook.no_such_webhook()
         source = workspace.source(function.source or "")
         if source is None or not source.enabled:
-            raise Forbidden("source_disabled", f"Source {function.source!r} is not accepting events.")
+            raise Forbidden("source_disabled", "The function's source is disabled; its events are not accepted.")
         outcome.source_id = source.id
-        result = self._functions.run_request(function, function_request(request))
-        if result.code in RETRYABLE:
-            raise ServiceUnavailable(result.code, f"The function did not finish ({result.message}); retry.")
+        result = self._functions.run_request(function, webhook.function_request(request))
         if result.code:
-            raise BadRequest(result.code, result.message or "The function refused the request.")
+            raise webhook.function_failure(function.id, result)
         if not result.messages:
             return
         context = self._request_context(source, self._now(), request.source_ip)
@@ -178,7 +172,7 @@ class IngestService:
         if source is None:
             raise Unauthorized("invalid_write_key", "The write key is not known in this region.")
         if not source.enabled:
-            raise Forbidden("source_disabled", f"Source {source.id!r} is disabled; its events are not accepted.")
+            raise Forbidden("source_disabled", "This write key's source is disabled; its events are not accepted.")
         return source
 
     def _request_context(self, source: Source, received: datetime, ip: str | None, **batch: Any) -> RequestContext:

@@ -2,14 +2,55 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import TYPE_CHECKING, Any
 
-from switchyard.errors import BadRequest, PayloadTooLarge
+from switchyard.config.compiled import FunctionConfig
+from switchyard.errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable, Unauthorized
+from switchyard.functions.runtime import (
+    BAD_REQUEST,
+    INVALID_OUTPUT,
+    REJECTED,
+    RETRYABLE,
+    SOURCE,
+    UNSUPPORTED,
+    SourceResult,
+)
+from switchyard.functions.secrets import token_hash
 from switchyard.ingest import body as bodies
 from switchyard.ingest.numbers import OUT_OF_RANGE_DETAIL, loses_integers
 
 if TYPE_CHECKING:
     from switchyard.ingest.service import HttpRequest
+
+# What the caller is told of a function's failure: never the function's own text, which may hold
+# its data or secrets. That goes to the operator's log (ApiError.log_detail).
+_FAILURE_ANSWERS = {
+    REJECTED: "The function rejected the request.",
+    UNSUPPORTED: "The function does not handle this request.",
+    INVALID_OUTPUT: "The function emitted something that is not JSON.",
+    BAD_REQUEST: "The function failed on this request.",
+}
+
+
+def token_matches(function: FunctionConfig | None, token: str) -> bool:
+    """Whether `token` opens this source function's webhook; False for no such function too."""
+    presented = token_hash(token)  # hashed either way: an unknown id costs what a wrong token does
+    expected = function.token_sha256 if function is not None and function.kind == SOURCE else ""
+    return bool(expected) and hmac.compare_digest(presented, expected)
+
+
+def no_such_webhook() -> Unauthorized:
+    """One answer for an unknown function and a wrong token, so function ids cannot be probed."""
+    return Unauthorized("invalid_token", "No source function has this id and token.")
+
+
+def function_failure(function_id: str, result: SourceResult) -> ApiError:
+    detail = f"source function {function_id}: {result.code}: {result.message}"
+    if result.code in RETRYABLE:
+        return ServiceUnavailable(result.code, "The function did not finish; retry.", log_detail=detail)
+    answer = _FAILURE_ANSWERS.get(result.code, "The function refused the request.")
+    return BadRequest(result.code, answer, log_detail=detail)
 
 
 def function_request(request: HttpRequest) -> dict[str, Any]:

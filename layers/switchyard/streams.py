@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
@@ -12,6 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchyard.constants import KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORDS_PER_PUT
+from switchyard.retries import EntriesNotWritten, FailedEntryRetry
 
 
 class StreamRecord(Protocol):
@@ -86,20 +86,12 @@ class KinesisEventStream:
 
     def put(self, records: Sequence[StreamRecord]) -> None:
         deadline = self._clock() + self._budget
+        retry = FailedEntryRetry(self._attempt, self._clock, self._sleep, self._base_delay, self._max_delay)
         for chunk in chunks(records):
-            self._put_chunk(chunk, deadline)
-
-    def _put_chunk(self, pending: list[StreamRecord], deadline: float) -> None:
-        attempt = 0
-        while True:
-            pending, last_error = self._attempt(pending)
-            if not pending:
-                return
-            delay = random.uniform(0, min(self._max_delay, self._base_delay * 2**attempt))
-            if self._clock() + delay >= deadline:
-                raise StreamWriteFailed(len(pending), last_error)
-            self._sleep(delay)
-            attempt += 1
+            try:
+                retry.run(chunk, deadline)
+            except EntriesNotWritten as error:
+                raise StreamWriteFailed(error.pending, error.last_error) from error
 
     def _attempt(self, pending: list[StreamRecord]) -> tuple[list[StreamRecord], str]:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -11,6 +10,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchyard.delivery.requests import DeliveryRequest
+from switchyard.retries import EntriesNotWritten, FailedEntryRetry
 
 SQS_MAX_ENTRIES = 10
 SQS_MAX_BATCH_BYTES = 256 * 1024 - 4096  # headroom for the request envelope
@@ -59,31 +59,24 @@ class DeliveryQueue:
         """All of them or QueueSendFailed (then the caller retries the whole lot)."""
         deadline = self._clock() + self._budget
         bodies = [request.to_body() for request in requests]
+        retry = FailedEntryRetry(lambda batch: self._attempt(batch, delay_seconds), self._clock, self._sleep)
         for batch in _batches(bodies):
-            self._send_batch(batch, delay_seconds, deadline)
-
-    def _send_batch(self, batch: list[tuple[int, bytes]], delay_seconds: int, deadline: float) -> None:
-        pending = batch
-        attempt = 0
-        while pending:
-            error = ""
             try:
-                response = self._client.send_message_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=[
-                        {"Id": str(index), "MessageBody": body.decode(), "DelaySeconds": delay_seconds}
-                        for index, body in pending
-                    ],
-                )
-                failed_ids = {entry["Id"] for entry in response.get("Failed", [])}
-                error = ", ".join(entry.get("Code", "") for entry in response.get("Failed", []))
-                pending = [(index, body) for index, body in pending if str(index) in failed_ids]
-            except (ClientError, BotoCoreError) as exception:
-                error = str(exception)
-            if not pending:
-                return
-            delay = random.uniform(0, min(1.0, 0.05 * 2**attempt))
-            if self._clock() + delay >= deadline:
-                raise QueueSendFailed(f"{len(pending)} delivery request(s) not queued: {error}")
-            self._sleep(delay)
-            attempt += 1
+                retry.run(batch, deadline)
+            except EntriesNotWritten as error:
+                raise QueueSendFailed(f"{error.pending} delivery request(s) not queued: {error.last_error}") from error
+
+    def _attempt(self, batch: list[tuple[int, bytes]], delay_seconds: int) -> tuple[list[tuple[int, bytes]], str]:
+        try:
+            response = self._client.send_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(index), "MessageBody": body.decode(), "DelaySeconds": delay_seconds}
+                    for index, body in batch
+                ],
+            )
+        except (ClientError, BotoCoreError) as error:
+            return batch, str(error)
+        failed_ids = {entry["Id"] for entry in response.get("Failed", [])}
+        error = ", ".join(entry.get("Code", "") for entry in response.get("Failed", []))
+        return [(index, body) for index, body in batch if str(index) in failed_ids], error

@@ -21,7 +21,7 @@ def main() -> int:
         print_figures(module.TITLE, figures)
         over += [figure.name for figure in figures if figure.meets_target is False]
     print("\nall figures within target" if not over else f"\nover target: {', '.join(over)}")
-    return 0
+    return 1 if over else 0
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ from switchyard import constants
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
-assert RUNTIME.name == f"python{bundling.LAMBDA_PYTHON_VERSION}", "layer wheels must match the runtime"
+if RUNTIME.name != f"python{bundling.LAMBDA_PYTHON_VERSION}":
+    raise RuntimeError(f"layer wheels are built for python{bundling.LAMBDA_PYTHON_VERSION}, not {RUNTIME.name}")
 
 DEFAULT_TIMEOUT = Duration.seconds(30)
 CODE_EXCLUDE = ["__pycache__", "*.pyc", "tests"]
@@ -120,7 +121,8 @@ class LambdaDefaults(Construct):
         # Active tracing set on the resource itself: `tracing=Tracing.ACTIVE` would add a second,
         # wildcard X-Ray statement to the role's own policy (xray_policy already grants it).
         cfn_function = function.node.default_child
-        assert isinstance(cfn_function, lambda_.CfnFunction)
+        if not isinstance(cfn_function, lambda_.CfnFunction):
+            raise TypeError(f"unexpected function resource {cfn_function!r}")
         cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
         nag.acknowledge_pinned_runtime(function)
         return function

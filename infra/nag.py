@@ -122,7 +122,6 @@ def acknowledge_write_key_routes(api: apigwv2.HttpApi) -> None:
 
 def acknowledge_archive_objects(function: lambda_.Function, bucket: s3.IBucket) -> None:
     """The `<archive bucket>/*` object grant, on the function's role policy only."""
-    assert function.role is not None
     _acknowledge_on_bucket(_default_policy(function.role), bucket, ARCHIVE_OBJECTS)
 
 
@@ -132,13 +131,11 @@ def acknowledge_state_machine_logs_and_tracing(policy: iam.ManagedPolicy) -> Non
 
 def acknowledge_replay_manifests(role: iam.IRole | None, bucket: s3.IBucket) -> None:
     """The plan step's `<archive bucket>/_replays/*` grant (PutObject), on its role policy only."""
-    assert role is not None
     _acknowledge_on_bucket(_default_policy(role), bucket, REPLAY_MANIFESTS)
 
 
 def acknowledge_replay_archive_objects(role: iam.IRole | None, bucket: s3.IBucket) -> None:
     """The worker's `<archive bucket>/source_id=*` grant (GetObject), on its role policy only."""
-    assert role is not None
     _acknowledge_on_bucket(_default_policy(role), bucket, REPLAY_ARCHIVE_OBJECTS)
 
 
@@ -146,8 +143,7 @@ def acknowledge_replay_state_machine(role: iam.IRole, bucket: s3.IBucket, child_
     """The workflow role's manifest read and its own child executions, on its role policy only."""
     policy = _default_policy(role)
     _acknowledge_on_bucket(policy, bucket, REPLAY_MANIFESTS)
-    arn = Stack.of(policy).resolve(child_executions_arn)
-    assert isinstance(arn, str), "the regional stacks have a concrete account and region"
+    arn = _concrete(policy, child_executions_arn)
     Validations.of(policy).acknowledge(
         Acknowledgment(
             id=REPLAY_CHILD_EXECUTIONS.id.replace("<child executions>", arn), reason=REPLAY_CHILD_EXECUTIONS.reason
@@ -166,10 +162,8 @@ DESTINATION_CREDENTIALS = Acknowledgment(
 
 def acknowledge_destination_credentials(function: lambda_.Function, parameter_arn: str) -> None:
     """The delivery function's read of every destination's credentials parameter, on its role only."""
-    assert function.role is not None
     policy = _default_policy(function.role)
-    arn = Stack.of(policy).resolve(parameter_arn)
-    assert isinstance(arn, str), "the regional stacks have a concrete account and region"
+    arn = _concrete(policy, parameter_arn)
     Validations.of(policy).acknowledge(
         Acknowledgment(
             id=DESTINATION_CREDENTIALS.id.replace("<destination credentials>", arn),
@@ -178,14 +172,25 @@ def acknowledge_destination_credentials(function: lambda_.Function, parameter_ar
     )
 
 
-def _default_policy(role: iam.IRole) -> IConstruct:
+def _default_policy(role: iam.IRole | None) -> IConstruct:
+    if role is None:
+        raise ValueError("the function has no role to acknowledge findings on")
     return role.node.find_child("DefaultPolicy")
+
+
+def _concrete(scope: IConstruct, arn: str) -> str:
+    """The ARN as cdk-nag prints it: the regional stacks have a concrete account and region."""
+    resolved = Stack.of(scope).resolve(arn)
+    if not isinstance(resolved, str):
+        raise ValueError(f"{arn} does not resolve to a literal ARN: give the stack an account and region")
+    return resolved
 
 
 def _acknowledge_on_bucket(policy: IConstruct, bucket: s3.IBucket, acknowledgement: Acknowledgment) -> None:
     """`acknowledgement` with `<ArchiveBucket.Arn>` replaced by the bucket's logical id, as cdk-nag names it."""
     cfn_bucket = bucket.node.default_child
-    assert isinstance(cfn_bucket, CfnResource)
+    if not isinstance(cfn_bucket, CfnResource):
+        raise TypeError(f"unexpected bucket resource {cfn_bucket!r}")
     logical_id = Stack.of(bucket).resolve(Stack.of(bucket).get_logical_id(cfn_bucket))
     Validations.of(policy).acknowledge(
         Acknowledgment(

@@ -236,7 +236,8 @@ class Replay(Construct):
         # Logs and tracing on the resource itself: `logs=` and `tracing_enabled=` would add the
         # wildcard statements of the managed policy above to the role's default policy.
         cfn = state_machine.node.default_child
-        assert isinstance(cfn, sfn.CfnStateMachine)
+        if not isinstance(cfn, sfn.CfnStateMachine):
+            raise TypeError(f"unexpected state machine resource {cfn!r}")
         cfn.logging_configuration = sfn.CfnStateMachine.LoggingConfigurationProperty(
             level=sfn.LogLevel.ALL.value,
             include_execution_data=False,

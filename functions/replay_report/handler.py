@@ -27,7 +27,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     error = event.get("error")
     store().finish(replay_id, FAILED if error else SUCCEEDED, str(error.get("Cause", "")) if error else "")
     record = store().get(replay_id)
-    assert record is not None
+    if record is None:  # finish() just wrote it: only a deleted table could get here
+        raise LookupError(f"replay {replay_id} has no record")
     report = {"id": replay_id, "status": record.status, "objects": record.objects, **record.counters}
     logger.info("replay finished", extra=report)
     return report

@@ -60,15 +60,19 @@ def start(args: argparse.Namespace, target: Target, operator: ReplayOperator) ->
     if not args.wait:
         return 0
     record = wait(operator, replay_id)
+    if record is None:
+        print(f"replay {replay_id} vanished while waiting for it", file=sys.stderr)
+        return 1
     print(describe(record, operator.execution_status(record)))
     return 0 if record.status == "SUCCEEDED" else 1
 
 
-def wait(operator: ReplayOperator, replay_id: str, interval: float = 1.0) -> ReplayRecord:
-    """Poll until the replay finishes, drawing a progress bar on stderr."""
+def wait(operator: ReplayOperator, replay_id: str, interval: float = 1.0) -> ReplayRecord | None:
+    """Poll until the replay finishes, drawing a progress bar on stderr (None: its record is gone)."""
     while True:
         record = operator.status(replay_id)
-        assert record is not None
+        if record is None:
+            return None
         sys.stderr.write("\r" + progress_bar(record))
         sys.stderr.flush()
         if record.status in FINISHED:

@@ -15,10 +15,11 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchyard.config.store import CachedWorkspace, ConfigStore
-from switchyard.constants import METRICS_NAMESPACE, SERVICE_NAME
+from switchyard.constants import DISCARD_LOG_LINES_PER_MINUTE, METRICS_NAMESPACE, SERVICE_NAME
 from switchyard.errors import ApiError, NotFound
 from switchyard.functions.invoker import FunctionInvoker
 from switchyard.ingest.body import raw_body
+from switchyard.ingest.logsampling import LogBudget, message_shape
 from switchyard.ingest.pixel import TRANSPARENT_GIF
 from switchyard.ingest.service import HttpRequest, IngestOutcome, IngestService
 from switchyard.observability import logger, metrics
@@ -37,6 +38,9 @@ JSON_HEADERS = {**CORS_HEADERS, "Content-Type": "application/json"}
 SUCCESS_BODY = '{"success":true}'
 
 _service: IngestService | None = None
+# Per execution environment: log lines about bad input, at a bounded rate (see ingest.logsampling).
+_discard_log = LogBudget(DISCARD_LOG_LINES_PER_MINUTE)
+_failure_log = LogBudget(DISCARD_LOG_LINES_PER_MINUTE)
 
 
 def service() -> IngestService:
@@ -141,17 +145,17 @@ def respond_error(error: Exception) -> dict[str, Any]:
 
 
 def count_refusal(error: ApiError) -> None:
-    if error.log_detail:  # what the caller is not told (a source function's own error)
-        logger.warning(
-            "request refused", extra={"code": error.code, "status": error.status, "detail": error.log_detail}
-        )
+    details = {"code": error.code, "status": error.status}
+    skipped = _failure_log.spend() if error.log_detail else None
+    if skipped is not None:  # what the caller is not told (a source function's own error)
+        logger.warning("request refused", extra={**details, "detail": error.log_detail, "suppressed": skipped})
     else:
-        logger.info("request refused", extra={"code": error.code, "status": error.status})
+        logger.info("request refused", extra=details)
     metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
 
 
 def record(outcome: IngestOutcome) -> None:
-    """Metrics per source (received, bytes, discards by reason) and a few discard samples in the log."""
+    """Metrics per source (received, bytes, discards by reason) and, a few times a minute, discard samples."""
     if outcome.source_id is None:
         return
     if outcome.accepted:
@@ -167,9 +171,20 @@ def record(outcome: IngestOutcome) -> None:
             default_dimensions={"service": SERVICE_NAME, "source": outcome.source_id},
         ) as metric:
             metric.add_dimension(name="reason", value=reason)
-    for problem, sample in outcome.discard_samples:
-        details = {"source": outcome.source_id, "reason": problem.reason, "detail": problem.detail}
-        logger.warning("message discarded", extra={**details, "sample": sample})
+    skipped = _discard_log.spend() if outcome.discard_samples else None
+    if skipped is not None:
+        samples = [
+            {"reason": problem.reason, "shape": message_shape(message)} for problem, message in outcome.discard_samples
+        ]
+        logger.warning(
+            "messages discarded",
+            extra={
+                "source": outcome.source_id,
+                "discards": dict(outcome.discards),
+                "samples": samples,
+                "suppressed": skipped,  # requests with discards not logged since the last line
+            },
+        )
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -80,6 +80,11 @@ MAX_MESSAGE_ID_CHARS = 100
 # The SDKs keep a message under 32 KB before the server adds its fields (receivedAt, context.ip,
 # batch context...); the stored form gets this much room on top so no SDK-accepted message is lost.
 MAX_STORED_MESSAGE_BYTES = MAX_MESSAGE_BYTES + 4 * 1024
+# Discarded messages: samples kept per request (shapes, not values), the size of each, and how
+# many such log lines an execution environment writes a minute (the metrics count every discard).
+DISCARD_SAMPLES_PER_REQUEST = 3
+DISCARD_SAMPLE_CHARS = 2048
+DISCARD_LOG_LINES_PER_MINUTE = 10
 # A gzip body is inflated to at most this many bytes; anything larger is a 413, not an OOM.
 MAX_INFLATED_BYTES = MAX_BATCH_BYTES
 # Concatenated gzip members read in one body (SDKs send one; `cat a.gz b.gz` a few).

@@ -134,7 +134,7 @@ def test_the_write_key_is_never_logged(
     invoke(ingest, http_event("POST", "/v1/track", {"userId": "u", "event": "E"}, key="wk_int_off_456"))
     invoke(ingest, http_event("GET", "/v1/projects/wk_int_web_123/settings", key=None))
     logged = " ".join(str(record.__dict__) for record in caplog.records) + str(capsys.readouterr())
-    assert "message discarded" in logged
+    assert "messages discarded" in logged
     assert "wk_int_web_123" not in logged
     assert "wk_int_off_456" not in logged
 
@@ -216,3 +216,23 @@ def test_a_disabled_sources_refusal_does_not_name_the_source(ingest: ModuleType,
     status, answer, _ = invoke(ingest, http_event(method, path, body, key="wk_int_off_456"))
     assert (status, answer["code"]) == (403, "source_disabled")
     assert "dormant" not in answer["message"]
+
+
+def test_discard_logs_are_rate_limited_and_hold_no_values(
+    ingest: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    clock = [0.0]
+    monkeypatch.setattr(ingest, "_discard_log", ingest.LogBudget(per_minute=3, clock=lambda: clock[0]))
+    refused = {"batch": [{"type": "track", "userId": "alice@example.com"}] * 5}  # no event: all discarded
+    for _ in range(20):
+        invoke(ingest, http_event("POST", "/v1/batch", refused))
+    lines = [record for record in caplog.records if record.getMessage() == "messages discarded"]
+    assert len(lines) == 3, "a burst of 20 refused requests logs 3 lines"
+    assert "alice@example.com" not in str([line.__dict__ for line in lines]), "shapes, not values"
+    caplog.clear()
+    clock[0] += 20  # one more line's worth of budget
+    invoke(ingest, http_event("POST", "/v1/batch", refused))
+    [line] = [record for record in caplog.records if record.getMessage() == "messages discarded"]
+    assert line.suppressed == 17
+    assert line.discards == {"event_not_defined": 5}
+    assert line.samples[0] == {"reason": "event_not_defined", "shape": '{"type":"string","userId":"string"}'}

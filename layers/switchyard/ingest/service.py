@@ -8,10 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-import orjson
-
 from switchyard.config.compiled import CompiledWorkspace, FunctionConfig, Source
-from switchyard.constants import MAX_BATCH_ITEMS
+from switchyard.constants import DISCARD_SAMPLES_PER_REQUEST, MAX_BATCH_ITEMS
 from switchyard.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from switchyard.functions.runtime import SourceResult
 from switchyard.ingest import body as bodies
@@ -29,11 +27,6 @@ from switchyard.ingest.numbers import exact_json
 from switchyard.ingest.pixel import decode_pixel_query
 from switchyard.streams import StreamRecord, StreamWriteFailed
 from switchyard.timeutil import format_timestamp, utc_now
-
-# How many discarded messages per request are kept as samples for the operator to see, and how
-# much of each.
-DISCARD_SAMPLES_PER_REQUEST = 3
-DISCARD_SAMPLE_CHARS = 2048
 
 
 class EventStream(Protocol):
@@ -63,23 +56,13 @@ class IngestOutcome:
     accepted: int = 0
     accepted_bytes: int = 0
     discards: Counter[str] = field(default_factory=Counter)
-    discard_samples: list[tuple[Discard, str]] = field(default_factory=list)
+    # The first few discarded messages, as they are: the handler logs their shape, when it logs.
+    discard_samples: list[tuple[Discard, Any]] = field(default_factory=list)
 
     def discard(self, problem: Discard, message: Any) -> None:
         self.discards[problem.reason] += 1
         if len(self.discard_samples) < DISCARD_SAMPLES_PER_REQUEST:
-            self.discard_samples.append((problem, sample_text(message)))
-
-
-def sample_text(message: Any) -> str:
-    """A bounded, printable copy of a discarded message, without its write key (a credential)."""
-    if isinstance(message, dict):
-        message = {key: value for key, value in message.items() if key != "writeKey"}
-    try:
-        text = orjson.dumps(message, default=repr).decode()
-    except (orjson.JSONEncodeError, TypeError):
-        text = "<not serializable: nested too deeply>"
-    return text[:DISCARD_SAMPLE_CHARS]
+            self.discard_samples.append((problem, message))
 
 
 class IngestService:

@@ -8,7 +8,7 @@ region; ``<key>:<region>`` overrides it for one region, which is how region-spec
     -c api_domain_name:eu-west-1=events.eu.example.com \\
     -c api_certificate_arn:eu-west-1=arn:aws:acm:eu-west-1:123456789012:certificate/...
 
-Keys (defaults in parentheses; the table with explanations is in docs/deploy.md):
+Keys (defaults in parentheses; README "Deploy > Options" explains each):
 `account` (the CLI's), `kinesis_shards` (0 = on-demand), `stream_retention_hours` (168),
 `dedupe_window_hours` (24, at least 24), `archive_retention_days` (365), `log_retention_days` (30),
 `log_level` (INFO), `config_cache_seconds` (the handler's default), `api_domain_name` and
@@ -26,13 +26,13 @@ own Lambda; relative to the project root, or absolute).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infra.paths import ROOT
 
@@ -101,90 +101,77 @@ MAX_STREAM_RETENTION_HOURS = 8760
 MIN_ROUTER_PARALLELIZATION, MAX_ROUTER_PARALLELIZATION = 1, 10
 MIN_DELIVERY_CONCURRENCY, MAX_DELIVERY_CONCURRENCY = 2, 1000
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d{12}):")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-KEYS = (
-    "kinesis_shards",
-    "stream_retention_hours",
-    "dedupe_window_hours",
-    "archive_retention_days",
-    "log_retention_days",
-    "log_level",
-    "config_cache_seconds",
-    "api_domain_name",
-    "api_certificate_arn",
-    "alarm_email",
-    "alarm_topic_arn",
-    "removal_policy",
-    "router_parallelization",
-    "delivery_max_concurrency",
-    "replay_max_concurrency",
-    "delivery_success_alarm_threshold",
-    "workspace",
-)
-
-_INT_KEYS = frozenset(
-    {
-        "kinesis_shards",
-        "stream_retention_hours",
-        "dedupe_window_hours",
-        "archive_retention_days",
-        "log_retention_days",
-        "router_parallelization",
-        "delivery_max_concurrency",
-        "replay_max_concurrency",
-    }
-)
-_FLOAT_KEYS = frozenset({"config_cache_seconds", "delivery_success_alarm_threshold"})
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class OptionError(ValueError):
     """A context option has a value the stack cannot be built with."""
 
 
-@dataclass(frozen=True)
-class StackOptions:
-    region: str
-    kinesis_shards: int = 0
-    stream_retention_hours: int = 168
-    dedupe_window_hours: int = 24
-    archive_retention_days: int = 365
-    log_retention_days: int = 30
-    log_level: str = "INFO"
-    config_cache_seconds: float | None = None
-    api_domain_name: str | None = None
-    api_certificate_arn: str | None = None
-    alarm_email: str | None = None
-    alarm_topic_arn: str | None = None
-    removal_policy: str = "retain"
-    router_parallelization: int = 1
-    delivery_max_concurrency: int = 50
-    replay_max_concurrency: int = 10
-    delivery_success_alarm_threshold: float = 0.95
-    workspace: str | None = None
+def _whole_number(value: Any) -> Any:
+    """Context values are strings (`-c`) or JSON values (cdk.json); true/false is not a number."""
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    return value
 
-    def __post_init__(self) -> None:
-        if self.kinesis_shards < 0:
-            raise OptionError("kinesis_shards must be 0 (on-demand) or a positive number of shards")
-        if not MIN_STREAM_RETENTION_HOURS <= self.stream_retention_hours <= MAX_STREAM_RETENTION_HOURS:
-            raise OptionError(
-                f"stream_retention_hours must be between {MIN_STREAM_RETENTION_HOURS} and {MAX_STREAM_RETENTION_HOURS}"
-            )
-        if self.dedupe_window_hours < MIN_DEDUPE_WINDOW_HOURS:
-            raise OptionError(
-                f"dedupe_window_hours must be at least {MIN_DEDUPE_WINDOW_HOURS} "
-                "(SDKs retry for hours; Segment's window is 24 h)"
-            )
-        if self.archive_retention_days < 1:
-            raise OptionError("archive_retention_days must be at least 1")
-        if self.log_retention_days not in LOG_RETENTION_DAYS:
-            raise OptionError(f"log_retention_days must be one of {LOG_RETENTION_DAYS}")
-        if self.log_level not in LOG_LEVELS:
-            raise OptionError(f"log_level must be one of {LOG_LEVELS}")
-        if self.config_cache_seconds is not None and self.config_cache_seconds < 0:
-            raise OptionError("config_cache_seconds must not be negative")
+
+def _text(value: Any) -> Any:
+    return str(value).strip() if value is not None else None
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+Text = Annotated[str | None, BeforeValidator(_text)]
+
+
+class StackOptions(BaseModel):
+    """Every option of a regional stack, typed; each default is stated here and nowhere else."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: str
+    kinesis_shards: WholeNumber = Field(default=0, ge=0, description="0 (on-demand) or a number of shards")
+    stream_retention_hours: WholeNumber = Field(
+        default=168, ge=MIN_STREAM_RETENTION_HOURS, le=MAX_STREAM_RETENTION_HOURS
+    )
+    dedupe_window_hours: WholeNumber = Field(
+        default=24, ge=MIN_DEDUPE_WINDOW_HOURS, description="SDKs retry for hours; Segment's window is 24 h"
+    )
+    archive_retention_days: WholeNumber = Field(default=365, ge=1)
+    log_retention_days: WholeNumber = 30
+    log_level: Annotated[Literal[LOG_LEVELS], BeforeValidator(lambda value: str(value).strip().upper())] = "INFO"
+    config_cache_seconds: float | None = Field(default=None, ge=0)
+    api_domain_name: Text = None
+    api_certificate_arn: Text = None
+    alarm_email: Annotated[Text, Field(pattern=_EMAIL)] = None
+    alarm_topic_arn: Text = None
+    removal_policy: Annotated[
+        Literal[tuple(REMOVAL_POLICIES)], BeforeValidator(lambda value: str(value).strip().lower())
+    ] = "retain"
+    router_parallelization: WholeNumber = Field(
+        default=1, ge=MIN_ROUTER_PARALLELIZATION, le=MAX_ROUTER_PARALLELIZATION, description="Lambda's limit per shard"
+    )
+    delivery_max_concurrency: WholeNumber = Field(
+        default=50, ge=MIN_DELIVERY_CONCURRENCY, le=MAX_DELIVERY_CONCURRENCY, description="Lambda's SQS limits"
+    )
+    replay_max_concurrency: WholeNumber = Field(
+        default=10, ge=MIN_DELIVERY_CONCURRENCY, le=MAX_DELIVERY_CONCURRENCY, description="Lambda's SQS limits"
+    )
+    delivery_success_alarm_threshold: float = Field(
+        default=0.95, gt=0, le=1, description="a share of deliveries (0.95 alarms when fewer than 95% succeed)"
+    )
+    workspace: Text = None
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _a_retention_cloudwatch_accepts(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {LOG_RETENTION_DAYS}")
+        return days
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StackOptions:
         if bool(self.api_domain_name) != bool(self.api_certificate_arn):
-            raise OptionError(
+            raise ValueError(
                 "api_domain_name and api_certificate_arn go together (per region: "
                 f"api_domain_name:{self.region}, api_certificate_arn:{self.region})"
             )
@@ -192,42 +179,19 @@ class StackOptions:
             self._check_regional_arn("api_certificate_arn", self.api_certificate_arn, "acm")
         if self.alarm_topic_arn:
             self._check_regional_arn("alarm_topic_arn", self.alarm_topic_arn, "sns")
-        if self.alarm_email and not _EMAIL.match(self.alarm_email):
-            raise OptionError(f"alarm_email is not an e-mail address: {self.alarm_email!r}")
-        if self.removal_policy not in REMOVAL_POLICIES:
-            raise OptionError(f"removal_policy must be one of {tuple(REMOVAL_POLICIES)}")
-        if not MIN_ROUTER_PARALLELIZATION <= self.router_parallelization <= MAX_ROUTER_PARALLELIZATION:
-            raise OptionError(
-                f"router_parallelization must be between {MIN_ROUTER_PARALLELIZATION} and "
-                f"{MAX_ROUTER_PARALLELIZATION} (Lambda's limit per shard)"
-            )
-        if not MIN_DELIVERY_CONCURRENCY <= self.delivery_max_concurrency <= MAX_DELIVERY_CONCURRENCY:
-            raise OptionError(
-                f"delivery_max_concurrency must be between {MIN_DELIVERY_CONCURRENCY} and "
-                f"{MAX_DELIVERY_CONCURRENCY} (Lambda's limits for an SQS event source)"
-            )
-        if not MIN_DELIVERY_CONCURRENCY <= self.replay_max_concurrency <= MAX_DELIVERY_CONCURRENCY:
-            raise OptionError(
-                f"replay_max_concurrency must be between {MIN_DELIVERY_CONCURRENCY} and "
-                f"{MAX_DELIVERY_CONCURRENCY} (Lambda's limits for an SQS event source)"
-            )
-        if not 0 < self.delivery_success_alarm_threshold <= 1:
-            raise OptionError(
-                "delivery_success_alarm_threshold is a share of deliveries: more than 0, at most 1 "
-                "(0.95 alarms when fewer than 95% succeed)"
-            )
         if self.workspace_path is not None and not self.workspace_path.is_file():
-            raise OptionError(
+            raise ValueError(
                 f"workspace: no workspace file at {self.workspace_path} (a path relative to the project "
                 f"root {ROOT}, or absolute)"
             )
+        return self
 
     def _check_regional_arn(self, key: str, arn: str, service: str) -> None:
         match = _ARN_REGION.match(arn)
         if not match or match["service"] != service:
-            raise OptionError(f"{key} is not an {service} ARN: {arn!r}")
+            raise ValueError(f"{key} is not an {service} ARN: {arn!r}")
         if match["region"] != self.region:
-            raise OptionError(
+            raise ValueError(
                 f"{key} must be in {self.region} (data and its plumbing stay in the region), "
                 f"got {match['region']!r}; set it per region as {key}:{self.region}"
             )
@@ -273,31 +237,21 @@ class StackOptions:
 
     @classmethod
     def parse(cls, region: str, raw: dict[str, Any]) -> StackOptions:
-        """Coerce context values (strings from `-c`, JSON values from cdk.json) to their types."""
-        unknown = set(raw) - set(KEYS)
-        if unknown:
-            raise OptionError(f"unknown options: {sorted(unknown)}")
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            try:
-                if key in _INT_KEYS:
-                    values[key] = _to_int(value)
-                elif key in _FLOAT_KEYS:
-                    values[key] = float(value)
-                elif key == "log_level":
-                    values[key] = str(value).upper()
-                elif key == "removal_policy":
-                    values[key] = str(value).lower()
-                else:
-                    values[key] = str(value).strip()
-            except (TypeError, ValueError) as error:
-                raise OptionError(f"{key}: cannot read {value!r} ({error})") from error
-        return cls(region=region, **values)
+        """Options from context values (strings from `-c`, JSON values from cdk.json), or OptionError
+        naming every option that is wrong."""
+        try:
+            return cls.model_validate({**raw, "region": region})
+        except ValidationError as error:
+            problems = []
+            for problem in error.errors():
+                key = ".".join(str(part) for part in problem["loc"]) or "options"
+                message = problem["msg"].removeprefix("Value error, ")
+                if problem["type"] == "extra_forbidden":
+                    message = "unknown option"
+                description = cls.model_fields[key].description if key in cls.model_fields else None
+                problems.append(f"{key}: {message}" + (f" ({description})" if description else ""))
+            raise OptionError("; ".join(problems)) from error
 
 
-def _to_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("not a number")
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError("not a whole number")
-    return int(value)
+# The context keys: every option but the region, which comes from the stack.
+KEYS = tuple(name for name in StackOptions.model_fields if name != "region")

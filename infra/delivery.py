@@ -123,7 +123,6 @@ class Delivery(Construct):
             environment={
                 constants.ENV_CONFIG_TABLE: config_table.table_name,
                 constants.ENV_DELIVERY_TABLE: self.table.table_name,
-                constants.ENV_DELIVERY_QUEUE_URL: self.queue.queue_url,
             },
             timeout=Duration.seconds(constants.DELIVERY_LAMBDA_TIMEOUT_SECONDS),
             memory_size=DELIVERY_MEMORY_MB,
@@ -140,8 +139,7 @@ class Delivery(Construct):
         nag.acknowledge_destination_credentials(self.function, credentials_arn)
         self.table.grant(self.function, *DELIVERY_TABLE_ACTIONS)
         # Receive, delete, change visibility (the retry delay), attributes: granted by the event
-        # source. Send: the function also enqueues deliveries itself.
-        self.queue.grant_send_messages(self.function)
+        # source. Nothing to send: redrives are the CLI's, with the operator's credentials.
         self.function.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,

@@ -130,7 +130,7 @@ def test_environment_names_what_delivery_uses(template_json: dict) -> None:
     variables = delivery_function(template_json)["Environment"]["Variables"]
     assert base_id(variables[constants.ENV_CONFIG_TABLE]["Ref"]) == "ConfigTable"
     assert base_id(variables[constants.ENV_DELIVERY_TABLE]["Ref"]) == "DeliveryTable"
-    assert base_id(variables[constants.ENV_DELIVERY_QUEUE_URL]["Ref"]) == "DeliveryQueue"
+    assert constants.ENV_DELIVERY_QUEUE_URL not in variables  # each record's queue comes from its ARN
 
 
 def test_takes_batches_and_reports_each_message_to_retry(template_json: dict) -> None:
@@ -160,21 +160,13 @@ def test_role_grants_exactly_what_delivery_uses(template_json: dict, region: str
             "dynamodb:Query",
             "dynamodb:UpdateItem",
         ): "DeliveryTable",
-        (
+        (  # the live lane, the replay lane and the dead-letter queue: consumed, never written to
             "sqs:ChangeMessageVisibility",  # the retry delay
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
             "sqs:GetQueueUrl",
             "sqs:ReceiveMessage",
-            "sqs:SendMessage",
-        ): "DeliveryQueue",
-        (  # the replay lane and the dead-letter queue: consumed like the delivery queue, never written to
-            "sqs:ChangeMessageVisibility",
-            "sqs:DeleteMessage",
-            "sqs:GetQueueAttributes",
-            "sqs:GetQueueUrl",
-            "sqs:ReceiveMessage",
-        ): ("DeliveryDeadLetterQueue", "ReplayQueue"),
+        ): ("DeliveryDeadLetterQueue", "DeliveryQueue", "ReplayQueue"),
     }
 
 

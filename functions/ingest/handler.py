@@ -8,6 +8,8 @@ four fixed routes. Errors are still mapped in one place (`respond_error`).
 from __future__ import annotations
 
 import base64
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -22,6 +24,7 @@ from switchyard.ingest.body import raw_body
 from switchyard.ingest.logsampling import LogBudget, message_shape
 from switchyard.ingest.pixel import TRANSPARENT_GIF
 from switchyard.ingest.service import HttpRequest, IngestOutcome, IngestService
+from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger, metrics
 from switchyard.settings import IngestSettings
 from switchyard.streams import KinesisEventStream
@@ -37,21 +40,138 @@ PREFLIGHT_HEADERS = {
 JSON_HEADERS = {**CORS_HEADERS, "Content-Type": "application/json"}
 SUCCESS_BODY = '{"success":true}'
 
-_service: IngestService | None = None
-# Per execution environment: log lines about bad input, at a bounded rate (see ingest.logsampling).
-_discard_log = LogBudget(DISCARD_LOG_LINES_PER_MINUTE)
-_failure_log = LogBudget(DISCARD_LOG_LINES_PER_MINUTE)
 
+class IngestApi:
+    """The tracking API over an IngestService; its collaborators come through the constructor."""
 
-def service() -> IngestService:
-    """Built on first use, not at import: no AWS calls or clients at cold-start import time."""
-    global _service
-    if _service is None:
-        settings = IngestSettings.from_environment()
-        workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
-        stream = KinesisEventStream(settings.events_stream_name, budget_seconds=settings.put_budget_seconds)
-        _service = IngestService(workspace.get, stream, settings.region, functions=FunctionInvoker(settings.region))
-    return _service
+    def __init__(
+        self,
+        service: IngestService,
+        *,
+        discard_log: LogBudget | None = None,
+        failure_log: LogBudget | None = None,
+    ) -> None:
+        self.service = service
+        # Per execution environment: log lines about bad input, at a bounded rate (see ingest.logsampling).
+        self._discard_log = discard_log or LogBudget(DISCARD_LOG_LINES_PER_MINUTE)
+        self._failure_log = failure_log or LogBudget(DISCARD_LOG_LINES_PER_MINUTE)
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.route(event)
+        except Exception as error:  # noqa: BLE001 - every failure becomes a JSON answer, never a crash
+            return self.respond_error(error)
+
+    def route(self, event: dict[str, Any]) -> dict[str, Any]:
+        # Set directly: Powertools' correlation_id_path runs a JMESPath search on every request.
+        logger.set_correlation_id(event["requestContext"].get("requestId"))
+        method = event["requestContext"]["http"]["method"]
+        parts = event.get("rawPath", "").strip("/").split("/")
+        if method == "OPTIONS":
+            return {"statusCode": 204, "headers": PREFLIGHT_HEADERS, "body": "", "isBase64Encoded": False}
+        if parts[0] == "functions" and method == "POST" and len(parts) == 2:
+            return self.post_to_function(event, parts[1])
+        if parts[0] == "v1":
+            if method == "POST" and len(parts) == 2:
+                return self.post_messages(event, parts[1])
+            if method == "GET" and len(parts) == 3 and parts[1] == "pixel":
+                return self.pixel(event, parts[2])
+            if method == "GET" and len(parts) == 4 and parts[1] == "projects" and parts[3] == "settings":
+                return self.browser_settings(event, parts[2])
+        raise NotFound("unknown_path", "No such endpoint; see the tracking API reference.")
+
+    def post_messages(self, event: dict[str, Any], call: str) -> dict[str, Any]:
+        outcome = IngestOutcome()
+        try:
+            self.service.receive(call, http_request(event), outcome)
+        finally:
+            self.record(outcome)
+        return json_response(200, SUCCESS_BODY)
+
+    def post_to_function(self, event: dict[str, Any], function_id: str) -> dict[str, Any]:
+        """A source function's webhook: its emitted messages take the same path as SDK traffic."""
+        outcome = IngestOutcome()
+        try:
+            self.service.receive_from_function(function_id, http_request(event), outcome)
+        finally:
+            self.record(outcome)
+        return json_response(200, orjson.dumps({"success": True, "accepted": outcome.accepted}).decode())
+
+    def pixel(self, event: dict[str, Any], call: str) -> dict[str, Any]:
+        """Always the GIF: a broken image in someone's e-mail helps nobody. Errors are counted."""
+        outcome = IngestOutcome()
+        try:
+            self.service.receive_pixel(call, http_request(event), outcome)
+        except ApiError as error:
+            self.count_refusal(error)
+        except Exception:  # noqa: BLE001 - still the GIF; the failure is logged and counted
+            logger.exception("pixel request failed")
+            metrics.add_metric(name=Metric.REQUESTS_FAILED, unit=MetricUnit.Count, value=1)
+        finally:
+            self.record(outcome)
+        return {
+            "statusCode": 200,
+            "headers": {**CORS_HEADERS, "Content-Type": "image/gif", "Cache-Control": "no-store"},
+            "body": base64.b64encode(TRANSPARENT_GIF).decode(),
+            "isBase64Encoded": True,
+        }
+
+    def browser_settings(self, event: dict[str, Any], write_key: str) -> dict[str, Any]:
+        protocol = (event.get("headers") or {}).get("x-forwarded-proto", "https")
+        document = self.service.settings_document(write_key, event["requestContext"]["domainName"], protocol)
+        return json_response(200, orjson.dumps(document).decode())
+
+    def respond_error(self, error: Exception) -> dict[str, Any]:
+        """Every refusal as JSON {"code", "message"}; 503 and 500 say when to retry."""
+        if isinstance(error, ApiError):
+            self.count_refusal(error)
+            retry = {"Retry-After": "5"} if error.status in (429, 503) else None
+            return json_response(error.status, orjson.dumps(error.body()).decode(), retry)
+        logger.exception("unexpected error while ingesting")
+        body = {"code": "internal_error", "message": "Something went wrong on our side; retry the request."}
+        return json_response(500, orjson.dumps(body).decode(), {"Retry-After": "5"})
+
+    def count_refusal(self, error: ApiError) -> None:
+        details = {"code": error.code, "status": error.status}
+        skipped = self._failure_log.spend() if error.log_detail else None
+        if skipped is not None:  # what the caller is not told (a source function's own error)
+            logger.warning("request refused", extra={**details, "detail": error.log_detail, "suppressed": skipped})
+        else:
+            logger.info("request refused", extra=details)
+        metrics.add_metric(name=Metric.REQUESTS_REFUSED, unit=MetricUnit.Count, value=1)
+
+    def record(self, outcome: IngestOutcome) -> None:
+        """Metrics per source (received, bytes, discards by reason) and, a few times a minute, discard samples."""
+        if outcome.source_id is None:
+            return
+        if outcome.accepted:
+            metrics.add_dimension(name=Dimension.SOURCE, value=outcome.source_id)
+            metrics.add_metric(name=Metric.MESSAGES_RECEIVED, unit=MetricUnit.Count, value=outcome.accepted)
+            metrics.add_metric(name=Metric.BYTES_RECEIVED, unit=MetricUnit.Bytes, value=outcome.accepted_bytes)
+        for reason, count in outcome.discards.items():
+            with single_metric(
+                name=Metric.MESSAGES_DISCARDED,
+                unit=MetricUnit.Count,
+                value=count,
+                namespace=METRICS_NAMESPACE,
+                default_dimensions={Dimension.SERVICE: SERVICE_NAME, Dimension.SOURCE: outcome.source_id},
+            ) as metric:
+                metric.add_dimension(name=Dimension.REASON, value=reason)
+        skipped = self._discard_log.spend() if outcome.discard_samples else None
+        if skipped is not None:
+            samples = [
+                {"reason": problem.reason, "shape": message_shape(message)}
+                for problem, message in outcome.discard_samples
+            ]
+            logger.warning(
+                "messages discarded",
+                extra={
+                    "source": outcome.source_id,
+                    "discards": dict(outcome.discards),
+                    "samples": samples,
+                    "suppressed": skipped,  # requests with discards not logged since the last line
+                },
+            )
 
 
 def http_request(event: dict[str, Any]) -> HttpRequest:
@@ -69,128 +189,25 @@ def json_response(status: int, body: str, extra_headers: dict[str, str] | None =
     return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
 
 
-def post_messages(event: dict[str, Any], call: str) -> dict[str, Any]:
-    outcome = IngestOutcome()
-    try:
-        service().receive(call, http_request(event), outcome)
-    finally:
-        record(outcome)
-    return json_response(200, SUCCESS_BODY)
+@functools.cache
+def api() -> IngestApi:
+    """Built on first use, not at import: no AWS calls or clients at cold-start import time."""
+    settings = IngestSettings.from_environment()
+    workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
+    stream = KinesisEventStream(settings.events_stream_name, budget_seconds=settings.put_budget_seconds)
+    service = IngestService(workspace.get, stream, settings.region, functions=FunctionInvoker(settings.region))
+    return IngestApi(service)
 
 
-def post_to_function(event: dict[str, Any], function_id: str) -> dict[str, Any]:
-    """A source function's webhook: its emitted messages take the same path as SDK traffic."""
-    outcome = IngestOutcome()
-    try:
-        service().receive_from_function(function_id, http_request(event), outcome)
-    finally:
-        record(outcome)
-    return json_response(200, orjson.dumps({"success": True, "accepted": outcome.accepted}).decode())
+def lambda_handler_for(get_api: Callable[[], IngestApi]) -> Callable[[dict[str, Any], LambdaContext], Any]:
+    """The Lambda entry point over an API (tests and benchmarks build theirs with their own service)."""
+
+    @logger.inject_lambda_context(log_event=False)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return get_api().handle(event)
+
+    return handler
 
 
-def pixel(event: dict[str, Any], call: str) -> dict[str, Any]:
-    """Always the GIF: a broken image in someone's e-mail helps nobody. Errors are counted."""
-    outcome = IngestOutcome()
-    try:
-        service().receive_pixel(call, http_request(event), outcome)
-    except ApiError as error:
-        count_refusal(error)
-    except Exception:  # noqa: BLE001 - still the GIF; the failure is logged and counted
-        logger.exception("pixel request failed")
-        metrics.add_metric(name="RequestsFailed", unit=MetricUnit.Count, value=1)
-    finally:
-        record(outcome)
-    return {
-        "statusCode": 200,
-        "headers": {**CORS_HEADERS, "Content-Type": "image/gif", "Cache-Control": "no-store"},
-        "body": base64.b64encode(TRANSPARENT_GIF).decode(),
-        "isBase64Encoded": True,
-    }
-
-
-def browser_settings(event: dict[str, Any], write_key: str) -> dict[str, Any]:
-    protocol = (event.get("headers") or {}).get("x-forwarded-proto", "https")
-    document = service().settings_document(write_key, event["requestContext"]["domainName"], protocol)
-    return json_response(200, orjson.dumps(document).decode())
-
-
-def route(event: dict[str, Any]) -> dict[str, Any]:
-    # Set directly: Powertools' correlation_id_path runs a JMESPath search on every request.
-    logger.set_correlation_id(event["requestContext"].get("requestId"))
-    method = event["requestContext"]["http"]["method"]
-    parts = event.get("rawPath", "").strip("/").split("/")
-    if method == "OPTIONS":
-        return {"statusCode": 204, "headers": PREFLIGHT_HEADERS, "body": "", "isBase64Encoded": False}
-    if parts[0] == "functions" and method == "POST" and len(parts) == 2:
-        return post_to_function(event, parts[1])
-    if parts[0] == "v1":
-        if method == "POST" and len(parts) == 2:
-            return post_messages(event, parts[1])
-        if method == "GET" and len(parts) == 3 and parts[1] == "pixel":
-            return pixel(event, parts[2])
-        if method == "GET" and len(parts) == 4 and parts[1] == "projects" and parts[3] == "settings":
-            return browser_settings(event, parts[2])
-    raise NotFound("unknown_path", "No such endpoint; see the tracking API reference.")
-
-
-def respond_error(error: Exception) -> dict[str, Any]:
-    """Every refusal as JSON {"code", "message"}; 503 and 500 say when to retry."""
-    if isinstance(error, ApiError):
-        count_refusal(error)
-        retry = {"Retry-After": "5"} if error.status in (429, 503) else None
-        return json_response(error.status, orjson.dumps(error.body()).decode(), retry)
-    logger.exception("unexpected error while ingesting")
-    body = {"code": "internal_error", "message": "Something went wrong on our side; retry the request."}
-    return json_response(500, orjson.dumps(body).decode(), {"Retry-After": "5"})
-
-
-def count_refusal(error: ApiError) -> None:
-    details = {"code": error.code, "status": error.status}
-    skipped = _failure_log.spend() if error.log_detail else None
-    if skipped is not None:  # what the caller is not told (a source function's own error)
-        logger.warning("request refused", extra={**details, "detail": error.log_detail, "suppressed": skipped})
-    else:
-        logger.info("request refused", extra=details)
-    metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
-
-
-def record(outcome: IngestOutcome) -> None:
-    """Metrics per source (received, bytes, discards by reason) and, a few times a minute, discard samples."""
-    if outcome.source_id is None:
-        return
-    if outcome.accepted:
-        metrics.add_dimension(name="source", value=outcome.source_id)
-        metrics.add_metric(name="MessagesReceived", unit=MetricUnit.Count, value=outcome.accepted)
-        metrics.add_metric(name="BytesReceived", unit=MetricUnit.Bytes, value=outcome.accepted_bytes)
-    for reason, count in outcome.discards.items():
-        with single_metric(
-            name="MessagesDiscarded",
-            unit=MetricUnit.Count,
-            value=count,
-            namespace=METRICS_NAMESPACE,
-            default_dimensions={"service": SERVICE_NAME, "source": outcome.source_id},
-        ) as metric:
-            metric.add_dimension(name="reason", value=reason)
-    skipped = _discard_log.spend() if outcome.discard_samples else None
-    if skipped is not None:
-        samples = [
-            {"reason": problem.reason, "shape": message_shape(message)} for problem, message in outcome.discard_samples
-        ]
-        logger.warning(
-            "messages discarded",
-            extra={
-                "source": outcome.source_id,
-                "discards": dict(outcome.discards),
-                "samples": samples,
-                "suppressed": skipped,  # requests with discards not logged since the last line
-            },
-        )
-
-
-@logger.inject_lambda_context(log_event=False)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return route(event)
-    except Exception as error:  # noqa: BLE001 - every failure becomes a JSON answer, never a crash
-        return respond_error(error)
+lambda_handler = lambda_handler_for(api)

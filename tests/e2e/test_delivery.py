@@ -74,7 +74,7 @@ def test_1000_sdk_events_with_duplicates_arrive_and_are_archived_exactly_once(
 ):
     run = uuid.uuid4().hex[:8]
     # Given: the first request the stream takes is also answered 503, so the SDK sends it again.
-    ingest_service = local_stack.functions["ingest"].module.service()
+    ingest_service = local_stack.functions["ingest"].module.api().service
     real_stream = ingest_service._stream
     retried = []
 

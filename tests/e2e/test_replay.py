@@ -38,7 +38,7 @@ def received_hour(offset: int) -> datetime:
 def history(local_stack: LocalStack) -> dict[str, Any]:
     """2,000 events spread over five received hours (the ingest clock is injected)."""
     run = uuid.uuid4().hex[:8]
-    service = local_stack.functions["ingest"].module.service()
+    service = local_stack.functions["ingest"].module.api().service
     real_now = service._now
     sent: list[dict[str, Any]] = []
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -78,8 +78,10 @@ def http_event(
     return to_http_api_event(Request(builder.get_environ()), data)
 
 
-def invoke(module: ModuleType, event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
-    result = module.lambda_handler(event, LocalLambdaContext("ingest"))
+def invoke(target: ModuleType | Callable[..., Any], event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+    """Call the ingest handler of a module, or a handler built with `lambda_handler_for`."""
+    handler = getattr(target, "lambda_handler", target)
+    result = handler(event, LocalLambdaContext("ingest"))
     body = result["body"]
     if result.get("isBase64Encoded"):
         return result["statusCode"], base64.b64decode(body), result["headers"]

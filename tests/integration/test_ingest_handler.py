@@ -44,11 +44,12 @@ class FlakyKinesis:
         return {"FailedRecordCount": sum("ErrorCode" in r for r in results), "Records": results}
 
 
-def use_kinesis(module: ModuleType, aws: LocalResources, kinesis: Any, budget: float = 2.0) -> None:
-    """Hand the handler a service whose stream client is `kinesis` (clients are injected)."""
+def with_kinesis(module: ModuleType, aws: LocalResources, kinesis: Any, budget: float = 2.0) -> Any:
+    """A Lambda handler whose service writes through the `kinesis` client (clients are injected)."""
     workspace = CachedWorkspace(ConfigStore(aws.config_table), ttl_seconds=10)
     stream = KinesisEventStream(aws.events_stream, kinesis, budget_seconds=budget, base_delay=0.01)
-    module._service = IngestService(workspace.get, stream, aws.region)
+    api = module.IngestApi(IngestService(workspace.get, stream, aws.region))
+    return module.lambda_handler_for(lambda: api)
 
 
 def batch(count: int) -> dict[str, Any]:
@@ -68,8 +69,8 @@ def test_a_track_call_lands_in_the_stream(ingest: ModuleType, stream: StreamRead
 
 def test_partial_put_records_failures_succeed_on_retry(ingest: ModuleType, aws: LocalResources, stream: StreamReader):
     kinesis = FlakyKinesis(fails=lambda attempt, index: attempt == 0 and index % 3 == 0)
-    use_kinesis(ingest, aws, kinesis)
-    status, body, _ = invoke(ingest, http_event("POST", "/v1/batch", batch(30)))
+    handler = with_kinesis(ingest, aws, kinesis)
+    status, body, _ = invoke(handler, http_event("POST", "/v1/batch", batch(30)))
     assert (status, body) == (200, {"success": True})
     assert kinesis.calls == [30, 10], "only the 10 failed records are sent again"
     assert sorted(m["messageId"] for m in stream.read_new()) == sorted(f"m{i}" for i in range(30))
@@ -79,8 +80,8 @@ def test_more_than_500_messages_are_written_in_several_calls(
     ingest: ModuleType, aws: LocalResources, stream: StreamReader
 ):
     kinesis = FlakyKinesis(fails=lambda attempt, index: False)
-    use_kinesis(ingest, aws, kinesis)
-    status, _, _ = invoke(ingest, http_event("POST", "/v1/batch", batch(1200)))
+    handler = with_kinesis(ingest, aws, kinesis)
+    status, _, _ = invoke(handler, http_event("POST", "/v1/batch", batch(1200)))
     assert status == 200
     assert kinesis.calls == [500, 500, 200]
     assert len(stream.read_new()) == 1200
@@ -88,8 +89,8 @@ def test_more_than_500_messages_are_written_in_several_calls(
 
 def test_persistent_failure_is_a_503_so_the_sdk_retries(ingest: ModuleType, aws: LocalResources):
     kinesis = FlakyKinesis(fails=lambda attempt, index: index == 0)
-    use_kinesis(ingest, aws, kinesis, budget=0.3)
-    status, body, headers = invoke(ingest, http_event("POST", "/v1/batch", batch(5)))
+    handler = with_kinesis(ingest, aws, kinesis, budget=0.3)
+    status, body, headers = invoke(handler, http_event("POST", "/v1/batch", batch(5)))
     assert status == 503
     assert body["code"] == "stream_unavailable"
     assert headers["Retry-After"]
@@ -117,12 +118,16 @@ def test_pixel_answers_a_gif_and_stores_the_event(ingest: ModuleType, stream: St
     assert [m["event"] for m in stream.read_new()] == ["Opened"]
 
 
-def test_an_unexpected_error_is_a_json_500(ingest: ModuleType, monkeypatch: pytest.MonkeyPatch):
-    def explode(*_: object) -> None:
-        raise RuntimeError("boom")
+def test_an_unexpected_error_is_a_json_500(ingest: ModuleType):
+    class Exploding(IngestService):
+        def __init__(self) -> None:
+            pass
 
-    monkeypatch.setattr(ingest, "service", explode)
-    status, body, _ = invoke(ingest, http_event("POST", "/v1/track", {"userId": "u", "event": "E"}))
+        def receive(self, *_: object) -> None:
+            raise RuntimeError("boom")
+
+    handler = ingest.lambda_handler_for(lambda: ingest.IngestApi(Exploding()))
+    status, body, _ = invoke(handler, http_event("POST", "/v1/track", {"userId": "u", "event": "E"}))
     assert (status, body["code"]) == (500, "internal_error")
 
 
@@ -218,20 +223,19 @@ def test_a_disabled_sources_refusal_does_not_name_the_source(ingest: ModuleType,
     assert "dormant" not in answer["message"]
 
 
-def test_discard_logs_are_rate_limited_and_hold_no_values(
-    ingest: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-):
+def test_discard_logs_are_rate_limited_and_hold_no_values(ingest: ModuleType, caplog: pytest.LogCaptureFixture):
     clock = [0.0]
-    monkeypatch.setattr(ingest, "_discard_log", ingest.LogBudget(per_minute=3, clock=lambda: clock[0]))
+    api = ingest.IngestApi(ingest.api().service, discard_log=ingest.LogBudget(per_minute=3, clock=lambda: clock[0]))
+    handler = ingest.lambda_handler_for(lambda: api)
     refused = {"batch": [{"type": "track", "userId": "alice@example.com"}] * 5}  # no event: all discarded
     for _ in range(20):
-        invoke(ingest, http_event("POST", "/v1/batch", refused))
+        invoke(handler, http_event("POST", "/v1/batch", refused))
     lines = [record for record in caplog.records if record.getMessage() == "messages discarded"]
     assert len(lines) == 3, "a burst of 20 refused requests logs 3 lines"
     assert "alice@example.com" not in str([line.__dict__ for line in lines]), "shapes, not values"
     caplog.clear()
     clock[0] += 20  # one more line's worth of budget
-    invoke(ingest, http_event("POST", "/v1/batch", refused))
+    invoke(handler, http_event("POST", "/v1/batch", refused))
     [line] = [record for record in caplog.records if record.getMessage() == "messages discarded"]
     assert line.suppressed == 17
     assert line.discards == {"event_not_defined": 5}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -51,37 +54,107 @@ def load_handler_module(name: str, functions_dir: Path = FUNCTIONS_DIR) -> Modul
     return module
 
 
+class InvocationTimedOut(Exception):
+    """The invocation outlived the function's time-out; Lambda reports it as a function error."""
+
+    error_type = "Sandbox.Timedout"
+
+
+class EnvironmentStopped(BaseException):
+    """Raised inside a timed-out invocation's thread to stop it. A BaseException, so the
+    handler's own `except Exception` blocks do not swallow it."""
+
+
 class LocalFunction:
     """One Lambda function with up to `concurrency` execution environments.
 
     Each environment is its own import of the handler module (its own globals and clients) and
     serves one invocation at a time, as in Lambda; concurrent invocations use different ones.
+
+    An invocation runs on a thread of its own and ends at the function's time-out, as in Lambda:
+    the caller gets InvocationTimedOut (so an SQS batch comes back after its visibility time-out
+    and a Kinesis batch is retried) and the environment is replaced by a fresh import, as Lambda
+    replaces a timed-out one. Lambda freezes the timed-out sandbox; Python can only raise
+    EnvironmentStopped in the abandoned thread, which takes effect at its next bytecode (a call
+    blocked in C, such as a socket read, returns first), and threads the handler started run on.
     """
 
-    def __init__(self, name: str, timeout_seconds: float = 15.0, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        name: str,
+        timeout_seconds: float = 15.0,
+        concurrency: int = 1,
+        *,
+        functions_dir: Path = FUNCTIONS_DIR,
+    ) -> None:
         self.name = name
         self.timeout_seconds = timeout_seconds
-        self._environments: queue.Queue[ModuleType] = queue.Queue()
+        self._functions_dir = functions_dir
+        self._setup: list[Callable[[ModuleType], None]] = []
+        self._lock = threading.Lock()
+        self._live: list[ModuleType] = []  # every environment, idle or serving
+        self._environments: queue.Queue[ModuleType] = queue.Queue()  # the idle ones
         for _ in range(concurrency):
-            self._environments.put(load_handler_module(name))
+            self._environments.put(self._start_environment())
 
     def each_environment(self, action: Callable[[ModuleType], None]) -> None:
-        """Apply `action` to every environment's module (configuration before first use)."""
-        for environment in list(self._environments.queue):
-            action(environment)
+        """Apply `action` to every environment's module, and to every one started later
+        (configuration: it should happen before first use)."""
+        with self._lock:
+            self._setup.append(action)
+            for environment in self._live:
+                action(environment)
 
     @property
     def module(self) -> ModuleType:
-        """One environment's module (for tests that inspect or inject into a handler)."""
-        return self._environments.queue[0]
+        """One environment's module (for tests that inspect a handler)."""
+        with self._lock:
+            return self._live[0]
 
     def invoke(self, event: Any) -> Any:
         environment = self._environments.get()
-        try:
-            return environment.lambda_handler(event, LocalLambdaContext(self.name, self.timeout_seconds))
-        finally:
-            _drop_unflushed_metrics()
-            self._environments.put(environment)
+        context = LocalLambdaContext(self.name, self.timeout_seconds)
+        outcome: Future[Any] = Future()
+        worker = threading.Thread(
+            target=_run, args=(environment, event, context, outcome), name=f"lambda-{self.name}", daemon=True
+        )
+        worker.start()
+        worker.join(self.timeout_seconds)
+        if worker.is_alive():
+            _stop(worker)
+            self._replace(environment)
+            raise InvocationTimedOut(
+                f"{context.aws_request_id} Task timed out after {self.timeout_seconds:.2f} seconds"
+            )
+        self._environments.put(environment)
+        return outcome.result()
+
+    def _start_environment(self) -> ModuleType:
+        environment = load_handler_module(self.name, self._functions_dir)
+        with self._lock:
+            for action in self._setup:
+                action(environment)
+            self._live.append(environment)
+        return environment
+
+    def _replace(self, environment: ModuleType) -> None:
+        with self._lock:
+            self._live.remove(environment)
+        self._environments.put(self._start_environment())
+
+
+def _run(environment: ModuleType, event: Any, context: LocalLambdaContext, outcome: Future[Any]) -> None:
+    try:
+        outcome.set_result(environment.lambda_handler(event, context))
+    except BaseException as error:  # noqa: BLE001 - handed to the invoking thread, as Lambda reports it
+        outcome.set_exception(error)
+    finally:
+        _drop_unflushed_metrics()
+
+
+def _stop(thread: threading.Thread) -> None:
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(EnvironmentStopped))
 
 
 def _drop_unflushed_metrics() -> None:

@@ -65,7 +65,7 @@ class LambdaInvokeAdapter:
             return json.dumps(
                 {
                     "errorMessage": str(error),
-                    "errorType": type(error).__name__,
+                    "errorType": getattr(error, "error_type", type(error).__name__),
                     "stackTrace": traceback.format_exception(error)[-5:],
                 }
             ).encode()

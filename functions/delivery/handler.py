@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from switchyard import aws
 from switchyard.config.credentials import CachedCredentials
 from switchyard.config.store import CachedWorkspace, ConfigStore
 from switchyard.constants import CREDENTIALS_CACHE_SECONDS, DELIVERY_DLQ, METRICS_NAMESPACE, SERVICE_NAME, resource_name
@@ -52,7 +52,7 @@ def deliverer() -> Deliverer:
         table = DeliveryTable(settings.delivery_table_name)
         workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
         functions = FunctionInvoker(settings.region)
-        credentials = CachedCredentials(boto3.client("ssm"), settings.region, CREDENTIALS_CACHE_SECONDS)
+        credentials = CachedCredentials(aws.client("ssm"), settings.region, CREDENTIALS_CACHE_SECONDS)
         _deliverer = Deliverer(
             workspace.get,
             {
@@ -65,7 +65,7 @@ def deliverer() -> Deliverer:
             lambda: DeliveryStats(table),
             functions=functions,
         )
-        _sqs = boto3.client("sqs")
+        _sqs = aws.client("sqs")
     return _deliverer
 
 

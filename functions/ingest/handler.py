@@ -24,9 +24,9 @@ from switchyard.ingest.body import raw_body
 from switchyard.ingest.logsampling import LogBudget, message_shape
 from switchyard.ingest.pixel import TRANSPARENT_GIF
 from switchyard.ingest.service import HttpRequest, IngestOutcome, IngestService
+from switchyard.ingest.settings import IngestSettings
 from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger, metrics
-from switchyard.settings import IngestSettings
 from switchyard.streams import KinesisEventStream
 
 # CORS as the browser library needs it: every response readable cross-origin, Retry-After visible.

@@ -10,8 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
-
+from switchyard import aws
 from switchyard.functions.runtime import SOURCE, FunctionRunner, load_module
 from switchyard.functions.secrets import read_secrets
 
@@ -43,7 +42,7 @@ def secrets(parameter: str | None) -> dict[str, str]:
         return {}
     cached = _secrets.get(parameter)
     if cached is None or time.monotonic() - cached[0] > SECRETS_CACHE_SECONDS:
-        _ssm = _ssm or boto3.client("ssm")
+        _ssm = _ssm or aws.client("ssm")
         cached = _secrets[parameter] = (time.monotonic(), read_secrets(_ssm, parameter))
     return cached[1]
 

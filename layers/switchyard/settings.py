@@ -1,5 +1,7 @@
 """Each function's environment, validated once at cold start; domain code receives values.
 
+(Ingest's are in switchyard.ingest.settings, without pydantic: its cold start is user-facing.)
+
 Each model reads the environment itself (`model_validate(os.environ)`): the variable names are the
 fields' aliases, taken from `constants` (which the CDK stacks and the local stack set from too),
 and each default lives on its field.
@@ -35,14 +37,6 @@ def _config_cache_seconds() -> float:
     return Field(
         default=constants.DEFAULT_CONFIG_CACHE_SECONDS, ge=0, validation_alias=constants.ENV_CONFIG_CACHE_SECONDS
     )
-
-
-class IngestSettings(_EnvironmentSettings):
-    events_stream_name: str = Field(min_length=1, validation_alias=constants.ENV_EVENTS_STREAM)
-    config_table_name: str = Field(min_length=1, validation_alias=constants.ENV_CONFIG_TABLE)
-    region: str = _region()
-    config_cache_seconds: float = _config_cache_seconds()
-    put_budget_seconds: float = Field(default=constants.INGEST_PUT_BUDGET_SECONDS, gt=0)
 
 
 class RouterSettings(_EnvironmentSettings):

@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from switchyard import aws
 from switchyard.constants import KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORDS_PER_PUT
 from switchyard.retries import EntriesNotWritten, FailedEntryRetry
 
@@ -33,7 +33,7 @@ _CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=4, retries={"max_attempt
 
 
 def kinesis_client() -> Any:
-    return boto3.client("kinesis", config=_CLIENT_CONFIG)
+    return aws.client("kinesis", config=_CLIENT_CONFIG)
 
 
 def chunks(records: Sequence[StreamRecord]) -> Iterator[list[StreamRecord]]:

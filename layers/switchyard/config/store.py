@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import orjson
 from botocore.exceptions import ClientError
 
+from switchyard import aws
 from switchyard.config.compiled import EMPTY_WORKSPACE, CompiledWorkspace
 from switchyard.constants import CONFIG_PK, CONFIG_WORKSPACE_KEY
 
@@ -37,7 +37,7 @@ class ConfigStore:
     @property
     def _client(self) -> Any:
         if self._dynamodb is None:
-            self._dynamodb = boto3.client("dynamodb")
+            self._dynamodb = aws.client("dynamodb")
         return self._dynamodb
 
     def load(self) -> StoredWorkspace | None:

@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from switchyard import aws
 from switchyard.delivery.requests import DeliveryRequest
 from switchyard.retries import EntriesNotWritten, FailedEntryRetry
 
@@ -52,7 +52,7 @@ class DeliveryQueue:
     @property
     def _client(self) -> Any:
         if self._sqs is None:
-            self._sqs = boto3.client("sqs")
+            self._sqs = aws.client("sqs")
         return self._sqs
 
     def send(self, requests: Sequence[DeliveryRequest], delay_seconds: int = 0) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
+from switchyard import aws
 from switchyard.constants import DELIVERY_TABLE_PK, DELIVERY_TABLE_SK, DELIVERY_TABLE_TTL_ATTRIBUTE
 
 PK = DELIVERY_TABLE_PK
@@ -30,7 +30,7 @@ class DeliveryTable:
     @property
     def client(self) -> Any:
         if self._dynamodb is None:
-            self._dynamodb = boto3.client("dynamodb", config=Config(max_pool_connections=32))
+            self._dynamodb = aws.client("dynamodb", config=Config(max_pool_connections=32))
         return self._dynamodb
 
     def query_all(self, pk: str, **conditions: Any) -> list[dict[str, Any]]:

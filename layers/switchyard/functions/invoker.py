@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import orjson
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from switchyard import aws
 from switchyard.config.compiled import FunctionConfig
 from switchyard.constants import function_parameter, user_function_name
 from switchyard.functions.runtime import ERROR, INVALID_OUTPUT, RETRY, TIMEOUT, EventResult, SourceResult
@@ -25,7 +25,7 @@ class FunctionInvoker:
         if self._lambda is None:
             # Long enough for the slowest function; retries are the pipeline's business.
             config = Config(read_timeout=60, connect_timeout=5, retries={"max_attempts": 1})
-            self._lambda = boto3.client("lambda", config=config)
+            self._lambda = aws.client("lambda", config=config)
         return self._lambda
 
     def payload(self, function: FunctionConfig, **body: Any) -> bytes:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
 import orjson
 
+from switchyard import aws
 from switchyard.constants import REPLAY_MANIFEST_PREFIX
 from switchyard.replay.model import ReplayRequest
 from switchyard.router.archive import prefix_for
@@ -71,7 +71,7 @@ class Planner:
     @property
     def _client(self) -> Any:
         if self._s3 is None:
-            self._s3 = boto3.client("s3")
+            self._s3 = aws.client("s3")
         return self._s3
 
     def list_objects(self, request: ReplayRequest) -> list[str]:

@@ -13,9 +13,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-import boto3
 import orjson
 
+from switchyard import aws
 from switchyard.delivery.requests import DeliveryRequest
 from switchyard.replay.model import REPLAY_LANE, ReplayRequest
 from switchyard.replay.store import CANCELLED
@@ -81,7 +81,7 @@ class ReplayWorker:
     @property
     def _client(self) -> Any:
         if self._s3 is None:
-            self._s3 = boto3.client("s3")
+            self._s3 = aws.client("s3")
         return self._s3
 
     def read(self, key: str) -> list[dict[str, Any]]:

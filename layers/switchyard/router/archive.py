@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
-
+from switchyard import aws
 from switchyard.router.records import StreamEvent
 
 ARCHIVE_CONTENT_TYPE = "application/x-ndjson"
@@ -42,7 +41,7 @@ class Archive:
     @property
     def _client(self) -> Any:
         if self._s3 is None:
-            self._s3 = boto3.client("s3")
+            self._s3 = aws.client("s3")
         return self._s3
 
     def write(self, events: Sequence[StreamEvent]) -> list[str]:

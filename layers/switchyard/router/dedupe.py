@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from switchyard import aws
 from switchyard.constants import DEDUPE_PK, DEDUPE_TTL_ATTRIBUTE, ROUTER_DEDUPE_CONCURRENCY
 from switchyard.router.records import StreamEvent
 
@@ -31,7 +31,7 @@ class Claims:
 
 
 def dynamodb_client(concurrency: int = ROUTER_DEDUPE_CONCURRENCY) -> Any:
-    return boto3.client(
+    return aws.client(
         "dynamodb",
         config=Config(max_pool_connections=concurrency, retries={"max_attempts": 4, "mode": "standard"}),
     )

@@ -7,6 +7,7 @@ consumes the lanes' dead-letter queue, moving what SQS gave up on into the dead-
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Any
 
@@ -33,10 +34,6 @@ from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger
 from switchyard.settings import DeliverySettings
 
-_deliverer: Deliverer | None = None
-_sqs: Any = None
-_queue_urls: dict[str, str] = {}  # event source ARN -> queue URL (the live queue and the replay lane)
-
 METRIC_FOR = {
     DONE: Metric.DELIVERED,
     DROP: Metric.NOT_DELIVERED,
@@ -45,36 +42,76 @@ METRIC_FOR = {
 }
 
 
-def deliverer() -> Deliverer:
-    global _deliverer, _sqs
-    if _deliverer is None:
-        settings = DeliverySettings.from_environment()
-        table = DeliveryTable(settings.delivery_table_name)
-        workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
-        functions = FunctionInvoker(settings.region)
-        credentials = CachedCredentials(aws.client("ssm"), settings.region, CREDENTIALS_CACHE_SECONDS)
-        _deliverer = Deliverer(
-            workspace.get,
-            {
-                "webhook": WebhookAdapter(credentials=credentials),
-                "function": FunctionDestinationAdapter(workspace.get, functions),
-            },
-            RateLimiter(table),
-            DeadLetters(table),
-            CircuitBreakers(),
-            lambda: DeliveryStats(table),
-            functions=functions,
-        )
-        _sqs = aws.client("sqs")
-    return _deliverer
+class DeliveryHandler:
+    """One invocation's work: outcomes from the deliverer, retry delays set on the queue."""
+
+    def __init__(self, deliverer: Deliverer, sqs: Any) -> None:
+        self.deliverer = deliverer
+        self._sqs = sqs
+        self._queue_urls: dict[str, str] = {}  # event source ARN -> queue URL (each lane, the DLQ)
+
+    def handle(self, event: dict[str, Any], remaining_seconds: float) -> dict[str, Any]:
+        records = event.get("Records", [])
+        items = [item for item in (queued(record) for record in records) if item is not None]
+        if records and is_dead_letter_queue(records[0]):
+            outcomes = self.deliverer.park_exhausted(items)
+        else:
+            # Leave time to defer what was not attempted before Lambda's own time-out.
+            outcomes = self.deliverer.deliver(items, budget_seconds=remaining_seconds - 10)
+        by_id = {record["messageId"]: record for record in records}
+        failures = []
+        for item in items:
+            outcome = outcomes.get(item.message_id)
+            if outcome is None or outcome.decision.action == RETRY_LATER:  # no outcome: keep it queued
+                self.defer(by_id[item.message_id], outcome.decision.delay_seconds if outcome else 5)
+                failures.append({"itemIdentifier": item.message_id})
+        try:
+            emit_metrics(items, outcomes)
+        except Exception:  # noqa: BLE001 - metrics must not bring back a batch whose outcomes are settled
+            logger.exception("could not emit delivery metrics")
+        return {"batchItemFailures": failures}
+
+    def defer(self, record: dict[str, Any], delay_seconds: int) -> None:
+        """Hand the message back after the delay; if that fails, the queue's visibility time-out does it."""
+        try:
+            self._sqs.change_message_visibility(
+                QueueUrl=self.queue_url(record["eventSourceARN"]),
+                ReceiptHandle=record["receiptHandle"],
+                VisibilityTimeout=delay_seconds,
+            )
+        except (BotoCoreError, ClientError):
+            logger.exception("could not set the retry delay; the queue's visibility time-out applies")
+
+    def queue_url(self, source_arn: str) -> str:
+        """The URL of the queue a record came from (`arn:aws:sqs:<region>:<account>:<name>`)."""
+        if source_arn not in self._queue_urls:
+            *_, account, name = source_arn.split(":")
+            answer = self._sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)
+            self._queue_urls[source_arn] = answer["QueueUrl"]
+        return self._queue_urls[source_arn]
 
 
-def queue_url(source_arn: str) -> str:
-    """The URL of the queue a record came from (`arn:aws:sqs:<region>:<account>:<name>`)."""
-    if source_arn not in _queue_urls:
-        *_, account, name = source_arn.split(":")
-        _queue_urls[source_arn] = _sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-    return _queue_urls[source_arn]
+@functools.cache
+def handler() -> DeliveryHandler:
+    """Built on first use from the function's environment."""
+    settings = DeliverySettings.from_environment()
+    table = DeliveryTable(settings.delivery_table_name)
+    workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
+    functions = FunctionInvoker(settings.region)
+    credentials = CachedCredentials(aws.client("ssm"), settings.region, CREDENTIALS_CACHE_SECONDS)
+    deliverer = Deliverer(
+        workspace.get,
+        {
+            "webhook": WebhookAdapter(credentials=credentials),
+            "function": FunctionDestinationAdapter(workspace.get, functions),
+        },
+        RateLimiter(table),
+        DeadLetters(table),
+        CircuitBreakers(),
+        lambda: DeliveryStats(table),
+        functions=functions,
+    )
+    return DeliveryHandler(deliverer, aws.client("sqs"))
 
 
 def is_dead_letter_queue(record: dict[str, Any]) -> bool:
@@ -98,39 +135,9 @@ def queued(record: dict[str, Any]) -> QueuedDelivery | None:
     )
 
 
-def defer(record: dict[str, Any], delay_seconds: int) -> None:
-    """Hand the message back after the delay; if that fails, the queue's visibility time-out does it."""
-    try:
-        _sqs.change_message_visibility(
-            QueueUrl=queue_url(record["eventSourceARN"]),
-            ReceiptHandle=record["receiptHandle"],
-            VisibilityTimeout=delay_seconds,
-        )
-    except (BotoCoreError, ClientError):
-        logger.exception("could not set the retry delay; the queue's visibility time-out applies")
-
-
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    records = event.get("Records", [])
-    items = [item for item in (queued(record) for record in records) if item is not None]
-    if records and is_dead_letter_queue(records[0]):
-        outcomes = deliverer().park_exhausted(items)
-    else:
-        # Leave time to defer what was not attempted before Lambda's own time-out.
-        outcomes = deliverer().deliver(items, budget_seconds=context.get_remaining_time_in_millis() / 1000 - 10)
-    by_id = {record["messageId"]: record for record in records}
-    failures = []
-    for item in items:
-        outcome = outcomes.get(item.message_id)
-        if outcome is None or outcome.decision.action == RETRY_LATER:  # no outcome: keep it queued
-            defer(by_id[item.message_id], outcome.decision.delay_seconds if outcome else 5)
-            failures.append({"itemIdentifier": item.message_id})
-    try:
-        emit_metrics(items, outcomes)
-    except Exception:  # noqa: BLE001 - metrics must not bring back a batch whose outcomes are settled
-        logger.exception("could not emit delivery metrics")
-    return {"batchItemFailures": failures}
+    return handler().handle(event, context.get_remaining_time_in_millis() / 1000)
 
 
 def emit_metrics(items: list[QueuedDelivery], outcomes: dict[str, Outcome]) -> None:

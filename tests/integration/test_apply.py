@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -31,6 +32,18 @@ class RacingStore(ConfigStore):
         raise ConcurrentApplyError("another apply changed the workspace meanwhile")
 
 
+def config_table() -> Any:
+    """The config table, as the stack creates it (inside mock_aws)."""
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName="config",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
+
+
 def write(folder: Path, secret: str, name: str = "Billing") -> Path:
     (folder / "hook.py").write_text("def on_request(request, settings):\n    pass\n")
     path = folder / "workspace.yaml"
@@ -40,13 +53,7 @@ def write(folder: Path, secret: str, name: str = "Billing") -> Path:
 
 @mock_aws
 def test_secrets_go_to_ssm_and_the_config_keeps_only_their_names(tmp_path: Path):
-    dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName="config",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb = config_table()
     ssm = boto3.client("ssm")
     secrets = FunctionSecrets(ssm, "us-west-2")
     apply_workspace(write(tmp_path, "first"), ConfigStore("config", dynamodb), secrets)
@@ -92,13 +99,7 @@ def test_destination_credentials_go_to_ssm_and_never_into_the_config_item(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("HOOK_SIGNING_SECRET", "whsec_from_the_environment")
-    dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName="config",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb = config_table()
     ssm = boto3.client("ssm")
     path = tmp_path / "workspace.yaml"
     path.write_text(DESTINATIONS)

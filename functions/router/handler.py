@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,6 +18,14 @@ from switchyard.router.service import BatchReport, KinesisRecord, Router
 from switchyard.settings import RouterSettings
 
 _router: Router | None = None
+_after_archive: Callable[[], None] | None = None
+
+
+def run_after_archive(hook: Callable[[], None] | None) -> None:
+    """Fault injection (the local stack's soak and tests): `hook` runs in every batch between
+    archive and fan-out, where it can fail the batch as a crash would. From the next batch on."""
+    global _after_archive, _router
+    _after_archive, _router = hook, None
 
 
 def router() -> Router:
@@ -29,6 +38,7 @@ def router() -> Router:
             DedupeStore(settings.dedupe_table_name, window_hours=settings.dedupe_window_hours),
             Archive(settings.archive_bucket_name),
             DeliveryQueue(settings.delivery_queue_url),
+            after_archive=_after_archive,
         )
     return _router
 

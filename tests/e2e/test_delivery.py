@@ -20,6 +20,7 @@ from switchyard.delivery.deadletters import DeadLetters
 from switchyard.delivery.requests import DeliveryRequest
 from switchyard.delivery.stats import read_report
 from switchyard.delivery.table import DeliveryTable
+from switchyard.devstack.faults import RouterCrashes
 from switchyard.devstack.receiver import WebhookReceiver
 from switchyard.devstack.stack import LocalStack
 from switchyard.streams import StreamWriteFailed
@@ -263,21 +264,15 @@ def test_a_batch_retried_after_the_router_failed_post_archive_is_delivered_not_d
     local_stack: LocalStack, receivers: Receivers
 ):
     run = uuid.uuid4().hex[:8]
-    router = local_stack.functions["router"].module.router()
-    failures = []
-
-    def fail_once_for_this_run() -> None:
-        if not failures:
-            failures.append(True)
-            raise RuntimeError("injected: router died between archive and fan-out")
-
-    router._after_archive = fail_once_for_this_run
+    crash = RouterCrashes([1])  # the process dies after archiving the next batch, before fan-out
+    router = local_stack.functions["router"]
+    router.each_environment(lambda module: module.run_after_archive(crash))
     try:
         send(local_stack, "wk_e2e_server_456", *(track(run, f"Crash{i}") for i in range(5)))
         assert wait_until(lambda: len(events_of(receivers.bulk, run)) == 5, timeout=30)
     finally:
-        router._after_archive = None
-    assert failures
+        router.each_environment(lambda module: module.run_after_archive(None))
+    assert crash.crashed == 1
     time.sleep(1)
     assert Counter(e["messageId"] for e in events_of(receivers.bulk, run)) == Counter(
         f"{run}-Crash{i}" for i in range(5)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from switchyard.devstack.lambda_runtime import InvocationTimedOut, LocalFunction
+from switchyard.devstack.lambda_runtime import EnvironmentCrashed, InvocationTimedOut, LocalFunction
 
 HANDLER = """
 import time
@@ -26,6 +26,8 @@ def lambda_handler(event, context):
     finished.append(event)
     if event.get("fail"):
         raise ValueError("asked to fail")
+    if event.get("exit"):
+        raise SystemExit("the process exits")
     return {"label": label, "calls": len(calls)}
 """
 
@@ -77,3 +79,32 @@ def test_a_timed_out_invocation_is_stopped_not_left_running(functions_dir: Path)
         function.invoke({"spin": 1.0})
     time.sleep(1.2)
     assert abandoned.calls and not abandoned.finished, "stopped where it was, as Lambda stops a sandbox"
+
+
+def test_a_process_exit_in_the_handler_is_a_crashed_environment(functions_dir: Path):
+    function = LocalFunction("echo", timeout_seconds=5, functions_dir=functions_dir)
+    first = function.module
+    with pytest.raises(EnvironmentCrashed, match="the process exits"):
+        function.invoke({"exit": True})
+    assert function.module is not first
+    assert function.invoke({}) == {"label": None, "calls": 1}
+
+
+class CrashFirst:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, object, object]] = []
+
+    def crashes_after(self, function_name: str, event: object, result: object) -> bool:
+        self.seen.append((function_name, event, result))
+        return len(self.seen) == 1
+
+
+def test_an_environment_crashing_after_its_handler_returned_loses_the_answer_not_the_work(functions_dir: Path):
+    faults = CrashFirst()
+    function = LocalFunction("echo", timeout_seconds=5, faults=faults, functions_dir=functions_dir)
+    first = function.module
+    with pytest.raises(EnvironmentCrashed):
+        function.invoke({"n": 1})
+    assert first.finished == [{"n": 1}], "the handler did its work"
+    assert function.invoke({"n": 2}) == {"label": None, "calls": 1}
+    assert faults.seen[0] == ("echo", {"n": 1}, {"label": None, "calls": 1})

@@ -16,6 +16,8 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from switchyard.devstack.faults import AwsFaultPlan, FaultyAws
+
 
 class SerializedApp:
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
@@ -37,8 +39,11 @@ def _is_lambda_invoke(environ: dict[str, Any]) -> bool:
 
 
 class Emulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
-        app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+    """`faults` (the soak) puts AWS's failure answers in front of moto; without it, moto answers."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 4566, *, faults: AwsFaultPlan | None = None) -> None:
+        moto: Callable[..., Iterable[bytes]] = DomainDispatcherApplication(create_backend_app)
+        app = SerializedApp(FaultyAws(moto, faults) if faults is not None else moto)
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator", daemon=True)
 

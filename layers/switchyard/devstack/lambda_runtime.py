@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
 
@@ -60,6 +60,18 @@ class InvocationTimedOut(Exception):
     error_type = "Sandbox.Timedout"
 
 
+class EnvironmentCrashed(Exception):
+    """The execution environment's process exited during the invocation (Lambda: Runtime.ExitError)."""
+
+    error_type = "Runtime.ExitError"
+
+
+class InvocationFaults(Protocol):
+    """Fault injection (the soak): which invocations lose their answer after the handler returned."""
+
+    def crashes_after(self, function_name: str, event: Any, result: Any) -> bool: ...
+
+
 class EnvironmentStopped(BaseException):
     """Raised inside a timed-out invocation's thread to stop it. A BaseException, so the
     handler's own `except Exception` blocks do not swallow it."""
@@ -77,6 +89,10 @@ class LocalFunction:
     replaces a timed-out one. Lambda freezes the timed-out sandbox; Python can only raise
     EnvironmentStopped in the abandoned thread, which takes effect at its next bytecode (a call
     blocked in C, such as a socket read, returns first), and threads the handler started run on.
+
+    A handler that dies with a BaseException other than an Exception (the process exiting) and
+    an invocation that `faults` crashes after its handler returned both end in EnvironmentCrashed
+    and a fresh environment.
     """
 
     def __init__(
@@ -85,11 +101,13 @@ class LocalFunction:
         timeout_seconds: float = 15.0,
         concurrency: int = 1,
         *,
+        faults: InvocationFaults | None = None,
         functions_dir: Path = FUNCTIONS_DIR,
     ) -> None:
         self.name = name
         self.timeout_seconds = timeout_seconds
         self._functions_dir = functions_dir
+        self._faults = faults
         self._setup: list[Callable[[ModuleType], None]] = []
         self._lock = threading.Lock()
         self._live: list[ModuleType] = []  # every environment, idle or serving
@@ -126,6 +144,14 @@ class LocalFunction:
             raise InvocationTimedOut(
                 f"{context.aws_request_id} Task timed out after {self.timeout_seconds:.2f} seconds"
             )
+        error = outcome.exception()
+        if error is not None and not isinstance(error, Exception):
+            self._replace(environment)
+            raise EnvironmentCrashed(f"{context.aws_request_id} the runtime exited: {error}") from error
+        faults = self._faults
+        if error is None and faults is not None and faults.crashes_after(self.name, event, outcome.result()):
+            self._replace(environment)
+            raise EnvironmentCrashed(f"{context.aws_request_id} the runtime exited after the handler returned")
         self._environments.put(environment)
         return outcome.result()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,11 +25,13 @@ class Received:
     signature_valid: bool | None = None
 
 
-# What to answer: (status, headers, body). The default accepts everything.
-Responder = Callable[[Received], tuple[int, dict[str, str], bytes]]
+# What to answer: (status, headers, body); a body given as chunks is streamed as they come.
+Answer = tuple[int, dict[str, str], bytes | Iterable[bytes]]
+# The default accepts everything.
+Responder = Callable[[Received], Answer]
 
 
-def accept(_: Received) -> tuple[int, dict[str, str], bytes]:
+def accept(_: Received) -> Answer:
     return 200, {}, b'{"ok":true}'
 
 

@@ -83,9 +83,15 @@ class LocalResources:
         }
 
 
-def create_resources(resources: LocalResources, shard_count: int = 2, endpoint_url: str | None = None) -> None:
+def create_resources(
+    resources: LocalResources,
+    shard_count: int = 2,
+    endpoint_url: str | None = None,
+    visibility_seconds: int = constants.DELIVERY_QUEUE_VISIBILITY_SECONDS,
+) -> None:
     """Create the stream, tables and bucket, and a CloudFormation stack carrying the same outputs
-    a deployed stack has, so the CLI finds local resources exactly as it finds deployed ones."""
+    a deployed stack has, so the CLI finds local resources exactly as it finds deployed ones.
+    `visibility_seconds`: the delivery path queues' visibility time-out (a soak shortens it)."""
     session = boto3.session.Session(region_name=resources.region)
 
     def client(service: str) -> Any:
@@ -113,11 +119,11 @@ def create_resources(resources: LocalResources, shard_count: int = 2, endpoint_u
     sqs = client("sqs")
     dlq_url = resources.delivery_dlq_url = sqs.create_queue(
         QueueName=resources.delivery_dlq,
-        Attributes={"VisibilityTimeout": str(constants.DELIVERY_QUEUE_VISIBILITY_SECONDS)},
+        Attributes={"VisibilityTimeout": str(visibility_seconds)},
     )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    resources.delivery_queue_url = create_lane_queue(sqs, resources.delivery_queue, dlq_arn)
-    resources.replay_queue_url = create_lane_queue(sqs, resources.replay_queue, dlq_arn)
+    resources.delivery_queue_url = create_lane_queue(sqs, resources.delivery_queue, dlq_arn, visibility_seconds)
+    resources.replay_queue_url = create_lane_queue(sqs, resources.replay_queue, dlq_arn, visibility_seconds)
     _create_replay_workflow(resources, client)
 
     s3 = client("s3")
@@ -195,12 +201,14 @@ def create_delivery_table(dynamodb: Any, name: str) -> None:
     )
 
 
-def create_lane_queue(sqs: Any, name: str, dead_letter_arn: str) -> str:
+def create_lane_queue(
+    sqs: Any, name: str, dead_letter_arn: str, visibility_seconds: int = constants.DELIVERY_QUEUE_VISIBILITY_SECONDS
+) -> str:
     """A queue of the delivery path (live or replay lane), as infra/delivery.py's lane_queue; its URL."""
     return sqs.create_queue(
         QueueName=name,
         Attributes={
-            "VisibilityTimeout": str(constants.DELIVERY_QUEUE_VISIBILITY_SECONDS),
+            "VisibilityTimeout": str(visibility_seconds),
             "MessageRetentionPeriod": str(14 * 24 * 3600),
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": constants.DELIVERY_QUEUE_MAX_RECEIVES}

@@ -15,6 +15,7 @@ from switchyard.config.credentials import DestinationCredentialStore
 from switchyard.config.store import ConfigStore
 from switchyard.config.workspace import function_path, load_workspace
 from switchyard.devstack.emulator import Emulator
+from switchyard.devstack.faults import StackFaults
 from switchyard.devstack.http_api import HttpApiServer
 from switchyard.devstack.kinesis_poller import Consumer, KinesisPoller
 from switchyard.devstack.lambda_runtime import LocalFunction
@@ -32,6 +33,11 @@ class LocalStack:
 
     Handlers are the real ones, configured through the same environment variables the CDK stack
     sets; boto3 reaches the emulator through AWS_ENDPOINT_URL, so no domain code knows it is local.
+
+    For a soak: `faults` injects AWS failure answers and crashes (see faults.py), and
+    `delivery_timeout_seconds` / `queue_visibility_seconds` scale the delivery function's time-out
+    and the delivery queues' visibility time-out down from AWS's, so that a batch a crash or a
+    time-out brings back returns within seconds.
     """
 
     def __init__(
@@ -45,6 +51,9 @@ class LocalStack:
         stream_consumers: list[Consumer] | None = None,
         demo_receiver_port: int | None = None,
         delivery_workers: int = 6,
+        faults: StackFaults | None = None,
+        delivery_timeout_seconds: float = constants.DELIVERY_LAMBDA_TIMEOUT_SECONDS,
+        queue_visibility_seconds: int = constants.DELIVERY_QUEUE_VISIBILITY_SECONDS,
     ) -> None:
         self.config_path = Path(config_path)
         self.region = region
@@ -54,6 +63,9 @@ class LocalStack:
         self._stream_consumers = list(stream_consumers or [])
         self._demo_receiver_port = demo_receiver_port
         self._delivery_workers = delivery_workers
+        self._faults = faults or StackFaults()
+        self._delivery_timeout = delivery_timeout_seconds
+        self._visibility = queue_visibility_seconds
         self._sqs_pollers: list[SqsPoller] = []
         self._lambda_adapter = LambdaInvokeAdapter()
         self.receiver: WebhookReceiver | None = None
@@ -79,12 +91,12 @@ class LocalStack:
         return boto3.client(service, region_name=self.region, endpoint_url=self.aws_endpoint)
 
     def start(self) -> LocalStack:
-        self._moto = Emulator(port=self._aws_port).start()
+        self._moto = Emulator(port=self._aws_port, faults=self._faults.aws).start()
         self._api = HttpApiServer(self._invoke_ingest, port=self._port)
         self.resources = LocalResources(self.region, LOCAL_ACCOUNT, self.api_url)
         os.environ.update(self._aws_environment())
         self._lambda_adapter.install()
-        create_resources(self.resources, endpoint_url=self.aws_endpoint)
+        create_resources(self.resources, endpoint_url=self.aws_endpoint, visibility_seconds=self._visibility)
         os.environ.update(self.environment())
         self.applied = apply_workspace(
             self.config_path,
@@ -97,9 +109,13 @@ class LocalStack:
             self.receiver = WebhookReceiver(self._demo_receiver_port, echo=lambda line: print(line, flush=True))
             self.receiver.start()
         self.functions["ingest"] = LocalFunction("ingest", constants.INGEST_LAMBDA_TIMEOUT_SECONDS)
-        self.functions["router"] = LocalFunction("router", constants.ROUTER_LAMBDA_TIMEOUT_SECONDS)
+        crashes = self._faults.invocations
+        self.functions["router"] = LocalFunction("router", constants.ROUTER_LAMBDA_TIMEOUT_SECONDS, faults=crashes)
+        if self._faults.after_archive is not None:
+            hook = self._faults.after_archive
+            self.functions["router"].each_environment(lambda module: module.run_after_archive(hook))
         self.functions["delivery"] = LocalFunction(
-            "delivery", constants.DELIVERY_LAMBDA_TIMEOUT_SECONDS, concurrency=self._delivery_workers
+            "delivery", self._delivery_timeout, concurrency=self._delivery_workers, faults=crashes
         )
         self._api.start()
         consumers = [self.functions["router"].invoke, *self._stream_consumers]

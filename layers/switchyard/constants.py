@@ -110,6 +110,22 @@ CREDENTIALS_CACHE_SECONDS = 300.0
 API_THROTTLE_RATE = 1000
 API_THROTTLE_BURST = 2000
 
+# The tracking API as a REST API (the `waf` stack option: AWS WAF cannot protect an HTTP API). A
+# REST API's execute-api URL always starts with its stage, so the stage is named `v1` and holds the
+# contract's /v1 paths: SDKs keep the bare host (`/v1/track` is stage v1, resource /track). A custom
+# domain maps `v1` to that stage the same way.
+REST_API_STAGE = "v1"
+# Its resources below the stage, with their methods: the HTTP API's routes without /v1. Source-function
+# webhooks cannot stay at /functions/{id}, outside the stage: on the REST API they are /v1/functions/{id}.
+REST_API_RESOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("/{call}", ("POST", "OPTIONS")),
+    ("/pixel/{type}", ("GET", "OPTIONS")),
+    ("/projects/{writeKey}/settings", ("GET", "OPTIONS")),
+    ("/functions/{function_id}", ("POST",)),
+)
+# The webhooks' path on the HTTP API (and the path the ingest handler routes them by).
+FUNCTION_WEBHOOK_PATH = "/functions"
+
 # Router: Kinesis event source mapping and its own limits.
 ROUTER_BATCH_SIZE = 500
 ROUTER_BATCHING_WINDOW_SECONDS = 1

@@ -2,7 +2,8 @@
 
 Routing is a dictionary lookup rather than Powertools' APIGatewayHttpResolver: the resolver costs
 ~60 us per request, more than the whole per-event budget of a browser batch, and this API has
-four fixed routes. Errors are still mapped in one place (`respond_error`).
+a few fixed routes, described by switchyard/ingest/openapi.json (served at `GET /openapi.json`).
+Errors are still mapped in one place (`respond_error`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from switchyard.constants import DISCARD_LOG_LINES_PER_MINUTE, METRICS_NAMESPACE
 from switchyard.errors import ApiError, NotFound
 from switchyard.functions.invoker import FunctionInvoker
 from switchyard.ingest.body import raw_body
+from switchyard.ingest.gateway_event import http_api_event
 from switchyard.ingest.logsampling import LogBudget, message_shape
+from switchyard.ingest.openapi import openapi_text
 from switchyard.ingest.pixel import TRANSPARENT_GIF
 from switchyard.ingest.service import HttpRequest, IngestOutcome, IngestService
 from switchyard.ingest.settings import IngestSettings
@@ -78,6 +81,8 @@ class IngestApi:
                 return self.pixel(event, parts[2])
             if method == "GET" and len(parts) == 4 and parts[1] == "projects" and parts[3] == "settings":
                 return self.browser_settings(event, parts[2])
+        elif method == "GET" and parts == ["openapi.json"]:  # no write key: the contract is public
+            return json_response(200, openapi_text())
         raise NotFound("unknown_path", "No such endpoint; see the tracking API reference.")
 
     def post_messages(self, event: dict[str, Any], call: str) -> dict[str, Any]:
@@ -205,7 +210,7 @@ def lambda_handler_for(get_api: Callable[[], IngestApi]) -> Callable[[dict[str, 
     @logger.inject_lambda_context(log_event=False)
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return get_api().handle(event)
+        return get_api().handle(http_api_event(event))  # REST API events (the `waf` option) too
 
     return handler
 

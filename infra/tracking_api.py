@@ -38,6 +38,7 @@ ROUTES: tuple[tuple[tuple[apigwv2.HttpMethod, ...], str], ...] = (
     ((apigwv2.HttpMethod.OPTIONS,), "/v1/{proxy+}"),
     # Source functions' webhooks (the handler checks the per-function token).
     ((apigwv2.HttpMethod.POST,), "/functions/{function_id}"),
+    ((apigwv2.HttpMethod.GET,), "/openapi.json"),  # the OpenAPI document of all of the above
 )
 
 ACCESS_LOG_FIELDS = {

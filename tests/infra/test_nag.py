@@ -55,6 +55,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
             "GET--v1--projects--{writeKey}--settings",
             "OPTIONS--v1--{proxy+}",
             "POST--functions--{function_id}",
+            "GET--openapi.json",
         )
     },
 }

@@ -7,7 +7,10 @@ import json
 import pytest
 from aws_cdk.assertions import Template
 
+from infra.tracking_api import ROUTES
 from switchyard import constants
+from switchyard.ingest.messages import BATCH_PATHS, SINGLE_CALL_PATHS
+from switchyard.ingest.openapi import DOCUMENT_PATH
 
 from .conftest import CERTIFICATE_ARN, DUBLIN, OREGON, Synthesized, only, resources
 
@@ -19,12 +22,37 @@ CONTRACT_ROUTES = {
     "GET /v1/projects/{writeKey}/settings",
     "OPTIONS /v1/{proxy+}",
     "POST /functions/{function_id}",
+    "GET /openapi.json",
 }
 
 
 def test_the_routes_are_exactly_the_contract(template_json: dict) -> None:
     routes = resources(template_json, "AWS::ApiGatewayV2::Route")
     assert {route["Properties"]["RouteKey"] for route in routes.values()} == CONTRACT_ROUTES
+
+
+def test_the_openapi_document_describes_exactly_the_routes() -> None:
+    """What API Gateway sends to ingest is what /openapi.json documents, and nothing else is documented.
+
+    `{call}` is one route for the handler's call paths (its own tables); the document lists each.
+    """
+    routed = set()
+    for methods, path in ROUTES:
+        paths = (
+            [path.replace("{call}", call) for call in (*SINGLE_CALL_PATHS, *BATCH_PATHS)]
+            if "{call}" in path
+            else [path]
+        )
+        routed |= {(method.value, each) for method in methods for each in paths}
+    document = json.loads(DOCUMENT_PATH.read_text())
+    components = document["components"]["pathItems"]
+    documented = set()
+    for path, item in document["paths"].items():
+        item = components[item["$ref"].rsplit("/", 1)[1]] if "$ref" in item else item
+        documented |= {
+            (method.upper(), path) for method in item if method in ("get", "post", "options", "put", "delete")
+        }
+    assert documented == routed
 
 
 def test_every_route_goes_to_the_ingest_function_with_payload_v2(template: Template, template_json: dict) -> None:

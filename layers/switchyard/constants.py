@@ -115,16 +115,20 @@ API_THROTTLE_BURST = 2000
 # contract's /v1 paths: SDKs keep the bare host (`/v1/track` is stage v1, resource /track). A custom
 # domain maps `v1` to that stage the same way.
 REST_API_STAGE = "v1"
-# Its resources below the stage, with their methods: the HTTP API's routes without /v1. Source-function
-# webhooks cannot stay at /functions/{id}, outside the stage: on the REST API they are /v1/functions/{id}.
+# Its resources below the stage, with their methods: the HTTP API's routes without /v1.
 REST_API_RESOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/{call}", ("POST", "OPTIONS")),
     ("/pixel/{type}", ("GET", "OPTIONS")),
     ("/projects/{writeKey}/settings", ("GET", "OPTIONS")),
     ("/functions/{function_id}", ("POST",)),
+    ("/openapi.json", ("GET",)),
 )
-# The webhooks' path on the HTTP API (and the path the ingest handler routes them by).
+# The HTTP API's paths outside /v1: source-function webhooks and the OpenAPI document. Nothing can
+# sit outside a REST API's stage, so there they are /v1/functions/{id} and /v1/openapi.json; the
+# ingest handler still routes them by their HTTP API path.
 FUNCTION_WEBHOOK_PATH = "/functions"
+OPENAPI_PATH = "/openapi.json"
+HTTP_API_ROOT_PATHS = (f"{FUNCTION_WEBHOOK_PATH}/", OPENAPI_PATH)
 
 # Router: Kinesis event source mapping and its own limits.
 ROUTER_BATCH_SIZE = 500

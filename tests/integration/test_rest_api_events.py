@@ -150,6 +150,13 @@ def test_an_unknown_call_under_the_call_resource_is_the_handlers_404(ingest: Mod
     assert (status, body["code"]) == (404, "unknown_path")
 
 
+def test_the_openapi_document_is_served_below_the_stage(ingest: ModuleType):
+    status, body, headers = invoke(ingest, rest_event("GET", "/v1/openapi.json", key=None))
+    assert status == 200
+    assert body["openapi"].startswith("3.1")
+    assert headers["Access-Control-Allow-Origin"] == "*"
+
+
 def test_paths_outside_the_resources_never_reach_lambda():
     assert route("/track/extra", "POST") is None
     assert route("/pixel", "POST") is None, "the static /pixel resource wins over {call}, and has no POST"
@@ -217,6 +224,7 @@ def test_every_resource_and_method_of_the_rest_api_reaches_a_handler_route(inges
         "/pixel/{type}": "/v1/pixel/track",
         "/projects/{writeKey}/settings": f"/v1/projects/{KEY}/settings",
         "/functions/{function_id}": "/v1/functions/hook",
+        "/openapi.json": "/v1/openapi.json",
     }
     assert set(examples) == {resource for resource, _ in REST_API_RESOURCES}
     for resource, methods in REST_API_RESOURCES:

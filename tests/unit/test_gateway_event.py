@@ -136,6 +136,7 @@ def test_single_value_query_parameters_are_used_when_there_are_no_multi_value_on
         ("/projects/{writeKey}/settings", {"writeKey": "wk_web_123"}, "/v1/projects/wk_web_123/settings"),
         # Webhooks: /v1/functions/{id} on the REST API, routed as the HTTP API's /functions/{id}.
         ("/functions/{function_id}", {"function_id": "stripe-events"}, "/functions/stripe-events"),
+        ("/openapi.json", None, "/openapi.json"),  # /v1/openapi.json, the HTTP API's /openapi.json
         ("/{proxy+}", {"proxy": "projects/wk/settings"}, "/v1/projects/wk/settings"),
     ],
 )

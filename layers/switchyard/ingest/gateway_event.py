@@ -16,8 +16,9 @@ builds, from a REST one, the fields the handler reads:
 
 The path comes from the resource, never from `path`: behind a custom domain `path` carries the
 domain's base path (`/v1/track`), on the execute-api host it does not (`/track`). Every resource sits
-below the `v1` stage, so its HTTP API path is `/v1` + the resource, except source-function webhooks,
-which the HTTP API serves at `/functions/{id}` (constants.REST_API_RESOURCES).
+below the `v1` stage, so its HTTP API path is `/v1` + the resource, except the HTTP API's paths
+outside /v1: source-function webhooks (`/functions/{id}`) and `/openapi.json`
+(constants.REST_API_RESOURCES, HTTP_API_ROOT_PATHS).
 
 Bodies: the REST API declares every media type binary, so a gzip body reaches Lambda base64-encoded
 with `isBase64Encoded`, as the HTTP API sends it; `body.raw_body` decodes either form.
@@ -29,11 +30,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from switchyard.constants import FUNCTION_WEBHOOK_PATH, REST_API_STAGE
+from switchyard.constants import HTTP_API_ROOT_PATHS, REST_API_STAGE
 
 _PATH_PARAMETER = re.compile(r"\{([^{}/]+?)\+?\}")
 _STAGE_PREFIX = f"/{REST_API_STAGE}"
-_WEBHOOK_PREFIX = f"{FUNCTION_WEBHOOK_PATH}/"
 
 
 def http_api_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def handler_path(resource: str | None, parameters: Mapping[str, str] | None, sen
         return sent_path or "/"
     values = parameters or {}
     filled = _PATH_PARAMETER.sub(lambda match: values.get(match.group(1)) or "", resource)
-    if filled.startswith(_WEBHOOK_PREFIX):
+    if filled.startswith(HTTP_API_ROOT_PATHS):
         return filled
     return _STAGE_PREFIX + filled
 

@@ -7,6 +7,7 @@ finding elsewhere still fails the synth.
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -38,7 +39,29 @@ WRITE_KEY_AUTH = Acknowledgment(
     "Lambda authorizer would run the same check in a second invocation. Source-function webhooks "
     "are called by third parties (payment providers, CRMs) that can only send a URL: the handler "
     "checks the function's token from the query string against its stored hash and answers 401. "
-    "Stage throttling bounds abuse.",
+    "Stage throttling bounds abuse, and with the waf option AWS WAF rate rules per client address and "
+    "per Authorization header.",
+)
+
+# The same reason for the Cognito check of REST API methods: SDKs cannot present Cognito tokens either.
+WRITE_KEY_AUTH_NOT_COGNITO = Acknowledgment(id="AwsSolutions::AwsSolutions-COG4", reason=WRITE_KEY_AUTH.reason)
+
+HANDLER_VALIDATES_REQUESTS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-APIG2",
+    reason="The ingest function validates every request itself, the same way behind either API kind: "
+    "bodies arrive gzip-compressed or as text/plain (the browser library), which API Gateway request "
+    "models cannot read, and batches are validated message by message (an invalid message is discarded "
+    "with a counted reason code, the valid ones kept), where a request model would refuse the whole "
+    "batch. Paths are fixed resources; unknown ones never reach Lambda.",
+)
+
+NO_EXECUTION_LOGS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-APIG6",
+    reason="Execution logging is off on purpose. It records request paths, query strings and headers "
+    "(the write key in /v1/projects/{writeKey}/settings and pixel ?writeKey=, webhook tokens), which "
+    "this project keeps out of every log, and it needs the account-wide API Gateway CloudWatch role. "
+    "The stage's access log records every request by resource template with status, latencies, the "
+    "firewall's verdict and API Gateway's error type; the ingest function logs its own errors.",
 )
 
 # The id names the archive bucket's logical id; archive_objects() fills it in.
@@ -97,6 +120,9 @@ ALL = (
     XRAY_WILDCARD,
     PINNED_RUNTIME,
     WRITE_KEY_AUTH,
+    WRITE_KEY_AUTH_NOT_COGNITO,
+    HANDLER_VALIDATES_REQUESTS,
+    NO_EXECUTION_LOGS,
     ARCHIVE_OBJECTS,
     STATE_MACHINE_LOGS_AND_TRACING,
     REPLAY_ARCHIVE_OBJECTS,
@@ -118,6 +144,17 @@ def acknowledge_write_key_routes(api: apigwv2.HttpApi) -> None:
     for child in api.node.children:
         if isinstance(child, apigwv2.HttpRoute):
             Validations.of(child).acknowledge(WRITE_KEY_AUTH)
+
+
+def acknowledge_rest_api(api: apigw.RestApi) -> None:
+    """The REST tracking API: its methods (no authorizer), the API (no request models), its stage
+    (no execution logs), each on that construct only."""
+    for method in api.methods:
+        Validations.of(method).acknowledge(WRITE_KEY_AUTH)
+        if method.http_method != "OPTIONS":  # cdk-nag leaves preflights out of its Cognito check
+            Validations.of(method).acknowledge(WRITE_KEY_AUTH_NOT_COGNITO)
+    Validations.of(api.node.default_child).acknowledge(HANDLER_VALIDATES_REQUESTS)
+    Validations.of(api.deployment_stage.node.default_child).acknowledge(NO_EXECUTION_LOGS)
 
 
 def acknowledge_archive_objects(function: lambda_.Function, bucket: s3.IBucket) -> None:

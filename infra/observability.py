@@ -11,9 +11,9 @@ destination-less totals.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -30,6 +30,9 @@ from infra.options import StackOptions
 from switchyard import constants
 from switchyard.metrics import DELIVERY_OUTCOMES, ROUTER_METRICS, Metric
 
+if TYPE_CHECKING:
+    from infra.tracking_api import TrackingApi
+
 PERIOD = Duration.minutes(5)
 # Ingest answers 5xx only when it could not write to Kinesis (the SDK then retries): more than
 # this share of requests in 2 of 3 periods means clients are backing off and data is delayed.
@@ -44,6 +47,11 @@ ITERATOR_AGE_THRESHOLD = Duration.minutes(5)
 RECEIVED_BY_SOURCE = f'{{Switchyard,service,source}} MetricName="{Metric.MESSAGES_RECEIVED}"'
 BYTES_BY_SOURCE = f'{{Switchyard,service,source}} MetricName="{Metric.BYTES_RECEIVED}"'
 DISCARDED_BY_REASON = f'{{Switchyard,reason,service,source}} MetricName="{Metric.MESSAGES_DISCARDED}"'
+
+
+def firewall_requests(metric_name: str, web_acl_name: str) -> str:
+    """AWS WAF's requests of one web ACL by rule (BlockedRequests, CountedRequests, ...)."""
+    return f'{{AWS/WAFV2,Region,Rule,WebACL}} MetricName="{metric_name}" WebACL="{web_acl_name}"'
 
 
 def by_destination(metric_name: str) -> str:
@@ -191,10 +199,11 @@ class Observability(Construct):
 
     # What the regional stack watches.
 
-    def watch_tracking_api(self, api: apigwv2.HttpApi) -> None:
-        requests = api.metric_count(period=PERIOD, statistic="Sum", label="requests")
-        client_errors = api.metric_client_error(period=PERIOD, statistic="Sum", label="4xx")
-        server_errors = api.metric_server_error(period=PERIOD, statistic="Sum", label="5xx")
+    def watch_tracking_api(self, api: TrackingApi) -> None:
+        """Either kind of tracking API (REST or HTTP): requests, errors, latency, the 5xx-rate alarm."""
+        requests = api.metric_requests(period=PERIOD, statistic="Sum", label="requests")
+        client_errors = api.metric_client_errors(period=PERIOD, statistic="Sum", label="4xx")
+        server_errors = api.metric_server_errors(period=PERIOD, statistic="Sum", label="5xx")
         rate = cloudwatch.MathExpression(
             expression="IF(requests > 0, 100 * errors / requests, 0)",
             using_metrics={"requests": requests, "errors": server_errors},
@@ -228,6 +237,22 @@ class Observability(Construct):
                     api.metric_latency(period=PERIOD, statistic="p50", label="p50"),
                     api.metric_latency(period=PERIOD, statistic="p99", label="p99"),
                 ],
+            ),
+        )
+
+    def watch_firewall(self, web_acl_name: str) -> None:
+        """The tracking API's web ACL: what each rule blocks (rate limits' 429s, core rules' 403s),
+        and what the core rules in Count mode would have blocked (before switching one to Block)."""
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Tracking API firewall: blocked requests by rule",
+                width=12,
+                left=[search(firewall_requests("BlockedRequests", web_acl_name), "${PROP('Dim.Rule')}")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Tracking API firewall: counted requests by rule (core rules in Count mode)",
+                width=12,
+                left=[search(firewall_requests("CountedRequests", web_acl_name), "${PROP('Dim.Rule')}")],
             ),
         )
 

@@ -20,7 +20,10 @@ once emptied), `router_parallelization` (1: batches processed at once per stream
 `replay_max_concurrency` (10: delivery functions the replay queue may run at once, 2-1000),
 `delivery_success_alarm_threshold` (0.95: alarm when the share of deliveries that succeed over
 15 minutes falls below it), `workspace` (none: the workspace file whose `functions:` each get their
-own Lambda; relative to the project root, or absolute).
+own Lambda; relative to the project root, or absolute), `waf` (true: the tracking API is a REST API
+behind an AWS WAF web ACL; false: the cheaper HTTP API without one), `waf_ip_limit_per_5_minutes`
+(10,000 requests per client address) and `waf_write_key_limit_per_5_minutes` (150,000 requests per
+`Authorization` header value): the web ACL's rate-based rules.
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ MAX_STREAM_RETENTION_HOURS = 8760
 # maximum concurrency.
 MIN_ROUTER_PARALLELIZATION, MAX_ROUTER_PARALLELIZATION = 1, 10
 MIN_DELIVERY_CONCURRENCY, MAX_DELIVERY_CONCURRENCY = 2, 1000
+# AWS WAF's bounds for a rate-based rule's limit (requests per evaluation window).
+MIN_WAF_RATE_LIMIT, MAX_WAF_RATE_LIMIT = 10, 2_000_000_000
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d{12}):")
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -117,6 +122,11 @@ def _whole_number(value: Any) -> Any:
 
 def _text(value: Any) -> Any:
     return str(value).strip() if value is not None else None
+
+
+def _switch(value: Any) -> Any:
+    """true/false as JSON (cdk.json) or as text (`-c waf=false`); pydantic also takes on/off, yes/no, 1/0."""
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
@@ -160,6 +170,24 @@ class StackOptions(BaseModel):
         default=0.95, gt=0, le=1, description="a share of deliveries (0.95 alarms when fewer than 95% succeed)"
     )
     workspace: Text = None
+    # The tracking API's firewall (infra/waf.py). The defaults come from how clients send: the browser
+    # library posts one request per event, so a busy tab makes a few hundred requests in 5 minutes,
+    # and 10,000 leaves room for an office or a mobile carrier's NAT with ~300 people active at once
+    # (or a server fleet behind one NAT gateway at ~33 requests/s), while one address can take at most
+    # a thirtieth of the stage's 1,000 requests/s. One write key (in `Authorization`) may use half
+    # the stage, so no single source, leaked key or runaway retry loop can starve the others.
+    waf: Annotated[bool, BeforeValidator(_switch)] = Field(
+        default=True, description="true: REST API behind AWS WAF; false: HTTP API, no WAF"
+    )
+    waf_ip_limit_per_5_minutes: WholeNumber = Field(
+        default=10_000, ge=MIN_WAF_RATE_LIMIT, le=MAX_WAF_RATE_LIMIT, description="requests per client address"
+    )
+    waf_write_key_limit_per_5_minutes: WholeNumber = Field(
+        default=150_000,
+        ge=MIN_WAF_RATE_LIMIT,
+        le=MAX_WAF_RATE_LIMIT,
+        description="requests per Authorization header value",
+    )
 
     @field_validator("log_retention_days")
     @classmethod

@@ -64,9 +64,13 @@ class RegionalStack(Stack):
             self, "Ingest", defaults=self.lambdas, stream=self.events_stream, config_table=self.config_table
         )
         self.tracking_api = TrackingApi(self, "TrackingApi", handler=self.ingest.function, options=self.options)
+        # One of the two is None: a REST API behind AWS WAF (the `waf` option), or an HTTP API.
+        self.rest_api = self.tracking_api.rest_api
         self.http_api = self.tracking_api.http_api
 
-        self.observability.watch_tracking_api(self.http_api)
+        self.observability.watch_tracking_api(self.tracking_api)
+        if self.tracking_api.firewall is not None:
+            self.observability.watch_firewall(self.tracking_api.firewall.web_acl_name)
         self.observability.watch_messages()
         self.observability.watch_function(self.ingest.function, "Ingest")
         self.observability.watch_stream(self.events_stream)
@@ -137,6 +141,19 @@ class RegionalStack(Stack):
             value=self.tracking_api.endpoint,
             description="The SDKs' host for this region",
         )
+        CfnOutput(
+            self,
+            constants.OUTPUT_FUNCTION_WEBHOOKS,
+            value=self.tracking_api.function_webhooks,
+            description="Source-function webhooks: POST <this>/<function id>?token=...",
+        )
+        if self.tracking_api.firewall is not None:
+            CfnOutput(
+                self,
+                constants.OUTPUT_WEB_ACL,
+                value=self.tracking_api.firewall.web_acl.attr_arn,
+                description="The tracking API's AWS WAF web ACL (the waf option)",
+            )
         CfnOutput(self, constants.OUTPUT_EVENTS_STREAM, value=self.events_stream.stream_name)
         CfnOutput(self, constants.OUTPUT_CONFIG_TABLE, value=self.config_table.table_name)
         CfnOutput(self, constants.OUTPUT_DEDUPE_TABLE, value=self.dedupe_table.table_name)

@@ -50,6 +50,11 @@ OUTPUT_ARCHIVE_RETENTION_DAYS = "ArchiveRetentionDays"
 OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 # Only with a custom domain: the regional API Gateway domain the DNS record must point at.
 OUTPUT_API_DOMAIN_TARGET = "ApiDomainTarget"
+# Where source-function webhooks are (POST <url>/<function id>?token=...): <ApiEndpoint>/functions on
+# the HTTP API, <ApiEndpoint>/v1/functions on the REST API (the `waf` option).
+OUTPUT_FUNCTION_WEBHOOKS = "FunctionWebhooksUrl"
+# Only with the `waf` option: the tracking API's web ACL.
+OUTPUT_WEB_ACL = "WebAclArn"
 
 # Environment variables the functions read (validated once per function, see settings.py).
 ENV_EVENTS_STREAM = "EVENTS_STREAM_NAME"

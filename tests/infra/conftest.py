@@ -1,7 +1,9 @@
 """Synthesizes the CDK app once per session (bundling skipped) and hands out the templates.
 
-The default app is what `cdk synth` builds with cdk.json's context; the "custom" app turns on
-every optional feature (provisioned shards, custom domain, existing alarm topic, ...).
+The default app is what `cdk synth` builds with cdk.json's context (a REST API behind AWS WAF); the
+"custom" app turns on every optional feature (provisioned shards, custom domain, existing alarm
+topic, ...); the "HTTP API" app turns the firewall off (`waf=false`: the HTTP API), with a custom
+domain in Dublin only.
 """
 
 from __future__ import annotations
@@ -43,6 +45,14 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "delivery_max_concurrency": 200,
     "replay_max_concurrency": "20",
     "delivery_success_alarm_threshold": "0.9",
+    "waf_ip_limit_per_5_minutes": "5000",
+    "waf_write_key_limit_per_5_minutes": 100000,
+}
+HTTP_API_CONTEXT: dict[str, Any] = {
+    **SKIP_BUNDLING,
+    "waf": "false",  # as `-c waf=false` passes it
+    f"api_domain_name:{DUBLIN}": "events.eu.example.com",
+    f"api_certificate_arn:{DUBLIN}": CERTIFICATE_ARN,
 }
 
 
@@ -73,6 +83,16 @@ def default_app() -> Synthesized:
 @pytest.fixture(scope="session")
 def custom_app() -> Synthesized:
     return synthesize(CUSTOM_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def http_api_app() -> Synthesized:
+    return synthesize(HTTP_API_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def http_api_template_json(http_api_app: Synthesized, region: str) -> dict[str, Any]:
+    return http_api_app.json[region]
 
 
 @pytest.fixture(scope="session", params=[OREGON, DUBLIN])

@@ -24,6 +24,7 @@ OUTPUT_KEYS = {
     constants.OUTPUT_REPLAY_QUEUE,
     constants.OUTPUT_ARCHIVE_RETENTION_DAYS,
     constants.OUTPUT_ALARM_TOPIC,
+    constants.OUTPUT_FUNCTION_WEBHOOKS,
 }
 
 
@@ -48,7 +49,12 @@ def test_account_from_context(custom_app: Synthesized) -> None:
 
 
 def test_outputs_have_the_keys_the_cli_reads(template_json: dict) -> None:
-    assert set(template_json["Outputs"]) == OUTPUT_KEYS
+    assert set(template_json["Outputs"]) == OUTPUT_KEYS | {constants.OUTPUT_WEB_ACL}
+
+
+def test_without_the_firewall_there_is_no_web_acl_output(http_api_app: Synthesized) -> None:
+    assert set(http_api_app.json[OREGON]["Outputs"]) == OUTPUT_KEYS
+    assert set(http_api_app.json[DUBLIN]["Outputs"]) == OUTPUT_KEYS | {constants.OUTPUT_API_DOMAIN_TARGET}
 
 
 def test_outputs_are_not_exported(template_json: dict) -> None:
@@ -86,6 +92,12 @@ def test_physical_names_match_the_local_stack(default_app: Synthesized, region: 
     )
 
 
+def test_the_http_api_takes_the_rest_apis_place_without_the_firewall(http_api_app: Synthesized) -> None:
+    stack = http_api_app.stacks[DUBLIN]
+    assert stack.http_api is not None
+    assert stack.rest_api is None and stack.tracking_api.firewall is None
+
+
 def test_stack_exposes_the_frame_later_capabilities_plug_into(default_app: Synthesized) -> None:
     stack = default_app.stacks[DUBLIN]
     for attribute in (
@@ -106,7 +118,8 @@ def test_stack_exposes_the_frame_later_capabilities_plug_into(default_app: Synth
         "domain_layer",
         "make_function",
         "observability",
-        "http_api",
+        "tracking_api",
+        "rest_api",  # the default (`waf=true`); `http_api` with `waf=false`
         "options",
     ):
         assert getattr(stack, attribute) is not None, attribute

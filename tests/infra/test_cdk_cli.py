@@ -84,12 +84,16 @@ def test_synth_bundles_the_dependencies_layer_for_arm64(cloud_assembly: Path) ->
     assert list((layer / "python" / "pydantic_core").glob("*aarch64-linux-gnu.so"))
 
 
-def test_cfn_lint_finds_no_errors(cloud_assembly: Path, custom_app: Synthesized, tmp_path: Path) -> None:
+def test_cfn_lint_finds_no_errors(
+    cloud_assembly: Path, custom_app: Synthesized, http_api_app: Synthesized, tmp_path: Path
+) -> None:
     templates = [cloud_assembly / f"{name}.template.json" for name in constants.REGIONS.values()]
-    for region, template_json in custom_app.json.items():  # every optional feature turned on
-        path = tmp_path / f"custom-{region}.template.json"
-        path.write_text(json.dumps(template_json))
-        templates.append(path)
+    # Every optional feature turned on, and the HTTP API (`waf=false`) with and without a custom domain.
+    for name, app in (("custom", custom_app), ("http-api", http_api_app)):
+        for region, template_json in app.json.items():
+            path = tmp_path / f"{name}-{region}.template.json"
+            path.write_text(json.dumps(template_json))
+            templates.append(path)
     result = subprocess.run(
         [str(CFN_LINT), "--ignore-checks", "W3005", "--", *map(str, templates)],
         capture_output=True,

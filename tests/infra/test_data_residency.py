@@ -41,26 +41,32 @@ def strings(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, 
             yield from strings(value, path)
 
 
-def templates(default_app: Synthesized, custom_app: Synthesized) -> Iterator[tuple[str, dict]]:
-    for synthesized in (default_app, custom_app):
+@pytest.fixture(scope="module")
+def every_app(default_app: Synthesized, custom_app: Synthesized, http_api_app: Synthesized) -> list[Synthesized]:
+    """Both API kinds: a REST API behind AWS WAF (default, custom) and the HTTP API (`waf=false`)."""
+    return [default_app, custom_app, http_api_app]
+
+
+def templates(apps: list[Synthesized]) -> Iterator[tuple[str, dict]]:
+    for synthesized in apps:
         yield from synthesized.json.items()
 
 
-def test_no_other_region_is_named(default_app: Synthesized, custom_app: Synthesized) -> None:
-    for region, template_json in templates(default_app, custom_app):
+def test_no_other_region_is_named(every_app: list[Synthesized]) -> None:
+    for region, template_json in templates(every_app):
         named = {match for _, text in strings(template_json) for match in REGION.findall(text)}
         assert named == {region}
 
 
-def test_every_arn_is_global_or_in_the_region(default_app: Synthesized, custom_app: Synthesized) -> None:
-    for region, template_json in templates(default_app, custom_app):
+def test_every_arn_is_global_or_in_the_region(every_app: list[Synthesized]) -> None:
+    for region, template_json in templates(every_app):
         for path, text in strings(template_json):
             for match in ARN.finditer(text):
                 assert match["region"] in ("", region), (path, text)
 
 
-def test_every_endpoint_is_in_the_region(default_app: Synthesized, custom_app: Synthesized) -> None:
-    for region, template_json in templates(default_app, custom_app):
+def test_every_endpoint_is_in_the_region(every_app: list[Synthesized]) -> None:
+    for region, template_json in templates(every_app):
         for path, text in strings(template_json):
             if path[-2:] == ("Principal", "Service") or path[-1] == "Principal":
                 continue  # a service principal names who, not where
@@ -68,15 +74,15 @@ def test_every_endpoint_is_in_the_region(default_app: Synthesized, custom_app: S
                 assert region in endpoint, (path, text)
 
 
-def test_every_bucket_named_is_in_the_region(default_app: Synthesized, custom_app: Synthesized) -> None:
-    for region, template_json in templates(default_app, custom_app):
+def test_every_bucket_named_is_in_the_region(every_app: list[Synthesized]) -> None:
+    for region, template_json in templates(every_app):
         for path, text in strings(template_json):
             if path and path[-1] in ("S3Bucket", "BucketName", "DestinationBucketName"):
                 assert text.endswith(region) or region in text, (path, text)
 
 
-def test_nothing_replicates_or_exports_across_regions(default_app: Synthesized, custom_app: Synthesized) -> None:
-    for _, template_json in templates(default_app, custom_app):
+def test_nothing_replicates_or_exports_across_regions(every_app: list[Synthesized]) -> None:
+    for _, template_json in templates(every_app):
         text = json.dumps(template_json)
         for marker in (
             "ReplicationConfiguration",

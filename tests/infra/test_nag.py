@@ -10,10 +10,13 @@ from aws_cdk import aws_s3 as s3
 
 from app import build_app
 from infra import nag
+from switchyard import constants
 
 from .conftest import DUBLIN, OREGON, SKIP_BUNDLING, Synthesized
 
 pytestmark = pytest.mark.infra
+
+REST_METHODS = {(path, method) for path, methods in constants.REST_API_RESOURCES for method in methods}
 
 # Rule -> the constructs (path below the stack) it may be acknowledged on.
 EXPECTED_ACKNOWLEDGEMENTS = {
@@ -47,17 +50,26 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         }
         for region in (OREGON, DUBLIN)
     },
-    "AwsSolutions-APIG4": {
-        f"TrackingApi/Api/{route}"
-        for route in (
-            "POST--v1--{call}",
-            "GET--v1--pixel--{type}",
-            "GET--v1--projects--{writeKey}--settings",
-            "OPTIONS--v1--{proxy+}",
-            "POST--functions--{function_id}",
-            "GET--openapi.json",
-        )
+    # The REST tracking API (the `waf` option, on by default): methods without an authorizer, no
+    # request models, no execution logs.
+    "AwsSolutions-APIG4": {f"TrackingApi/RestApi/Default{path}/{method}" for path, method in REST_METHODS},
+    "AwsSolutions-COG4": {
+        f"TrackingApi/RestApi/Default{path}/{method}" for path, method in REST_METHODS if method != "OPTIONS"
     },
+    "AwsSolutions-APIG2": {"TrackingApi/RestApi/Resource"},
+    "AwsSolutions-APIG6": {"TrackingApi/RestApi/DeploymentStage.v1/Resource"},
+}
+# With `waf=false`, the HTTP API's routes instead.
+HTTP_API_ROUTES = {
+    f"TrackingApi/Api/{route}"
+    for route in (
+        "POST--v1--{call}",
+        "GET--v1--pixel--{type}",
+        "GET--v1--projects--{writeKey}--settings",
+        "OPTIONS--v1--{proxy+}",
+        "POST--functions--{function_id}",
+        "GET--openapi.json",
+    )
 }
 
 
@@ -67,20 +79,30 @@ def report(synthesized: Synthesized) -> dict:
     return plugin
 
 
-@pytest.mark.parametrize("app_name", ["default_app", "custom_app"])
+@pytest.mark.parametrize("app_name", ["default_app", "custom_app", "http_api_app"])
 def test_no_unacknowledged_findings(app_name: str, request: pytest.FixtureRequest) -> None:
     plugin = report(request.getfixturevalue(app_name))  # the synth itself raises on a finding
     assert plugin["conclusion"] == "success"
     assert plugin["violations"] == []
 
 
-def test_only_the_expected_findings_are_acknowledged_where_expected(default_app: Synthesized) -> None:
+def acknowledged_at(synthesized: Synthesized) -> dict[str, set[str]]:
     acknowledged: dict[str, set[str]] = {}
-    for violation in report(default_app)["suppressedViolations"]:
+    for violation in report(synthesized)["suppressedViolations"]:
         stack, _, path = violation["acknowledgedAt"].partition("/")
         assert stack in ("Switchyard-Oregon", "Switchyard-Dublin"), "never acknowledged for a whole stack"
         acknowledged.setdefault(violation["ruleName"], set()).add(path)
-    assert acknowledged == EXPECTED_ACKNOWLEDGEMENTS
+    return acknowledged
+
+
+def test_only_the_expected_findings_are_acknowledged_where_expected(default_app: Synthesized) -> None:
+    assert acknowledged_at(default_app) == EXPECTED_ACKNOWLEDGEMENTS
+
+
+def test_without_the_firewall_the_http_api_routes_are_acknowledged_instead(http_api_app: Synthesized) -> None:
+    rest_api_rules = ("AwsSolutions-APIG4", "AwsSolutions-COG4", "AwsSolutions-APIG2", "AwsSolutions-APIG6")
+    expected = {rule: paths for rule, paths in EXPECTED_ACKNOWLEDGEMENTS.items() if rule not in rest_api_rules}
+    assert acknowledged_at(http_api_app) == {**expected, "AwsSolutions-APIG4": HTTP_API_ROUTES}
 
 
 def test_every_acknowledgement_gives_a_real_reason() -> None:

@@ -38,8 +38,9 @@ def graphed(template_json: dict) -> tuple[set[tuple[str, str]], list[str]]:
     ("namespace", "metric"),
     [
         ("AWS/ApiGateway", "Count"),
-        ("AWS/ApiGateway", "4xx"),
-        ("AWS/ApiGateway", "5xx"),
+        ("AWS/ApiGateway", "4XXError"),  # a REST API's names (the default, `waf=true`)
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/ApiGateway", "Latency"),
         ("AWS/Lambda", "Errors"),
         ("AWS/Lambda", "Throttles"),
         ("AWS/Lambda", "Duration"),
@@ -74,6 +75,28 @@ def test_dashboard_graphs(template_json: dict, namespace: str, metric: str) -> N
 )
 def test_dashboard_searches_the_domain_metrics_by_dimension(template_json: dict, search: str) -> None:
     assert search in graphed(template_json)[1]
+
+
+@pytest.mark.parametrize("metric", ["Count", "4xx", "5xx", "Latency"])
+def test_the_http_apis_metrics_without_the_firewall(http_api_template_json: dict, metric: str) -> None:
+    assert ("AWS/ApiGateway", metric) in graphed(http_api_template_json)[0]
+
+
+@pytest.mark.parametrize("metric_name", ["BlockedRequests", "CountedRequests"])
+def test_dashboard_graphs_the_firewall_by_rule(template_json: dict, region: str, metric_name: str) -> None:
+    query = f'{{AWS/WAFV2,Region,Rule,WebACL}} MetricName="{metric_name}" WebACL="switchyard-tracking-{region}"'
+    assert f"SEARCH('{query}', 'Sum', 300)" in graphed(template_json)[1]
+
+
+def test_no_firewall_graphs_without_the_firewall(http_api_template_json: dict) -> None:
+    assert not [e for e in graphed(http_api_template_json)[1] if "WAFV2" in e]
+
+
+def test_the_5xx_rate_alarm_watches_either_kind_of_api(template_json: dict, http_api_template_json: dict) -> None:
+    for found, server_errors in ((template_json, "5XXError"), (http_api_template_json, "5xx")):
+        alarm = alarms(found)["Api5xxRate"]
+        names = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
+        assert names == {"Count", server_errors}
 
 
 def test_dashboard_lists_every_alarm(template_json: dict) -> None:

@@ -57,6 +57,25 @@ def test_router_delivery_and_replay_defaults_and_coercion() -> None:
     assert options.delivery_success_alarm_threshold == 0.99
 
 
+def test_the_firewall_is_on_by_default_with_limits_per_address_and_per_write_key() -> None:
+    defaults = StackOptions(region=DUBLIN)
+    assert defaults.waf is True
+    assert defaults.waf_ip_limit_per_5_minutes == 10_000
+    assert defaults.waf_write_key_limit_per_5_minutes == 150_000
+
+
+@pytest.mark.parametrize(("value", "expected"), [("false", False), ("off", False), (False, False), ("true", True)])
+def test_the_firewall_switch_from_the_command_line(value: object, expected: bool) -> None:
+    assert StackOptions.parse(OREGON, {"waf": value}).waf is expected
+
+
+def test_firewall_limits_are_coerced() -> None:
+    options = StackOptions.parse(
+        OREGON, {"waf_ip_limit_per_5_minutes": "2000", "waf_write_key_limit_per_5_minutes": 30000}
+    )
+    assert (options.waf_ip_limit_per_5_minutes, options.waf_write_key_limit_per_5_minutes) == (2000, 30000)
+
+
 def test_cdk_json_states_the_defaults() -> None:
     context = cdk_json_context()
     defaults = StackOptions(region=DUBLIN)
@@ -65,6 +84,9 @@ def test_cdk_json_states_the_defaults() -> None:
         "delivery_max_concurrency",
         "replay_max_concurrency",
         "delivery_success_alarm_threshold",
+        "waf",
+        "waf_ip_limit_per_5_minutes",
+        "waf_write_key_limit_per_5_minutes",
     ):
         assert context[key] == getattr(defaults, key), key
 
@@ -100,6 +122,12 @@ def test_a_region_suffixed_key_overrides_the_plain_key_for_that_region_only() ->
         {"replay_max_concurrency": "ten"},
         {"delivery_success_alarm_threshold": 0},
         {"delivery_success_alarm_threshold": 95},  # a share, not a percentage
+        {"waf": "maybe"},
+        {"waf_ip_limit_per_5_minutes": 9},  # AWS WAF's smallest rate limit is 10
+        {"waf_ip_limit_per_5_minutes": 2_000_000_001},  # and its largest 2,000,000,000
+        {"waf_ip_limit_per_5_minutes": True},
+        {"waf_write_key_limit_per_5_minutes": 0},
+        {"waf_write_key_limit_per_5_minutes": "lots"},
     ],
 )
 def test_invalid_options_are_refused_before_anything_is_built(raw: dict) -> None:

@@ -21,7 +21,10 @@ def functions_command(args: argparse.Namespace, fail: Callable[[str], int]) -> i
 def print_url(args: argparse.Namespace, fail: Callable[[str], int]) -> int:
     try:
         target = resolve_target(args.region, args.endpoint_url)
-        endpoint = target.output(constants.OUTPUT_API_ENDPOINT).rstrip("/")
+        webhooks = (
+            webhooks_url(target.outputs)
+            or target.output(constants.OUTPUT_API_ENDPOINT).rstrip("/") + constants.FUNCTION_WEBHOOK_PATH
+        )
         ssm = target.client("ssm")
         name = constants.function_parameter(target.region, args.function_id, "token")
         token = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
@@ -29,8 +32,15 @@ def print_url(args: argparse.Namespace, fail: Callable[[str], int]) -> int:
         return fail(str(error))
     except ssm.exceptions.ParameterNotFound:
         return fail(f"no source function {args.function_id!r} applied in {target.region} (switchyard apply first)")
-    print(f"{endpoint}/functions/{args.function_id}?token={token}")
+    print(f"{webhooks}/{args.function_id}?token={token}")
     return 0
+
+
+def webhooks_url(outputs: dict[str, str]) -> str | None:
+    """Where the region's webhooks are: /v1/functions behind the REST API (the `waf` stack option),
+    /functions on the HTTP API. Stacks before that output, and the local stack, have only ApiEndpoint."""
+    url = outputs.get(constants.OUTPUT_FUNCTION_WEBHOOKS)
+    return url.rstrip("/") if url else None
 
 
 def run_test(args: argparse.Namespace, fail: Callable[[str], int]) -> int:

@@ -38,3 +38,15 @@ def test_integers_orjson_cannot_hold_are_found(text: bytes, expected: bool):
 )
 def test_the_hint_on_the_hot_path_is_a_float_orjson_writes_with_an_exponent(value: object, expected: bool):
     assert wrote_large_float(orjson.dumps(value)) is expected
+
+
+def nested(depth: int, leaf: bytes) -> bytes:
+    return b'{"a":' * depth + leaf + b"}" * depth
+
+
+@pytest.mark.parametrize(("leaf", "expected"), [(b"1", False), (b"18446744073709551616", True)])
+def test_values_orjson_reads_but_cannot_write_are_judged_without_raising(leaf: bytes, expected: bool):
+    """Found by fuzzing: orjson reads 1,024 levels but writes 254; a pixel's `data` 300 deep made
+    the check raise TypeError (a logged crash behind the GIF, a 500 on a source webhook)."""
+    text = nested(300, leaf)
+    assert loses_integers(text, orjson.loads(text)) is expected

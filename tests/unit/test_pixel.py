@@ -49,3 +49,10 @@ def test_bad_data_is_a_bad_request(data: str):
 
 def test_the_pixel_is_a_gif():
     assert TRANSPARENT_GIF.startswith(b"GIF89a")
+
+
+def test_data_nested_deeper_than_orjson_writes_is_decoded_not_a_crash():
+    """Found by fuzzing (a TypeError behind the GIF). The message is then discarded as too deep."""
+    deep = b'{"userId":"u","properties":' + b'{"a":' * 300 + b"1" + b"}" * 301
+    message = decode_pixel_query({"data": base64.b64encode(deep).decode()})
+    assert message["userId"] == "u"

@@ -74,6 +74,17 @@ def on_request(request, settings):
 """
 
 
+@pytest.mark.parametrize("depth", [256, 300, 1000])
+def test_a_json_body_nested_deeper_than_the_pipeline_writes_is_a_400_not_a_500(tmp_path: Path, depth: int):
+    """Found by fuzzing: orjson reads 1,024 levels but writes 254; the integer check and the
+    function's invocation payload write the parsed body, and raised TypeError (a 500)."""
+    functions = RunInProcess(runner_for(tmp_path, ECHO))
+    with pytest.raises(BadRequest) as refused:
+        post(service_with(functions), b'{"amount":' + b"[" * depth + b"1" + b"]" * depth + b"}")
+    assert refused.value.code == "body_too_deep"
+    assert functions.requests == []
+
+
 def test_the_body_is_parsed_once_and_the_function_gets_that_value(tmp_path: Path):
     functions = RunInProcess(runner_for(tmp_path, ECHO))
     outcome = post(service_with(functions), b'{"amount": 42}')

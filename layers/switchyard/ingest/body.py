@@ -79,11 +79,20 @@ def _gunzip(data: bytes) -> bytes:
 
 
 def parse_json_value(data: bytes) -> Any:
-    """Any JSON value; a BadRequest names what is wrong."""
+    """Any JSON value the pipeline can write back; a BadRequest names what is wrong.
+
+    orjson reads 1,024 levels of nesting but writes only 254, and what is parsed here is written
+    again (a source function's invocation): deeper is refused now rather than failing later.
+    """
     try:
-        return orjson.loads(data)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise BadRequest("invalid_json", f"The request body is not valid JSON: {error}.") from error
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError as error:
+        raise BadRequest("body_too_deep", "The request body is nested more than 254 levels deep.") from error
+    return value
 
 
 def parse_json_object(data: bytes) -> dict[str, Any]:

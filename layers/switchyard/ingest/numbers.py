@@ -58,9 +58,16 @@ def holds_out_of_range_integer(value: Any) -> bool:
 
 
 def loses_integers(data: bytes, parsed: Any) -> bool:
-    """Whether orjson turned an integer literal of `data` into a float when it parsed it as `parsed`."""
-    if not wrote_large_float(orjson.dumps(parsed)):
-        return False
+    """Whether orjson turned an integer literal of `data` into a float when it parsed it as `parsed`.
+
+    orjson reads 1,024 levels of nesting but writes 254: a value it cannot write back skips the
+    cheap hint and is parsed again exactly.
+    """
+    try:
+        if not wrote_large_float(orjson.dumps(parsed)):
+            return False
+    except orjson.JSONEncodeError:
+        pass
     try:
         return holds_out_of_range_integer(exact_json(data))
     except RecursionError:  # deeper than the stdlib parser goes (orjson allows 1024): cannot tell

@@ -19,14 +19,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchyard.config.store import CachedWorkspace, ConfigStore
 from switchyard.constants import DISCARD_LOG_LINES_PER_MINUTE, METRICS_NAMESPACE, SERVICE_NAME
-from switchyard.errors import ApiError, NotFound
+from switchyard.errors import ApiError
 from switchyard.functions.invoker import FunctionInvoker
 from switchyard.ingest.body import raw_body
 from switchyard.ingest.gateway_event import http_api_event
 from switchyard.ingest.logsampling import LogBudget, message_shape
 from switchyard.ingest.openapi import openapi_text
 from switchyard.ingest.pixel import TRANSPARENT_GIF
-from switchyard.ingest.service import HttpRequest, IngestOutcome, IngestService
+from switchyard.ingest.service import HttpRequest, IngestOutcome, IngestService, unknown_path
 from switchyard.ingest.settings import IngestSettings
 from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger, metrics
@@ -83,7 +83,7 @@ class IngestApi:
                 return self.browser_settings(event, parts[2])
         elif method == "GET" and parts == ["openapi.json"]:  # no write key: the contract is public
             return json_response(200, openapi_text())
-        raise NotFound("unknown_path", "No such endpoint; see the tracking API reference.")
+        raise unknown_path()
 
     def post_messages(self, event: dict[str, Any], call: str) -> dict[str, Any]:
         outcome = IngestOutcome()

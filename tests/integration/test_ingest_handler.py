@@ -240,3 +240,14 @@ def test_discard_logs_are_rate_limited_and_hold_no_values(ingest: ModuleType, ca
     assert line.suppressed == 17
     assert line.discards == {"event_not_defined": 5}
     assert line.samples[0] == {"reason": "event_not_defined", "shape": '{"type":"string","userId":"string"}'}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/v1/wk_int_web_123"), ("GET", "/v1/wk_int_web_123/settings"), ("PUT", "/v1/track")]
+)
+def test_an_unknown_path_is_a_404_that_does_not_repeat_the_path(ingest: ModuleType, method: str, path: str):
+    """Found by fuzzing: POST /v1/<write key> answered "There is no /v1/<write key>", a credential
+    sent back where proxies and browser consoles keep it."""
+    status, body, _ = invoke(ingest, http_event(method, path, {"userId": "u", "event": "E"}))
+    assert (status, body["code"]) == (404, "unknown_path")
+    assert "wk_int_web_123" not in body["message"] and "/v1/" not in body["message"]

@@ -29,6 +29,12 @@ from switchyard.streams import StreamRecord, StreamWriteFailed
 from switchyard.timeutil import format_timestamp, utc_now
 
 
+def unknown_path() -> NotFound:
+    """The one answer to a path the API does not serve. It never repeats the path: callers put
+    write keys in paths (`/v1/<key>`), and an answer is kept by proxies and browser consoles."""
+    return NotFound("unknown_path", "No such endpoint; see the tracking API reference.")
+
+
 class EventStream(Protocol):
     def put(self, records: list[StreamRecord]) -> None: ...
 
@@ -85,7 +91,7 @@ class IngestService:
         is_batch = call_path in BATCH_PATHS
         call_type = SINGLE_CALL_PATHS.get(call_path)
         if not is_batch and call_type is None:
-            raise NotFound("unknown_path", f"There is no /v1/{call_path}; see the tracking API reference.")
+            raise unknown_path()
         bodies.check_content_type(request.headers.get("content-type"))
         raw = bodies.inflate(request.body, request.headers.get("content-encoding"))
         payload = bodies.parse_json_object(raw)
@@ -105,7 +111,7 @@ class IngestService:
         """`GET /v1/pixel/{type}`: the same rules as a single call, the message in the query."""
         call_type = SINGLE_CALL_PATHS.get(call_path)
         if call_type is None:
-            raise NotFound("unknown_path", f"There is no pixel for {call_path!r}.")
+            raise unknown_path()
         message = decode_pixel_query(dict(request.query))
         source = self._authenticate(request.headers.get("authorization"), message.get("writeKey"))
         outcome.source_id = source.id

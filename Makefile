@@ -20,6 +20,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/pytest
 
+# 100,000 generated requests against the tracking API (tests/fuzz/): prints the count, the status
+# codes and the 5xx; fails on any violation. FUZZ_SEED=<n> replays a run (the seed is printed).
+.PHONY: fuzz
+fuzz: $(VENV)/.installed
+	$(PY) -m tests.fuzz
+
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
 

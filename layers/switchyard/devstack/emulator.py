@@ -16,6 +16,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from switchyard.devstack import moto_speedups
 from switchyard.devstack.faults import AwsFaultPlan, FaultyAws
 
 
@@ -42,6 +43,7 @@ class Emulator:
     """`faults` (the soak) puts AWS's failure answers in front of moto; without it, moto answers."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 4566, *, faults: AwsFaultPlan | None = None) -> None:
+        moto_speedups.install()
         moto: Callable[..., Iterable[bytes]] = DomainDispatcherApplication(create_backend_app)
         app = SerializedApp(FaultyAws(moto, faults) if faults is not None else moto)
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)

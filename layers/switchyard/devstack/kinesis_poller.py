@@ -2,7 +2,8 @@
 
 moto's own Kinesis trigger needs Docker, so this builds Lambda's Kinesis event itself, honours
 `batchItemFailures` (resume from the first failed sequence number) and, when the function raises,
-bisects the batch and retries, like `BisectBatchOnFunctionError`.
+bisects the batch and retries, like `BisectBatchOnFunctionError`. An idle shard is polled every
+`idle_seconds`, backing off to `max_idle_seconds` (Lambda polls a shard about once a second).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class ShardPoller:
         region: str,
         batch_size: int = 100,
         idle_seconds: float = 0.1,
+        max_idle_seconds: float = 0.4,
         max_retry_delay: float = 2.0,
     ) -> None:
         self._kinesis = kinesis
@@ -72,6 +74,7 @@ class ShardPoller:
         self._region = region
         self._batch_size = batch_size
         self._idle = idle_seconds
+        self._max_idle = max(idle_seconds, max_idle_seconds)  # polls of an idle shard back off to this
         self._max_retry_delay = max_retry_delay
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"kinesis-{shard_id}", daemon=True)
@@ -95,6 +98,7 @@ class ShardPoller:
         iterator = self._iterator(ShardIteratorType="TRIM_HORIZON")
         limit = self._batch_size
         failures_in_a_row = 0
+        idle = self._idle
         while not self._stop.is_set():
             try:
                 page = self._kinesis.get_records(ShardIterator=iterator, Limit=limit)
@@ -105,8 +109,10 @@ class ShardPoller:
             records = page["Records"]
             if not records:
                 iterator = page.get("NextShardIterator") or iterator
-                self._stop.wait(self._idle)
+                self._stop.wait(idle)
+                idle = min(self._max_idle, idle * 2)
                 continue
+            idle = self._idle
             try:
                 resume_at = first_failed_sequence(
                     self._consumer(kinesis_event(records, self._shard_id, stream_arn, self._region))

@@ -2,7 +2,10 @@
 
 `batchItemFailures` are left on the queue (the handler may have set their visibility to a retry
 delay); if the function raises, the whole batch comes back after the visibility time-out.
-Several workers poll at once, like Lambda's concurrent batches.
+Several workers poll at once, like Lambda's concurrent batches. Lambda long-polls, so an empty
+queue costs it nothing; these short polls back off from `idle_seconds` to `max_idle_seconds`
+while the queue has nothing to give, so idle workers do not crowd the emulator, which serves
+one request at a time and scans the whole queue for each receive.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class SqsPoller:
         workers: int = 4,
         batch_size: int = 10,
         idle_seconds: float = 0.2,
+        max_idle_seconds: float = 1.0,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -52,6 +56,7 @@ class SqsPoller:
         self._region = region
         self._batch_size = min(batch_size, 10)
         self._idle = idle_seconds
+        self._max_idle = max(idle_seconds, max_idle_seconds)
         self._stop = threading.Event()
         self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
@@ -70,6 +75,7 @@ class SqsPoller:
             thread.join(timeout=10)
 
     def _run(self) -> None:
+        idle = self._idle
         while not self._stop.is_set():
             try:
                 messages = self._sqs.receive_message(
@@ -85,8 +91,10 @@ class SqsPoller:
                 self._stop.wait(0.2)
                 continue
             if not messages:
-                self._stop.wait(self._idle)
+                self._stop.wait(idle)
+                idle = min(self._max_idle, idle * 2)
                 continue
+            idle = self._idle
             try:
                 response = self._consumer(sqs_event(messages, self._queue_arn, self._region))
             except Exception:

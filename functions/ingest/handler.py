@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchyard.config.store import CachedWorkspace, ConfigStore
-from switchyard.constants import DISCARD_LOG_LINES_PER_MINUTE, METRICS_NAMESPACE, SERVICE_NAME
+from switchyard.constants import DISCARD_LOG_LINES_PER_MINUTE, METRICS_NAMESPACE, REST_API_STAGE, SERVICE_NAME
 from switchyard.errors import ApiError
 from switchyard.functions.invoker import FunctionInvoker
 from switchyard.ingest.body import raw_body
@@ -82,7 +82,8 @@ class IngestApi:
             if method == "GET" and len(parts) == 4 and parts[1] == "projects" and parts[3] == "settings":
                 return self.browser_settings(event, parts[2])
         elif method == "GET" and parts == ["openapi.json"]:  # no write key: the contract is public
-            return json_response(200, openapi_text())
+            stage = event["requestContext"].get("stage")
+            return json_response(200, openapi_text(stage if stage == REST_API_STAGE else None))
         raise unknown_path()
 
     def post_messages(self, event: dict[str, Any], call: str) -> dict[str, Any]:

@@ -229,6 +229,16 @@ def test_cors_preflight_and_headers_on_every_response(local_stack: LocalStack):
         assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
 
 
+def test_the_openapi_document_is_served_over_http_without_a_write_key(local_stack: LocalStack):
+    response = requests.get(f"{local_stack.api_url}/openapi.json", headers={"Origin": "https://x.example"}, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    document = response.json()
+    assert document["openapi"].startswith("3.1.")
+    assert {"/v1/track", "/v1/batch", "/v1/pixel/{type}", "/openapi.json"} <= set(document["paths"])
+
+
 def test_the_browser_settings_document(local_stack: LocalStack):
     response = requests.get(
         f"{local_stack.api_url}/v1/projects/{KEY}/settings",

@@ -29,23 +29,31 @@ def main() -> int:
     in_process = profile.in_process if args.requests is None else args.requests
     over_http = profile.http if args.http is None else args.http
     base_seed = config.run_seed(profile)
-    workers = max(1, min(args.workers, in_process // 1000 or 1))
+    workers = max(1, args.workers)
+    # Two parts at least: half the requests reach the handler as the HTTP API sends them, half as
+    # the REST API behind the firewall (the `waf` option, the default) does.
+    parts_count = max(2, workers) if in_process >= 2 else 1
     print(
-        f"fuzzing the tracking API: {in_process} requests in-process ({workers} worker(s)), {over_http} over HTTP; "
-        f"seed {base_seed} (replay: FUZZ_SEED={base_seed} --workers {workers})",
+        f"fuzzing the tracking API: {in_process} requests in-process ({parts_count} parts on {workers} "
+        f"worker(s)), {over_http} over HTTP; seed {base_seed} (replay: FUZZ_SEED={base_seed} --workers {workers})",
         flush=True,
     )
     started = time.monotonic()
     reports: list[Report] = []
     if in_process:
-        shares = [in_process // workers + (1 if k < in_process % workers else 0) for k in range(workers)]
-        jobs = [(k, share, base_seed + 10_000 * k, profile) for k, share in enumerate(shares)]
+        shares = [in_process // parts_count + (1 if k < in_process % parts_count else 0) for k in range(parts_count)]
+        layouts = ("http", "rest")
+        jobs = [(k, share, base_seed + 10_000 * k, profile, layouts[k % 2]) for k, share in enumerate(shares)]
         if workers == 1:
-            parts = [in_process_worker(jobs[0])]
+            parts = [in_process_worker(job) for job in jobs]
         else:
             with multiprocessing.get_context("spawn").Pool(workers) as pool:
                 parts = pool.map(in_process_worker, jobs)
-        reports.append(merge("in-process", base_seed, parts, time.monotonic() - started))
+        for layout in layouts:
+            mine = [part for part, job in zip(parts, jobs, strict=True) if job[4] == layout]
+            if mine:
+                seconds = sum(part.seconds for part in mine) if workers == 1 else max(part.seconds for part in mine)
+                reports.append(merge(mine[0].target, base_seed, mine, seconds))
     if over_http:
         with HttpTarget() as target:
             reports.append(campaign(target, over_http, base_seed + 1_000_000, profile, progress=progress))

@@ -54,13 +54,17 @@ def run_seed(profile: Profile) -> int:
 def hypothesis_settings(profile: Profile, examples: int) -> settings:
     """One round's settings. No deadline: the fuzzer's own check (SLOW_ANSWER_SECONDS) judges time,
     on a shared 2-core machine a per-example deadline only makes flakes. No example database:
-    rounds are reproduced from their seed, not from files left behind."""
+    rounds are reproduced from their seed, not from files left behind. A failure is shrunk to a
+    minimal request (Hypothesis gives up after 5 minutes); FUZZ_SHRINK=0 reports it as found."""
+    phases = (Phase.explicit, Phase.generate, Phase.shrink)
+    if os.environ.get("FUZZ_SHRINK", "1") == "0":
+        phases = phases[:2]
     return settings(
         max_examples=examples,
         deadline=None,
         database=None,
         derandomize=False,  # each round gets an explicit seed (see run_seed), printed on failure
-        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+        phases=phases,
         suppress_health_check=(
             HealthCheck.too_slow,
             HealthCheck.data_too_large,

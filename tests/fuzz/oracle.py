@@ -115,8 +115,12 @@ class Contract:
         return None
 
     def check(self, request: Request, answer: Answer) -> Iterable[str]:
-        """Problems of the answer against the document (an undocumented request must get a 404)."""
-        pointer = self.operation(request.method, request.path)
+        """Problems of the answer against the document (an undocumented request must get a 404).
+
+        What API Gateway answered itself (the REST API has no resource or method for the request:
+        an empty path segment, a preflight on a webhook) must be the document's 404 too.
+        """
+        pointer = None if answer.gateway else self.operation(request.method, request.path)
         if pointer is None:
             responses_pointer = "/components/responses"
             responses = {"404": {"$ref": "#/components/responses/NotFound"}}

@@ -161,10 +161,10 @@ def _round(
     return None
 
 
-def in_process_worker(job: tuple[int, int, int, config.Profile]) -> Report:
+def in_process_worker(job: tuple[int, int, int, config.Profile, str]) -> Report:
     """One worker process of `make fuzz`: its own moto, its share of the requests, its own seeds."""
-    worker, count, seed, profile = job
-    with InProcessTarget() as target:
+    worker, count, seed, profile, layout = job
+    with InProcessTarget(layout) as target:
         return campaign(target, count, seed, profile, progress=lambda report: progress(report, worker))
 
 

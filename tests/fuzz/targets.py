@@ -4,6 +4,10 @@
   API Gateway v2 event adapter (switchyard.devstack.http_api) in a WSGI app driven by werkzeug's
   test client: the same bytes-to-event path as `switchyard dev`, without sockets. Fast enough for
   the 100,000-request run (measured: ~0.2 ms a refusal, ~2 ms an accepted message).
+  With layout="rest", the same requests arrive as the REST API behind the firewall (the `waf`
+  stack option, the default) sends them: payload 1.0 events built by tests/support/rest_api_events
+  (its stage, resources and routing), through the handler's gateway_event normalization. What
+  that API answers itself (no resource or method for a request) is its JSON `unknown_path`.
 - HttpTarget: the local stack itself (LocalStack, as tests/e2e starts it), over real HTTP, with the
   router and the functions' Lambdas running beside it: ~2 ms a refusal, ~20 ms an accepted message,
   so a smaller run.
@@ -45,11 +49,18 @@ from switchyard.ingest.service import IngestService
 from switchyard.streams import KinesisEventStream
 from tests.fuzz.wire import Answer, Request
 from tests.fuzz.workspace import FUNCTION_ID, FUNCTION_SETTINGS, write_workspace
+from tests.support.rest_api_events import to_rest_api_event
 from tests.support.streams import StreamReader
 
 REGION = "us-west-2"
 ACCOUNT = "000000000000"
 _GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway's limit, as the local adapter applies it
+_GATEWAY_MARK = "X-Fuzz-Answered-By-Gateway"  # set by the emulation, removed before the checks
+# The REST API's answer to a path or method it has no resource for (infra/tracking_api.py GATEWAY_ANSWERS).
+_REST_UNKNOWN_PATH = (
+    '{"code":"unknown_path","message":"No such endpoint; see the tracking API reference."}',
+    {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Retry-After, X-RateLimit-Reset"},
+)
 
 
 class ErrorLog(logging.Handler):
@@ -107,9 +118,9 @@ def answer_of(status: int, headers: Any, body: bytes, started: float) -> Answer:
 
 
 class InProcessTarget:
-    name = "in-process"
-
-    def __init__(self) -> None:
+    def __init__(self, layout: str = "http") -> None:
+        self.layout = layout
+        self.name = "in-process" if layout == "http" else "in-process REST"
         self.crashes: list[str] = []
         self.errors = ErrorLog()
 
@@ -164,8 +175,18 @@ class InProcessTarget:
             response = Response('{"message":"Request Entity Too Large"}', status=413, content_type="application/json")
             return response(environ, start_response)
         body = request.get_data(cache=False)
+        if self.layout == "rest":
+            event = to_rest_api_event(request, body)
+            if event is None:
+                text, headers = _REST_UNKNOWN_PATH
+                headers = {**headers, _GATEWAY_MARK: "1"}
+                return Response(text, status=404, headers=headers, content_type="application/json")(
+                    environ, start_response
+                )
+        else:
+            event = to_http_api_event(request, body)
         try:
-            result = self._handler(to_http_api_event(request, body), LocalLambdaContext("ingest"))
+            result = self._handler(event, LocalLambdaContext("ingest"))
             response = to_wsgi_response(result)
         except Exception:  # what API Gateway answers when the function itself fails
             self.crashes.append(traceback.format_exc())
@@ -174,8 +195,11 @@ class InProcessTarget:
 
     def send(self, request: Request) -> Answer:
         started = time.monotonic()
+        path = request.path
+        if self.layout == "rest" and path.startswith(constants.HTTP_API_ROOT_PATHS):
+            path = f"/{constants.REST_API_STAGE}{path}"  # webhooks and the document sit below the stage
         response = self._client.open(
-            path=request.path,
+            path=path,
             method=request.method,
             query_string=request.query or None,
             headers=request.headers,
@@ -183,7 +207,9 @@ class InProcessTarget:
             environ_base={"REMOTE_ADDR": "198.51.100.7"},
         )
         body = b"" if request.method == "HEAD" else response.get_data()
-        return answer_of(response.status_code, response.headers, body, started)
+        answer = answer_of(response.status_code, response.headers, body, started)
+        answer.gateway = answer.headers.pop(_GATEWAY_MARK.lower(), None) is not None
+        return answer
 
     def read_stream(self) -> list[dict[str, Any]]:
         return self._reader.read_new()

@@ -43,6 +43,7 @@ class Answer:
     headers: dict[str, str]  # lower-case names
     body: bytes
     seconds: float
+    gateway: bool = False  # answered by (the emulation of) API Gateway, not by the handler
 
     def json(self) -> Any:
         return json.loads(self.body)

@@ -19,6 +19,7 @@ read back what landed in Kinesis.
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import os
 import sys
@@ -30,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import orjson
 from moto import mock_aws
 from werkzeug.test import Client
 from werkzeug.wrappers import Request as WsgiRequest
@@ -99,18 +101,17 @@ class ErrorLog(logging.Handler):
 
 
 class InProcessFunctions:
-    """The source function run in-process by the real runtime, its answer round-tripped through
-    JSON as Lambda carries it (FunctionInvoker minus the Lambda hop, which needs Docker on moto)."""
+    """The source function run in-process by the real runtime, with the serializations of the
+    Lambda hop (which needs Docker on moto): FunctionInvoker writes the request with orjson,
+    Lambda's Python runtime writes the answer with json, FunctionInvoker reads it with orjson."""
 
     def __init__(self, folder: Path) -> None:
         module = load_module(folder / "functions" / "fuzzhook.py", "fuzzhook")
         self._runner = FunctionRunner(module, "source", 2)
 
     def run_request(self, function: Any, request: dict[str, Any]) -> SourceResult:
-        import orjson
-
         result = self._runner.run_request(orjson.loads(orjson.dumps(request)), dict(FUNCTION_SETTINGS))
-        return SourceResult.from_dict(orjson.loads(orjson.dumps(result.to_dict())))
+        return SourceResult.from_dict(orjson.loads(json.dumps(result.to_dict())))
 
 
 def answer_of(status: int, headers: Any, body: bytes, started: float) -> Answer:

@@ -12,13 +12,17 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT := $(CURDIR)/.jsii-cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test bench lint format synth clean
+.PHONY: run test soak bench lint format synth clean
 
 run: $(VENV)/.installed
 	$(BIN)/switchyard dev --config examples/workspace.yaml --demo-receiver 9000
 
 test: $(VENV)/.installed node_modules/.installed
 	$(BIN)/pytest
+
+# 10,000 events from the real SDKs through the local stack while faults are injected (tests/soak/).
+soak: $(VENV)/.installed
+	$(PY) -m tests.soak.run --events 10000
 
 # 100,000 generated requests against the tracking API (tests/fuzz/): prints the count, the status
 # codes and the 5xx; fails on any violation. FUZZ_SEED=<n> replays a run (the seed is printed).

@@ -146,14 +146,16 @@ def sqs_batch(*destinations: str) -> dict[str, object]:
     }
 
 
-def test_delivery_crashes_after_a_settled_single_event_batch_for_the_chosen_destinations():
-    crashes = DeliveryCrashes(1, destinations=["steady"], after=1)
+def test_delivery_crashes_after_a_settled_batch_of_one_event_per_destination():
+    crashes = DeliveryCrashes(1, destinations=["steady", "flaky"], after=1)
     settled = {"batchItemFailures": []}
     assert not crashes.crashes_after("delivery", sqs_batch("steady"), settled), "not before `after` invocations"
-    assert not crashes.crashes_after("delivery", sqs_batch("steady", "steady"), settled), "two records"
-    assert not crashes.crashes_after("delivery", sqs_batch("other"), settled), "another destination"
+    assert not crashes.crashes_after("delivery", sqs_batch("steady", "steady"), settled), "two for one destination"
+    assert not crashes.crashes_after("delivery", sqs_batch("steady", "dead"), settled), "another destination"
     assert not crashes.crashes_after("delivery", sqs_batch("steady"), {"batchItemFailures": [{"itemIdentifier": "q0"}]})
     assert not crashes.crashes_after("router", sqs_batch("steady"), settled)
-    assert crashes.crashes_after("delivery", sqs_batch("steady"), settled)
+    assert crashes.pending == 1
+    assert crashes.crashes_after("delivery", sqs_batch("steady", "flaky"), settled)
     assert not crashes.crashes_after("delivery", sqs_batch("steady"), settled), "only `times` crashes"
-    assert crashes.crashed == [("steady", "m0")]
+    assert crashes.crashed == [("steady", "m0"), ("flaky", "m1")]
+    assert crashes.pending == 0

@@ -321,23 +321,26 @@ class RouterCrashes:
 
 class DeliveryCrashes:
     """The delivery environment dies after its handler returned, before the queue learns the
-    outcome: the first `times` invocations, once `after` of them have run, that handled exactly
-    `records` record(s) for one of `destinations` and settled all of them (the HTTP call got its
-    answer). Their events come back after the visibility time-out and are sent again: a crash
-    costs one duplicate per event it had delivered."""
+    outcome: the first `times` invocations, once `after` of them have run, that settled every
+    record of their batch (the HTTP calls got their answers) and hold at most one record for each
+    destination, all of them among `destinations`. Their events come back after the visibility
+    time-out and are sent again: each crash costs at most one duplicate per destination."""
 
-    def __init__(
-        self, times: int, *, destinations: Iterable[str], after: int = 0, records: int = 1, function: str = "delivery"
-    ) -> None:
+    def __init__(self, times: int, *, destinations: Iterable[str], after: int = 0, function: str = "delivery") -> None:
         self._times = times
         self._destinations = set(destinations)
         self._after = after
-        self._records = records
         self._function = function
         self._invocations = 0
         self._lock = threading.Lock()
         self.crashed: list[tuple[str, str]] = []  # (destination, messageId) of each event whose answer was lost
         self.crashes = 0
+
+    @property
+    def pending(self) -> int:
+        """Crashes planned that have not happened yet."""
+        with self._lock:
+            return self._times - self.crashes
 
     def crashes_after(self, function_name: str, event: Any, result: Any) -> bool:
         if function_name != self._function or not isinstance(event, dict) or not isinstance(result, dict):
@@ -347,10 +350,11 @@ class DeliveryCrashes:
             self._invocations += 1
             if self._invocations <= self._after or self.crashes >= self._times:
                 return False
-            if len(records) != self._records or result.get("batchItemFailures"):
+            if not records or result.get("batchItemFailures"):
                 return False
             requests = [DeliveryRequest.from_body(record["body"]) for record in records]
-            if any(request.destination_id not in self._destinations for request in requests):
+            destinations = [request.destination_id for request in requests]
+            if len(set(destinations)) != len(destinations) or not set(destinations) <= self._destinations:
                 return False
             self.crashes += 1
             self.crashed += [(request.destination_id, str(request.event.get("messageId"))) for request in requests]

@@ -108,6 +108,8 @@ class LocalFunction:
         self.timeout_seconds = timeout_seconds
         self._functions_dir = functions_dir
         self._faults = faults
+        self.timeouts = 0  # invocations that ran past the time-out
+        self.crashes = 0  # invocations whose environment died
         self._setup: list[Callable[[ModuleType], None]] = []
         self._lock = threading.Lock()
         self._live: list[ModuleType] = []  # every environment, idle or serving
@@ -140,7 +142,7 @@ class LocalFunction:
         worker.join(self.timeout_seconds)
         if worker.is_alive():
             _stop(worker)
-            self._replace(environment)
+            self._replace(environment, timed_out=True)
             raise InvocationTimedOut(
                 f"{context.aws_request_id} Task timed out after {self.timeout_seconds:.2f} seconds"
             )
@@ -163,9 +165,13 @@ class LocalFunction:
             self._live.append(environment)
         return environment
 
-    def _replace(self, environment: ModuleType) -> None:
+    def _replace(self, environment: ModuleType, *, timed_out: bool = False) -> None:
         with self._lock:
             self._live.remove(environment)
+            if timed_out:
+                self.timeouts += 1
+            else:
+                self.crashes += 1
         self._environments.put(self._start_environment())
 
 

@@ -8,13 +8,19 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from switchyard.config.store import CachedWorkspace, ConfigStore
 from switchyard.devstack.receiver import Received, WebhookReceiver
 from switchyard.devstack.stack import LocalStack
+from switchyard.ingest.service import IngestService
+from switchyard.ingest.settings import IngestSettings
+from switchyard.timeutil import utc_now
 from tests.support.streams import StreamReader
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -288,3 +294,16 @@ def wait_until(condition, timeout: float = 30.0, interval: float = 0.2):  # type
         time.sleep(interval)
         value = condition()
     return value
+
+
+def ingest_handler(
+    stack: LocalStack,
+    stream: Callable[[IngestSettings], Any],
+    now: Callable[[], datetime] = utc_now,
+) -> Callable[..., Any]:
+    """The ingest Lambda handler over a service built here, with the stream (and clock) given."""
+    module = stack.functions["ingest"].module
+    settings = IngestSettings.from_environment()
+    workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
+    api = module.IngestApi(IngestService(workspace.get, stream(settings), settings.region, now=now))
+    return module.lambda_handler_for(lambda: api)

@@ -23,9 +23,9 @@ from switchyard.delivery.table import DeliveryTable
 from switchyard.devstack.faults import RouterCrashes
 from switchyard.devstack.receiver import WebhookReceiver
 from switchyard.devstack.stack import LocalStack
-from switchyard.streams import StreamWriteFailed
+from switchyard.streams import KinesisEventStream, StreamWriteFailed
 from switchyard.timeutil import parse_timestamp
-from tests.e2e.conftest import SECRET, Receivers, wait_until
+from tests.e2e.conftest import SECRET, Receivers, ingest_handler, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -75,18 +75,17 @@ def test_1000_sdk_events_with_duplicates_arrive_and_are_archived_exactly_once(
 ):
     run = uuid.uuid4().hex[:8]
     # Given: the first request the stream takes is also answered 503, so the SDK sends it again.
-    ingest_service = local_stack.functions["ingest"].module.api().service
-    real_stream = ingest_service._stream
     retried = []
 
-    class FailOnceAfterWriting:
+    class FailOnceAfterWriting(KinesisEventStream):
         def put(self, records: Any) -> None:
-            real_stream.put(records)
+            super().put(records)
             if not retried:
                 retried.append(len(records))
                 raise StreamWriteFailed(len(records), "injected after a successful write")
 
-    ingest_service._stream = FailOnceAfterWriting()
+    ingest = local_stack.functions["ingest"]
+    handler = ingest_handler(local_stack, lambda settings: FailOnceAfterWriting(settings.events_stream_name))
     errors: list[Exception] = []
     client = SegmentClient(
         "wk_e2e_server_456",
@@ -97,7 +96,7 @@ def test_1000_sdk_events_with_duplicates_arrive_and_are_archived_exactly_once(
     )
     calls = ["identify", "track", "page", "screen", "group", "alias"]
     originals: list[str] = []
-    try:
+    with ingest.serving(handler):
         for index in range(1000):
             call = calls[index % 6]
             repeat = index % 10 == 9  # 10%: re-send an earlier event's messageId (a later batch)
@@ -127,8 +126,6 @@ def test_1000_sdk_events_with_duplicates_arrive_and_are_archived_exactly_once(
         )
         client.flush()
         client.shutdown()
-    finally:
-        ingest_service._stream = real_stream
     assert errors == []
     assert retried, "the SDK retried a request whose events were already in the stream"
 

@@ -17,8 +17,9 @@ import requests
 from switchyard.cli.main import main
 from switchyard.devstack.stack import LocalStack
 from switchyard.replay import definition
+from switchyard.streams import KinesisEventStream
 from switchyard.timeutil import format_timestamp
-from tests.e2e.conftest import Receivers, wait_until
+from tests.e2e.conftest import Receivers, ingest_handler, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -38,14 +39,16 @@ def received_hour(offset: int) -> datetime:
 def history(local_stack: LocalStack) -> dict[str, Any]:
     """2,000 events spread over five received hours (the ingest clock is injected)."""
     run = uuid.uuid4().hex[:8]
-    service = local_stack.functions["ingest"].module.api().service
-    real_now = service._now
+    clock = {"now": received_hour(0)}
+    handler = ingest_handler(
+        local_stack, lambda settings: KinesisEventStream(settings.events_stream_name), now=lambda: clock["now"]
+    )
     sent: list[dict[str, Any]] = []
-    try:
+    with local_stack.functions["ingest"].serving(handler):
         for offset in range(HOURS):
             base = received_hour(offset)
             for chunk in range(PER_HOUR // 100):
-                service._now = lambda base=base, chunk=chunk: base + timedelta(minutes=chunk * 10 + 1)
+                clock["now"] = base + timedelta(minutes=chunk * 10 + 1)
                 batch = [
                     {
                         "type": "track",
@@ -61,8 +64,6 @@ def history(local_stack: LocalStack) -> dict[str, Any]:
                 )
                 assert response.status_code == 200
                 sent += [{**message, "offset": offset} for message in batch]
-    finally:
-        service._now = real_now
     assert local_stack.resources is not None
     bucket = local_stack.resources.archive_bucket
     s3 = local_stack.client("s3")

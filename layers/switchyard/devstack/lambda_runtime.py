@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.util
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,7 @@ class LocalFunction:
         self._lock = threading.Lock()
         self._live: list[ModuleType] = []  # every environment, idle or serving
         self._environments: queue.Queue[ModuleType] = queue.Queue()  # the idle ones
+        self._handler: Callable[[Any, LocalLambdaContext], Any] | None = None  # see serving()
         for _ in range(concurrency):
             self._environments.put(self._start_environment())
 
@@ -125,6 +127,17 @@ class LocalFunction:
             for environment in self._live:
                 action(environment)
 
+    @contextlib.contextmanager
+    def serving(self, handler: Callable[[Any, LocalLambdaContext], Any]) -> Iterator[None]:
+        """Invocations call `handler` instead of the module's `lambda_handler` until the block ends:
+        tests build a handler over collaborators of their own (a failing stream, a fixed clock)
+        with the module's public factories, rather than changing a live object's internals."""
+        self._handler = handler
+        try:
+            yield
+        finally:
+            self._handler = None
+
     @property
     def module(self) -> ModuleType:
         """One environment's module (for tests that inspect a handler)."""
@@ -135,8 +148,9 @@ class LocalFunction:
         environment = self._environments.get()
         context = LocalLambdaContext(self.name, self.timeout_seconds)
         outcome: Future[Any] = Future()
+        handler = self._handler or environment.lambda_handler
         worker = threading.Thread(
-            target=_run, args=(environment, event, context, outcome), name=f"lambda-{self.name}", daemon=True
+            target=_run, args=(handler, event, context, outcome), name=f"lambda-{self.name}", daemon=True
         )
         worker.start()
         worker.join(self.timeout_seconds)
@@ -175,9 +189,11 @@ class LocalFunction:
         self._environments.put(self._start_environment())
 
 
-def _run(environment: ModuleType, event: Any, context: LocalLambdaContext, outcome: Future[Any]) -> None:
+def _run(
+    handler: Callable[[Any, LocalLambdaContext], Any], event: Any, context: LocalLambdaContext, outcome: Future[Any]
+) -> None:
     try:
-        outcome.set_result(environment.lambda_handler(event, context))
+        outcome.set_result(handler(event, context))
     except BaseException as error:  # noqa: BLE001 - handed to the invoking thread, as Lambda reports it
         outcome.set_exception(error)
     finally:

@@ -28,6 +28,10 @@ from switchyard.functions.secrets import FunctionSecrets
 LOCAL_ACCOUNT = "000000000000"
 
 
+class NotStarted(RuntimeError):
+    """The local stack was used before `start()`."""
+
+
 class LocalStack:
     """Emulated AWS on `aws_port`, the tracking API on `port`, and the stream's consumers.
 
@@ -78,13 +82,15 @@ class LocalStack:
 
     @property
     def aws_endpoint(self) -> str:
-        assert self._moto is not None, "start() first"
+        if self._moto is None:
+            raise NotStarted("start() first")
         host, port = self._moto.get_host_and_port()
         return f"http://{host}:{port}"
 
     @property
     def api_url(self) -> str:
-        assert self._api is not None, "start() first"
+        if self._api is None:
+            raise NotStarted("start() first")
         return self._api.url
 
     def client(self, service: str) -> Any:
@@ -171,7 +177,8 @@ class LocalStack:
 
     def _aws_environment(self) -> dict[str, str]:
         """The emulator's endpoint and (any) credentials, for every AWS client in this process."""
-        assert self._moto is not None
+        if self._moto is None:
+            raise NotStarted("start() first")
         _, moto_port = self._moto.get_host_and_port()
         return {
             "AWS_ENDPOINT_URL": self.aws_endpoint,
@@ -184,7 +191,8 @@ class LocalStack:
 
     def environment(self) -> dict[str, str]:
         """What Lambda's environment holds in AWS (names from the same constants), plus the emulator."""
-        assert self.resources is not None
+        if self.resources is None:
+            raise NotStarted("start() first")
         return {
             **self._aws_environment(),
             constants.ENV_EVENTS_STREAM: self.resources.events_stream,
@@ -207,7 +215,8 @@ class LocalStack:
     def _start_user_functions(self) -> None:
         """Each workspace function as its own Lambda (as `cdk deploy -c workspace=...` makes them),
         running the same generic handler over the module in the workspace folder."""
-        assert self.resources is not None
+        if self.resources is None:
+            raise NotStarted("start() first")
         role = self.client("iam").get_role(RoleName=f"switchyard-local-{self.region}")["Role"]["Arn"]
         lambda_client = self.client("lambda")
         for function in load_workspace(self.config_path).functions:

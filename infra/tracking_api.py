@@ -58,10 +58,10 @@ ROUTES: tuple[tuple[tuple[apigwv2.HttpMethod, ...], str], ...] = (
     ((apigwv2.HttpMethod.GET,), "/openapi.json"),  # the OpenAPI document of all of the above
 )
 
-ACCESS_LOG_FIELDS = {
+# What both kinds of API log of each request: never a path, header or query (write keys live there).
+_ACCESS_LOG_COMMON = {
     "requestId": "$context.requestId",
     "requestTime": "$context.requestTime",
-    "routeKey": "$context.routeKey",
     "status": "$context.status",
     "protocol": "$context.protocol",
     "responseLength": "$context.responseLength",
@@ -72,26 +72,17 @@ ACCESS_LOG_FIELDS = {
     "error": "$context.error.message",
     "sourceIp": "$context.identity.sourceIp",
 }
+ACCESS_LOG_FIELDS = {"routeKey": "$context.routeKey", **_ACCESS_LOG_COMMON}
 
 # The REST API's access log: the same facts, the resource template instead of the route key, and
 # the firewall's verdict and API Gateway's own answer type (THROTTLED, WAF_FILTERED, ...).
 REST_ACCESS_LOG_FIELDS = {
-    "requestId": "$context.requestId",
-    "requestTime": "$context.requestTime",
     "httpMethod": "$context.httpMethod",
     "resourcePath": "$context.resourcePath",  # /projects/{writeKey}/settings, never the key
-    "status": "$context.status",
-    "protocol": "$context.protocol",
-    "responseLength": "$context.responseLength",
-    "responseLatency": "$context.responseLatency",
-    "integrationStatus": "$context.integrationStatus",
-    "integrationLatency": "$context.integrationLatency",
-    "integrationError": "$context.integrationErrorMessage",
-    "error": "$context.error.message",
+    **_ACCESS_LOG_COMMON,
     "errorType": "$context.error.responseType",
     "wafStatus": "$context.waf.status",
     "wafResponseCode": "$context.wafResponseCode",
-    "sourceIp": "$context.identity.sourceIp",
 }
 
 # Every answer readable by a browser (the handler's CORS_HEADERS), as gateway response header values.

@@ -1,6 +1,6 @@
 """The dedupe table: one item per (source, messageId) claimed, expiring after the dedupe window.
 
-The router (a later issue) writes it conditionally; DynamoDB's TTL deletes expired claims
+The router writes it conditionally (one claim per event); DynamoDB's TTL deletes expired claims
 (usually within a day or two of `expires_at`, so readers also compare `expires_at` to now).
 """
 

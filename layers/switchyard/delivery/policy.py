@@ -31,15 +31,19 @@ class Decision:
 
 
 def backoff_seconds(attempt: int, retry: dict[str, Any], rng: random.Random) -> int:
-    """Full jitter in the upper half: between 1/2 and 1 of min(max, initial * 2^(attempt-1))."""
-    ceiling = min(float(retry["max_delay_seconds"]), float(retry["initial_delay_seconds"]) * 2 ** (attempt - 1))
-    return max(1, round(rng.uniform(ceiling / 2, ceiling)))
+    """After a failed attempt: from `initial_delay_seconds`, doubling up to `max_delay_seconds`."""
+    return _jittered_doubling(float(retry["initial_delay_seconds"]), attempt, retry, rng)
 
 
 def deferral_seconds(attempt: int, retry: dict[str, Any], rng: random.Random) -> int:
     """From one second (a rate-limit window), doubling per receive up to the retry ceiling: a long
     backlog or outage costs a few dozen receives per message, not one a second."""
-    ceiling = min(float(retry["max_delay_seconds"]), 2.0 ** (attempt - 1))
+    return _jittered_doubling(1.0, attempt, retry, rng)
+
+
+def _jittered_doubling(first: float, attempt: int, retry: dict[str, Any], rng: random.Random) -> int:
+    """Full jitter in the upper half: between 1/2 and 1 of min(max, first * 2^(attempt-1))."""
+    ceiling = min(float(retry["max_delay_seconds"]), first * 2 ** (attempt - 1))
     return max(1, round(rng.uniform(ceiling / 2, ceiling)))
 
 

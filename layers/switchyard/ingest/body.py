@@ -11,6 +11,7 @@ import orjson
 
 from switchyard.constants import MAX_BATCH_BYTES, MAX_GZIP_MEMBERS, MAX_INFLATED_BYTES
 from switchyard.errors import BadRequest, PayloadTooLarge
+from switchyard.ingest.numbers import OUT_OF_RANGE_DETAIL, exact_json, holds_out_of_range_integer, wrote_large_float
 
 # Types a JSON text cannot be sent as. Anything else (text/plain from browsers, no type at all,
 # application/x-www-form-urlencoded from odd clients) is parsed as JSON all the same.
@@ -79,19 +80,22 @@ def _gunzip(data: bytes) -> bytes:
 
 
 def parse_json_value(data: bytes) -> Any:
-    """Any JSON value the pipeline can write back; a BadRequest names what is wrong.
+    """Any JSON value the pipeline can write back unchanged; a BadRequest names what is wrong.
 
     orjson reads 1,024 levels of nesting but writes only 254, and what is parsed here is written
-    again (a source function's invocation): deeper is refused now rather than failing later.
+    again (a source function's invocation): deeper is refused now rather than failing later. The
+    one writing also shows whether an integer became a float (see ingest.numbers).
     """
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise BadRequest("invalid_json", f"The request body is not valid JSON: {error}.") from error
     try:
-        orjson.dumps(value)
+        written = orjson.dumps(value)
     except orjson.JSONEncodeError as error:
         raise BadRequest("body_too_deep", "The request body is nested more than 254 levels deep.") from error
+    if wrote_large_float(written) and holds_out_of_range_integer(exact_json(data)):
+        raise BadRequest("integer_out_of_range", OUT_OF_RANGE_DETAIL)
     return value
 
 

@@ -18,7 +18,6 @@ from switchyard.functions.runtime import (
 )
 from switchyard.functions.secrets import token_hash
 from switchyard.ingest import body as bodies
-from switchyard.ingest.numbers import OUT_OF_RANGE_DETAIL, loses_integers
 
 if TYPE_CHECKING:
     from switchyard.ingest.service import HttpRequest
@@ -80,8 +79,6 @@ def function_request(request: HttpRequest) -> dict[str, Any]:
     }
     try:
         parsed = bodies.parse_json_value(raw)
-        if loses_integers(raw, parsed):
-            raise BadRequest("integer_out_of_range", OUT_OF_RANGE_DETAIL)
     except BadRequest:
         if declared_json:
             raise

@@ -8,14 +8,13 @@ destination per period, never one per event.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from switchyard.constants import CREDENTIALS_CACHE_SECONDS, destination_parameter
+from switchyard.secure_parameters import get_json, put_json
 
 
 class DestinationCredentialStore:
@@ -26,12 +25,7 @@ class DestinationCredentialStore:
         self._region = region
 
     def store(self, destination_id: str, values: dict[str, Any]) -> None:
-        name = destination_parameter(self._region, destination_id)
-        if values:
-            self._ssm.put_parameter(Name=name, Value=json.dumps(values), Type="SecureString", Overwrite=True)
-        else:
-            with contextlib.suppress(self._ssm.exceptions.ParameterNotFound):
-                self._ssm.delete_parameter(Name=name)
+        put_json(self._ssm, destination_parameter(self._region, destination_id), values)
 
 
 class CachedCredentials:
@@ -59,11 +53,7 @@ class CachedCredentials:
             cached = self._cache.get(destination_id)
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
-        name = destination_parameter(self._region, destination_id)
-        try:
-            value = json.loads(self._ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
-        except self._ssm.exceptions.ParameterNotFound:
-            value = {}
+        value = get_json(self._ssm, destination_parameter(self._region, destination_id))
         with self._lock:
             self._cache[destination_id] = (now, value)
         return value

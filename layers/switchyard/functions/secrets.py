@@ -7,13 +7,12 @@ its own secrets parameter.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import secrets as random_tokens
 from typing import Any
 
 from switchyard.constants import function_parameter
+from switchyard.secure_parameters import get_json, put_json
 
 
 def token_hash(token: str) -> str:
@@ -26,12 +25,7 @@ class FunctionSecrets:
         self._region = region
 
     def store(self, function_id: str, values: dict[str, str]) -> None:
-        name = function_parameter(self._region, function_id, "secrets")
-        if values:
-            self._ssm.put_parameter(Name=name, Value=json.dumps(values), Type="SecureString", Overwrite=True)
-        else:
-            with contextlib.suppress(self._ssm.exceptions.ParameterNotFound):
-                self._ssm.delete_parameter(Name=name)
+        put_json(self._ssm, function_parameter(self._region, function_id, "secrets"), values)
 
     def token(self, function_id: str) -> str:
         """The source function's webhook token, created on first use."""
@@ -46,10 +40,4 @@ class FunctionSecrets:
 
 def read_secrets(ssm: Any, parameter: str | None) -> dict[str, str]:
     """Inside a function's Lambda: its secrets (none when the parameter does not exist)."""
-    if not parameter:
-        return {}
-    try:
-        value = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
-    except ssm.exceptions.ParameterNotFound:
-        return {}
-    return json.loads(value)
+    return get_json(ssm, parameter) if parameter else {}

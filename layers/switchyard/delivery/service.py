@@ -133,12 +133,13 @@ class Deliverer:
         """Messages the queue gave up on after its receive limit (its own DLQ sent them here): into
         the dead-letter store, where `switchyard dlq list/redrive` and Event Delivery see them."""
         stats = self._stats_factory()
+        workspace = self._workspace()
+        label = f"awaiting_retry.{RECEIVE_LIMIT}"
         outcomes = {}
         for item in items:
-            label = f"awaiting_retry.{RECEIVE_LIMIT}"
             if self._park(item, None, label):
                 outcomes[item.message_id] = Outcome(Decision(GIVE_UP))
-                destination = self._workspace().destination(item.request.destination_id)
+                destination = workspace.destination(item.request.destination_id)
                 if destination is not None:
                     self._count_failure(stats, destination, label, "dead_lettered", {"received": item.request.event})
             else:

@@ -138,8 +138,18 @@ class LocalStack:
         workers = self._delivery_workers
         self._sqs_pollers = [
             SqsPoller(sqs, self.resources.delivery_queue_url, delivery, region=self.region, workers=workers),
-            # The replay lane: its own queue and workers, consumed by the same delivery function.
-            SqsPoller(sqs, self.resources.replay_queue_url, delivery, region=self.region, workers=2, idle_seconds=0.05),
+            # The replay lane: its own queue and workers, consumed by the same delivery function. It
+            # polls every 50 ms without backing off: a replay's pace is set upstream, per second, and
+            # a poll delayed by a backoff would hand a second's events over in one burst.
+            SqsPoller(
+                sqs,
+                self.resources.replay_queue_url,
+                delivery,
+                region=self.region,
+                workers=2,
+                idle_seconds=0.05,
+                max_idle_seconds=0.05,
+            ),
             # What SQS gave up on after its receive limit goes to the dead-letter store.
             SqsPoller(sqs, self.resources.delivery_dlq_url, delivery, region=self.region, workers=1, idle_seconds=1.0),
         ]

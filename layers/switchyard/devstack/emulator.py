@@ -10,6 +10,7 @@ long-poll (a held request would block the others); the local pollers use short p
 from __future__ import annotations
 
 import threading
+import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -51,6 +52,13 @@ class Emulator:
 
     def start(self) -> Emulator:
         self._thread.start()
+        # moto keeps its backends per process, not per server: a local stack started after another
+        # one in the same process (tests, the soak) would find its stream and tables already there.
+        # Each emulator starts from an empty account, as `make run` does in a process of its own.
+        host, port = self.get_host_and_port()
+        request = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - our own loopback server
+            answer.read()
         return self
 
     def stop(self) -> None:

@@ -21,24 +21,26 @@ from switchyard.config.store import CachedWorkspace, ConfigStore
 from switchyard.constants import CREDENTIALS_CACHE_SECONDS, DELIVERY_DLQ, METRICS_NAMESPACE, SERVICE_NAME, resource_name
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
-from switchyard.delivery.function_adapter import FunctionDestinationAdapter
-from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER
+from switchyard.delivery.http import BoundedHttp
+from switchyard.delivery.policy import Action
 from switchyard.delivery.ratelimit import RateLimiter
 from switchyard.delivery.requests import DeliveryRequest
-from switchyard.delivery.service import Deliverer, Outcome, QueuedDelivery
+from switchyard.delivery.service import Adapter, Deliverer, Outcome, QueuedDelivery
 from switchyard.delivery.stats import DeliveryStats
 from switchyard.delivery.table import DeliveryTable
-from switchyard.delivery.webhook import WebhookAdapter
+from switchyard.destinations.catalog import FUNCTION_TYPE, TOOLS
+from switchyard.destinations.driver import ToolAdapter
+from switchyard.destinations.function import FunctionDestinationAdapter
 from switchyard.functions.invoker import FunctionInvoker
 from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger
 from switchyard.settings import DeliverySettings
 
 METRIC_FOR = {
-    DONE: Metric.DELIVERED,
-    DROP: Metric.NOT_DELIVERED,
-    GIVE_UP: Metric.DEAD_LETTERED,
-    RETRY_LATER: Metric.RETRIED,
+    Action.DONE: Metric.DELIVERED,
+    Action.DROP: Metric.NOT_DELIVERED,
+    Action.GIVE_UP: Metric.DEAD_LETTERED,
+    Action.RETRY_LATER: Metric.RETRIED,
 }
 
 
@@ -62,7 +64,7 @@ class DeliveryHandler:
         failures = []
         for item in items:
             outcome = outcomes.get(item.message_id)
-            if outcome is None or outcome.decision.action == RETRY_LATER:  # no outcome: keep it queued
+            if outcome is None or outcome.decision.action is Action.RETRY_LATER:  # no outcome: keep it queued
                 self.defer(by_id[item.message_id], outcome.decision.delay_seconds if outcome else 5)
                 failures.append({"itemIdentifier": item.message_id})
         try:
@@ -92,6 +94,12 @@ class DeliveryHandler:
 
 
 @functools.cache
+def aws_client(service: str) -> Any:
+    """One client per AWS service a destination type calls (EventBridge, Firehose), made on first use."""
+    return aws.client(service)
+
+
+@functools.cache
 def handler() -> DeliveryHandler:
     """Built on first use from the function's environment."""
     settings = DeliverySettings.from_environment()
@@ -99,12 +107,15 @@ def handler() -> DeliveryHandler:
     workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
     functions = FunctionInvoker(settings.region)
     credentials = CachedCredentials(aws.client("ssm"), settings.region, CREDENTIALS_CACHE_SECONDS)
+    http = BoundedHttp()  # one connection pool for every tool
+    adapters: dict[str, Adapter] = {
+        name: ToolAdapter(kind, settings.region, http=http, credentials=credentials, aws_clients=aws_client)
+        for name, kind in TOOLS.items()
+    }
+    adapters[FUNCTION_TYPE] = FunctionDestinationAdapter(workspace.get, functions)
     deliverer = Deliverer(
         workspace.get,
-        {
-            "webhook": WebhookAdapter(credentials=credentials),
-            "function": FunctionDestinationAdapter(workspace.get, functions),
-        },
+        adapters,
         RateLimiter(table),
         DeadLetters(table),
         CircuitBreakers(),

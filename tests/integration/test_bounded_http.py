@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from switchyard.config.compiled import Destination
-from switchyard.delivery.attempts import DELIVERED, RETRY
+from switchyard.config.compiled import Destination, RetryPolicy
+from switchyard.delivery.attempts import AttemptStatus
 from switchyard.delivery.http import BoundedHttp, DeadlineExceeded
-from switchyard.delivery.webhook import WebhookAdapter
+from switchyard.destinations.driver import ToolAdapter
+from switchyard.destinations.webhook import WEBHOOK
 
 Behaviour = Callable[[socket.socket], None]
 
@@ -114,29 +115,33 @@ def webhook(url: str, timeout: float = 1.0) -> Destination:
         type="webhook",
         enabled=True,
         sources=("web",),
-        settings={"url": url, "timeout_seconds": timeout},
+        settings={"url": url, "timeout_seconds": timeout, "batch_size": 1},
         rate_limit_per_second=10,
         concurrency=1,
-        retry={"max_hours": 1, "initial_delay_seconds": 1, "max_delay_seconds": 2},
+        retry=RetryPolicy(max_hours=1, initial_delay_seconds=1, max_delay_seconds=2),
     )
 
 
 @pytest.mark.parametrize("server", [drip_body], indirect=True)
 def test_a_dripping_body_ends_the_attempt_at_its_time_out_and_the_status_counts(server: RawServer):
     started = time.monotonic()
-    attempt = WebhookAdapter().send(webhook(server.url), [{"messageId": "m1"}], deadline=time.monotonic() + 30)
+    [attempt] = ToolAdapter(WEBHOOK, "us-west-2").send(
+        webhook(server.url), [{"messageId": "m1"}], deadline=time.monotonic() + 30
+    )
     elapsed = time.monotonic() - started
     assert elapsed < 1.6, f"the attempt took {elapsed:.1f} s with a 1 s time-out"
-    assert attempt.status == DELIVERED  # the destination said 200 in time; only its body was cut
+    assert attempt.status is AttemptStatus.DELIVERED  # the destination said 200 in time; only its body was cut
 
 
 @pytest.mark.parametrize("server", [drip_headers], indirect=True)
 def test_dripping_headers_end_the_attempt_at_the_batch_deadline(server: RawServer):
     started = time.monotonic()
-    attempt = WebhookAdapter().send(webhook(server.url, timeout=10), [{"messageId": "m1"}], deadline=started + 1.2)
+    [attempt] = ToolAdapter(WEBHOOK, "us-west-2").send(
+        webhook(server.url, timeout=10), [{"messageId": "m1"}], deadline=started + 1.2
+    )
     elapsed = time.monotonic() - started
     assert elapsed < 1.8, f"the attempt took {elapsed:.1f} s with 1.2 s left in the batch"
-    assert (attempt.status, attempt.code) == (RETRY, "ETIMEDOUT")
+    assert (attempt.status, attempt.code) == (AttemptStatus.RETRY, "ETIMEDOUT")
 
 
 @pytest.mark.parametrize("server", [huge], indirect=True)

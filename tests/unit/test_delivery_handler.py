@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from switchyard.delivery.policy import DONE, GIVE_UP, RETRY_LATER, Decision
+from switchyard.delivery.policy import Action, Decision
 from switchyard.delivery.requests import DeliveryRequest
 from switchyard.delivery.service import Outcome, QueuedDelivery
 from switchyard.devstack.lambda_runtime import load_handler_module
 
+DONE, GIVE_UP, RETRY_LATER = Action.DONE, Action.GIVE_UP, Action.RETRY_LATER
 REGION = "eu-west-1"
 LIVE_ARN = f"arn:aws:sqs:{REGION}:123456789012:switchyard-delivery-{REGION}"
 DLQ_ARN = f"arn:aws:sqs:{REGION}:123456789012:switchyard-delivery-dlq-{REGION}"

@@ -8,13 +8,17 @@ from collections import Counter
 
 import pytest
 
-from switchyard.delivery.attempts import DELIVERED, FINAL, RETRY, Attempt, classify_status, parse_retry_after
+from switchyard.config.compiled import RetryPolicy
+from switchyard.delivery.attempts import Attempt, AttemptStatus, classify_status, parse_retry_after
 from switchyard.delivery.breaker import CircuitBreakers
-from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER, backoff_seconds, decide
+from switchyard.delivery.policy import Action, backoff_seconds, decide
 from switchyard.delivery.stats import bucket_upper_ms, latency_bucket, percentile
-from switchyard.delivery.webhook import signature_headers, verify_signature
+from switchyard.destinations.webhook import signature_headers, verify_signature
 
-RETRY_SPEC = {"max_hours": 4.0, "initial_delay_seconds": 5, "max_delay_seconds": 900}
+DELIVERED, FINAL, RETRY = AttemptStatus.DELIVERED, AttemptStatus.FINAL, AttemptStatus.RETRY
+DONE, DROP, GIVE_UP, RETRY_LATER = Action.DONE, Action.DROP, Action.GIVE_UP, Action.RETRY_LATER
+
+RETRY_SPEC = RetryPolicy(max_hours=4.0, initial_delay_seconds=5, max_delay_seconds=900)
 
 
 @pytest.mark.parametrize(
@@ -26,9 +30,11 @@ RETRY_SPEC = {"max_hours": 4.0, "initial_delay_seconds": 5, "max_delay_seconds":
         (401, FINAL),
         (404, FINAL),
         (408, RETRY),
+        (423, RETRY),
         (429, RETRY),
         (500, RETRY),
         (503, RETRY),
+        (501, FINAL),
     ],
 )
 def test_status_classification(status: int, expected: str):
@@ -133,10 +139,3 @@ def test_sqs_bodies_escape_the_characters_sqs_refuses():
         body = request.to_body()
         assert b"\xef\xbf" not in body
         assert DeliveryRequest.from_body(body).event == event
-
-
-def test_delivery_samples_hide_configured_headers_and_url_credentials():
-    from switchyard.delivery.webhook import shown_url, without_query
-
-    assert shown_url("https://user:pw@h.example:8443/p?api_key=1") == "https://h.example:8443/p?<redacted>"
-    assert without_query("failed: /p?api_key=1", "https://h.example/p?api_key=1") == "failed: /p?<redacted>"

@@ -10,15 +10,19 @@ from typing import Any
 
 import pytest
 
-from switchyard.config.compiled import CompiledWorkspace, Destination
-from switchyard.delivery.attempts import DELIVERED, RETRY, Attempt
+from switchyard.config.compiled import CompiledWorkspace, Destination, RetryPolicy
+from switchyard.delivery.attempts import Attempt, AttemptStatus
 from switchyard.delivery.breaker import CircuitBreakers
-from switchyard.delivery.policy import DONE, GIVE_UP, RETRY_LATER
+from switchyard.delivery.policy import Action
 from switchyard.delivery.requests import DeliveryRequest
 from switchyard.delivery.service import Deliverer, QueuedDelivery
+from switchyard.destinations.driver import SendPlan
+
+DELIVERED, RETRY = AttemptStatus.DELIVERED, AttemptStatus.RETRY
+DONE, GIVE_UP, RETRY_LATER = Action.DONE, Action.GIVE_UP, Action.RETRY_LATER
 
 NOW = 1_800_000_000.0
-RETRY_SPEC = {"max_hours": 4.0, "initial_delay_seconds": 5, "max_delay_seconds": 900}
+RETRY_SPEC = RetryPolicy(max_hours=4.0, initial_delay_seconds=5, max_delay_seconds=900)
 
 
 def destination(destination_id: str = "hook", **overrides: Any) -> Destination:
@@ -47,12 +51,15 @@ class FakeAdapter:
         self.failing_events = set(failing_events)
         self.calls: list[tuple[list[str], float]] = []
 
-    def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> Attempt:
+    def plan(self, destination: Destination) -> SendPlan:
+        return SendPlan(events_per_send=1, attempt_seconds=destination.settings["timeout_seconds"])
+
+    def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> list[Attempt]:
         ids = [event["messageId"] for event in events]
         self.calls.append((ids, deadline))
         if self.failing_events & set(ids):
             raise RuntimeError("adapter bug")
-        return Attempt(self.answer, "200" if self.answer == DELIVERED else "503", answered_at=NOW)
+        return [Attempt(self.answer, "200" if self.answer == DELIVERED else "503", answered_at=NOW)] * len(events)
 
 
 class FakeLimiter:
@@ -253,5 +260,8 @@ class RoutingAdapter:
     def __init__(self, by_destination: dict[str, FakeAdapter]) -> None:
         self._by_destination = by_destination
 
-    def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> Attempt:
+    def plan(self, destination: Destination) -> SendPlan:
+        return self._by_destination[destination.id].plan(destination)
+
+    def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> list[Attempt]:
         return self._by_destination[destination.id].send(destination, events, deadline)

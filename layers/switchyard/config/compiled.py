@@ -26,6 +26,15 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """A destination's `retry` (defaults live in the workspace model, config/workspace.py)."""
+
+    max_hours: float
+    initial_delay_seconds: int
+    max_delay_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
 class Destination:
     id: str
     name: str
@@ -35,7 +44,7 @@ class Destination:
     settings: dict[str, Any]
     rate_limit_per_second: int
     concurrency: int
-    retry: dict[str, Any]
+    retry: RetryPolicy
     function: str | None = None
     insert_function: str | None = None
     credentials: tuple[str, ...] = ()  # names of the settings kept in SSM (config/credentials.py)
@@ -112,6 +121,7 @@ class CompiledWorkspace:
                         **destination,
                         "sources": tuple(destination["sources"]),
                         "credentials": tuple(destination.get("credentials", ())),
+                        "retry": RetryPolicy(**destination["retry"]),
                     }
                 )
                 for destination in document.get("destinations", [])

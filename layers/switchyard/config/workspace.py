@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from switchyard import constants
-from switchyard.config.compiled import CompiledWorkspace, Destination, FunctionConfig, Source, write_key_hash
+from switchyard.config.compiled import (
+    CompiledWorkspace,
+    Destination,
+    FunctionConfig,
+    RetryPolicy,
+    Source,
+    write_key_hash,
+)
+from switchyard.destinations.base import DestinationSettings, DestinationType, SecretText
+from switchyard.destinations.catalog import TOOLS
 from switchyard.functions.runtime import check_function_file
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -18,22 +26,6 @@ _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 class ConfigError(Exception):
     """A workspace file that cannot be applied; nothing has been changed."""
-
-
-def _from_environment(value: object) -> object:
-    """A credential may be written as `{env: VAR}`: read from the environment of `switchyard apply`,
-    so the workspace file can be committed without it."""
-    if isinstance(value, dict) and set(value) == {"env"}:
-        name = value["env"]
-        if not isinstance(name, str) or name not in os.environ:
-            raise ValueError(f"environment variable {name!r} is not set")
-        return os.environ[name]
-    return value
-
-
-# A credential: a string, or `{env: VAR}`. Stored by `apply` as an SSM SecureString, never in the
-# config item, a template or a log line.
-SecretText = Annotated[str, BeforeValidator(_from_environment)]
 
 
 class SourceSpec(BaseModel):
@@ -44,36 +36,6 @@ class SourceSpec(BaseModel):
     write_key: str = Field(min_length=8, max_length=256, pattern=r"^[A-Za-z0-9_\-.~]+$")
     enabled: bool = True
     labels: dict[str, str] = Field(default_factory=dict)
-
-
-class WebhookSettings(BaseModel):
-    """`type: webhook`: POST each event (or batches of `batch_size`) as JSON to `url`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    # Settings that are credentials: kept in SSM (see config/credentials.py), not in the config item.
-    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("secret", "previous_secret", "headers")
-
-    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$")
-    secret: SecretText | None = Field(default=None, min_length=8, description="HMAC-SHA256 key of the signature")
-    previous_secret: SecretText | None = Field(
-        default=None, min_length=8, description="While rotating: the old key, whose signature is sent too"
-    )
-    headers: dict[str, SecretText] = Field(default_factory=dict)
-    timeout_seconds: float = Field(default=10.0, gt=0, le=30)
-    batch_size: int = Field(default=1, ge=1, le=100)
-
-    @model_validator(mode="after")
-    def _rotation_needs_a_secret(self) -> WebhookSettings:
-        if self.previous_secret and not self.secret:
-            raise ValueError("`previous_secret` is only for rotating: set the new `secret` too")
-        return self
-
-    def credentials(self) -> dict[str, Any]:
-        return {name: value for name in self.SECRET_FIELDS if (value := getattr(self, name))}
-
-    def public_settings(self) -> dict[str, Any]:
-        return self.model_dump(exclude=set(self.SECRET_FIELDS))
 
 
 class RetrySpec(BaseModel):
@@ -120,30 +82,47 @@ class FunctionSpec(BaseModel):
         return self
 
 
-class DestinationSpec(BaseModel):
+class DestinationBase(BaseModel):
+    """What every destination has; its `type` selects the model of its `settings`."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=_ID_PATTERN)
+    type: str
     name: str | None = Field(default=None, description="Name the `integrations` object uses (default: id)")
-    type: Literal["webhook", "function"]
     enabled: bool = True
     sources: list[str] = Field(default_factory=list, description="Ids of the sources connected to it")
-    settings: WebhookSettings | None = None
-    function: str | None = Field(default=None, description="type function: the destination function's id")
     insert_function: str | None = Field(default=None, description="An insert function run just before delivery")
     rate_limit_per_second: int = Field(default=100, ge=1, le=10_000)
     concurrency: int = Field(default=5, ge=1, le=50)
     retry: RetrySpec = Field(default_factory=RetrySpec)
 
-    @model_validator(mode="after")
-    def _type_rules(self) -> DestinationSpec:
-        if self.type == "webhook" and self.settings is None:
-            raise ValueError("a webhook destination needs `settings` with a `url`")
-        if self.type == "function" and not self.function:
-            raise ValueError("a function destination names its `function`")
-        if self.type != "function" and self.function:
-            raise ValueError("only `type: function` destinations name a `function`")
-        return self
+    # No settings for a destination function; a tool's model otherwise (see `_tool_spec`).
+    settings: DestinationSettings | None = None
+    function: str | None = None
+
+
+class FunctionDestinationSpec(DestinationBase):
+    type: Literal["function"]
+    function: str = Field(description="The destination function's id")
+    settings: None = None
+
+
+def _tool_spec(kind: DestinationType) -> type[DestinationBase]:
+    """`type: <kind>` with its settings model, required."""
+    return create_model(  # type: ignore[no-any-return]
+        f"{kind.settings_model.__name__.removesuffix('Settings')}DestinationSpec",
+        __base__=DestinationBase,
+        __doc__=f"`type: {kind.name}`: {kind.title}.",
+        type=(Literal[kind.name], ...),  # type: ignore[valid-type]
+        settings=(kind.settings_model, ...),
+        function=(None, None),
+    )
+
+
+_DESTINATION_SPECS = (FunctionDestinationSpec, *(_tool_spec(kind) for kind in TOOLS.values()))
+DESTINATION_TYPES = frozenset({"function", *TOOLS})
+DestinationSpec = Annotated[Union[_DESTINATION_SPECS], Field(discriminator="type")]  # noqa: UP007
 
 
 class WorkspaceSpec(BaseModel):
@@ -238,7 +217,7 @@ def parse_workspace(text: str, origin: str = "<workspace>") -> WorkspaceSpec:
 def _describe(error: ValidationError, root: yaml.Node | None, origin: str) -> str:
     lines = [f"{origin}: the workspace file is not valid ({error.error_count()} problem(s)):"]
     for problem in error.errors():
-        location = problem["loc"]
+        location = _without_type_tag(problem["loc"])
         key = ".".join(str(part) for part in location) or "(top level)"
         line = _line_of(root, location)
         where = f"line {line}, " if line else ""
@@ -247,6 +226,14 @@ def _describe(error: ValidationError, root: yaml.Node | None, origin: str) -> st
             hint = " (YAML reads yes/no/on/off/true/false as booleans: quote the value)"
         lines.append(f"  {where}{key}: {problem['msg']}{hint}")
     return "\n".join(lines)
+
+
+def _without_type_tag(location: tuple[Any, ...]) -> tuple[Any, ...]:
+    """pydantic names the union member a destination matched (`destinations.0.amplitude.settings`):
+    not a key of the file, so left out of what we show."""
+    if len(location) > 2 and location[0] == "destinations" and location[2] in DESTINATION_TYPES:
+        return location[:2] + location[3:]
+    return location
 
 
 def _line_of(node: yaml.Node | None, location: tuple[Any, ...]) -> int | None:
@@ -294,7 +281,7 @@ def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None)
                 credentials=tuple(sorted(destination.settings.credentials())) if destination.settings else (),
                 rate_limit_per_second=destination.rate_limit_per_second,
                 concurrency=destination.concurrency,
-                retry=destination.retry.model_dump(),
+                retry=RetryPolicy(**destination.retry.model_dump()),
                 function=destination.function,
                 insert_function=destination.insert_function,
             )

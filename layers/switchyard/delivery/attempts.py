@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from typing import Any
 
-DELIVERED = "delivered"
-RETRY = "retry"  # awaiting_retry.<code>
-FINAL = "final"  # discarded.<code>: the destination refused it; retrying would not help
+
+class AttemptStatus(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"  # awaiting_retry.<code>
+    FINAL = "final"  # discarded.<code>: the destination refused it; retrying would not help
 
 
 @dataclass(slots=True)
 class Attempt:
-    status: str
+    status: AttemptStatus
     code: str  # HTTP status ("200", "429", "503", "400") or a network error ("ETIMEDOUT", "ECONNREFUSED")
     retry_after: float | None = None
     request: dict[str, Any] = field(default_factory=dict)
@@ -21,18 +25,18 @@ class Attempt:
 
     @property
     def label(self) -> str:
-        if self.status == DELIVERED:
+        if self.status is AttemptStatus.DELIVERED:
             return "delivered"
-        return f"{'awaiting_retry' if self.status == RETRY else 'discarded'}.{self.code}"
+        return f"{'awaiting_retry' if self.status is AttemptStatus.RETRY else 'discarded'}.{self.code}"
 
 
-def classify_status(status: int) -> str:
-    """429, 408 and 5xx are worth retrying; other 4xx are final; 2xx is delivered."""
+def classify_status(status: int) -> AttemptStatus:
+    """408, 423, 429 and 5xx but 501 (Not Implemented) are worth retrying; other 4xx are final."""
     if 200 <= status < 300:
-        return DELIVERED
-    if status in (408, 429) or status >= 500:
-        return RETRY
-    return FINAL
+        return AttemptStatus.DELIVERED
+    if status in (408, 423, 429) or (status >= 500 and status != 501):
+        return AttemptStatus.RETRY
+    return AttemptStatus.FINAL
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -42,8 +46,6 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
-    from email.utils import parsedate_to_datetime
-
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):

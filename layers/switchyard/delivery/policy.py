@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
 
+from switchyard.config.compiled import RetryPolicy
 from switchyard.constants import DELIVERY_QUEUE_MAX_RECEIVES
-from switchyard.delivery.attempts import DELIVERED, FINAL, Attempt
+from switchyard.delivery.attempts import Attempt, AttemptStatus
 
-DONE = "done"
-RETRY_LATER = "retry"
-GIVE_UP = "dead_letter"
-DROP = "discarded"
+
+class Action(StrEnum):
+    """What happens to a queued delivery after its turn."""
+
+    DONE = "done"  # delivered (or nothing left to deliver)
+    RETRY_LATER = "retry"  # back on the queue after `delay_seconds`
+    GIVE_UP = "dead_letter"  # into the dead-letter store, for `switchyard dlq redrive`
+    DROP = "discarded"  # final: the destination refused it, or it is not to be delivered
+
 
 # SQS holds a message back at most 12 hours per visibility change.
 MAX_SQS_DELAY_SECONDS = 43_200
@@ -26,24 +32,24 @@ MAX_SQS_DELAY_SECONDS = 43_200
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    action: str  # DONE | RETRY_LATER | GIVE_UP | DROP
+    action: Action
     delay_seconds: int = 0
 
 
-def backoff_seconds(attempt: int, retry: dict[str, Any], rng: random.Random) -> int:
+def backoff_seconds(attempt: int, retry: RetryPolicy, rng: random.Random) -> int:
     """After a failed attempt: from `initial_delay_seconds`, doubling up to `max_delay_seconds`."""
-    return _jittered_doubling(float(retry["initial_delay_seconds"]), attempt, retry, rng)
+    return _jittered_doubling(float(retry.initial_delay_seconds), attempt, retry, rng)
 
 
-def deferral_seconds(attempt: int, retry: dict[str, Any], rng: random.Random) -> int:
+def deferral_seconds(attempt: int, retry: RetryPolicy, rng: random.Random) -> int:
     """From one second (a rate-limit window), doubling per receive up to the retry ceiling: a long
     backlog or outage costs a few dozen receives per message, not one a second."""
     return _jittered_doubling(1.0, attempt, retry, rng)
 
 
-def _jittered_doubling(first: float, attempt: int, retry: dict[str, Any], rng: random.Random) -> int:
+def _jittered_doubling(first: float, attempt: int, retry: RetryPolicy, rng: random.Random) -> int:
     """Full jitter in the upper half: between 1/2 and 1 of min(max, first * 2^(attempt-1))."""
-    ceiling = min(float(retry["max_delay_seconds"]), first * 2 ** (attempt - 1))
+    ceiling = min(float(retry.max_delay_seconds), first * 2 ** (attempt - 1))
     return max(1, round(rng.uniform(ceiling / 2, ceiling)))
 
 
@@ -52,15 +58,15 @@ def decide(
     attempts_so_far: int,
     first_attempt_at: float,
     now: float,
-    retry: dict[str, Any],
+    retry: RetryPolicy,
     rng: random.Random,
     max_receives: int = DELIVERY_QUEUE_MAX_RECEIVES,
 ) -> Decision:
     """After an attempt: done, dropped (a final answer), retried later or given up on."""
-    if attempt.status == DELIVERED:
-        return Decision(DONE)
-    if attempt.status == FINAL:
-        return Decision(DROP)
+    if attempt.status is AttemptStatus.DELIVERED:
+        return Decision(Action.DONE)
+    if attempt.status is AttemptStatus.FINAL:
+        return Decision(Action.DROP)
     delay = backoff_seconds(attempts_so_far, retry, rng)
     if attempt.retry_after is not None:
         delay = max(delay, int(attempt.retry_after + 0.999))
@@ -72,7 +78,7 @@ def defer(
     attempts_so_far: int,
     first_attempt_at: float,
     now: float,
-    retry: dict[str, Any],
+    retry: RetryPolicy,
     rng: random.Random,
     max_receives: int = DELIVERY_QUEUE_MAX_RECEIVES,
 ) -> Decision:
@@ -82,9 +88,9 @@ def defer(
 
 
 def later(
-    delay: int, attempts_so_far: int, first_attempt_at: float, now: float, retry: dict[str, Any], max_receives: int
+    delay: int, attempts_so_far: int, first_attempt_at: float, now: float, retry: RetryPolicy, max_receives: int
 ) -> Decision:
-    deadline = first_attempt_at + float(retry["max_hours"]) * 3600
+    deadline = first_attempt_at + retry.max_hours * 3600
     if now + delay > deadline or attempts_so_far >= max_receives:
-        return Decision(GIVE_UP)
-    return Decision(RETRY_LATER, min(delay, MAX_SQS_DELAY_SECONDS))
+        return Decision(Action.GIVE_UP)
+    return Decision(Action.RETRY_LATER, min(delay, MAX_SQS_DELAY_SECONDS))

@@ -22,20 +22,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from switchyard.config.compiled import CompiledWorkspace, Destination, FunctionConfig
-from switchyard.constants import DELIVERY_QUEUE_MAX_RECEIVES, USER_FUNCTION_LAMBDA_MARGIN_SECONDS
-from switchyard.delivery.attempts import DELIVERED, FINAL, RETRY, Attempt
+from switchyard.constants import DELIVERY_QUEUE_MAX_RECEIVES
+from switchyard.delivery.attempts import Attempt, AttemptStatus
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
-from switchyard.delivery.policy import DONE, DROP, GIVE_UP, RETRY_LATER, Decision, decide, defer
+from switchyard.delivery.policy import Action, Decision, decide, defer
 from switchyard.delivery.ratelimit import RateLimiter
 from switchyard.delivery.requests import LIVE_LANE, DeliveryRequest
-from switchyard.delivery.stats import DeliveryStats
+from switchyard.delivery.stats import Count, DeliveryStats
+from switchyard.destinations.driver import SendPlan
 from switchyard.functions.runtime import DROPPED, OK, EventResult
 
 log = logging.getLogger(__name__)
 
-# Events per invocation of a destination function (its on_batch gets them together).
-FUNCTION_BATCH_SIZE = 50
 # An attempt is not started with less time than this left before the batch's deadline.
 MIN_ATTEMPT_SECONDS = 0.5
 # When a dead letter cannot be written, the message stays on the queue and is decided again.
@@ -47,13 +46,21 @@ CIRCUIT_OPEN = "circuit_open"
 OUT_OF_TIME = "out_of_time"  # the batch's budget ran out before its turn
 INTERNAL_ERROR = "internal_error"
 RECEIVE_LIMIT = "receive_limit"  # the queue's maxReceiveCount was reached (a crash loop, a poison message)
+DEFERRAL_COUNTS = {
+    RATE_LIMITED: Count.RATE_LIMITED,
+    CIRCUIT_OPEN: Count.DEFERRED,
+    OUT_OF_TIME: Count.OUT_OF_TIME,
+    INTERNAL_ERROR: Count.INTERNAL_ERROR,
+}
 
 
 class Adapter(Protocol):
-    def send(
-        self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float
-    ) -> Attempt | list[Attempt]:
-        """One request for the events, ended by `deadline` (time.monotonic)."""
+    """Delivers to one destination type (destinations/driver.py for tools, destinations/function.py)."""
+
+    def plan(self, destination: Destination) -> SendPlan: ...
+
+    def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> list[Attempt]:
+        """An attempt per event, every request ended by `deadline` (time.monotonic)."""
         ...
 
 
@@ -138,12 +145,13 @@ class Deliverer:
         outcomes = {}
         for item in items:
             if self._park(item, None, label):
-                outcomes[item.message_id] = Outcome(Decision(GIVE_UP))
+                outcomes[item.message_id] = Outcome(Decision(Action.GIVE_UP))
                 destination = workspace.destination(item.request.destination_id)
                 if destination is not None:
-                    self._count_failure(stats, destination, label, "dead_lettered", {"received": item.request.event})
+                    sample = {"received": item.request.event}
+                    self._count_failure(stats, destination, label, Count.DEAD_LETTERED, sample)
             else:
-                outcomes[item.message_id] = Outcome(Decision(RETRY_LATER, PARK_RETRY_SECONDS))
+                outcomes[item.message_id] = Outcome(Decision(Action.RETRY_LATER, PARK_RETRY_SECONDS))
         try:
             stats.flush()
         except Exception:  # noqa: BLE001 - statistics are best-effort
@@ -179,85 +187,104 @@ class Deliverer:
         deadline: float,
         settled: dict[str, Outcome],
     ) -> None:
+        """The steps, each settling what it decides: configured? enabled? circuit closed? within
+        the rate limit? the insert function's verdict? time left? Then the adapter's answers."""
         if destination is None:
-            for item in items:
-                parked = self._park(item, None, "destination_not_configured")
-                settled[item.message_id] = Outcome(Decision(GIVE_UP) if parked else Decision(RETRY_LATER, 60))
+            self._park_unconfigured(items, settled)
             return
-        if not destination.enabled and all(item.request.lane == LIVE_LANE for item in items):
-            for item in items:
-                settled[item.message_id] = Outcome(Decision(DROP))
-                sample = {"received": item.request.event}
-                self._count_failure(stats, destination, "discarded.destination_disabled", "not_delivered", sample)
+        if self._discard_if_disabled(destination, items, stats, settled):
             return
+        if self._defer_if_circuit_open(destination, items, stats, settled):
+            return
+        sendable = self._within_rate_limit(destination, items, stats, settled)
+        if destination.insert_function:
+            sendable = self._run_insert_function(workspace, destination, sendable, settled, stats)
+        adapter = self._adapters[destination.type]
+        plan = adapter.plan(destination)
+        chunks, too_late = self._chunks_within_budget(plan, destination.concurrency, sendable, deadline)
+        for item in too_late:
+            settled[item.message_id] = self._defer(destination, item, stats, OUT_OF_TIME, 1)
+        if chunks:
+            got_through = self._send(adapter, destination, chunks, stats, deadline, settled)
+            self._breakers.record(destination.id, got_through)
 
+    def _park_unconfigured(self, items: list[QueuedDelivery], settled: dict[str, Outcome]) -> None:
+        """Queued for a destination the workspace no longer has: kept for a redrive, not lost."""
+        for item in items:
+            parked = self._park(item, None, "destination_not_configured")
+            settled[item.message_id] = Outcome(Decision(Action.GIVE_UP) if parked else Decision(Action.RETRY_LATER, 60))
+
+    def _discard_if_disabled(
+        self, destination: Destination, items: list[QueuedDelivery], stats: DeliveryStats, settled: dict[str, Outcome]
+    ) -> bool:
+        """Live traffic for a disabled destination is discarded; a replay into it is still delivered."""
+        if destination.enabled or any(item.request.lane != LIVE_LANE for item in items):
+            return False
+        for item in items:
+            settled[item.message_id] = Outcome(Decision(Action.DROP))
+            sample = {"received": item.request.event}
+            self._count_failure(stats, destination, "discarded.destination_disabled", Count.NOT_DELIVERED, sample)
+        return True
+
+    def _defer_if_circuit_open(
+        self, destination: Destination, items: list[QueuedDelivery], stats: DeliveryStats, settled: dict[str, Outcome]
+    ) -> bool:
         blocked = self._breakers.blocked_for(destination.id)
-        if blocked > 0:
-            for item in items:
-                settled[item.message_id] = self._defer(destination, item, stats, CIRCUIT_OPEN, blocked)
-            return
+        if blocked <= 0:
+            return False
+        for item in items:
+            settled[item.message_id] = self._defer(destination, item, stats, CIRCUIT_OPEN, blocked)
+        return True
 
-        # One budget per destination; a replay gets at most half of it (see ratelimit.py).
+    def _within_rate_limit(
+        self, destination: Destination, items: list[QueuedDelivery], stats: DeliveryStats, settled: dict[str, Outcome]
+    ) -> list[QueuedDelivery]:
+        """One budget per destination; a replay gets at most half of it (see ratelimit.py)."""
         replay = items[0].request.lane != LIVE_LANE
         allowed = self._limiter.take(destination.id, len(items), destination.rate_limit_per_second, replay=replay)
         for item in items[allowed:]:
             settled[item.message_id] = self._defer(destination, item, stats, RATE_LIMITED, 1)
-
-        sendable = items[:allowed]
-        if destination.insert_function:
-            sendable = self._run_insert_function(workspace, destination, sendable, settled, stats)
-        chunks, too_late = self._chunks_within_budget(workspace, destination, sendable, deadline)
-        for item in too_late:
-            settled[item.message_id] = self._defer(destination, item, stats, OUT_OF_TIME, 1)
-        if chunks:
-            got_through = self._send(destination, chunks, stats, deadline, settled)
-            self._breakers.record(destination.id, got_through)
+        return items[:allowed]
 
     def _chunks_within_budget(
-        self, workspace: CompiledWorkspace, destination: Destination, items: list[QueuedDelivery], deadline: float
+        self, plan: SendPlan, concurrency: int, items: list[QueuedDelivery], deadline: float
     ) -> tuple[list[list[QueuedDelivery]], list[QueuedDelivery]]:
-        """The requests to make, as many rounds of them as fit before the deadline even if every
+        """The hand-overs to make, as many rounds of them as fit before the deadline even if every
         one hangs for its whole time-out; and the items left for a later invocation."""
-        default_batch = FUNCTION_BATCH_SIZE if destination.type == "function" else 1
-        batch_size = int(destination.settings.get("batch_size", default_batch))
-        chunks = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
-        timeout = float(destination.settings.get("timeout_seconds", 10))
-        if destination.type == "function":
-            function = workspace.function(destination.function or "")
-            timeout = float(function.timeout_seconds + USER_FUNCTION_LAMBDA_MARGIN_SECONDS) if function else timeout
+        size = plan.events_per_send
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
         remaining = deadline - self._monotonic()
-        rounds = max(0, int(remaining // (timeout + 1)))
-        if destination.type != "function" and remaining >= MIN_ATTEMPT_SECONDS:
-            rounds = max(1, rounds)  # a webhook attempt is cut at the deadline, so one round always fits
-        fitting = destination.concurrency * rounds
+        rounds = max(0, int(remaining // (plan.attempt_seconds + 1)))
+        if plan.cut_at_deadline and remaining >= MIN_ATTEMPT_SECONDS:
+            rounds = max(1, rounds)  # an attempt is cut at the deadline, so one round always fits
+        fitting = concurrency * rounds
         return chunks[:fitting], [item for chunk in chunks[fitting:] for item in chunk]
 
     def _send(
         self,
+        adapter: Adapter,
         destination: Destination,
         chunks: list[list[QueuedDelivery]],
         stats: DeliveryStats,
         deadline: float,
         settled: dict[str, Outcome],
     ) -> bool:
-        """Sends the chunks, `concurrency` at a time, settling each chunk's items as its answer
-        arrives; True if anything got through (the circuit breaker's signal)."""
-        adapter = self._adapters[destination.type]
+        """Hands the chunks over, `concurrency` at a time, settling each chunk's items as its answers
+        arrive; True if anything got through (the circuit breaker's signal)."""
         got_through = False
         with ThreadPoolExecutor(max_workers=min(destination.concurrency, len(chunks))) as pool:
-            pending: list[tuple[list[QueuedDelivery], Future[Attempt | list[Attempt]]]] = [
+            pending: list[tuple[list[QueuedDelivery], Future[list[Attempt]]]] = [
                 (chunk, pool.submit(adapter.send, destination, [item.request.event for item in chunk], deadline))
                 for chunk in chunks
             ]
             for chunk, future in pending:
                 try:
-                    answer = future.result()
+                    attempts = future.result()
                 except Exception as error:  # noqa: BLE001 - an adapter's bug: retry these, settle the rest
                     log.exception("the %s adapter failed on %d event(s)", destination.type, len(chunk))
-                    answer = Attempt(RETRY, INTERNAL_ERROR, response={"error": type(error).__name__})
-                # Webhooks answer once for the chunk; destination functions once per event.
-                attempts = answer if isinstance(answer, list) else [answer] * len(chunk)
-                got_through = got_through or any(attempt.status != RETRY for attempt in attempts)
+                    failed = Attempt(AttemptStatus.RETRY, INTERNAL_ERROR, response={"error": type(error).__name__})
+                    attempts = [failed] * len(chunk)
+                got_through = got_through or any(attempt.status is not AttemptStatus.RETRY for attempt in attempts)
                 for item, attempt in zip(chunk, attempts, strict=True):
                     settled[item.message_id] = self._settle(destination, item, attempt, stats)
         return got_through
@@ -282,10 +309,10 @@ class Deliverer:
                 item.request.event_json = None
                 kept.append(item)
             elif result.status == DROPPED:
-                settled[item.message_id] = Outcome(Decision(DONE))
-                self._count(stats, destination, "dropped_by_insert_function")
+                settled[item.message_id] = Outcome(Decision(Action.DONE))
+                self._count(stats, destination, Count.DROPPED_BY_INSERT_FUNCTION)
             else:
-                status = RETRY if result.retryable else FINAL
+                status = AttemptStatus.RETRY if result.retryable else AttemptStatus.FINAL
                 attempt = Attempt(
                     status,
                     result.code,
@@ -308,20 +335,20 @@ class Deliverer:
             self._rng,
             self._max_receives,
         )
-        if decision.action == GIVE_UP and not self._park(item, attempt, attempt.label):
-            decision = Decision(RETRY_LATER, PARK_RETRY_SECONDS)
+        if decision.action is Action.GIVE_UP and not self._park(item, attempt, attempt.label):
+            decision = Decision(Action.RETRY_LATER, PARK_RETRY_SECONDS)
         latency = None
-        if attempt.status == DELIVERED:
+        if attempt.status is AttemptStatus.DELIVERED:
             # End-to-end latency is a live-traffic figure: a replayed event was received long ago.
             latency = self._count_delivery(stats, destination, item, attempt.answered_at or self._clock())
             return Outcome(decision, attempt, latency)
         sample = {"received": item.request.event, "request": attempt.request, "response": attempt.response}
-        if decision.action == GIVE_UP:
-            counter = "dead_lettered"
-        elif attempt.status == FINAL:
-            counter = "not_delivered"
+        if decision.action is Action.GIVE_UP:
+            counter = Count.DEAD_LETTERED
+        elif attempt.status is AttemptStatus.FINAL:
+            counter = Count.NOT_DELIVERED
         else:
-            counter = "retried"
+            counter = Count.RETRIED
         self._count_failure(stats, destination, attempt.label, counter, sample, attempt.answered_at)
         return Outcome(decision, attempt)
 
@@ -330,17 +357,17 @@ class Deliverer:
     ) -> Outcome:
         """No attempt was made: later, unless the retry policy's time (or the queue's receives) ran out."""
         if destination is None:
-            return Outcome(Decision(RETRY_LATER, PARK_RETRY_SECONDS))
+            return Outcome(Decision(Action.RETRY_LATER, PARK_RETRY_SECONDS))
         now = self._clock()
         retry = destination.retry
         decision = defer(delay, item.receive_count, item.first_received_at, now, retry, self._rng, self._max_receives)
         label = f"awaiting_retry.{reason}"
-        if decision.action == GIVE_UP:
+        if decision.action is Action.GIVE_UP:
             if self._park(item, None, label):
-                self._count_failure(stats, destination, label, "dead_lettered", {"received": item.request.event})
+                self._count_failure(stats, destination, label, Count.DEAD_LETTERED, {"received": item.request.event})
                 return Outcome(decision)
-            decision = Decision(RETRY_LATER, PARK_RETRY_SECONDS)
-        self._count(stats, destination, "deferred" if reason == CIRCUIT_OPEN else reason)
+            decision = Decision(Action.RETRY_LATER, PARK_RETRY_SECONDS)
+        self._count(stats, destination, DEFERRAL_COUNTS[reason])
         return Outcome(decision)
 
     def _park(self, item: QueuedDelivery, attempt: Attempt | None, reason: str) -> bool:
@@ -370,7 +397,7 @@ class Deliverer:
         stats: DeliveryStats,
         destination: Destination,
         label: str,
-        counter: str,
+        counter: Count,
         sample: dict[str, Any],
         at: float | None = None,
     ) -> None:
@@ -379,7 +406,7 @@ class Deliverer:
         except Exception:  # noqa: BLE001
             log.exception("could not count %s for %s", label, destination.id)
 
-    def _count(self, stats: DeliveryStats, destination: Destination, counter: str) -> None:
+    def _count(self, stats: DeliveryStats, destination: Destination, counter: Count) -> None:
         try:
             stats.count(destination.id, counter, self._clock())
         except Exception:  # noqa: BLE001

@@ -11,6 +11,7 @@ import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -21,6 +22,20 @@ from switchyard.timeutil import parse_timestamp
 # Latency histogram: bucket i holds latencies up to 1.1**i milliseconds (10% resolution).
 _BUCKET_BASE = 1.1
 STATS_RETENTION_DAYS = 30
+
+
+class Count(StrEnum):
+    """Event Delivery's counters per destination and minute (stored as `c_<name>`)."""
+
+    DELIVERED = "delivered"
+    NOT_DELIVERED = "not_delivered"  # final: refused, unsupported, discarded (dead letters included)
+    RETRIED = "retried"
+    DEAD_LETTERED = "dead_lettered"
+    DEFERRED = "deferred"  # the circuit was open
+    RATE_LIMITED = "rate_limited"
+    OUT_OF_TIME = "out_of_time"
+    INTERNAL_ERROR = "internal_error"
+    DROPPED_BY_INSERT_FUNCTION = "dropped_by_insert_function"
 
 
 def latency_bucket(milliseconds: float) -> int:
@@ -57,25 +72,25 @@ class DeliveryStats:
             latency = max(0.0, (answered_at - received.replace(tzinfo=UTC).timestamp()) * 1000)
         with self._lock:
             minute = self._minutes[(destination_id, _minute_of(answered_at))]
-            minute.counters["delivered"] += 1
+            minute.counters[Count.DELIVERED] += 1
             if latency is not None:
                 minute.latency[latency_bucket(latency)] += 1
         return latency
 
-    def failed(self, destination_id: str, label: str, at: float, *, counter: str, sample: dict[str, Any]) -> None:
+    def failed(self, destination_id: str, label: str, at: float, *, counter: Count, sample: dict[str, Any]) -> None:
         """counter: `retried` (will be tried again), `not_delivered` (final), or `dead_lettered`."""
         with self._lock:
             minute = self._minutes[(destination_id, _minute_of(at))]
             minute.counters[counter] += 1
-            if counter == "dead_lettered":
-                minute.counters["not_delivered"] += 1
+            if counter is Count.DEAD_LETTERED:
+                minute.counters[Count.NOT_DELIVERED] += 1
             minute.errors[label] += 1
             self._samples[(destination_id, label)] = {
                 **sample,
                 "at": datetime.fromtimestamp(at, UTC).isoformat(),
             }
 
-    def count(self, destination_id: str, counter: str, at: float, amount: int = 1) -> None:
+    def count(self, destination_id: str, counter: Count, at: float, amount: int = 1) -> None:
         with self._lock:
             self._minutes[(destination_id, _minute_of(at))].counters[counter] += amount
 
@@ -176,10 +191,10 @@ def read_report(
         destination_id=destination_id,
         since=start,
         until=now,
-        delivered=counters["delivered"],
-        not_delivered=counters["not_delivered"],
-        retried=counters["retried"],
-        dead_lettered=counters["dead_lettered"],
+        delivered=counters[Count.DELIVERED],
+        not_delivered=counters[Count.NOT_DELIVERED],
+        retried=counters[Count.RETRIED],
+        dead_lettered=counters[Count.DEAD_LETTERED],
         p95_latency_ms=percentile(latency, 0.95),
         errors=dict(errors.most_common()),
         samples=samples,

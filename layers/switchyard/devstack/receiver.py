@@ -12,7 +12,7 @@ import orjson
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from switchyard.delivery.webhook import verify_signature
+from switchyard.destinations.webhook import verify_signature
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Received:
     body: bytes
     events: list[dict[str, Any]] = field(default_factory=list)
     signature_valid: bool | None = None
+    query: str = ""  # the raw query string
 
 
 # What to answer: (status, headers, body); a body given as chunks is streamed as they come.
@@ -74,7 +75,9 @@ class WebhookReceiver:
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
         body = request.get_data()
-        received = Received(time.time(), request.path, dict(request.headers), body)
+        received = Received(
+            time.time(), request.path, dict(request.headers), body, query=request.query_string.decode("latin-1")
+        )
         try:
             parsed = orjson.loads(body)
             received.events = parsed["batch"] if isinstance(parsed, dict) and "batch" in parsed else [parsed]

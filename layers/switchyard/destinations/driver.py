@@ -1,0 +1,345 @@
+"""Sending with any destination type: settings, mapping, packing, requests, per-event outcomes.
+
+One `send` takes the events the deliverer hands over (at most `plan().events_per_send`) and:
+
+1. builds the typed settings (public ones from the config item, credentials from SSM, cached);
+2. maps each event to the tool's items, or settles it as unsupported;
+3. packs each channel's items into requests within the tool's count and byte limits, each
+   item serialized once;
+4. makes the requests one after another, none after the deadline, each cut at the deadline;
+5. reads each answer as one verdict per item and gives each event the worst of its items'
+   verdicts (retry, then final, then delivered): an event whose items were all accepted is never
+   sent again, even when other events of the same request were refused.
+
+Samples kept for operators show no credential: every credential's value is masked wherever it
+appears (URL, headers, body), and so are the headers a type names secret.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+from pydantic import ValidationError
+from urllib3.exceptions import HTTPError
+
+from switchyard.config.compiled import Destination
+from switchyard.delivery.attempts import Attempt, AttemptStatus
+from switchyard.delivery.http import Answer, BoundedHttp
+from switchyard.delivery.network import network_code
+from switchyard.destinations.base import (
+    AwsCall,
+    Call,
+    CallContext,
+    DestinationSettings,
+    DestinationType,
+    HttpCall,
+    Limits,
+    Unsupported,
+    Verdict,
+)
+
+SAMPLE_CHARS = 2048
+MASK = "<redacted>"
+# A request is not started with less time than this before the deadline.
+MIN_REQUEST_SECONDS = 0.5
+
+CREDENTIALS_UNAVAILABLE = "credentials_unavailable"
+UNSUPPORTED = "unsupported"  # discarded.unsupported.<reason>
+ITEM_TOO_LARGE = "item_too_large"
+OUT_OF_TIME = "out_of_time"
+MAPPING_FAILED = "mapping_failed"
+
+# AWS error codes that no retry will fix (a request we built wrong); everything else is retried,
+# a missing bus or stream included: after it is created, the events go through.
+_FINAL_AWS_ERRORS = frozenset({"ValidationException", "SerializationException", "InvalidArgumentException"})
+
+_NO_CREDENTIALS: dict[str, Any] = {}  # one object, so the settings cache recognises "none" again
+_SEVERITY = {AttemptStatus.DELIVERED: 0, AttemptStatus.FINAL: 1, AttemptStatus.RETRY: 2}
+
+
+class Credentials(Protocol):
+    def get(self, destination_id: str) -> dict[str, Any]: ...
+
+
+class AwsClients(Protocol):
+    def __call__(self, service: str) -> Any: ...
+
+
+class NoCredentials:
+    def get(self, destination_id: str) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True, slots=True)
+class SendPlan:
+    """How the deliverer should hand events to an adapter, and how long one hand-over may take."""
+
+    events_per_send: int
+    attempt_seconds: float
+    cut_at_deadline: bool = True  # False: the attempt runs its own time-out (a Lambda invocation)
+
+
+@dataclass(slots=True)
+class _Packed:
+    channel: str
+    members: list[tuple[int, bytes]]  # (event index, serialized item)
+
+
+class ToolAdapter:
+    """The deliverer's adapter for one destination type: generic over the type's declarations."""
+
+    def __init__(
+        self,
+        kind: DestinationType,
+        aws_region: str,
+        *,
+        http: BoundedHttp | None = None,
+        credentials: Credentials | None = None,
+        aws_clients: AwsClients | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.kind = kind
+        self._aws_region = aws_region
+        self._http = http or BoundedHttp()
+        self._credentials = credentials or NoCredentials()
+        self._aws_clients = aws_clients
+        self._clock = clock
+        self._monotonic = monotonic
+        self._settings_cache: dict[str, tuple[Destination, dict[str, Any], DestinationSettings]] = {}
+        self._lock = threading.Lock()
+
+    # -- what the deliverer asks -------------------------------------------------------------
+
+    def plan(self, destination: Destination) -> SendPlan:
+        # The stored settings were validated by `apply` and carry every default: no need to again.
+        settings = self.kind.settings_model.model_construct(**destination.settings)
+        return SendPlan(self.kind.events_per_send(settings), settings.timeout_seconds)
+
+    def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> list[Attempt]:
+        try:
+            settings, secrets = self.settings(destination)
+        except CredentialsUnavailable as error:
+            return [self._settled(AttemptStatus.RETRY, CREDENTIALS_UNAVAILABLE, {"error": str(error)})] * len(events)
+        attempts: list[Attempt | None] = [None] * len(events)
+        packed = self._map_and_pack(events, settings, attempts)
+        for batch in packed:
+            self._deliver_batch(batch, settings, secrets, deadline, attempts)
+        return [attempt if attempt is not None else self._nothing_to_send() for attempt in attempts]
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    def settings(self, destination: Destination) -> tuple[DestinationSettings, tuple[str, ...]]:
+        """Typed settings with credentials merged in; cached until the config or credentials change."""
+        credentials: dict[str, Any] = _NO_CREDENTIALS
+        if destination.credentials:
+            try:
+                credentials = self._credentials.get(destination.id)
+            except Exception as error:  # noqa: BLE001 - SSM unreachable or throttled: later, never unauthenticated
+                raise CredentialsUnavailable(type(error).__name__) from error
+            if set(destination.credentials) - set(credentials):
+                raise CredentialsUnavailable("not stored yet")
+        with self._lock:
+            cached = self._settings_cache.get(destination.id)
+        if cached is not None and cached[0] == destination and cached[1] is credentials:
+            settings = cached[2]
+        else:
+            try:
+                settings = self.kind.settings_model.model_validate({**destination.settings, **credentials})
+            except ValidationError as error:
+                raise CredentialsUnavailable(f"settings do not validate: {error.error_count()} problem(s)") from error
+            with self._lock:
+                self._settings_cache[destination.id] = (destination, credentials, settings)
+        hidden = [*secret_values(credentials), *self.kind.hidden_values(settings)]
+        return settings, tuple(sorted(hidden, key=len, reverse=True))
+
+    def _map_and_pack(
+        self, events: Sequence[dict[str, Any]], settings: DestinationSettings, attempts: list[Attempt | None]
+    ) -> list[_Packed]:
+        by_channel: dict[str, list[tuple[int, bytes]]] = {}
+        for index, event in enumerate(events):
+            try:
+                mapped = self.kind.map(event, settings)
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                attempts[index] = self._settled(AttemptStatus.FINAL, MAPPING_FAILED, {"error": repr(error)[:200]})
+                continue
+            if isinstance(mapped, Unsupported):
+                attempts[index] = self._settled(AttemptStatus.FINAL, f"{UNSUPPORTED}.{mapped.reason}", {})
+                continue
+            for item in mapped:
+                by_channel.setdefault(item.channel, []).append((index, orjson.dumps(item.payload)))
+        batches: list[_Packed] = []
+        for channel, members in by_channel.items():
+            batches.extend(self._pack(channel, members, self.kind.limits(channel, settings), attempts))
+        return batches
+
+    def _pack(
+        self, channel: str, members: list[tuple[int, bytes]], limits: Limits, attempts: list[Attempt | None]
+    ) -> list[_Packed]:
+        """Greedy, in order: a request closes when the next item would break a limit."""
+        batches: list[_Packed] = []
+        current: list[tuple[int, bytes]] = []
+        size = limits.overhead_bytes
+        for index, payload in members:
+            cost = len(payload) + 1  # the separator
+            if limits.overhead_bytes + cost > limits.max_bytes:
+                attempts[index] = self._settled(AttemptStatus.FINAL, ITEM_TOO_LARGE, {"bytes": len(payload)})
+                continue
+            if current and (len(current) >= limits.max_items or size + cost > limits.max_bytes):
+                batches.append(_Packed(channel, current))
+                current, size = [], limits.overhead_bytes
+            current.append((index, payload))
+            size += cost
+        if current:
+            batches.append(_Packed(channel, current))
+        return batches
+
+    def _deliver_batch(
+        self,
+        batch: _Packed,
+        settings: DestinationSettings,
+        secrets: tuple[str, ...],
+        deadline: float,
+        attempts: list[Attempt | None],
+    ) -> None:
+        indexes = [index for index, _ in batch.members]
+        if any(attempts[index] is not None and attempts[index].status is AttemptStatus.RETRY for index in indexes):
+            # An event with an item already to be retried: its other items go with the retry.
+            batch.members = [m for m in batch.members if _pending(attempts[m[0]])]
+            indexes = [index for index, _ in batch.members]
+            if not indexes:
+                return
+        if deadline - self._monotonic() < MIN_REQUEST_SECONDS:
+            self._record(indexes, [Verdict(AttemptStatus.RETRY, OUT_OF_TIME)] * len(indexes), {}, {}, attempts)
+            return
+        context = CallContext(self._aws_region, self._clock())
+        call = self.kind.call(batch.channel, [payload for _, payload in batch.members], settings, context)
+        shown = shown_call(call, secrets, self.kind.secret_headers)
+        try:
+            answer = self._execute(call, settings, deadline)
+        except TransportError as error:
+            response = {"error": mask(str(error), secrets)[:SAMPLE_CHARS]}
+            verdict = Verdict(AttemptStatus.FINAL if error.final else AttemptStatus.RETRY, error.code)
+            self._record(indexes, [verdict] * len(indexes), shown, response, attempts)
+            return
+        now = self._clock()
+        verdicts = self.kind.interpret(call, answer, len(indexes), now)
+        self._record(indexes, verdicts, shown, shown_answer(answer, secrets), attempts)
+
+    def _execute(self, call: Call, settings: DestinationSettings, deadline: float) -> Any:
+        if isinstance(call, HttpCall):
+            try:
+                return self._http.request(
+                    call.method,
+                    call.url,
+                    body=call.body,
+                    headers={"Content-Type": "application/json", **call.headers},
+                    deadline=min(deadline, self._monotonic() + settings.timeout_seconds),
+                )
+            except (HTTPError, OSError) as error:
+                raise TransportError(network_code(error), f"{network_code(error)}: {error}") from error
+        if self._aws_clients is None:
+            raise TransportError("no_aws_client", f"{self.kind.name} needs AWS clients")
+        client = self._aws_clients(call.service)
+        try:
+            return getattr(client, call.operation)(**call.params)
+        except Exception as error:  # noqa: BLE001 - botocore's errors: classified below
+            code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
+            final = code in _FINAL_AWS_ERRORS
+            raise TransportError(code, f"{code}: {error}", final=final) from error
+
+    def _record(
+        self,
+        indexes: list[int],
+        verdicts: list[Verdict],
+        request: dict[str, Any],
+        response: dict[str, Any],
+        attempts: list[Attempt | None],
+    ) -> None:
+        if len(verdicts) != len(indexes):
+            raise ValueError(f"{self.kind.name}: {len(verdicts)} verdicts for {len(indexes)} items")
+        answered = self._clock()
+        for index, verdict in zip(indexes, verdicts, strict=True):
+            previous = attempts[index]
+            if previous is not None and _SEVERITY[previous.status] >= _SEVERITY[verdict.status]:
+                continue  # an event's outcome is its worst item's
+            attempts[index] = Attempt(
+                verdict.status,
+                verdict.code,
+                retry_after=verdict.retry_after,
+                request=request,
+                response=response,
+                answered_at=answered,
+            )
+
+    def _settled(self, status: AttemptStatus, code: str, response: dict[str, Any]) -> Attempt:
+        return Attempt(status, code, response=response, answered_at=self._clock())
+
+    def _nothing_to_send(self) -> Attempt:
+        """An event the type mapped to no item at all (e.g. an identify without traits)."""
+        return Attempt(AttemptStatus.DELIVERED, "no_items", answered_at=self._clock())
+
+
+def _pending(attempt: Attempt | None) -> bool:
+    return attempt is None or attempt.status is not AttemptStatus.RETRY
+
+
+class CredentialsUnavailable(Exception):
+    """The destination's credentials cannot be read (yet): its events wait."""
+
+
+class TransportError(Exception):
+    def __init__(self, code: str, message: str, *, final: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.final = final
+
+
+def secret_values(credentials: dict[str, Any]) -> list[str]:
+    """Every string inside the credentials (header maps included), longest first for masking."""
+    values: list[str] = []
+    for value in credentials.values():
+        if isinstance(value, str):
+            values.append(value)
+        elif isinstance(value, dict):
+            values.extend(str(inner) for inner in value.values())
+    return sorted((value for value in values if len(value) >= 4), key=len, reverse=True)
+
+
+def mask(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def shown_call(call: Call, secrets: Sequence[str], secret_headers: frozenset[str]) -> dict[str, Any]:
+    """The request as Event Delivery and `switchyard destinations test` show it: no credential."""
+    if isinstance(call, AwsCall):
+        params = mask(orjson.dumps(call.params, default=str).decode(), secrets)
+        return {"aws": f"{call.service}.{call.operation}", "params": params[:SAMPLE_CHARS]}
+    headers = {"Content-Type": "application/json", **call.headers}
+    return {
+        "method": call.method,
+        "url": mask(call.url, secrets),
+        "headers": {
+            name: MASK if name.lower() in secret_headers else mask(value, secrets) for name, value in headers.items()
+        },
+        "body": mask(call.body[:SAMPLE_CHARS].decode("utf-8", "replace"), secrets),
+    }
+
+
+def shown_answer(answer: Any, secrets: Sequence[str]) -> dict[str, Any]:
+    if isinstance(answer, Answer):
+        return {"status": answer.status, "body": mask(answer.body[:SAMPLE_CHARS].decode("utf-8", "replace"), secrets)}
+    metadata = answer.get("ResponseMetadata", {}) if isinstance(answer, dict) else {}
+    body = (
+        {key: value for key, value in answer.items() if key != "ResponseMetadata"} if isinstance(answer, dict) else {}
+    )
+    text = orjson.dumps(body, default=str).decode()
+    return {"status": metadata.get("HTTPStatusCode", 200), "body": mask(text, secrets)[:SAMPLE_CHARS]}

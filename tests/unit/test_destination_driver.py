@@ -1,0 +1,202 @@
+"""The generic driver with a fake destination type: packing within limits, one outcome per event
+from per-item verdicts, deadlines, and samples without credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import orjson
+import pytest
+
+from switchyard.config.compiled import Destination, RetryPolicy
+from switchyard.delivery.attempts import AttemptStatus
+from switchyard.delivery.http import Answer
+from switchyard.destinations.base import (
+    CallContext,
+    DestinationType,
+    HttpCall,
+    Item,
+    Limits,
+    RegionalSettings,
+    SecretText,
+    Unsupported,
+    Verdict,
+    join_json_array,
+)
+from switchyard.destinations.driver import ToolAdapter
+
+DELIVERED, RETRY, FINAL = AttemptStatus.DELIVERED, AttemptStatus.RETRY, AttemptStatus.FINAL
+NOW = 1_800_000_000.0
+
+
+class ToySettings(RegionalSettings):
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("api_key",)
+    api_key: SecretText
+    max_items: int = 3
+
+
+class Toy(DestinationType):
+    """Tracks go to /events (packed), identifies to /users and /events both; groups unsupported.
+    The toy tool refuses (per item) events whose `properties.bad` is set."""
+
+    name = "toy"
+    title = "Toy"
+    settings_model = ToySettings
+
+    def map(self, event: dict[str, Any], settings: ToySettings) -> list[Item] | Unsupported:
+        if event["type"] == "group":
+            return Unsupported("group")
+        if event["type"] == "identify":
+            return [Item("users", {"id": event["userId"]}), Item("events", {"e": "identified", "id": event["userId"]})]
+        return [Item("events", {"e": event["event"], "bad": event.get("properties", {}).get("bad", False)})]
+
+    def limits(self, channel: str, settings: ToySettings) -> Limits:
+        return Limits(max_items=settings.max_items, max_bytes=200, overhead_bytes=2)
+
+    def call(self, channel: str, payloads: Sequence[bytes], settings: ToySettings, context: CallContext) -> HttpCall:
+        url = f"{self.base_url(settings, context.aws_region)}/{channel}?key={settings.api_key}"
+        return HttpCall("POST", url, join_json_array(payloads), {"Authorization": f"Bearer {settings.api_key}"})
+
+    def interpret(self, call: Any, answer: Answer, count: int, now: float) -> list[Verdict]:
+        if answer.status != 200:
+            return [Verdict(RETRY, str(answer.status))] * count
+        flags = orjson.loads(answer.body.split(b" ")[0])  # the rest echoes the key, as some tools do
+        return [Verdict(FINAL, "400.bad") if bad else Verdict(DELIVERED, "200") for bad in flags]
+
+
+class ToolHttp:
+    """Answers like the toy tool: 200 with a per-item list of refusals, or a scripted status."""
+
+    def __init__(self, statuses: Sequence[int] = ()) -> None:
+        self.statuses = list(statuses)
+        self.sent: list[tuple[str, list[Any], dict[str, str]]] = []
+
+    def request(self, method: str, url: str, *, body: bytes, headers: Mapping[str, str], deadline: float) -> Answer:
+        items = orjson.loads(body)
+        self.sent.append((url, items, dict(headers)))
+        status = self.statuses.pop(0) if self.statuses else 200
+        answer = [bool(item.get("bad")) for item in items]
+        return Answer(status, {}, orjson.dumps(answer) + b" key=toy-secret-key", True)
+
+
+class Credentials:
+    def get(self, destination_id: str) -> dict[str, Any]:
+        return {"api_key": "toy-secret-key"}
+
+
+def toy_destination(**settings: Any) -> Destination:
+    return Destination(
+        id="toy",
+        name="toy",
+        type="toy",
+        enabled=True,
+        sources=("web",),
+        settings={
+            "timeout_seconds": 5.0,
+            "endpoint": "https://toy.example",
+            "region": None,
+            "max_items": 3,
+            **settings,
+        },
+        rate_limit_per_second=100,
+        concurrency=1,
+        retry=RetryPolicy(max_hours=1, initial_delay_seconds=1, max_delay_seconds=2),
+        credentials=("api_key",),
+    )
+
+
+def adapter(http: ToolHttp, monotonic: Any = lambda: 0.0) -> ToolAdapter:
+    return ToolAdapter(Toy(), "us-west-2", http=http, credentials=Credentials(), clock=lambda: NOW, monotonic=monotonic)  # type: ignore[arg-type]
+
+
+def track(index: int, **properties: Any) -> dict[str, Any]:
+    return {"type": "track", "event": f"e{index}", "messageId": f"m{index}", "properties": properties}
+
+
+def test_items_are_packed_within_the_count_limit_in_order():
+    http = ToolHttp()
+    attempts = adapter(http).send(toy_destination(), [track(i) for i in range(7)], deadline=100)
+    assert [len(items) for _, items, _ in http.sent] == [3, 3, 1]
+    assert [item["e"] for _, items, _ in http.sent for item in items] == [f"e{i}" for i in range(7)]
+    assert {attempt.status for attempt in attempts} == {DELIVERED}
+
+
+def test_items_are_packed_within_the_byte_limit():
+    http = ToolHttp()
+    events = [{**track(i), "event": "x" * 100} for i in range(3)]
+    adapter(http).send(toy_destination(), events, deadline=100)
+    assert [len(items) for _, items, _ in http.sent] == [1, 1, 1], "each item is ~120 bytes: two exceed 200"
+
+
+def test_an_item_larger_than_a_request_is_final_alone():
+    http = ToolHttp()
+    events = [track(0), {"type": "track", "event": "x" * 300, "messageId": "big"}, track(2)]
+    attempts = adapter(http).send(toy_destination(), events, deadline=100)
+    assert [(a.status, a.code) for a in attempts] == [(DELIVERED, "200"), (FINAL, "item_too_large"), (DELIVERED, "200")]
+
+
+def test_a_partial_success_settles_each_event_by_its_own_verdict():
+    http = ToolHttp()
+    attempts = adapter(http).send(toy_destination(), [track(0), track(1, bad=True), track(2)], deadline=100)
+    assert [(a.status, a.code) for a in attempts] == [(DELIVERED, "200"), (FINAL, "400.bad"), (DELIVERED, "200")]
+
+
+def test_an_event_whose_items_differ_gets_the_worst_verdict_and_unsupported_calls_are_final():
+    http = ToolHttp(statuses=[200, 503])  # /users answers first, then /events fails
+    events = [{"type": "identify", "userId": "u1", "messageId": "i1"}, {"type": "group", "messageId": "g1"}]
+    attempts = adapter(http).send(toy_destination(), events, deadline=100)
+    assert [urls.split("?")[0] for urls, _, _ in http.sent] == [
+        "https://toy.example/users",
+        "https://toy.example/events",
+    ]
+    assert [(a.status, a.code) for a in attempts] == [(RETRY, "503"), (FINAL, "unsupported.group")]
+
+
+def test_no_request_starts_after_the_deadline():
+    http = ToolHttp()
+    clock = iter([0.0, 99.8, 99.8, 99.8])
+    attempts = adapter(http, monotonic=lambda: next(clock)).send(
+        toy_destination(max_items=1), [track(0), track(1)], deadline=100
+    )
+    assert len(http.sent) == 1
+    assert [(a.status, a.code) for a in attempts] == [(DELIVERED, "200"), (RETRY, "out_of_time")]
+
+
+def test_a_mapping_error_is_final_for_that_event_only():
+    http = ToolHttp()
+    attempts = adapter(http).send(toy_destination(), [{"type": "identify", "messageId": "no-user"}, track(1)], 100)
+    assert [(a.status, a.code) for a in attempts] == [(FINAL, "mapping_failed"), (DELIVERED, "200")]
+
+
+def test_credentials_reach_the_tool_and_never_a_sample():
+    http = ToolHttp()
+    [attempt] = adapter(http).send(toy_destination(), [track(0)], deadline=100)
+    url, _, headers = http.sent[0]
+    assert url == "https://toy.example/events?key=toy-secret-key"
+    assert headers["Authorization"] == "Bearer toy-secret-key"
+    shown = orjson.dumps([attempt.request, attempt.response]).decode()
+    assert "toy-secret-key" not in shown
+    assert attempt.request["url"] == "https://toy.example/events?key=<redacted>"
+
+
+@pytest.mark.parametrize(
+    ("aws_region", "region", "host"), [("eu-west-1", None, "eu"), ("us-west-2", None, "us"), ("eu-west-1", "us", "us")]
+)
+def test_the_stack_region_picks_the_tools_host_unless_the_settings_do(aws_region: str, region: str | None, host: str):
+    from switchyard.destinations.base import Hosts
+
+    class Hosted(Toy):
+        hosts = Hosts(us="us.toy.example", eu="eu.toy.example")
+
+    settings = ToySettings(api_key="k" * 8, region=region)
+    assert Hosted().base_url(settings, aws_region) == f"https://{host}.toy.example"
+    warning = Hosted().residency_warning(settings, aws_region)
+    assert (warning is not None) == (aws_region == "eu-west-1" and host == "us")
+
+
+def test_settings_that_no_longer_validate_wait_instead_of_sending_half_configured():
+    http = ToolHttp()
+    [attempt] = adapter(http).send(toy_destination(max_items=-1, unknown=1), [track(0)], deadline=100)
+    assert (attempt.status, attempt.code) == (RETRY, "credentials_unavailable")
+    assert http.sent == []

@@ -104,6 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--request", type=Path, help='source functions: a request body (JSON), or {"headers": {...}, "body": "..."}'
     )
     functions.set_defaults(run=run_functions)
+
+    destinations = commands.add_parser("destinations", help="destination types, and an event tester")
+    destination_commands = destinations.add_subparsers(dest="destinations_command", required=True)
+    destination_commands.add_parser("types", help="each type: its calls, settings (required, secret) and hosts")
+    tester = destination_commands.add_parser(
+        "test", help="the exact request(s) a destination would get for an event; --send sends them"
+    )
+    tester.add_argument("destination_id")
+    tester.add_argument("--config", type=Path, default=Path("workspace.yaml"), help="the workspace file")
+    tester.add_argument("--event", type=Path, required=True, help="an event (or a list) as JSON")
+    tester.add_argument("--send", action="store_true", help="send them and show the answers")
+    tester.add_argument("--region", help="the stack region it stands for (EU hosts in eu-*; AWS types' region)")
+    destinations.set_defaults(run=run_destinations)
     return parser
 
 
@@ -138,9 +151,12 @@ def run_apply(args: argparse.Namespace) -> int:
             store,
             FunctionSecrets(ssm, target.region),
             DestinationCredentialStore(ssm, target.region),
+            region=target.region,
         )
     except (ConfigError, TargetError, ConcurrentApplyError) as error:
         return fail(str(error))
+    for warning in result.warnings:
+        print(f"switchyard: warning: {warning}", file=sys.stderr)
     print(f"{target.region}: {result.summary()}")
     return 0
 
@@ -219,6 +235,12 @@ def run_functions(args: argparse.Namespace) -> int:
     return functions_command(args, fail)
 
 
+def run_destinations(args: argparse.Namespace) -> int:
+    from switchyard.cli.destinations import destinations_command
+
+    return destinations_command(args, fail)
+
+
 def run_dev(args: argparse.Namespace) -> int:
     from switchyard.config.workspace import ConfigError, load_workspace
     from switchyard.devstack.stack import LocalStack, quiet_library_logs
@@ -262,6 +284,7 @@ def banner(stack, workspace) -> str:  # type: ignore[no-untyped-def]
         f"  emulated AWS   {stack.aws_endpoint}   (AWS_ENDPOINT_URL={stack.aws_endpoint})",
         f"  workspace      {workspace.workspace}: {stack.applied.summary() if stack.applied else ''}",
     ]
+    lines += [f"  warning        {warning}" for warning in (stack.applied.warnings if stack.applied else ())]
     if stack.receiver is not None:
         lines.append(f"  demo receiver  {stack.receiver.url}   (prints each event a webhook delivers)")
     if source is not None:

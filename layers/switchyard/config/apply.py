@@ -9,6 +9,7 @@ from switchyard.config.compiled import CompiledWorkspace
 from switchyard.config.credentials import DestinationCredentialStore
 from switchyard.config.store import ConfigStore
 from switchyard.config.workspace import ConfigError, WorkspaceSpec, compile_workspace, load_workspace
+from switchyard.destinations.catalog import TOOLS
 from switchyard.functions.secrets import FunctionSecrets, token_hash
 
 
@@ -18,6 +19,7 @@ class ApplyResult:
     # (kind, what happened) -> ids, e.g. ("sources", "added") -> ["web"]
     changes: dict[tuple[str, str], list[str]]
     unchanged: bool
+    warnings: tuple[str, ...] = ()  # applied, but worth a look (data residency)
 
     def summary(self) -> str:
         if self.unchanged:
@@ -40,6 +42,7 @@ def apply_workspace(
     store: ConfigStore,
     secrets: FunctionSecrets | None = None,
     credentials: DestinationCredentialStore | None = None,
+    region: str = "",
 ) -> ApplyResult:
     """Raises ConfigError (nothing changed) for a bad file, ConcurrentApplyError on a race.
 
@@ -48,6 +51,7 @@ def apply_workspace(
     (a token is created on first apply, harmless if that apply is then refused).
     """
     spec = load_workspace(path)
+    warnings = tuple(residency_warnings(spec, region))
     tokens: dict[str, str] = {}
     if spec.functions:
         if secrets is None:
@@ -60,7 +64,7 @@ def apply_workspace(
     if current is not None and current.workspace == compiled:
         # The config holds no secret values: they may still have changed.
         _store_secrets(spec, secrets, credentials)
-        return ApplyResult(current.version, {}, unchanged=True)
+        return ApplyResult(current.version, {}, unchanged=True, warnings=warnings)
     previous = current.workspace if current else CompiledWorkspace(workspace="")
     saved = store.save(compiled, expected_version=current.version if current else None)
     _store_secrets(spec, secrets, credentials)
@@ -72,7 +76,21 @@ def apply_workspace(
         before = {item.id: item for item in getattr(previous, kind)}
         after = {item.id: item for item in getattr(compiled, kind)}
         changes.update(_differences(kind, before, after))
-    return ApplyResult(version=saved.version, changes=changes, unchanged=False)
+    return ApplyResult(version=saved.version, changes=changes, unchanged=False, warnings=warnings)
+
+
+def residency_warnings(spec: WorkspaceSpec, region: str) -> list[str]:
+    """In an EU stack, destinations that would send outside the EU (set to `region: us`, or a tool
+    without an EU host)."""
+    warnings = []
+    for destination in spec.destinations:
+        kind = TOOLS.get(destination.type)
+        if kind is None or destination.settings is None:
+            continue
+        warning = kind.residency_warning(destination.settings, region)
+        if warning:
+            warnings.append(f"destination {destination.id!r} {warning}, though this stack is in {region}")
+    return warnings
 
 
 def _store_secrets(

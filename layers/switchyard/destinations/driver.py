@@ -84,10 +84,19 @@ class SendPlan:
     cut_at_deadline: bool = True  # False: the attempt runs its own time-out (a Lambda invocation)
 
 
+@dataclass(frozen=True, slots=True)
+class Preview:
+    requests: list[tuple[dict[str, Any], list[int]]]  # (the request as shown, indexes of its events)
+    settled: dict[int, Attempt]  # events settled without a request (unsupported, too large, unmappable)
+
+
 @dataclass(slots=True)
-class _Packed:
+class Packed:
+    """The items of one request, serialized."""
+
     channel: str
-    members: list[tuple[int, bytes]]  # (event index, serialized item)
+    indexes: list[int]  # of the events the items belong to
+    payloads: list[bytes]  # the items, serialized
 
 
 class ToolAdapter:
@@ -127,10 +136,23 @@ class ToolAdapter:
         except CredentialsUnavailable as error:
             return [self._settled(AttemptStatus.RETRY, CREDENTIALS_UNAVAILABLE, {"error": str(error)})] * len(events)
         attempts: list[Attempt | None] = [None] * len(events)
-        packed = self._map_and_pack(events, settings, attempts)
+        packed = self.map_and_pack(events, settings, attempts)
         for batch in packed:
             self._deliver_batch(batch, settings, secrets, deadline, attempts)
         return [attempt if attempt is not None else self._nothing_to_send() for attempt in attempts]
+
+    def preview(self, destination: Destination, events: Sequence[dict[str, Any]]) -> Preview:
+        """What `send` would do, without sending: the requests as samples show them (credentials
+        masked) with the events each carries, and the events settled without a request."""
+        settings, secrets = self.settings(destination)
+        attempts: list[Attempt | None] = [None] * len(events)
+        requests = []
+        for batch in self.map_and_pack(events, settings, attempts):
+            context = CallContext(self._aws_region, self._clock())
+            call = self.kind.call(batch.channel, batch.payloads, settings, context)
+            requests.append((shown_call(call, secrets, self.kind.secret_headers), batch.indexes))
+        settled = {index: attempt for index, attempt in enumerate(attempts) if attempt is not None}
+        return Preview(requests, settled)
 
     # -- the steps ---------------------------------------------------------------------------
 
@@ -158,67 +180,75 @@ class ToolAdapter:
         hidden = [*secret_values(credentials), *self.kind.hidden_values(settings)]
         return settings, tuple(sorted(hidden, key=len, reverse=True))
 
-    def _map_and_pack(
+    def map_and_pack(
         self, events: Sequence[dict[str, Any]], settings: DestinationSettings, attempts: list[Attempt | None]
-    ) -> list[_Packed]:
+    ) -> list[Packed]:
+        """Steps 2 and 3: the requests' contents; events settled on the way get their attempt."""
         by_channel: dict[str, list[tuple[int, bytes]]] = {}
+        map_event, dumps = self.kind.map, orjson.dumps  # the per-event loop: locals are cheaper
         for index, event in enumerate(events):
             try:
-                mapped = self.kind.map(event, settings)
+                mapped = map_event(event, settings)
             except (KeyError, TypeError, ValueError, AttributeError) as error:
                 attempts[index] = self._settled(AttemptStatus.FINAL, MAPPING_FAILED, {"error": repr(error)[:200]})
                 continue
-            if isinstance(mapped, Unsupported):
-                attempts[index] = self._settled(AttemptStatus.FINAL, f"{UNSUPPORTED}.{mapped.reason}", {})
+            if mapped.__class__ is Unsupported:
+                attempts[index] = self._settled(AttemptStatus.FINAL, f"{UNSUPPORTED}.{mapped.reason}", {})  # type: ignore[union-attr]
                 continue
-            for item in mapped:
-                by_channel.setdefault(item.channel, []).append((index, orjson.dumps(item.payload)))
-        batches: list[_Packed] = []
+            for channel, payload in mapped:  # type: ignore[union-attr]
+                members = by_channel.get(channel)
+                if members is None:
+                    members = by_channel[channel] = []
+                members.append((index, dumps(payload)))
+        batches: list[Packed] = []
         for channel, members in by_channel.items():
             batches.extend(self._pack(channel, members, self.kind.limits(channel, settings), attempts))
         return batches
 
     def _pack(
         self, channel: str, members: list[tuple[int, bytes]], limits: Limits, attempts: list[Attempt | None]
-    ) -> list[_Packed]:
+    ) -> list[Packed]:
         """Greedy, in order: a request closes when the next item would break a limit."""
-        batches: list[_Packed] = []
-        current: list[tuple[int, bytes]] = []
-        size = limits.overhead_bytes
+        batches: list[Packed] = []
+        indexes: list[int] = []
+        payloads: list[bytes] = []
+        overhead, max_items, max_bytes = limits.overhead_bytes, limits.max_items, limits.max_bytes
+        size = overhead
         for index, payload in members:
             cost = len(payload) + 1  # the separator
-            if limits.overhead_bytes + cost > limits.max_bytes:
-                attempts[index] = self._settled(AttemptStatus.FINAL, ITEM_TOO_LARGE, {"bytes": len(payload)})
+            if overhead + cost > max_bytes:
+                attempts[index] = self._settled(AttemptStatus.FINAL, ITEM_TOO_LARGE, {"bytes": cost - 1})
                 continue
-            if current and (len(current) >= limits.max_items or size + cost > limits.max_bytes):
-                batches.append(_Packed(channel, current))
-                current, size = [], limits.overhead_bytes
-            current.append((index, payload))
+            if payloads and (len(payloads) >= max_items or size + cost > max_bytes):
+                batches.append(Packed(channel, indexes, payloads))
+                indexes, payloads, size = [], [], overhead
+            indexes.append(index)
+            payloads.append(payload)
             size += cost
-        if current:
-            batches.append(_Packed(channel, current))
+        if payloads:
+            batches.append(Packed(channel, indexes, payloads))
         return batches
 
     def _deliver_batch(
         self,
-        batch: _Packed,
+        batch: Packed,
         settings: DestinationSettings,
         secrets: tuple[str, ...],
         deadline: float,
         attempts: list[Attempt | None],
     ) -> None:
-        indexes = [index for index, _ in batch.members]
-        if any(attempts[index] is not None and attempts[index].status is AttemptStatus.RETRY for index in indexes):
+        if not all(_pending(attempts[index]) for index in batch.indexes):
             # An event with an item already to be retried: its other items go with the retry.
-            batch.members = [m for m in batch.members if _pending(attempts[m[0]])]
-            indexes = [index for index, _ in batch.members]
-            if not indexes:
+            kept = [i for i, index in enumerate(batch.indexes) if _pending(attempts[index])]
+            if not kept:
                 return
+            batch = Packed(batch.channel, [batch.indexes[i] for i in kept], [batch.payloads[i] for i in kept])
+        indexes = batch.indexes
         if deadline - self._monotonic() < MIN_REQUEST_SECONDS:
             self._record(indexes, [Verdict(AttemptStatus.RETRY, OUT_OF_TIME)] * len(indexes), {}, {}, attempts)
             return
         context = CallContext(self._aws_region, self._clock())
-        call = self.kind.call(batch.channel, [payload for _, payload in batch.members], settings, context)
+        call = self.kind.call(batch.channel, batch.payloads, settings, context)
         shown = shown_call(call, secrets, self.kind.secret_headers)
         try:
             answer = self._execute(call, settings, deadline)

@@ -104,8 +104,8 @@ class Webhook(DestinationType):
     ) -> HttpCall:
         body = b'{"batch":' + join_json_array(payloads) + b"}" if settings.batch_size > 1 else payloads[0]
         headers = {"User-Agent": USER_AGENT, **settings.headers}
-        keys = [key for key in (settings.secret, settings.previous_secret) if key]
-        if keys:
+        if settings.secret:
+            keys = [settings.secret, settings.previous_secret] if settings.previous_secret else [settings.secret]
             headers.update(signature_headers(keys, body, int(context.now)))
         return HttpCall("POST", settings.url, body, headers)
 

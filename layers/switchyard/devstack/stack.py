@@ -109,6 +109,7 @@ class LocalStack:
             ConfigStore(self.resources.config_table, self.client("dynamodb")),
             FunctionSecrets(self.client("ssm"), self.region),
             DestinationCredentialStore(self.client("ssm"), self.region),
+            region=self.region,
         )
         self._start_user_functions()
         if self._demo_receiver_port is not None:

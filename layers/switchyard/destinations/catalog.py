@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from switchyard.destinations.amplitude import AMPLITUDE
 from switchyard.destinations.base import DestinationType
+from switchyard.destinations.eventbridge import EVENTBRIDGE
+from switchyard.destinations.firehose import FIREHOSE
+from switchyard.destinations.mixpanel import MIXPANEL
 from switchyard.destinations.webhook import WEBHOOK
 
 # `type: function` is the other kind: the workspace's own code (destinations/function.py).
 FUNCTION_TYPE = "function"
 
-TOOLS: dict[str, DestinationType] = {kind.name: kind for kind in (WEBHOOK,)}
+TOOLS: dict[str, DestinationType] = {kind.name: kind for kind in (WEBHOOK, AMPLITUDE, MIXPANEL, EVENTBRIDGE, FIREHOSE)}

@@ -13,6 +13,7 @@ from switchyard.config.compiled import Destination, RetryPolicy
 from switchyard.delivery.attempts import AttemptStatus
 from switchyard.delivery.http import Answer
 from switchyard.destinations.base import (
+    Again,
     CallContext,
     DestinationType,
     HttpCall,
@@ -200,3 +201,39 @@ def test_settings_that_no_longer_validate_wait_instead_of_sending_half_configure
     [attempt] = adapter(http).send(toy_destination(max_items=-1, unknown=1), [track(0)], deadline=100)
     assert (attempt.status, attempt.code) == (RETRY, "credentials_unavailable")
     assert http.sent == []
+
+
+class Resending(Toy):
+    """Like Amplitude: a refusal rejects the whole request, naming the bad items; 413 means split."""
+
+    def interpret(self, call: Any, answer: Answer, count: int, now: float) -> list[Verdict]:
+        if answer.status == 413:
+            return [Verdict(RETRY, "413.split", again=Again.SPLIT)] * count
+        flags = orjson.loads(answer.body.split(b" ")[0])
+        if not any(flags):
+            return [Verdict(DELIVERED, "200")] * count
+        return [Verdict(FINAL, "400.bad") if bad else Verdict(RETRY, "400.resend", again=Again.RESEND) for bad in flags]
+
+
+def test_items_refused_with_others_go_again_at_once_without_them():
+    http = ToolHttp()
+    attempts = ToolAdapter(Resending(), "us-west-2", http=http, credentials=Credentials()).send(  # type: ignore[arg-type]
+        toy_destination(), [track(0), track(1, bad=True), track(2)], deadline=1e12
+    )
+    assert [[item["e"] for item in items] for _, items, _ in http.sent] == [["e0", "e1", "e2"], ["e0", "e2"]]
+    assert [(a.status, a.code) for a in attempts] == [(DELIVERED, "200"), (FINAL, "400.bad"), (DELIVERED, "200")]
+
+
+def test_a_request_too_large_goes_again_in_halves():
+    http = ToolHttp(statuses=[413, 200, 413, 200, 200])
+    attempts = ToolAdapter(Resending(), "us-west-2", http=http, credentials=Credentials()).send(  # type: ignore[arg-type]
+        toy_destination(), [track(0), track(1), track(2)], deadline=1e12
+    )
+    assert [[item["e"] for item in items] for _, items, _ in http.sent] == [
+        ["e0", "e1", "e2"],
+        ["e0"],
+        ["e1", "e2"],
+        ["e1"],
+        ["e2"],
+    ]
+    assert {a.status for a in attempts} == {DELIVERED}

@@ -164,6 +164,14 @@ class CallContext:
     now: float  # epoch seconds (signatures, sent-at fields)
 
 
+class Again(StrEnum):
+    """An item the tool did not take, through no fault of its own, sent again within the same
+    hand-over instead of waiting on the queue."""
+
+    RESEND = "resend"  # the tool refused the whole request for other items: again without them
+    SPLIT = "split"  # the request was too large: again in halves
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The tool's answer for one item."""
@@ -171,6 +179,7 @@ class Verdict:
     status: AttemptStatus
     code: str
     retry_after: float | None = None  # seconds, from the tool's throttling headers
+    again: Again | None = None  # with RETRY: try again right away (if time allows), see Again
 
 
 class DestinationType:

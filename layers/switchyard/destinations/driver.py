@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,6 +33,7 @@ from switchyard.delivery.attempts import Attempt, AttemptStatus
 from switchyard.delivery.http import Answer, BoundedHttp
 from switchyard.delivery.network import network_code
 from switchyard.destinations.base import (
+    Again,
     AwsCall,
     Call,
     CallContext,
@@ -97,6 +99,22 @@ class Packed:
     channel: str
     indexes: list[int]  # of the events the items belong to
     payloads: list[bytes]  # the items, serialized
+    again: bool = False  # sent again at once after the tool's answer (see `Again`)
+
+    def only(self, positions: Sequence[int], *, again: bool = False) -> Packed:
+        return Packed(self.channel, [self.indexes[i] for i in positions], [self.payloads[i] for i in positions], again)
+
+
+def again(batch: Packed, verdicts: Sequence[Verdict]) -> list[Packed]:
+    """What to send again at once: the items to resend without those the tool refused (only when
+    it refused some, so the next request differs), or both halves of a request too large."""
+    if any(verdict.again is Again.SPLIT for verdict in verdicts) and len(verdicts) > 1:
+        middle = len(verdicts) // 2
+        return [batch.only(range(middle), again=True), batch.only(range(middle, len(verdicts)), again=True)]
+    resend = [i for i, verdict in enumerate(verdicts) if verdict.again is Again.RESEND]
+    if resend and len(resend) < len(verdicts):
+        return [batch.only(resend, again=True)]
+    return []
 
 
 class ToolAdapter:
@@ -136,9 +154,9 @@ class ToolAdapter:
         except CredentialsUnavailable as error:
             return [self._settled(AttemptStatus.RETRY, CREDENTIALS_UNAVAILABLE, {"error": str(error)})] * len(events)
         attempts: list[Attempt | None] = [None] * len(events)
-        packed = self.map_and_pack(events, settings, attempts)
-        for batch in packed:
-            self._deliver_batch(batch, settings, secrets, deadline, attempts)
+        pending = deque(self.map_and_pack(events, settings, attempts))
+        while pending:
+            pending.extend(self._deliver_batch(pending.popleft(), settings, secrets, deadline, attempts))
         return [attempt if attempt is not None else self._nothing_to_send() for attempt in attempts]
 
     def preview(self, destination: Destination, events: Sequence[dict[str, Any]]) -> Preview:
@@ -189,17 +207,19 @@ class ToolAdapter:
         for index, event in enumerate(events):
             try:
                 mapped = map_event(event, settings)
-            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                if mapped.__class__ is Unsupported:
+                    reason = mapped.reason  # type: ignore[union-attr]
+                    attempts[index] = self._settled(AttemptStatus.FINAL, f"{UNSUPPORTED}.{reason}", {})
+                    continue
+                serialized = [(channel, dumps(payload)) for channel, payload in mapped]  # type: ignore[union-attr]
+            except (KeyError, TypeError, ValueError, AttributeError, orjson.JSONEncodeError) as error:
                 attempts[index] = self._settled(AttemptStatus.FINAL, MAPPING_FAILED, {"error": repr(error)[:200]})
                 continue
-            if mapped.__class__ is Unsupported:
-                attempts[index] = self._settled(AttemptStatus.FINAL, f"{UNSUPPORTED}.{mapped.reason}", {})  # type: ignore[union-attr]
-                continue
-            for channel, payload in mapped:  # type: ignore[union-attr]
+            for channel, payload in serialized:
                 members = by_channel.get(channel)
                 if members is None:
                     members = by_channel[channel] = []
-                members.append((index, dumps(payload)))
+                members.append((index, payload))
         batches: list[Packed] = []
         for channel, members in by_channel.items():
             batches.extend(self._pack(channel, members, self.kind.limits(channel, settings), attempts))
@@ -236,30 +256,33 @@ class ToolAdapter:
         secrets: tuple[str, ...],
         deadline: float,
         attempts: list[Attempt | None],
-    ) -> None:
-        if not all(_pending(attempts[index]) for index in batch.indexes):
+    ) -> list[Packed]:
+        """One request; returns what the answer says to send again at once (see `Again`)."""
+        if not batch.again and not all(_pending(attempts[index]) for index in batch.indexes):
             # An event with an item already to be retried: its other items go with the retry.
             kept = [i for i, index in enumerate(batch.indexes) if _pending(attempts[index])]
             if not kept:
-                return
-            batch = Packed(batch.channel, [batch.indexes[i] for i in kept], [batch.payloads[i] for i in kept])
+                return []
+            batch = batch.only(kept)
         indexes = batch.indexes
         if deadline - self._monotonic() < MIN_REQUEST_SECONDS:
-            self._record(indexes, [Verdict(AttemptStatus.RETRY, OUT_OF_TIME)] * len(indexes), {}, {}, attempts)
-            return
+            verdicts = [Verdict(AttemptStatus.RETRY, OUT_OF_TIME)] * len(indexes)
+            self._record(indexes, verdicts, {}, {}, attempts, replace=batch.again)
+            return []
         context = CallContext(self._aws_region, self._clock())
         call = self.kind.call(batch.channel, batch.payloads, settings, context)
         shown = shown_call(call, secrets, self.kind.secret_headers)
         try:
             answer = self._execute(call, settings, deadline)
         except TransportError as error:
-            response = {"error": mask(str(error), secrets)[:SAMPLE_CHARS]}
+            response = {"error": shown_text(str(error), secrets)}
             verdict = Verdict(AttemptStatus.FINAL if error.final else AttemptStatus.RETRY, error.code)
-            self._record(indexes, [verdict] * len(indexes), shown, response, attempts)
-            return
+            self._record(indexes, [verdict] * len(indexes), shown, response, attempts, replace=batch.again)
+            return []
         now = self._clock()
         verdicts = self.kind.interpret(call, answer, len(indexes), now)
-        self._record(indexes, verdicts, shown, shown_answer(answer, secrets), attempts)
+        self._record(indexes, verdicts, shown, shown_answer(answer, secrets), attempts, replace=batch.again)
+        return again(batch, verdicts)
 
     def _execute(self, call: Call, settings: DestinationSettings, deadline: float) -> Any:
         if isinstance(call, HttpCall):
@@ -280,7 +303,7 @@ class ToolAdapter:
             return getattr(client, call.operation)(**call.params)
         except Exception as error:  # noqa: BLE001 - botocore's errors: classified below
             code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
-            final = code in _FINAL_AWS_ERRORS
+            final = code in _FINAL_AWS_ERRORS or type(error).__name__ == "ParamValidationError"
             raise TransportError(code, f"{code}: {error}", final=final) from error
 
     def _record(
@@ -290,14 +313,17 @@ class ToolAdapter:
         request: dict[str, Any],
         response: dict[str, Any],
         attempts: list[Attempt | None],
+        *,
+        replace: bool = False,
     ) -> None:
+        """An event's outcome is its worst item's; a resent item's new verdict replaces its last."""
         if len(verdicts) != len(indexes):
             raise ValueError(f"{self.kind.name}: {len(verdicts)} verdicts for {len(indexes)} items")
         answered = self._clock()
         for index, verdict in zip(indexes, verdicts, strict=True):
             previous = attempts[index]
-            if previous is not None and _SEVERITY[previous.status] >= _SEVERITY[verdict.status]:
-                continue  # an event's outcome is its worst item's
+            if not replace and previous is not None and _SEVERITY[previous.status] >= _SEVERITY[verdict.status]:
+                continue
             attempts[index] = Attempt(
                 verdict.status,
                 verdict.code,
@@ -348,11 +374,25 @@ def mask(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
+def _readable(value: Any) -> str:
+    """Bytes in AWS parameters (Firehose records) shown as the text they carry."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes | bytearray) else str(value)
+
+
+def shown_text(text: str | bytes, secrets: Sequence[str]) -> str:
+    """The start of a body or message, masked before it is cut so no credential shows in part."""
+    longest = len(secrets[0]) if secrets else 0
+    head = text[: SAMPLE_CHARS + longest]
+    if isinstance(head, bytes):
+        head = head.decode("utf-8", "replace")
+    return mask(head, secrets)[:SAMPLE_CHARS]
+
+
 def shown_call(call: Call, secrets: Sequence[str], secret_headers: frozenset[str]) -> dict[str, Any]:
     """The request as Event Delivery and `switchyard destinations test` show it: no credential."""
     if isinstance(call, AwsCall):
-        params = mask(orjson.dumps(call.params, default=str).decode(), secrets)
-        return {"aws": f"{call.service}.{call.operation}", "params": params[:SAMPLE_CHARS]}
+        params = orjson.dumps(call.params, default=_readable).decode()
+        return {"aws": f"{call.service}.{call.operation}", "params": shown_text(params, secrets)}
     headers = {"Content-Type": "application/json", **call.headers}
     return {
         "method": call.method,
@@ -360,16 +400,16 @@ def shown_call(call: Call, secrets: Sequence[str], secret_headers: frozenset[str
         "headers": {
             name: MASK if name.lower() in secret_headers else mask(value, secrets) for name, value in headers.items()
         },
-        "body": mask(call.body[:SAMPLE_CHARS].decode("utf-8", "replace"), secrets),
+        "body": shown_text(call.body, secrets),
     }
 
 
 def shown_answer(answer: Any, secrets: Sequence[str]) -> dict[str, Any]:
     if isinstance(answer, Answer):
-        return {"status": answer.status, "body": mask(answer.body[:SAMPLE_CHARS].decode("utf-8", "replace"), secrets)}
+        return {"status": answer.status, "body": shown_text(answer.body, secrets)}
     metadata = answer.get("ResponseMetadata", {}) if isinstance(answer, dict) else {}
     body = (
         {key: value for key, value in answer.items() if key != "ResponseMetadata"} if isinstance(answer, dict) else {}
     )
     text = orjson.dumps(body, default=str).decode()
-    return {"status": metadata.get("HTTPStatusCode", 200), "body": mask(text, secrets)[:SAMPLE_CHARS]}
+    return {"status": metadata.get("HTTPStatusCode", 200), "body": shown_text(text, secrets)}

@@ -20,6 +20,7 @@ from infra.archive_catalog import ArchiveCatalog
 from infra.config_table import ConfigTable
 from infra.dedupe_table import DedupeTable
 from infra.delivery import Delivery
+from infra.destination_grants import grant_destination_access
 from infra.events_stream import EventsStream
 from infra.ingest import IngestFunction
 from infra.lambda_defaults import LambdaDefaults
@@ -81,6 +82,8 @@ class RegionalStack(Stack):
         )
         self.delivery_queue = self.delivery.queue
         self.delivery_table = self.delivery.table
+        # AWS-native destinations of the workspace: PutEvents / PutRecordBatch on exactly their ARNs.
+        self.destination_targets = grant_destination_access(self.delivery.function.role, self.options.workspace_path)
         self.router = Router(
             self,
             "Router",

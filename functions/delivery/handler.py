@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchyard import aws
@@ -93,10 +94,15 @@ class DeliveryHandler:
         return self._queue_urls[source_arn]
 
 
+# AWS destinations: one attempt per call (delivery retries per entry itself, and botocore's own
+# retries would resend entries that went through) and time-outs well inside the batch's budget.
+DESTINATION_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1, "mode": "standard"})
+
+
 @functools.cache
 def aws_client(service: str) -> Any:
     """One client per AWS service a destination type calls (EventBridge, Firehose), made on first use."""
-    return aws.client(service)
+    return aws.client(service, config=DESTINATION_CLIENT_CONFIG)
 
 
 @functools.cache

@@ -22,7 +22,7 @@ def test_switchyard_dev_delivers_to_the_demo_receiver_and_stops_on_ctrl_c(repo_r
     workspace.write_text(
         (repo_root / "examples" / "workspace.yaml")
         .read_text()
-        .replace("http://127.0.0.1:9000/hook", f"http://127.0.0.1:{receiver}/hook")
+        .replace("http://127.0.0.1:9000", f"http://127.0.0.1:{receiver}")
     )
     process = subprocess.Popen(
         [
@@ -61,13 +61,15 @@ def test_switchyard_dev_delivers_to_the_demo_receiver_and_stops_on_ctrl_c(repo_r
             timeout=10,
         )
         assert response.json() == {"success": True}
-        while time.monotonic() < deadline:
+        printed: list[str] = []  # the webhook's event, and PostHog's item for it
+        while time.monotonic() < deadline and len(printed) < 2:
             line = process.stdout.readline()
-            if "[receiver] track" in line:
-                assert "Signed Up" in line and "user=dev-1" in line
-                break
-        else:
-            pytest.fail("the demo receiver never printed the event")
+            if line.startswith("[receiver]"):
+                printed.append(line)
+        webhook = next((line for line in printed if "[receiver] track" in line), "")
+        assert "Signed Up" in webhook and "user=dev-1" in webhook, printed
+        posthog = next((line for line in printed if "[receiver] /batch/" in line), "")
+        assert "Signed Up" in posthog and "distinct_id=dev-1" in posthog, printed
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
         assert "stopping the local stack" in process.stdout.read()

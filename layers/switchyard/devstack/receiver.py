@@ -93,13 +93,19 @@ class WebhookReceiver:
                 self.accepted.append(received)
         if self.echo is not None and 200 <= status < 300:
             for event in received.events:
-                self.echo(describe(event, received.signature_valid))
+                self.echo(describe(event, received.signature_valid, received.path))
         return Response(answer, status=status, headers=headers, content_type="application/json")(
             environ, start_response
         )
 
 
-def describe(event: dict[str, Any], signature_valid: bool | None) -> str:
+def describe(event: dict[str, Any], signature_valid: bool | None, path: str = "/hook") -> str:
+    """A Segment event as a webhook sends it; anything else (a tool's item, e.g. PostHog's) by its
+    path and name."""
+    if "type" not in event:
+        properties = event.get("properties") if isinstance(event.get("properties"), dict) else {}
+        who = properties.get("distinct_id") or event.get("distinct_id")
+        return f"[receiver] {path:<8} {event.get('event', '?')!s:<24} distinct_id={who} uuid={event.get('uuid')}"
     what = event.get("event") or event.get("name") or event.get("groupId") or event.get("previousId") or ""
     who = event.get("userId") or event.get("anonymousId")
     signed = {True: " signed", False: " BAD SIGNATURE", None: ""}[signature_valid]

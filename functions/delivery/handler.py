@@ -42,6 +42,7 @@ METRIC_FOR = {
     Action.DROP: Metric.NOT_DELIVERED,
     Action.GIVE_UP: Metric.DEAD_LETTERED,
     Action.RETRY_LATER: Metric.RETRIED,
+    Action.SKIP: Metric.FILTERED,
 }
 
 

@@ -24,6 +24,7 @@ class Metric(StrEnum):
     NOT_DELIVERED = "NotDelivered"
     RETRIED = "Retried"
     DEAD_LETTERED = "DeadLettered"
+    FILTERED = "Filtered"  # unsupported calls: outside the success rate
     DELIVERY_LATENCY = "DeliveryLatency"
 
 

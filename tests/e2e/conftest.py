@@ -51,7 +51,40 @@ sources:
   - id: billing
     name: Billing webhooks
     write_key: wk_e2e_billing_000
+  - id: amp
+    name: Amplitude traffic
+    write_key: wk_e2e_amp_000
+  - id: mix
+    name: Mixpanel traffic
+    write_key: wk_e2e_mix_000
+  - id: ga4
+    name: GA4 traffic
+    write_key: wk_e2e_ga4_000
+  - id: ph
+    name: PostHog traffic
+    write_key: wk_e2e_ph_000
+  - id: bus
+    name: EventBridge traffic
+    write_key: wk_e2e_bus_000
+  - id: hose
+    name: Firehose traffic
+    write_key: wk_e2e_hose_000
 """
+
+# The tool destinations' credentials (tests/e2e/test_destination_tools.py). Those written as
+# `{env: VAR}` in the workspace file are put in the environment before the stack applies it.
+AMPLITUDE_API_KEY = "amp-e2e-key-5f1c09d2"
+MIXPANEL_PROJECT_TOKEN = "mp-e2e-token-a93e71b4"
+MIXPANEL_API_SECRET = "mp-e2e-secret-2c8d6f0e"
+GA4_MEASUREMENT_ID = "G-E2E0TEST1"
+GA4_API_SECRET = "ga4-e2e-secret-7b3a51c8"
+POSTHOG_API_KEY = "phc_e2e_key_40d9e6a3"
+TOOL_CREDENTIALS = (AMPLITUDE_API_KEY, MIXPANEL_PROJECT_TOKEN, MIXPANEL_API_SECRET, GA4_API_SECRET, POSTHOG_API_KEY)
+TOOL_ENVIRONMENT = {"E2E_AMPLITUDE_API_KEY": AMPLITUDE_API_KEY, "E2E_MIXPANEL_API_SECRET": MIXPANEL_API_SECRET}
+# Created in the emulator by the tests that use them (Switchyard never creates them).
+EVENT_BUS = "switchyard-e2e-bus"
+EVENT_BUS_SOURCE = "com.switchyard.e2e"
+DELIVERY_STREAM = "switchyard-e2e-hose"
 
 DESTINATIONS = """\
 destinations:
@@ -106,6 +139,50 @@ destinations:
     function: warehouse-loader
     sources: [billing]
     retry: {{initial_delay_seconds: 1, max_delay_seconds: 1, max_hours: 0.003}}
+  - id: amplitude
+    type: amplitude
+    sources: [amp]
+    settings:
+      api_key: {{env: E2E_AMPLITUDE_API_KEY}}
+      endpoint: "{amplitude}"
+      enable_alias: true
+      timeout_seconds: 2
+    retry: {{initial_delay_seconds: 1, max_delay_seconds: 2, max_hours: 0.01}}
+  - id: mixpanel
+    type: mixpanel
+    sources: [mix]
+    settings:
+      project_token: "{mixpanel_token}"
+      api_secret: {{env: E2E_MIXPANEL_API_SECRET}}
+      endpoint: "{mixpanel}"
+      group_identifier_traits: [company_id]
+      timeout_seconds: 2
+    retry: {{initial_delay_seconds: 1, max_delay_seconds: 2, max_hours: 0.01}}
+  - id: google-analytics
+    type: ga4
+    sources: [ga4]
+    settings:
+      measurement_id: "{ga4_measurement_id}"
+      api_secret: "{ga4_secret}"
+      endpoint: "{ga4}"
+      user_properties: [plan]
+      timeout_seconds: 2
+    retry: {{initial_delay_seconds: 1, max_delay_seconds: 2, max_hours: 0.01}}
+  - id: posthog
+    type: posthog
+    sources: [ph]
+    settings: {{api_key: "{posthog_key}", endpoint: "{posthog}", timeout_seconds: 2}}
+    retry: {{initial_delay_seconds: 1, max_delay_seconds: 2, max_hours: 0.01}}
+  - id: event-bus
+    type: eventbridge
+    sources: [bus]
+    settings: {{event_bus_name: {event_bus}, source: {event_bus_source}, detail_type: "segment.{{type}}"}}
+    retry: {{initial_delay_seconds: 1, max_delay_seconds: 2, max_hours: 0.01}}
+  - id: firehose
+    type: firehose
+    sources: [hose]
+    settings: {{delivery_stream_name: {delivery_stream}}}
+    retry: {{initial_delay_seconds: 1, max_delay_seconds: 2, max_hours: 0.01}}
 functions:
   - id: billing-hook
     kind: source
@@ -210,6 +287,17 @@ class FaultyResponder:
         return 200, {}, b'{"ok":true}'
 
 
+class ToolReceiver(WebhookReceiver):
+    """Stands in for a tool's host (`endpoint`). Tools document their methods, so each recorded
+    request also carries the method it came with, as the header `X-Received-Method`."""
+
+    METHOD_HEADER = "X-Received-Method"
+
+    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        environ["HTTP_X_RECEIVED_METHOD"] = environ["REQUEST_METHOD"]
+        return super()._app(environ, start_response)
+
+
 class Receivers:
     def __init__(self) -> None:
         self.bulk = WebhookReceiver(0, secret=SECRET)
@@ -219,10 +307,27 @@ class Receivers:
         self.replayed = WebhookReceiver(0)
         self.enriched = WebhookReceiver(0)
         self.warehouse = WebhookReceiver(0)
+        # Standing in for the tools' hosts (`endpoint`); tests swap their responders.
+        self.amplitude = ToolReceiver(0)
+        self.mixpanel = ToolReceiver(0)
+        self.ga4 = ToolReceiver(0)
+        self.posthog = ToolReceiver(0)
         self.closed_port = free_port()
 
     def all(self) -> list[WebhookReceiver]:
-        return [self.bulk, self.faults, self.slow, self.healthy, self.replayed, self.enriched, self.warehouse]
+        return [
+            self.bulk,
+            self.faults,
+            self.slow,
+            self.healthy,
+            self.replayed,
+            self.enriched,
+            self.warehouse,
+            self.amplitude,
+            self.mixpanel,
+            self.ga4,
+            self.posthog,
+        ]
 
 
 def free_port() -> int:
@@ -260,9 +365,21 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers) 
             warehouse=receivers.warehouse.url,
             closed_port=receivers.closed_port,
             secret=SECRET,
+            amplitude=receivers.amplitude.url,
+            mixpanel=receivers.mixpanel.url,
+            mixpanel_token=MIXPANEL_PROJECT_TOKEN,
+            ga4=receivers.ga4.url,
+            ga4_measurement_id=GA4_MEASUREMENT_ID,
+            ga4_secret=GA4_API_SECRET,
+            posthog=receivers.posthog.url,
+            posthog_key=POSTHOG_API_KEY,
+            event_bus=EVENT_BUS,
+            event_bus_source=EVENT_BUS_SOURCE,
+            delivery_stream=DELIVERY_STREAM,
         )
     )
     saved = dict(os.environ)
+    os.environ.update(TOOL_ENVIRONMENT)  # read by `apply` for the `{env: VAR}` credentials
     stack = LocalStack(config, port=0, aws_port=0, delivery_workers=6)
     try:
         yield stack.start()

@@ -265,3 +265,16 @@ class RoutingAdapter:
 
     def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> list[Attempt]:
         return self._by_destination[destination.id].send(destination, events, deadline)
+
+
+def test_an_unsupported_call_is_filtered_not_failed_and_never_retried():
+    class Unsupported(FakeAdapter):
+        def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> list[Attempt]:
+            super().send(destination, events, deadline)
+            return [Attempt(AttemptStatus.UNSUPPORTED, "unsupported.identify", answered_at=NOW)] * len(events)
+
+    stats, dead_letters = FakeStats(), FakeDeadLetters()
+    outcomes = make_deliverer(adapter=Unsupported(), stats=stats, dead_letters=dead_letters).deliver([queued(0)])
+    assert actions(outcomes) == {"q0": Action.SKIP}
+    assert stats.failures == [("filtered.unsupported.identify", "filtered")]
+    assert dead_letters.letters == []

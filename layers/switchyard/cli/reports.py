@@ -28,6 +28,7 @@ def format_delivery_report(report: DeliveryReport) -> str:
         f"  delivered       {report.delivered}",
         f"  not delivered   {report.not_delivered}   (of which dead-lettered {report.dead_lettered})",
         f"  success rate    {rate}",
+        f"  filtered        {report.filtered}   (calls this destination does not take: not failures)",
         f"  retries         {report.retried}",
         f"  p95 latency     {p95}   (receivedAt to the destination's answer)",
     ]

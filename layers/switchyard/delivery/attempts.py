@@ -12,6 +12,7 @@ class AttemptStatus(StrEnum):
     DELIVERED = "delivered"
     RETRY = "retry"  # awaiting_retry.<code>
     FINAL = "final"  # discarded.<code>: the destination refused it; retrying would not help
+    UNSUPPORTED = "unsupported"  # filtered.<code>: nothing of it is for this destination (no failure)
 
 
 @dataclass(slots=True)
@@ -25,9 +26,14 @@ class Attempt:
 
     @property
     def label(self) -> str:
-        if self.status is AttemptStatus.DELIVERED:
-            return "delivered"
-        return f"{'awaiting_retry' if self.status is AttemptStatus.RETRY else 'discarded'}.{self.code}"
+        return f"{_LABEL_PREFIX[self.status]}.{self.code}" if self.status is not AttemptStatus.DELIVERED else "delivered"
+
+
+_LABEL_PREFIX = {
+    AttemptStatus.RETRY: "awaiting_retry",
+    AttemptStatus.FINAL: "discarded",
+    AttemptStatus.UNSUPPORTED: "filtered",
+}
 
 
 def classify_status(status: int) -> AttemptStatus:

@@ -24,6 +24,7 @@ class Action(StrEnum):
     RETRY_LATER = "retry"  # back on the queue after `delay_seconds`
     GIVE_UP = "dead_letter"  # into the dead-letter store, for `switchyard dlq redrive`
     DROP = "discarded"  # final: the destination refused it, or it is not to be delivered
+    SKIP = "filtered"  # the destination takes nothing of it (a call it does not support): no failure
 
 
 # SQS holds a message back at most 12 hours per visibility change.
@@ -67,6 +68,8 @@ def decide(
         return Decision(Action.DONE)
     if attempt.status is AttemptStatus.FINAL:
         return Decision(Action.DROP)
+    if attempt.status is AttemptStatus.UNSUPPORTED:
+        return Decision(Action.SKIP)
     delay = backoff_seconds(attempts_so_far, retry, rng)
     if attempt.retry_after is not None:
         delay = max(delay, int(attempt.retry_after + 0.999))

@@ -345,6 +345,8 @@ class Deliverer:
         sample = {"received": item.request.event, "request": attempt.request, "response": attempt.response}
         if decision.action is Action.GIVE_UP:
             counter = Count.DEAD_LETTERED
+        elif attempt.status is AttemptStatus.UNSUPPORTED:
+            counter = Count.FILTERED
         elif attempt.status is AttemptStatus.FINAL:
             counter = Count.NOT_DELIVERED
         else:

@@ -31,6 +31,7 @@ class Count(StrEnum):
     NOT_DELIVERED = "not_delivered"  # final: refused, unsupported, discarded (dead letters included)
     RETRIED = "retried"
     DEAD_LETTERED = "dead_lettered"
+    FILTERED = "filtered"  # not for this destination (an unsupported call): neither delivered nor failed
     DEFERRED = "deferred"  # the circuit was open
     RATE_LIMITED = "rate_limited"
     OUT_OF_TIME = "out_of_time"
@@ -78,7 +79,8 @@ class DeliveryStats:
         return latency
 
     def failed(self, destination_id: str, label: str, at: float, *, counter: Count, sample: dict[str, Any]) -> None:
-        """counter: `retried` (will be tried again), `not_delivered` (final), or `dead_lettered`."""
+        """counter: `retried` (will be tried again), `not_delivered` (final), `dead_lettered`, or
+        `filtered` (not for this destination)."""
         with self._lock:
             minute = self._minutes[(destination_id, _minute_of(at))]
             minute.counters[counter] += 1
@@ -151,6 +153,7 @@ class DeliveryReport:
     not_delivered: int
     retried: int
     dead_lettered: int
+    filtered: int
     p95_latency_ms: float | None
     errors: dict[str, int]
     samples: dict[str, dict[str, Any]]
@@ -195,6 +198,7 @@ def read_report(
         not_delivered=counters[Count.NOT_DELIVERED],
         retried=counters[Count.RETRIED],
         dead_lettered=counters[Count.DEAD_LETTERED],
+        filtered=counters[Count.FILTERED],
         p95_latency_ms=percentile(latency, 0.95),
         errors=dict(errors.most_common()),
         samples=samples,

@@ -287,17 +287,6 @@ class FaultyResponder:
         return 200, {}, b'{"ok":true}'
 
 
-class ToolReceiver(WebhookReceiver):
-    """Stands in for a tool's host (`endpoint`). Tools document their methods, so each recorded
-    request also carries the method it came with, as the header `X-Received-Method`."""
-
-    METHOD_HEADER = "X-Received-Method"
-
-    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        environ["HTTP_X_RECEIVED_METHOD"] = environ["REQUEST_METHOD"]
-        return super()._app(environ, start_response)
-
-
 class Receivers:
     def __init__(self) -> None:
         self.bulk = WebhookReceiver(0, secret=SECRET)
@@ -308,10 +297,10 @@ class Receivers:
         self.enriched = WebhookReceiver(0)
         self.warehouse = WebhookReceiver(0)
         # Standing in for the tools' hosts (`endpoint`); tests swap their responders.
-        self.amplitude = ToolReceiver(0)
-        self.mixpanel = ToolReceiver(0)
-        self.ga4 = ToolReceiver(0)
-        self.posthog = ToolReceiver(0)
+        self.amplitude = WebhookReceiver(0)
+        self.mixpanel = WebhookReceiver(0)
+        self.ga4 = WebhookReceiver(0)
+        self.posthog = WebhookReceiver(0)
         self.closed_port = free_port()
 
     def all(self) -> list[WebhookReceiver]:

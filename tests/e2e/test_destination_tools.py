@@ -38,7 +38,6 @@ from tests.e2e.conftest import (
     POSTHOG_API_KEY,
     TOOL_CREDENTIALS,
     Receivers,
-    ToolReceiver,
     wait_until,
 )
 
@@ -174,7 +173,7 @@ def carrying(receiver_requests: list[Received], text: str) -> list[Received]:
 
 
 def method(received: Received) -> str:
-    return received.headers[ToolReceiver.METHOD_HEADER]
+    return received.method
 
 
 def form(received: Received) -> dict[str, Any]:

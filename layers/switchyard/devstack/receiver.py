@@ -24,6 +24,7 @@ class Received:
     events: list[dict[str, Any]] = field(default_factory=list)
     signature_valid: bool | None = None
     query: str = ""  # the raw query string
+    method: str = "POST"
 
 
 # What to answer: (status, headers, body); a body given as chunks is streamed as they come.
@@ -76,7 +77,12 @@ class WebhookReceiver:
         request = Request(environ)
         body = request.get_data()
         received = Received(
-            time.time(), request.path, dict(request.headers), body, query=request.query_string.decode("latin-1")
+            time.time(),
+            request.path,
+            dict(request.headers),
+            body,
+            query=request.query_string.decode("latin-1"),
+            method=request.method,
         )
         try:
             parsed = orjson.loads(body)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import timeit
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 
 from switchyard.config.compiled import Destination, RetryPolicy
 from switchyard.delivery.attempts import AttemptStatus
-from switchyard.destinations.base import AwsCall, CallContext, Item, Unsupported
+from switchyard.destinations.base import AwsCall, CallContext, Unsupported
 from switchyard.destinations.driver import ITEM_TOO_LARGE, ToolAdapter
 from switchyard.destinations.eventbridge import EVENTBRIDGE, EventBridgeSettings
 
@@ -376,23 +375,3 @@ def test_putevents_through_botocore_reaches_the_buses_rules(aws: Any):
 def test_a_missing_bus_is_retried_not_dropped(aws: Any):
     [attempt] = ToolAdapter(EVENTBRIDGE, REGION, aws_clients=aws).send(destination(), [event("track")], deadline=1e12)
     assert (attempt.status, attempt.code) == (RETRY, "ResourceNotFoundException")
-
-
-# Speed.
-
-
-def test_mapping_and_packing_cost_at_most_three_serializations():
-    one = event(
-        "track",
-        properties={"revenue": 12.5, "products": [{"id": n, "name": f"Product {n}", "price": 9.99} for n in range(8)]},
-        context={"library": {"name": "analytics.js", "version": "4.1.0"}, "ip": "203.0.113.9", "page": {"url": "/"}},
-    )
-    configured = settings(detail_type="{type}: {event}")
-
-    def map_and_pack() -> list[bytes]:
-        mapped = EVENTBRIDGE.map(one, configured)
-        return [orjson.dumps(item.payload) for item in mapped if isinstance(item, Item)]
-
-    serialize = min(timeit.repeat(lambda: orjson.dumps(one), number=2_000, repeat=9))
-    ours = min(timeit.repeat(map_and_pack, number=2_000, repeat=9))
-    assert ours < 3 * serialize, f"{ours / serialize:.1f}x orjson.dumps"

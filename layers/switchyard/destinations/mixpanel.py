@@ -24,10 +24,9 @@ answer `200` even for invalid data: with `verbose=1` a `"status": 0` means none 
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from hashlib import blake2b
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -55,7 +54,15 @@ from switchyard.destinations.base import (
     join_json_array,
     uniform,
 )
-from switchyard.timeutil import parse_timestamp
+from switchyard.destinations.mapping import (
+    EMPTY,
+    as_object,
+    as_text,
+    copy_sections,
+    event_time_ms,
+    page_event_name,
+    page_properties,
+)
 
 IMPORT = "import"
 ENGAGE = "engage"
@@ -129,10 +136,6 @@ CONTEXT_SECTION_FIELDS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 # `ip` set to "0" keeps Mixpanel from placing the user where our servers are.
 NO_GEOLOCATION = "0"
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-_EPOCH = datetime(1970, 1, 1)
-_MILLISECOND = timedelta(milliseconds=1)
-
 IMPORTED = Verdict(AttemptStatus.DELIVERED, "400.imported")
 UNCONFIRMED = Verdict(AttemptStatus.RETRY, "400.unconfirmed")
 INVALID_RECORD = Verdict(AttemptStatus.FINAL, "400.invalid_record")
@@ -184,20 +187,8 @@ class Mixpanel(DestinationType):
 
     def map(self, event: dict[str, Any], settings: MixpanelSettings) -> list[Item] | Unsupported:
         kind = event.get("type")
-        if kind == EventType.TRACK:
-            name = event.get("event")
-            if not isinstance(name, str) or not name:
-                return Unsupported("no_event_name")
-            return _event(event, name, _object(event.get("properties")))
-        if kind in (EventType.PAGE, EventType.SCREEN):
-            return _page(event, settings, kind)
-        if kind == EventType.IDENTIFY:
-            return _identify(event, settings)
-        if kind == EventType.GROUP:
-            return _group(event, settings)
-        if kind == EventType.ALIAS:
-            return _alias(event, settings)
-        return Unsupported("unknown_type")
+        mapper = _MAPPERS.get(kind) if isinstance(kind, str) else None
+        return UNKNOWN_TYPE if mapper is None else mapper(event, settings)
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -239,6 +230,14 @@ MIXPANEL = Mixpanel()
 
 # -- the calls ---------------------------------------------------------------------------------
 
+# Refusals, shared by every event they concern (frozen, compared by value).
+UNKNOWN_TYPE = Unsupported("unknown_type")
+NO_EVENT_NAME = Unsupported("no_event_name")
+NO_USER_OR_ANONYMOUS_ID = Unsupported("no_user_or_anonymous_id")
+NO_TIMESTAMP = Unsupported("no_timestamp")
+TOO_MANY_PROPERTIES = Unsupported("too_many_properties")
+NO_GROUP_IDENTIFIER_TRAIT = Unsupported("no_group_identifier_trait")
+
 
 def _event(event: dict[str, Any], name: str, properties: Mapping[str, Any]) -> list[Item] | Unsupported:
     """An Import API event: context defaults, then the event's properties, then the identity,
@@ -246,11 +245,12 @@ def _event(event: dict[str, Any], name: str, properties: Mapping[str, Any]) -> l
     user_id, anonymous_id = identity(event)
     distinct_id = user_id or anonymous_id
     if distinct_id is None:
-        return Unsupported("no_user_or_anonymous_id")
+        return NO_USER_OR_ANONYMOUS_ID
     time = event_time_ms(event)
     if time is None:
-        return Unsupported("no_timestamp")
-    merged = _context_properties(_object(event.get("context")))
+        return NO_TIMESTAMP
+    context = event.get("context")
+    merged = _context_properties(context if isinstance(context, dict) else EMPTY)
     merged.update(properties)
     merged["time"] = time
     merged["distinct_id"] = distinct_id
@@ -261,22 +261,25 @@ def _event(event: dict[str, Any], name: str, properties: Mapping[str, Any]) -> l
     if user_id is not None:
         merged["$user_id"] = user_id
     if len(merged) >= MAX_PROPERTIES:
-        return Unsupported("too_many_properties")
+        return TOO_MANY_PROPERTIES
     return [Item(IMPORT, {"event": name, "properties": merged})]
 
 
-def _page(event: dict[str, Any], settings: MixpanelSettings, kind: str) -> list[Item] | Unsupported:
-    name = _text(event.get("name"))
-    category = _text(event.get("category"))
-    properties = _object(event.get("properties"))
-    if name or category:
-        # The name and category stay queryable as properties (the event's own keys win).
-        named: dict[str, Any] = {}
-        _put(named, "name", name)
-        _put(named, "category", category)
-        properties = {**named, **properties}
+def _track(event: dict[str, Any], settings: MixpanelSettings) -> list[Item] | Unsupported:
+    name = event.get("event")
+    if not isinstance(name, str) or not name:
+        return NO_EVENT_NAME
+    properties = event.get("properties")
+    return _event(event, name, properties if isinstance(properties, dict) else EMPTY)
+
+
+def _page(event: dict[str, Any], settings: MixpanelSettings) -> list[Item] | Unsupported:
+    """A page or a screen."""
+    name = as_text(event.get("name"))
+    category = as_text(event.get("category"))
+    properties = page_properties(name, category, as_object(event.get("properties")))
     consolidated = settings.page_event_naming == "consolidated"
-    return _event(event, page_event_name(kind, name, category, consolidated=consolidated), properties)
+    return _event(event, page_event_name(event["type"], name, category, consolidated=consolidated), properties)
 
 
 def _identify(event: dict[str, Any], settings: MixpanelSettings) -> list[Item] | Unsupported:
@@ -284,7 +287,7 @@ def _identify(event: dict[str, Any], settings: MixpanelSettings) -> list[Item] |
     if user_id is None:
         # Mixpanel advises against profiles for anonymous users.
         return Unsupported("no_user_id")
-    traits = _object(event.get("traits"))
+    traits = as_object(event.get("traits"))
     if not traits:
         return []
     update = _profile_update(event, settings, user_id)
@@ -293,11 +296,13 @@ def _identify(event: dict[str, Any], settings: MixpanelSettings) -> list[Item] |
 
 
 def _group(event: dict[str, Any], settings: MixpanelSettings) -> list[Item] | Unsupported:
-    traits = _object(event.get("traits"))
-    identifiers = ((trait, _text(traits.get(trait))) for trait in settings.group_identifier_traits)
+    if not settings.group_identifier_traits:  # not configured: no group calls, for every group event
+        return NO_GROUP_IDENTIFIER_TRAIT
+    traits = as_object(event.get("traits"))
+    identifiers = ((trait, as_text(traits.get(trait))) for trait in settings.group_identifier_traits)
     key, group_id = next(((trait, value) for trait, value in identifiers if value), (None, None))
     if key is None:
-        return Unsupported("no_group_identifier_trait")
+        return NO_GROUP_IDENTIFIER_TRAIT
     group = {"$token": settings.project_token, "$group_key": key, "$group_id": group_id, "$set": traits}
     items = [Item(GROUPS, group)]
     user_id, _ = identity(event)
@@ -310,13 +315,13 @@ def _group(event: dict[str, Any], settings: MixpanelSettings) -> list[Item] | Un
 
 def _alias(event: dict[str, Any], settings: MixpanelSettings) -> list[Item] | Unsupported:
     """`$create_alias`: the new userId becomes an alias of the previousId."""
-    previous_id = _text(event.get("previousId"))
+    previous_id = as_text(event.get("previousId"))
     user_id, _ = identity(event)
     if previous_id is None or user_id is None:
         return Unsupported("no_previous_or_user_id")
     time = event_time_ms(event)
     if time is None:
-        return Unsupported("no_timestamp")
+        return NO_TIMESTAMP
     properties = {
         "distinct_id": previous_id,
         "alias": user_id,
@@ -327,51 +332,44 @@ def _alias(event: dict[str, Any], settings: MixpanelSettings) -> list[Item] | Un
     return [Item(IMPORT, {"event": "$create_alias", "properties": properties})]
 
 
+# The mapping of each call, by its type: one look-up per event (in a plain dict, the fastest).
+_MAPPERS: dict[str, Callable[[dict[str, Any], MixpanelSettings], list[Item] | Unsupported]] = {
+    EventType.TRACK: _track,
+    EventType.PAGE: _page,
+    EventType.SCREEN: _page,
+    EventType.IDENTIFY: _identify,
+    EventType.GROUP: _group,
+    EventType.ALIAS: _alias,
+}
+
+
 # -- pieces ------------------------------------------------------------------------------------
 
 
 def _context_properties(context: Mapping[str, Any]) -> dict[str, Any]:
     """Mixpanel's default properties from Segment's context, by the table above."""
     properties: dict[str, Any] = {"ip": context.get("ip") or NO_GEOLOCATION}
-    for section, fields in CONTEXT_SECTION_FIELDS:
-        values = context.get(section)
-        if isinstance(values, dict):
-            for key, field in fields:
-                value = values.get(key)
-                if value is not None and value != "":
-                    properties[field] = value
+    copy_sections(properties, context, CONTEXT_SECTION_FIELDS)
     return properties
 
 
 def _profile_update(event: Mapping[str, Any], settings: MixpanelSettings, distinct_id: str) -> dict[str, Any]:
-    ip = _object(event.get("context")).get("ip")
+    ip = as_object(event.get("context")).get("ip")
     return {"$token": settings.project_token, "$distinct_id": distinct_id, "$ip": ip or NO_GEOLOCATION}
 
 
 def insert_id(event: Mapping[str, Any]) -> str:
     """The `messageId` when Mixpanel takes it as `$insert_id` (a UUID does), else a 32-character
     hex digest of it: the same event always gets the same id, so resending stays deduplicated."""
-    message_id = _text(event.get("messageId"))
+    message_id = event.get("messageId")
+    if message_id.__class__ is not str or not message_id:  # the usual non-empty string needs no call
+        message_id = as_text(message_id)
     if message_id is None:
         # Never the case for events that came through ingest; derived from what identifies the event.
         message_id = "|".join(str(event.get(key)) for key in ("type", "timestamp", "userId", "anonymousId", "event"))
     elif len(message_id) <= 36 and _INSERT_ID.fullmatch(message_id) and message_id.lower() not in _REFUSED_IDS:
         return message_id
-    return hashlib.blake2b(message_id.encode(), digest_size=16).hexdigest()
-
-
-def page_event_name(kind: str, name: str | None, category: str | None, *, consolidated: bool) -> str:
-    """Segment's names: "Loaded a Page" (or Screen), or "Viewed <category> <name> Page"."""
-    noun = "Screen" if kind == EventType.SCREEN else "Page"
-    if consolidated or not (name or category):
-        return f"Loaded a {noun}"
-    return " ".join(part for part in ("Viewed", category, name, noun) if part)
-
-
-def event_time_ms(event: Mapping[str, Any]) -> int | None:
-    """The event's `timestamp` (else when it was received) as epoch milliseconds."""
-    moment = parse_timestamp(event.get("timestamp")) or parse_timestamp(event.get("receivedAt"))
-    return None if moment is None else (moment - _EPOCH) // _MILLISECOND
+    return blake2b(message_id.encode(), digest_size=16).hexdigest()
 
 
 def import_authorization(settings: MixpanelSettings) -> str:
@@ -431,25 +429,4 @@ def _json(body: bytes) -> object:
 
 
 def _json_object(body: bytes) -> Mapping[str, Any]:
-    return _object(_json(body))
-
-
-# -- small helpers -----------------------------------------------------------------------------
-
-
-def _object(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else _EMPTY
-
-
-def _text(value: object) -> str | None:
-    """A non-empty identifier as a string (numbers too, as SDKs sometimes send them)."""
-    if isinstance(value, str):
-        return value or None
-    if value is None or isinstance(value, (bool, dict, list)):
-        return None
-    return str(value)
-
-
-def _put(target: dict[str, Any], key: str, value: object) -> None:
-    if value is not None and value != "":
-        target[key] = value
+    return as_object(_json(body))

@@ -278,3 +278,17 @@ def test_an_unsupported_call_is_filtered_not_failed_and_never_retried():
     assert actions(outcomes) == {"q0": Action.SKIP}
     assert stats.failures == [("filtered.unsupported.identify", "filtered")]
     assert dead_letters.letters == []
+
+
+def test_what_an_adapter_left_out_of_a_delivered_event_is_counted_per_reason():
+    class Trimming(FakeAdapter):
+        def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> list[Attempt]:
+            super().send(destination, events, deadline)
+            trimmed = ("param_value_too_long", "too_many_params")
+            return [Attempt(DELIVERED, "200", answered_at=NOW, omitted=trimmed)] * len(events)
+
+    stats = FakeStats()
+    outcomes = make_deliverer(adapter=Trimming(), stats=stats).deliver([queued(0)])
+    assert actions(outcomes) == {"q0": DONE}
+    assert stats.delivered_ids == ["m0"]
+    assert stats.failures == [("omitted.param_value_too_long", "omitted"), ("omitted.too_many_params", "omitted")]

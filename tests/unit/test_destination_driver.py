@@ -19,6 +19,7 @@ from switchyard.destinations.base import (
     HttpCall,
     Item,
     Limits,
+    NoCall,
     RegionalSettings,
     SecretText,
     Unsupported,
@@ -28,6 +29,7 @@ from switchyard.destinations.base import (
 from switchyard.destinations.driver import ToolAdapter
 
 DELIVERED, RETRY, FINAL = AttemptStatus.DELIVERED, AttemptStatus.RETRY, AttemptStatus.FINAL
+UNSUPPORTED = AttemptStatus.UNSUPPORTED
 NOW = 1_800_000_000.0
 
 
@@ -151,7 +153,7 @@ def test_an_event_whose_items_differ_gets_the_worst_verdict_and_unsupported_call
         "https://toy.example/users",
         "https://toy.example/events",
     ]
-    assert [(a.status, a.code) for a in attempts] == [(RETRY, "503"), (FINAL, "unsupported.group")]
+    assert [(a.status, a.code) for a in attempts] == [(RETRY, "503"), (UNSUPPORTED, "unsupported.group")]
 
 
 def test_no_request_starts_after_the_deadline():
@@ -237,3 +239,47 @@ def test_a_request_too_large_goes_again_in_halves():
         ["e2"],
     ]
     assert {a.status for a in attempts} == {DELIVERED}
+
+
+class Trimming(Toy):
+    """Leaves out properties named `long`, as GA4 leaves out values over its limits; `old` events
+    need no request at all."""
+
+    def map(self, event: dict[str, Any], settings: ToySettings) -> list[Item] | Unsupported:
+        left_out = ("value_too_long",) if "long" in event.get("properties", {}) else ()
+        return [Item("events", {"e": event["event"], "old": "old" in event.get("properties", {})}, left_out)]
+
+    def call(self, channel: str, payloads: Sequence[bytes], settings: ToySettings, context: CallContext) -> Any:
+        if all(orjson.loads(payload)["old"] for payload in payloads):
+            return NoCall([Verdict(FINAL, "too_old")] * len(payloads))
+        return super().call(channel, payloads, settings, context)
+
+
+def test_what_a_type_left_out_rides_on_the_events_attempt():
+    http = ToolHttp()
+    attempts = ToolAdapter(Trimming(), "us-west-2", http=http, credentials=Credentials()).send(  # type: ignore[arg-type]
+        toy_destination(), [track(0, long="x"), track(1)], deadline=1e12
+    )
+    assert [(a.status, a.omitted) for a in attempts] == [(DELIVERED, ("value_too_long",)), (DELIVERED, ())]
+
+
+def test_a_batch_the_type_needs_no_request_for_is_settled_without_one():
+    http = ToolHttp()
+    attempts = ToolAdapter(Trimming(), "us-west-2", http=http, credentials=Credentials()).send(  # type: ignore[arg-type]
+        toy_destination(), [track(0, old=True), track(1, old=True)], deadline=1e12
+    )
+    assert http.sent == []
+    assert [(a.status, a.code) for a in attempts] == [(FINAL, "too_old")] * 2
+
+
+def test_an_item_over_the_tools_own_item_limit_is_final_alone():
+    class ItemLimited(Toy):
+        def limits(self, channel: str, settings: ToySettings) -> Limits:
+            return Limits(max_items=10, max_bytes=10_000, max_item_bytes=40)
+
+    http = ToolHttp()
+    events = [track(0), {**track(1), "event": "x" * 50}, track(2)]
+    attempts = ToolAdapter(ItemLimited(), "us-west-2", http=http, credentials=Credentials()).send(  # type: ignore[arg-type]
+        toy_destination(), events, deadline=1e12
+    )
+    assert [(a.status, a.code) for a in attempts] == [(DELIVERED, "200"), (FINAL, "item_too_large"), (DELIVERED, "200")]

@@ -19,6 +19,7 @@ from switchyard.destinations.driver import ITEM_TOO_LARGE, ToolAdapter
 from switchyard.destinations.ga4 import GA4, Ga4Call, Ga4Settings, Violation, violations
 
 DELIVERED, RETRY, FINAL = AttemptStatus.DELIVERED, AttemptStatus.RETRY, AttemptStatus.FINAL
+UNSUPPORTED = AttemptStatus.UNSUPPORTED
 MEASUREMENT_ID = "G-TEST123ABC"
 API_SECRET = "s3cr3t-Api-Value_42"
 TIMESTAMP = "2026-11-30T09:25:21.123Z"
@@ -776,7 +777,7 @@ def test_delivery_gives_each_event_its_outcome_and_never_shows_the_secret():
     attempts = adapter(http, aws_region="eu-west-1").send(destination(), events, deadline=100)
     assert [(a.status, a.code, a.retry_after) for a in attempts] == [
         (DELIVERED, "204", None),
-        (FINAL, "unsupported.no_user_profile_api", None),
+        (UNSUPPORTED, "unsupported.no_user_profile_api", None),
         (FINAL, "older_than_72_hours", None),
         (RETRY, "429", 30.0),
         (FINAL, "400", None),

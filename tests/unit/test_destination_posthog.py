@@ -19,6 +19,7 @@ from switchyard.destinations.driver import ITEM_TOO_LARGE, ToolAdapter
 from switchyard.destinations.posthog import POSTHOG, PosthogSettings, event_uuid
 
 DELIVERED, RETRY, FINAL = AttemptStatus.DELIVERED, AttemptStatus.RETRY, AttemptStatus.FINAL
+UNSUPPORTED = AttemptStatus.UNSUPPORTED
 API_KEY = "phc_T3stProjectKey0123456789"
 TIMESTAMP = "2026-11-30T09:25:21.123Z"
 NOW = 1_796_031_000.0
@@ -454,7 +455,7 @@ def test_delivery_gives_each_event_its_outcome_and_never_shows_the_key():
     assert [(a.status, a.code) for a in attempts] == [
         (DELIVERED, "200"),
         (DELIVERED, "200"),
-        (FINAL, "unsupported.no_group_id"),
+        (UNSUPPORTED, "unsupported.no_group_id"),
         (DELIVERED, "200"),
         (DELIVERED, "no_items"),
     ]

@@ -23,10 +23,13 @@ class Attempt:
     request: dict[str, Any] = field(default_factory=dict)
     response: dict[str, Any] = field(default_factory=dict)
     answered_at: float = 0.0  # epoch seconds when the destination answered (or the attempt ended)
+    omitted: tuple[str, ...] = ()  # what the adapter left out of the event to meet the tool's limits
 
     @property
     def label(self) -> str:
-        return f"{_LABEL_PREFIX[self.status]}.{self.code}" if self.status is not AttemptStatus.DELIVERED else "delivered"
+        return (
+            f"{_LABEL_PREFIX[self.status]}.{self.code}" if self.status is not AttemptStatus.DELIVERED else "delivered"
+        )
 
 
 _LABEL_PREFIX = {

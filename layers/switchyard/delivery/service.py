@@ -337,6 +337,10 @@ class Deliverer:
         )
         if decision.action is Action.GIVE_UP and not self._park(item, attempt, attempt.label):
             decision = Decision(Action.RETRY_LATER, PARK_RETRY_SECONDS)
+        for reason in attempt.omitted:  # the event went, without what broke the tool's limits
+            self._count_failure(
+                stats, destination, f"omitted.{reason}", Count.OMITTED, {"received": item.request.event}
+            )
         latency = None
         if attempt.status is AttemptStatus.DELIVERED:
             # End-to-end latency is a live-traffic figure: a replayed event was received long ago.

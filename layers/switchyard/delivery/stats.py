@@ -31,6 +31,7 @@ class Count(StrEnum):
     NOT_DELIVERED = "not_delivered"  # final: refused, unsupported, discarded (dead letters included)
     RETRIED = "retried"
     DEAD_LETTERED = "dead_lettered"
+    OMITTED = "omitted"  # parts an adapter left out of delivered events to meet a tool's limits
     FILTERED = "filtered"  # not for this destination (an unsupported call): neither delivered nor failed
     DEFERRED = "deferred"  # the circuit was open
     RATE_LIMITED = "rate_limited"

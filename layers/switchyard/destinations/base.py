@@ -126,6 +126,9 @@ class Item(NamedTuple):
 
     channel: str
     payload: Any  # JSON-serializable
+    # What the type left out of the event to meet the tool's limits (e.g. GA4's "param_too_long"):
+    # the event still goes, and Event Delivery counts each as `omitted.<reason>`.
+    omitted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,7 @@ class Limits:
     max_items: int
     max_bytes: int  # of the packed payloads, separators included
     overhead_bytes: int = 0  # the request's envelope around them
+    max_item_bytes: int | None = None  # one serialized item's own limit, if the tool has one
 
 
 # Calls are made per request (per event for an unbatched webhook): plain slotted classes, not
@@ -153,6 +157,13 @@ class AwsCall:
     operation: str  # the client method: "put_events"
     params: Mapping[str, Any]
     body_size: int = 0
+
+
+@dataclass(slots=True)
+class NoCall:
+    """No request is needed after all (e.g. every item is too old for the tool): their verdicts."""
+
+    verdicts: list[Verdict]
 
 
 Call = HttpCall | AwsCall
@@ -199,7 +210,7 @@ class DestinationType:
     def limits(self, channel: str, settings: Any) -> Limits:
         raise NotImplementedError
 
-    def call(self, channel: str, payloads: Sequence[bytes], settings: Any, context: CallContext) -> Call:
+    def call(self, channel: str, payloads: Sequence[bytes], settings: Any, context: CallContext) -> Call | NoCall:
         raise NotImplementedError
 
     def hidden_values(self, settings: Any) -> list[str]:

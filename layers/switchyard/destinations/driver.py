@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import orjson
@@ -41,6 +41,7 @@ from switchyard.destinations.base import (
     DestinationType,
     HttpCall,
     Limits,
+    NoCall,
     Unsupported,
     Verdict,
 )
@@ -154,10 +155,14 @@ class ToolAdapter:
         except CredentialsUnavailable as error:
             return [self._settled(AttemptStatus.RETRY, CREDENTIALS_UNAVAILABLE, {"error": str(error)})] * len(events)
         attempts: list[Attempt | None] = [None] * len(events)
-        pending = deque(self.map_and_pack(events, settings, attempts))
+        omitted: dict[int, tuple[str, ...]] = {}
+        pending = deque(self.map_and_pack(events, settings, attempts, omitted))
         while pending:
             pending.extend(self._deliver_batch(pending.popleft(), settings, secrets, deadline, attempts))
-        return [attempt if attempt is not None else self._nothing_to_send() for attempt in attempts]
+        done = [attempt if attempt is not None else self._nothing_to_send() for attempt in attempts]
+        for index, reasons in omitted.items():
+            done[index] = replace(done[index], omitted=reasons)
+        return done
 
     def preview(self, destination: Destination, events: Sequence[dict[str, Any]]) -> Preview:
         """What `send` would do, without sending: the requests as samples show them (credentials
@@ -168,6 +173,8 @@ class ToolAdapter:
         for batch in self.map_and_pack(events, settings, attempts):
             context = CallContext(self._aws_region, self._clock())
             call = self.kind.call(batch.channel, batch.payloads, settings, context)
+            if isinstance(call, NoCall):
+                continue
             requests.append((shown_call(call, secrets, self.kind.secret_headers), batch.indexes))
         settled = {index: attempt for index, attempt in enumerate(attempts) if attempt is not None}
         return Preview(requests, settled)
@@ -199,54 +206,106 @@ class ToolAdapter:
         return settings, tuple(sorted(hidden, key=len, reverse=True))
 
     def map_and_pack(
-        self, events: Sequence[dict[str, Any]], settings: DestinationSettings, attempts: list[Attempt | None]
+        self,
+        events: Sequence[dict[str, Any]],
+        settings: DestinationSettings,
+        attempts: list[Attempt | None],
+        omitted: dict[int, tuple[str, ...]] | None = None,
     ) -> list[Packed]:
-        """Steps 2 and 3: the requests' contents; events settled on the way get their attempt."""
-        by_channel: dict[str, list[tuple[int, bytes]]] = {}
-        map_event, dumps = self.kind.map, orjson.dumps  # the per-event loop: locals are cheaper
+        """Steps 2 and 3: the requests' contents; events settled on the way get their attempt.
+
+        An event's items are all packed or none is: one that cannot be serialized settles the event.
+        """
+        # Per channel, in the order channels first appear: the events' indexes and their items,
+        # serialized (two parallel lists, so a request can take slices of them as they are).
+        channels: dict[str, tuple[list[int], list[bytes]]] = {}
+        # The last channel's lists: most events map to the channel of the one before.
+        last_channel: str | None = None
+        last_indexes: list[int] = []
+        last_payloads: list[bytes] = []
+        map_event, dumps = self.kind.map, orjson.dumps  # locals: used per event
         for index, event in enumerate(events):
             try:
                 mapped = map_event(event, settings)
                 if mapped.__class__ is Unsupported:
                     reason = mapped.reason  # type: ignore[union-attr]
-                    attempts[index] = self._settled(AttemptStatus.FINAL, f"{UNSUPPORTED}.{reason}", {})
+                    attempts[index] = self._settled(AttemptStatus.UNSUPPORTED, f"{UNSUPPORTED}.{reason}", {})
                     continue
-                serialized = [(channel, dumps(payload)) for channel, payload in mapped]  # type: ignore[union-attr]
+                if len(mapped) == 1:  # the usual case: no list of serialized items to build first
+                    channel, payload, left_out = mapped[0]  # type: ignore[index]
+                    serialized = dumps(payload)
+                    if left_out and omitted is not None:
+                        omitted[index] = left_out
+                else:  # none, or several: all serialized before any is packed
+                    serialized = None
+                    several = [(item.channel, dumps(item.payload)) for item in mapped]  # type: ignore[union-attr]
+                    left_out = tuple(reason for item in mapped for reason in item.omitted)  # type: ignore[union-attr]
+                    if left_out and omitted is not None:
+                        omitted[index] = left_out
             except (KeyError, TypeError, ValueError, AttributeError, orjson.JSONEncodeError) as error:
                 attempts[index] = self._settled(AttemptStatus.FINAL, MAPPING_FAILED, {"error": repr(error)[:200]})
                 continue
-            for channel, payload in serialized:
-                members = by_channel.get(channel)
+            if serialized is None:
+                for channel, serialized in several:
+                    indexes, payloads = _members(channels, channel)
+                    indexes.append(index)
+                    payloads.append(serialized)
+                continue
+            if channel is not last_channel:  # most often the type's same constant; an equal one is found too
+                members = channels.get(channel)
                 if members is None:
-                    members = by_channel[channel] = []
-                members.append((index, payload))
+                    members = channels[channel] = ([], [])
+                last_indexes, last_payloads = members
+                last_channel = channel
+            last_indexes.append(index)
+            last_payloads.append(serialized)
         batches: list[Packed] = []
-        for channel, members in by_channel.items():
-            batches.extend(self._pack(channel, members, self.kind.limits(channel, settings), attempts))
+        for channel, (indexes, payloads) in channels.items():
+            batches.extend(self._pack(channel, indexes, payloads, self.kind.limits(channel, settings), attempts))
         return batches
 
     def _pack(
-        self, channel: str, members: list[tuple[int, bytes]], limits: Limits, attempts: list[Attempt | None]
+        self, channel: str, indexes: list[int], payloads: list[bytes], limits: Limits, attempts: list[Attempt | None]
     ) -> list[Packed]:
         """Greedy, in order: a request closes when the next item would break a limit."""
+        overhead, max_items, max_bytes = limits.overhead_bytes, limits.max_items, limits.max_bytes
+        # Most often no request can reach the byte limit, even with its largest items (one
+        # separator byte each): then requests are cut by count alone, as slices, with no loop per item.
+        largest = max(map(len, payloads))
+        if limits.max_item_bytes is not None and largest > limits.max_item_bytes:
+            return self._pack_by_size(channel, indexes, payloads, limits, attempts)
+        if max_items > 0 and overhead + (largest + 1) * min(max_items, len(payloads)) <= max_bytes:
+            if len(payloads) <= max_items:
+                return [Packed(channel, indexes, payloads)]
+            return [
+                Packed(channel, indexes[start : start + max_items], payloads[start : start + max_items])
+                for start in range(0, len(payloads), max_items)
+            ]
+        return self._pack_by_size(channel, indexes, payloads, limits, attempts)
+
+    def _pack_by_size(
+        self, channel: str, indexes: list[int], payloads: list[bytes], limits: Limits, attempts: list[Attempt | None]
+    ) -> list[Packed]:
+        """`_pack` item by item, for items large enough to close a request by its size."""
         batches: list[Packed] = []
-        indexes: list[int] = []
-        payloads: list[bytes] = []
+        taken: list[int] = []
+        packed: list[bytes] = []
         overhead, max_items, max_bytes = limits.overhead_bytes, limits.max_items, limits.max_bytes
         size = overhead
-        for index, payload in members:
+        max_item = limits.max_item_bytes if limits.max_item_bytes is not None else max_bytes
+        for index, payload in zip(indexes, payloads, strict=True):
             cost = len(payload) + 1  # the separator
-            if overhead + cost > max_bytes:
+            if overhead + cost > max_bytes or cost - 1 > max_item:
                 attempts[index] = self._settled(AttemptStatus.FINAL, ITEM_TOO_LARGE, {"bytes": cost - 1})
                 continue
-            if payloads and (len(payloads) >= max_items or size + cost > max_bytes):
-                batches.append(Packed(channel, indexes, payloads))
-                indexes, payloads, size = [], [], overhead
-            indexes.append(index)
-            payloads.append(payload)
+            if packed and (len(packed) >= max_items or size + cost > max_bytes):
+                batches.append(Packed(channel, taken, packed))
+                taken, packed, size = [], [], overhead
+            taken.append(index)
+            packed.append(payload)
             size += cost
-        if payloads:
-            batches.append(Packed(channel, indexes, payloads))
+        if packed:
+            batches.append(Packed(channel, taken, packed))
         return batches
 
     def _deliver_batch(
@@ -271,6 +330,9 @@ class ToolAdapter:
             return []
         context = CallContext(self._aws_region, self._clock())
         call = self.kind.call(batch.channel, batch.payloads, settings, context)
+        if isinstance(call, NoCall):
+            self._record(indexes, call.verdicts, {}, {}, attempts, replace=batch.again)
+            return []
         shown = shown_call(call, secrets, self.kind.secret_headers)
         try:
             answer = self._execute(call, settings, deadline)
@@ -339,6 +401,14 @@ class ToolAdapter:
     def _nothing_to_send(self) -> Attempt:
         """An event the type mapped to no item at all (e.g. an identify without traits)."""
         return Attempt(AttemptStatus.DELIVERED, "no_items", answered_at=self._clock())
+
+
+def _members(channels: dict[str, tuple[list[int], list[bytes]]], channel: str) -> tuple[list[int], list[bytes]]:
+    """A channel's lists of event indexes and serialized items, new when it has none yet."""
+    members = channels.get(channel)
+    if members is None:
+        members = channels[channel] = ([], [])
+    return members
 
 
 def _pending(attempt: Attempt | None) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
 from pydantic import Field, field_validator
 
 from switchyard.delivery.attempts import AttemptStatus
@@ -27,7 +26,6 @@ from switchyard.destinations.base import (
     DestinationType,
     Item,
     Limits,
-    Unsupported,
     Verdict,
 )
 
@@ -37,7 +35,6 @@ MAX_CALL_BYTES = 4 * 1024 * 1024
 MAX_RECORD_BYTES = 1_000 * 1024
 RECORD_END = b"\n"
 STREAM_NAME_PATTERN = r"^[a-zA-Z0-9_.-]{1,64}$"  # Firehose's own pattern for a stream name
-RECORD_TOO_LARGE = "record_too_large"
 NO_RESULT = "no_result"  # the answer lacks the record's result: whether it was put is unknown
 DELIVERED_CODE = "200"  # botocore raises on any other status
 
@@ -65,18 +62,17 @@ class Firehose(DestinationType):
     title = "Amazon Data Firehose"
     settings_model = FirehoseSettings
 
-    def map(self, event: dict[str, Any], settings: FirehoseSettings) -> list[Item] | Unsupported:
-        # Serialized here rather than by the driver, which bounds calls but not items: a record
-        # over Firehose's limit is refused on its own instead of failing every call it joins. The
-        # driver passes a Fragment through as it is, so the event is still serialized once.
-        record = orjson.dumps(event)
-        if len(record) + len(RECORD_END) > MAX_RECORD_BYTES:
-            return Unsupported(RECORD_TOO_LARGE)
-        return [Item(RECORDS, orjson.Fragment(record))]
+    def map(self, event: dict[str, Any], settings: FirehoseSettings) -> list[Item]:
+        return [Item(RECORDS, event)]
 
     def limits(self, channel: str, settings: FirehoseSettings) -> Limits:
         # The driver counts one separator byte per item: exactly the newline each record ends with.
-        return Limits(max_items=MAX_RECORDS_PER_CALL, max_bytes=MAX_CALL_BYTES)
+        # The separator the driver counts per item is the record's closing newline.
+        return Limits(
+            max_items=MAX_RECORDS_PER_CALL,
+            max_bytes=MAX_CALL_BYTES,
+            max_item_bytes=MAX_RECORD_BYTES - len(RECORD_END),
+        )
 
     def call(
         self, channel: str, payloads: Sequence[bytes], settings: FirehoseSettings, context: CallContext

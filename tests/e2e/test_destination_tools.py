@@ -938,3 +938,28 @@ def test_firehose_puts_each_call_on_the_stream_as_a_json_line(local_stack: Local
     for message in calls.values():
         record = records[message["messageId"]]
         assert record == as_stored(message, "hose", record, local_stack.region)
+
+
+def test_a_replay_into_a_tool_destination_goes_through_its_adapter(
+    local_stack: LocalStack, receivers: Receivers, capsys: pytest.CaptureFixture[str]
+):
+    run, when = new_run(), Moment.minutes_ago(1)
+    calls = six_calls(run, when)
+    send(local_stack, POSTHOG.write_key, calls["track"], calls["page"])
+
+    def uuids() -> Counter[str]:
+        return Counter(
+            event["uuid"] for received in accepted_of_run(receivers.posthog, run) for event in received.events
+        )
+
+    assert wait_until(lambda: len(uuids()) == 2, timeout=30), uuids()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    window = ["--from", (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:00:00Z")]
+    window += ["--to", (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:00:00Z")]
+    command = ["replay", "start", "--source", "ph", "--destination", "posthog", *window, "--wait"]
+    code = main([*command, "--endpoint-url", local_stack.aws_endpoint])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    # Replayed as PostHog events again, with the same uuid (PostHog's deduplication key).
+    expected = {calls["track"]["messageId"]: 2, calls["page"]["messageId"]: 2}
+    assert wait_until(lambda: uuids() == expected, timeout=30), uuids()

@@ -11,7 +11,6 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from switchyard.config.compiled import Destination, RetryPolicy
 from switchyard.delivery.attempts import AttemptStatus
 from switchyard.delivery.http import Answer
 from switchyard.destinations.amplitude import (
@@ -24,6 +23,7 @@ from switchyard.destinations.amplitude import (
 )
 from switchyard.destinations.base import Again, CallContext, HttpCall, Item, Limits, Unsupported, Verdict
 from switchyard.destinations.driver import ToolAdapter
+from tests.support.destinations import ScriptedHttp, StaticCredentials, stored_destination
 
 DELIVERED, RETRY, FINAL = AttemptStatus.DELIVERED, AttemptStatus.RETRY, AttemptStatus.FINAL
 NOW = 1_800_000_000.0
@@ -414,53 +414,18 @@ def test_a_413_regroups_the_events_and_is_final_for_a_lone_one():
 # -- through the driver ---------------------------------------------------------------------------
 
 
-class FakeHttp:
-    """Answers each request with the next scripted answer (200 when none is left)."""
-
-    def __init__(self, *answers: Answer) -> None:
-        self.answers = list(answers)
-        self.sent: list[tuple[str, bytes, dict[str, str]]] = []
-
-    def request(self, method: str, url: str, *, body: bytes, headers: Mapping[str, str], deadline: float) -> Answer:
-        self.sent.append((url, body, dict(headers)))
-        return self.answers.pop(0) if self.answers else Answer(200, {}, b'{"code":200}', True)
-
-
-class FakeCredentials:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-
-    def get(self, destination_id: str) -> dict[str, Any]:
-        return self.values
-
-
-def destination(**public: Any) -> Destination:
-    return Destination(
-        id="amp",
-        name="Amplitude",
-        type="amplitude",
-        enabled=True,
-        sources=("web",),
-        settings={**settings(**public).public_settings()},
-        rate_limit_per_second=100,
-        concurrency=1,
-        retry=RetryPolicy(4, 5, 900),
-        credentials=("api_key",),
-    )
-
-
-def send(http: FakeHttp, events: list[dict[str, Any]], aws_region: str = "us-east-1", **public: Any) -> list[Any]:
-    adapter = ToolAdapter(
-        AMPLITUDE, aws_region, http=http, credentials=FakeCredentials({"api_key": KEY}), clock=lambda: NOW
-    )  # type: ignore[arg-type]
-    return adapter.send(destination(**public), events, deadline=1e12)
+def send(http: ScriptedHttp, events: list[dict[str, Any]], aws_region: str = "us-east-1", **public: Any) -> list[Any]:
+    credentials = StaticCredentials({"api_key": KEY})
+    adapter = ToolAdapter(AMPLITUDE, aws_region, http=http, credentials=credentials, clock=lambda: NOW)  # type: ignore[arg-type]
+    destination = stored_destination("amp", "amplitude", settings(**public), name="Amplitude")
+    return adapter.send(destination, events, deadline=1e12)
 
 
 def test_a_partial_refusal_settles_each_event_and_no_sample_shows_the_key():
     refusal = answer(
         400, {"code": 400, "error": f"bad events for key {KEY}", "events_with_invalid_fields": {"time": [1]}}
     )
-    http = FakeHttp(refusal)
+    http = ScriptedHttp(refusal)
     events = [track(messageId=f"m{i}") for i in range(3)]
     attempts = send(http, events)
     assert [(a.status, a.code) for a in attempts] == [
@@ -481,7 +446,7 @@ def test_a_partial_refusal_settles_each_event_and_no_sample_shows_the_key():
 
 
 def test_each_channel_gets_its_own_request_and_the_eu_host_in_an_eu_region():
-    http = FakeHttp()
+    http = ScriptedHttp()
     events = [
         track(messageId="t1"),
         {"type": "identify", "userId": "user-12345", "traits": {"plan": "pro"}, "messageId": "i1"},
@@ -502,7 +467,7 @@ def test_each_channel_gets_its_own_request_and_the_eu_host_in_an_eu_region():
 
 
 def test_requests_hold_at_most_2000_events():
-    http = FakeHttp()
+    http = ScriptedHttp()
     events = [track(messageId=f"m{i}", properties={}) for i in range(2001)]
     attempts = send(http, events)
     assert [len(orjson.loads(body)["events"]) for _, body, _ in http.sent] == [2000, 1]
@@ -510,7 +475,7 @@ def test_requests_hold_at_most_2000_events():
 
 
 def test_requests_stay_under_a_megabyte():
-    http = FakeHttp()
+    http = ScriptedHttp()
     events = [track(messageId=f"m{i}", properties={"blob": "x" * 300_000}) for i in range(4)]
     send(http, events)
     assert [len(orjson.loads(body)["events"]) for _, body, _ in http.sent] == [3, 1]
@@ -518,7 +483,7 @@ def test_requests_stay_under_a_megabyte():
 
 
 def test_form_requests_stay_under_a_megabyte_once_url_encoded():
-    http = FakeHttp()
+    http = ScriptedHttp()
     quotes = {f'"{i}"': '"' * 1000 for i in range(100)}  # JSON of the worst kind: every byte becomes three
     events = [{"type": "identify", "userId": f"user-{i}", "traits": quotes} for i in range(4)]
     send(http, events)

@@ -13,12 +13,12 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from switchyard.config.compiled import Destination, RetryPolicy
 from switchyard.delivery.attempts import AttemptStatus
 from switchyard.delivery.http import Answer
 from switchyard.destinations.base import Again, CallContext, HttpCall, Item, Limits, Unsupported, Verdict
 from switchyard.destinations.driver import ToolAdapter
 from switchyard.destinations.mixpanel import ENGAGE, GROUPS, IMPORT, MIXPANEL, MixpanelSettings
+from tests.support.destinations import ScriptedHttp, StaticCredentials, stored_destination
 
 DELIVERED, RETRY, FINAL = AttemptStatus.DELIVERED, AttemptStatus.RETRY, AttemptStatus.FINAL
 NOW = 1_800_000_000.0
@@ -406,26 +406,13 @@ def test_profile_updates_are_read_from_the_verbose_status(body: Any, verdict: Ve
 # -- through the driver ---------------------------------------------------------------------------
 
 
-class FakeHttp:
-    """Answers each request with the next scripted answer (a plain success when none is left)."""
-
-    def __init__(self, *answers: Answer) -> None:
-        self.answers = list(answers)
-        self.sent: list[tuple[str, bytes, dict[str, str]]] = []
-
-    def request(self, method: str, url: str, *, body: bytes, headers: Mapping[str, str], deadline: float) -> Answer:
-        self.sent.append((url, body, dict(headers)))
-        if self.answers:
-            return self.answers.pop(0)
-        return Answer(200, {}, b'{"status":1,"error":null}' if "verbose" in url else b'{"code":200}', True)
+def mixpanel_success(url: str) -> Answer:
+    """A plain success: the profile APIs (verbose) answer with a status, /import with a code."""
+    return Answer(200, {}, b'{"status":1,"error":null}' if "verbose" in url else b'{"code":200}', True)
 
 
-class FakeCredentials:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-
-    def get(self, destination_id: str) -> dict[str, Any]:
-        return self.values
+def mixpanel_http(*answers: Answer) -> ScriptedHttp:
+    return ScriptedHttp(*answers, default=mixpanel_success)
 
 
 SERVICE_ACCOUNT = {
@@ -435,21 +422,10 @@ SERVICE_ACCOUNT = {
 }
 
 
-def send(http: FakeHttp, events: list[dict[str, Any]], aws_region: str = "us-east-1", **public: Any) -> list[Any]:
+def send(http: ScriptedHttp, events: list[dict[str, Any]], aws_region: str = "us-east-1", **public: Any) -> list[Any]:
     configured = MixpanelSettings(**SERVICE_ACCOUNT, project_id="123", **public)
-    destination = Destination(
-        id="mp",
-        name="Mixpanel",
-        type="mixpanel",
-        enabled=True,
-        sources=("web",),
-        settings=configured.public_settings(),
-        rate_limit_per_second=100,
-        concurrency=1,
-        retry=RetryPolicy(4, 5, 900),
-        credentials=tuple(sorted(configured.credentials())),
-    )
-    credentials = FakeCredentials(SERVICE_ACCOUNT)
+    destination = stored_destination("mp", "mixpanel", configured, name="Mixpanel")
+    credentials = StaticCredentials(SERVICE_ACCOUNT)
     adapter = ToolAdapter(MIXPANEL, aws_region, http=http, credentials=credentials, clock=lambda: NOW)  # type: ignore[arg-type]
     return adapter.send(destination, events, deadline=1e12)
 
@@ -457,7 +433,7 @@ def send(http: FakeHttp, events: list[dict[str, Any]], aws_region: str = "us-eas
 def test_a_partial_import_settles_each_event_and_no_sample_shows_a_credential():
     failure = {"index": 1, "$insert_id": "m1", "field": "properties.time", "message": "too old"}
     body = {"code": 400, "failed_records": [failure], "num_records_imported": 2, "error": f"project {TOKEN}"}
-    http = FakeHttp(answer(400, body))
+    http = mixpanel_http(answer(400, body))
     events = [track(messageId=f"m{i}") for i in range(3)]
     attempts = send(http, events)
     assert [(a.status, a.code) for a in attempts] == [
@@ -478,7 +454,7 @@ def test_a_partial_import_settles_each_event_and_no_sample_shows_a_credential():
 
 
 def test_each_channel_gets_its_own_request_the_eu_host_and_profile_tokens_stay_hidden():
-    http = FakeHttp()
+    http = mixpanel_http()
     events = [
         track(messageId="t1"),
         {"type": "identify", "userId": "user-12345", "traits": {"email": "ada@example.com"}, "messageId": "i1"},
@@ -497,7 +473,7 @@ def test_each_channel_gets_its_own_request_the_eu_host_and_profile_tokens_stay_h
 
 
 def test_requests_hold_at_most_2000_events_and_200_group_updates():
-    http = FakeHttp()
+    http = mixpanel_http()
     events = [track(messageId=f"m{i}", properties={}) for i in range(2001)]
     groups = [{"type": "group", "groupId": "g", "traits": {"company_id": f"c{i}"}} for i in range(201)]
     attempts = send(http, events + groups, group_identifier_traits=("company_id",))
@@ -511,7 +487,7 @@ def test_requests_hold_at_most_2000_events_and_200_group_updates():
 
 
 def test_requests_stay_under_two_megabytes():
-    http = FakeHttp()
+    http = mixpanel_http()
     events = [track(messageId=f"m{i}", properties={"blob": "x" * 600_000}) for i in range(4)]
     send(http, events)
     assert [len(orjson.loads(body)) for _, body, _ in http.sent] == [3, 1]

@@ -41,7 +41,7 @@ def describe_type(kind: DestinationType) -> str:
     lines.append("  settings:")
     model = kind.settings_model
     for name, info in model.model_fields.items():
-        lines.append(f"    {name:<24}{_flags(name, info, model.SECRET_FIELDS)}{info.description or ''}")
+        lines.append(f"    {name:<24} {_flags(name, info, model.SECRET_FIELDS)}{info.description or ''}".rstrip())
     if issubclass(model, RegionalSettings):
         lines.append("  (region unset: EU host in eu-* stacks, US host elsewhere)")
     return "\n".join(lines)

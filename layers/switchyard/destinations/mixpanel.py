@@ -157,8 +157,10 @@ class MixpanelSettings(RegionalSettings):
 
     project_token: SecretText = Field(min_length=1, description="The project token ($token of profile updates)")
     api_secret: SecretText | None = Field(default=None, min_length=1, description="The project's API secret")
-    service_account_username: SecretText | None = Field(default=None, min_length=1)
-    service_account_secret: SecretText | None = Field(default=None, min_length=1)
+    service_account_username: SecretText | None = Field(
+        default=None, min_length=1, description="A service account for /import (with its secret and project_id)"
+    )
+    service_account_secret: SecretText | None = Field(default=None, min_length=1, description="That account's secret")
     project_id: str | None = Field(default=None, pattern=r"^[0-9]+$", description="Needed with a service account")
     page_event_naming: Literal["consolidated", "named"] = Field(
         default="consolidated",

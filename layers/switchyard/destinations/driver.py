@@ -174,6 +174,7 @@ class ToolAdapter:
             context = CallContext(self._aws_region, self._clock())
             call = self.kind.call(batch.channel, batch.payloads, settings, context)
             if isinstance(call, NoCall):
+                self._record(batch.indexes, call.verdicts, {}, {}, attempts)
                 continue
             requests.append((shown_call(call, secrets, self.kind.secret_headers), batch.indexes))
         settled = {index: attempt for index, attempt in enumerate(attempts) if attempt is not None}

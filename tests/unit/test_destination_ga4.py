@@ -1,8 +1,10 @@
 """`type: ga4`: settings, the Measurement Protocol event of each call, GA4's limits enforced before
-sending, one client per request, the 72-hour window, answers, and delivery through the driver."""
+sending and what was left out to meet them, one client per request, the 72-hour window, answers,
+and delivery through the driver."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -14,9 +16,9 @@ from pydantic import ValidationError
 from switchyard.config.compiled import Destination, RetryPolicy
 from switchyard.delivery.attempts import AttemptStatus
 from switchyard.delivery.http import Answer
-from switchyard.destinations.base import CallContext, Item, Unsupported
+from switchyard.destinations.base import CallContext, Item, NoCall, Unsupported
 from switchyard.destinations.driver import ITEM_TOO_LARGE, ToolAdapter
-from switchyard.destinations.ga4 import GA4, Ga4Call, Ga4Settings, Violation, violations
+from switchyard.destinations.ga4 import GA4, OMITTED_REASONS, Ga4Call, Ga4Settings
 
 DELIVERED, RETRY, FINAL = AttemptStatus.DELIVERED, AttemptStatus.RETRY, AttemptStatus.FINAL
 UNSUPPORTED = AttemptStatus.UNSUPPORTED
@@ -30,6 +32,8 @@ EU_URL = f"https://region1.google-analytics.com/mp/collect?measurement_id={MEASU
 # The Measurement Protocol's limits as Google documents them, not as the module under test says.
 MAX_EVENTS = 25
 MAX_BODY = 130_000
+# A request's channel: its body up to the events array (client "a1", no user).
+CLIENT_A1 = '{"client_id":"a1","events":'
 
 
 def settings(**overrides: Any) -> Ga4Settings:
@@ -49,9 +53,23 @@ def track(name: str, number: int = 1, **fields: Any) -> dict[str, Any]:
 
 
 def mapped(event: dict[str, Any], **overrides: Any) -> tuple[list[Any], dict[str, Any]]:
-    """(the request's shared identity, the event) of one mapped event."""
+    """([client_id, user_id, user_properties] its request shares, the event) of one mapped event."""
     item = only_item(event, settings(**overrides))
-    return orjson.loads(item.channel), item.payload
+    return shared_identity(item.channel), item.payload
+
+
+def shared_identity(channel: str) -> list[Any]:
+    """The channel is the request body up to its events array: completed, it reads as JSON."""
+    envelope = orjson.loads(channel + "[]}")
+    assert list(envelope)[0] == "client_id" and list(envelope)[-1] == "events"
+    return [envelope["client_id"], envelope.get("user_id"), envelope.get("user_properties")]
+
+
+def omitted(event: dict[str, Any], **overrides: Any) -> tuple[str, ...]:
+    """What was left out of one mapped event, by reason."""
+    reasons = only_item(event, settings(**overrides)).omitted
+    assert set(reasons) <= OMITTED_REASONS, reasons
+    return reasons
 
 
 def only_item(event: dict[str, Any], configured: Ga4Settings) -> Item:
@@ -293,13 +311,12 @@ def test_other_events_keep_their_name_snake_cased(name: str, ga4: str):
 )
 def test_events_ga4_would_drop_for_their_name_are_unsupported(name: str, reason: str):
     assert GA4.map(track(name), settings()) == Unsupported(reason)
-    assert violations(track(name), settings()) == []
 
 
 def test_a_name_over_40_characters_is_cut_and_the_cut_is_reported():
     name = "Customer Completed The Very Long Onboarding Checklist"
     assert mapped(track(name))[1]["name"] == "customer_completed_the_very_long_onboard"
-    assert violations(track(name), settings()) == [Violation("event_name", "event_name_truncated")]
+    assert omitted(track(name)) == ("event_name_truncated",)
 
 
 def test_a_page_call_is_a_page_view_from_its_properties():
@@ -405,20 +422,20 @@ def test_user_properties_come_from_the_configured_traits():
         "u1",
         {"plan": {"value": "pro"}, "seats": {"value": 12}, "beta": {"value": "true"}},
     ]
-    assert violations(event, settings(**configured)) == [Violation("user_properties.company", "value_not_scalar")]
+    assert omitted(event, **configured) == ("user_property_value_not_scalar",)
 
 
 def test_a_user_property_value_over_36_characters_is_left_out():
     event = track("Video Played", context={"traits": {"plan": "p" * 36, "tier": "t" * 37}})
     configured = {"user_properties": ("plan", "tier")}
     assert mapped(event, **configured)[0][2] == {"plan": {"value": "p" * 36}}
-    assert violations(event, settings(**configured)) == [Violation("user_properties.tier", "value_too_long")]
+    assert omitted(event, **configured) == ("user_property_value_too_long",)
 
 
 def test_a_user_id_over_256_characters_is_left_out():
     event = track("Video Played", userId="u" * 257)
     assert mapped(event)[0] == ["a1", None, None]
-    assert violations(event, settings()) == [Violation("user_id", "value_too_long")]
+    assert omitted(event) == ("user_id_too_long",)
 
 
 # GA4's limits, enforced before sending.
@@ -427,7 +444,7 @@ def test_a_user_id_over_256_characters_is_left_out():
 def test_a_parameter_value_over_100_characters_is_left_out_and_the_event_goes():
     event = custom({"fits": "f" * 100, "description": "d" * 101})
     assert params_of(event) == {"engagement_time_msec": 1, "fits": "f" * 100}
-    assert violations(event, settings()) == [Violation("params.description", "value_too_long")]
+    assert omitted(event) == ("param_value_too_long",)
 
 
 def test_page_parameters_may_be_longer_as_ga4_allows():
@@ -441,11 +458,7 @@ def test_page_parameters_may_be_longer_as_ga4_allows():
     }
     longer = {"url": page["url"] + "u", "title": page["title"] + "t", "referrer": page["referrer"] + "r"}
     assert params_of({**event, "properties": longer}) == {"engagement_time_msec": 1}
-    assert violations({**event, "properties": longer}, settings()) == [
-        Violation("params.page_location", "value_too_long"),
-        Violation("params.page_title", "value_too_long"),
-        Violation("params.page_referrer", "value_too_long"),
-    ]
+    assert omitted({**event, "properties": longer}) == ("param_value_too_long",) * 3
 
 
 def test_at_most_25_parameters_the_first_ones_kept():
@@ -453,7 +466,7 @@ def test_at_most_25_parameters_the_first_ones_kept():
     params = params_of(event)
     assert len(params) == MAX_EVENTS
     assert params == {"engagement_time_msec": 1, **{f"p{n}": n for n in range(24)}}
-    assert violations(event, settings()) == [Violation(f"params.p{n}", "too_many_params") for n in range(24, 30)]
+    assert omitted(event) == ("too_many_params",) * 6  # one per parameter left out
 
 
 def test_recommended_parameters_are_never_the_ones_cut():
@@ -477,31 +490,25 @@ def test_recommended_parameters_are_never_the_ones_cut():
 def test_property_names_ga4_refuses_are_left_out(key: str, reason: str):
     event = custom({key: "v", "kept": "k"})
     assert params_of(event) == {"engagement_time_msec": 1, "kept": "k"}
-    assert violations(event, settings()) == [Violation(f"params.{key}", reason)]
+    assert omitted(event) == (reason,)
 
 
 def test_property_names_are_snake_cased_and_a_clash_keeps_the_first():
     event = custom({"videoTitle": "Intro", "Video Title": "Other", "p" * 40: "forty"})
     assert params_of(event) == {"engagement_time_msec": 1, "video_title": "Intro", "p" * 40: "forty"}
-    assert violations(event, settings()) == [Violation("params.Video Title", "param_name_duplicate")]
+    assert omitted(event) == ("param_name_duplicate",)
 
 
 def test_values_are_strings_or_numbers():
     event = custom({"count": 3, "ratio": 0.5, "on": False, "tags": ["a"], "meta": {"a": 1}, "none": None})
     assert params_of(event) == {"engagement_time_msec": 1, "count": 3, "ratio": 0.5, "on": "false"}
-    assert violations(event, settings()) == [
-        Violation("params.tags", "value_not_scalar"),
-        Violation("params.meta", "value_not_scalar"),
-    ]
+    assert omitted(event) == ("param_value_not_scalar", "param_value_not_scalar")
 
 
 def test_typed_recommended_parameters_are_checked():
     event = track("Order Completed", properties={"total": "12.50", "tax": "n/a", "currency": "euro"})
     assert params_of(event) == {"value": 12.5, "engagement_time_msec": 1}
-    assert violations(event, settings()) == [
-        Violation("params.currency", "currency_invalid"),
-        Violation("params.tax", "not_a_number"),
-    ]
+    assert omitted(event) == ("param_value_not_a_currency", "param_value_not_a_number")
 
 
 def test_items_need_an_id_or_a_name_and_stop_at_200():
@@ -510,11 +517,7 @@ def test_items_need_an_id_or_a_name_and_stop_at_200():
     items = params_of(event)["items"]
     assert items[0] == {"item_id": "p1"}
     assert len(items) == 200 and items[-1] == {"item_id": "s198"}
-    assert violations(event, settings()) == [
-        Violation("items[0]", "item_without_id_or_name"),
-        Violation("items[1].item_name", "value_too_long"),
-        Violation("items[201]", "too_many_items"),
-    ]
+    assert omitted(event) == ("item_without_id_or_name", "item_value_too_long", "too_many_items")
 
 
 def test_no_engagement_time_when_set_to_zero_or_given_by_the_event():
@@ -522,8 +525,32 @@ def test_no_engagement_time_when_set_to_zero_or_given_by_the_event():
     assert params_of(custom({"engagement_time_msec": 2500})) == {"engagement_time_msec": 2500}
 
 
-def test_an_event_within_the_limits_has_no_violations():
-    assert violations(track("Order Completed", properties={"products": [{"product_id": "p1"}]}), settings()) == []
+def test_item_fields_ga4_refuses_are_left_out_and_the_item_kept():
+    product = {"product_id": "p1", "price": "n/a", "quantity": True, "brand": {"id": 1}, "variant": ["blue"]}
+    event = track("Product Added", properties=product)
+    assert params_of(event)["items"] == [{"item_id": "p1"}]
+    assert omitted(event) == (
+        "param_value_not_a_number",  # `value` from the price
+        "item_value_not_a_number",
+        "item_value_not_a_number",
+        "item_value_not_scalar",
+        "item_value_not_scalar",
+    )
+
+
+def test_a_page_value_that_is_not_text_is_left_out():
+    event = {"type": "page", "anonymousId": "a1", "properties": {"title": ["Pricing"], "url": "https://e.com/"}}
+    assert params_of(event) == {"page_location": "https://e.com/", "engagement_time_msec": 1}
+    assert omitted(event) == ("param_value_not_scalar",)
+
+
+def test_an_event_within_the_limits_has_nothing_left_out():
+    assert omitted(track("Order Completed", properties={"products": [{"product_id": "p1"}]})) == ()
+    assert omitted({"type": "page", "anonymousId": "a1", "properties": {"url": "https://e.com/"}}) == ()
+
+
+def test_reason_codes_are_short_stable_snake_case():
+    assert all(re.fullmatch(r"[a-z]+(_[a-z]+)*", reason) and len(reason) <= 32 for reason in OMITTED_REASONS)
 
 
 # Hosts and requests.
@@ -546,9 +573,7 @@ def test_an_event_within_the_limits_has_no_violations():
 def test_the_stack_region_picks_the_eu_host_unless_the_settings_say_otherwise(
     aws_region: str, overrides: dict[str, Any], url: str
 ):
-    call = GA4.call(
-        '["a1",null,null]', [b'{"name":"x","params":{}}'], settings(**overrides), CallContext(aws_region, NOW)
-    )
+    call = GA4.call(CLIENT_A1, [b'{"name":"x","params":{}}'], settings(**overrides), CallContext(aws_region, NOW))
     assert call.url == url and call.method == "POST"
     assert call.body == b'{"client_id":"a1","events":[{"name":"x","params":{}}]}'
 
@@ -556,7 +581,7 @@ def test_the_stack_region_picks_the_eu_host_unless_the_settings_say_otherwise(
 def test_a_secret_that_needs_quoting_is_quoted_and_hidden_in_that_form_too():
     secret = "a/b+c=d&e"
     configured = Ga4Settings(measurement_id=MEASUREMENT_ID, api_secret=secret)
-    call = GA4.call('["a1",null,null]', [b"{}"], configured, CallContext("us-west-2", NOW))
+    call = GA4.call(CLIENT_A1, [b"{}"], configured, CallContext("us-west-2", NOW))
     assert call.url.endswith("&api_secret=a%2Fb%2Bc%3Dd%26e")
     assert GA4.hidden_values(configured) == ["a%2Fb%2Bc%3Dd%26e"]
     assert GA4.hidden_values(settings()) == []
@@ -585,17 +610,24 @@ def test_an_event_older_than_72_hours_is_not_sent_and_is_final():
     old = "2026-11-27T09:25:00.000Z"  # 72 h and 5 min before NOW
     recent = "2026-11-27T09:35:00.000Z"  # 71 h 55 min before NOW
     payloads = [orjson.dumps(only_item(track("A", timestamp=ts), settings()).payload) for ts in (old, recent)]
-    call = GA4.call('["a1",null,null]', payloads, settings(), CallContext("us-west-2", NOW))
+    call = GA4.call(CLIENT_A1, payloads, settings(), CallContext("us-west-2", NOW))
     assert isinstance(call, Ga4Call) and call.too_old == (0,)
     assert [event["name"] for event in orjson.loads(call.body)["events"]] == ["a"]
     verdicts = GA4.interpret(call, Answer(204, {}, b"", True), 2, NOW)
     assert [(v.status, v.code) for v in verdicts] == [(FINAL, "older_than_72_hours"), (DELIVERED, "204")]
 
 
+def test_no_request_when_every_event_is_older_than_72_hours():
+    old = orjson.dumps({"timestamp_micros": TIME_MICROS - 73 * 3600 * 1_000_000, "name": "a", "params": {}})
+    call = GA4.call(CLIENT_A1, [old, old], settings(), CallContext("us-west-2", NOW))
+    assert isinstance(call, NoCall)
+    assert [(v.status, v.code) for v in call.verdicts] == [(FINAL, "older_than_72_hours")] * 2
+
+
 def test_an_event_dated_after_the_request_goes_without_its_timestamp():
     future = orjson.dumps({"timestamp_micros": int(NOW * 1_000_000) + 60_000_000, "name": "a", "params": {"p": 1}})
     untimed = b'{"name":"b","params":{}}'
-    call = GA4.call('["a1",null,null]', [future, untimed], settings(), CallContext("us-west-2", NOW))
+    call = GA4.call(CLIENT_A1, [future, untimed], settings(), CallContext("us-west-2", NOW))
     assert orjson.loads(call.body)["events"] == [{"name": "a", "params": {"p": 1}}, {"name": "b", "params": {}}]
     assert isinstance(call, Ga4Call) and call.too_old == ()
 
@@ -610,7 +642,7 @@ def test_event_times_in_other_forms_are_read_too():
 
 def ga4_call(count: int) -> Ga4Call:
     payloads = [orjson.dumps({"timestamp_micros": TIME_MICROS, "name": "a", "params": {}})] * count
-    call = GA4.call('["a1",null,null]', payloads, settings(), CallContext("us-west-2", NOW))
+    call = GA4.call(CLIENT_A1, payloads, settings(), CallContext("us-west-2", NOW))
     assert isinstance(call, Ga4Call)
     return call
 
@@ -637,9 +669,7 @@ def test_answers_are_read_by_status(status: int, headers: dict[str, str], verdic
 
 def test_an_old_event_stays_final_whatever_the_answer():
     old = orjson.dumps({"timestamp_micros": TIME_MICROS - 73 * 3600 * 1_000_000, "name": "a", "params": {}})
-    call = GA4.call(
-        '["a1",null,null]', [old, orjson.dumps({"name": "b", "params": {}})], settings(), CallContext("us", NOW)
-    )
+    call = GA4.call(CLIENT_A1, [old, orjson.dumps({"name": "b", "params": {}})], settings(), CallContext("us", NOW))
     verdicts = GA4.interpret(call, Answer(503, {}, b"", True), 2, NOW)
     assert [(v.status, v.code) for v in verdicts] == [(FINAL, "older_than_72_hours"), (RETRY, "503")]
 
@@ -792,3 +822,27 @@ def test_delivery_gives_each_event_its_outcome_and_never_shows_the_secret():
     assert API_SECRET not in shown
     assert attempts[0].request["url"] == EU_URL.replace(API_SECRET, "<redacted>")
     assert attempts[0].response["body"] == "no thanks: " + EU_URL.replace(API_SECRET, "<redacted>")
+
+
+def test_events_all_older_than_72_hours_are_final_and_nothing_is_sent():
+    http = FakeHttp()
+    events = [track("A", 1, timestamp="2026-11-20T00:00:00.000Z"), track("B", 2, timestamp="2026-11-21T00:00:00.000Z")]
+    attempts = adapter(http).send(destination(), events, deadline=100)
+    assert http.sent == []
+    assert [(a.status, a.code, a.request) for a in attempts] == [(FINAL, "older_than_72_hours", {})] * 2
+
+
+def test_what_was_left_out_is_on_each_delivered_events_attempt():
+    http = FakeHttp()
+    events = [
+        custom({"description": "d" * 101, "tags": ["a"], "kept": "k"}),
+        track("Video Played", 2, anonymousId="a2"),
+        track("Order Completed", 3, anonymousId="a3", properties={"products": [{"price": 1}]}),
+    ]
+    attempts = adapter(http).send(destination(), events, deadline=100)
+    assert [(a.status, a.omitted) for a in attempts] == [
+        (DELIVERED, ("param_value_too_long", "param_value_not_scalar")),
+        (DELIVERED, ()),
+        (DELIVERED, ("item_without_id_or_name",)),
+    ]
+    assert http.sent[0][1]["events"][0]["params"] == {"engagement_time_msec": 1, "kept": "k"}

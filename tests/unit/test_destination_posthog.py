@@ -277,7 +277,16 @@ def test_a_message_id_that_is_a_uuid_is_the_uuid():
 
 
 @pytest.mark.parametrize(
-    "message_id", ["ajs-next-1764494721123-6f0c1d2e", "m1", "é" * 50, MESSAGE_UUID.replace("-", "")]
+    "message_id",
+    [
+        "ajs-next-1764494721123-6f0c1d2e",
+        "m1",
+        "é" * 50,
+        MESSAGE_UUID.replace("-", ""),
+        MESSAGE_UUID[:-1] + "G",  # shaped like a UUID, but not hex
+        MESSAGE_UUID.replace("-", "_"),
+        "ajs-next-" + MESSAGE_UUID,
+    ],
 )
 def test_any_other_message_id_becomes_its_uuid5(message_id: str):
     derived = event_uuid(message_id)

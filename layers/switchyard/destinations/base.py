@@ -126,7 +126,7 @@ class Item(NamedTuple):
 
     channel: str
     payload: Any  # JSON-serializable
-    # What the type left out of the event to meet the tool's limits (e.g. GA4's "param_too_long"):
+    # What the type left out of the event to meet the tool's limits (e.g. GA4's "param_value_too_long"):
     # the event still goes, and Event Delivery counts each as `omitted.<reason>`.
     omitted: tuple[str, ...] = ()
 

@@ -2,9 +2,10 @@
 
 `POST /mp/collect?measurement_id=G-...&api_secret=...` with `{"client_id", "user_id"?,
 "user_properties"?, "events": [{"timestamp_micros", "name", "params"}]}`. A request's client, user
-and user properties are shared by all its events, so the channel is that triple: one request
-carries one client's events only, and `events_per_send` is one request's worth (25) so that
-different clients' requests run `concurrency` at a time instead of one after another.
+and user properties are shared by all its events, so the channel is the body up to its events
+array, which holds them: one request carries one client's events only, and `events_per_send` is one
+request's worth (25) so that different clients' requests run `concurrency` at a time instead of one
+after another.
 
 Mapping. Segment's e-commerce and lifecycle events become GA4's recommended events with their
 parameters (`RECOMMENDED`), products become `items`; any other track keeps its name, snake_cased to
@@ -14,26 +15,47 @@ identify, group, alias and screen have no Measurement Protocol counterpart for a
 
 Limits. The Measurement Protocol answers 2xx whatever it then drops, so its limits are enforced
 here: a parameter, item or user property that breaks one is left out and the event still goes.
-`violations(event, settings)` lists what was left out of an event and why (the same code path as
-`map`), for the Event Tester and for counting.
+The event's item names what was left out, one reason code per thing (`Item.omitted`, found while
+mapping), and Event Delivery counts each as `omitted.<reason>`:
+
+- `event_name_truncated`: a custom event's name over 40 characters, sent cut to 40;
+- `user_id_too_long`: a `userId` over 256 characters (the event goes without `user_id`);
+- `user_property_value_too_long`, `user_property_value_not_scalar`: a configured trait over 36
+  characters, or an object or a list;
+- `param_name_invalid`, `param_name_reserved`, `param_name_too_long`: a property whose snake_cased
+  name GA4 refuses (not starting with a letter; a reserved name or prefix; over 40 characters);
+- `param_name_duplicate`: a property whose GA4 name an earlier one took (`videoTitle`, `Video Title`);
+- `param_value_too_long`, `param_value_not_scalar`: a parameter value over 100 characters (`page_*`
+  may run longer), or an object or a list;
+- `param_value_not_a_number`, `param_value_not_a_currency`: a recommended parameter that must be a
+  number (`value`, `tax`, `shipping`) or a currency code and is not;
+- `too_many_params`: each parameter past the 25th;
+- `item_value_too_long`, `item_value_not_scalar`, `item_value_not_a_number`: a product field, as
+  for parameters (the item goes without it);
+- `item_without_id_or_name`: a product with neither an id nor a name;
+- `too_many_items`: each product past the 200th.
 
 Time. Each event carries its own `timestamp_micros`. GA4 backdates events by at most 72 hours; an
 event older than that when its request is built is not sent (`final`, `older_than_72_hours`): GA4
-would drop it or file it under the wrong day, and a wrong day is worse than a visible discard. An
-event dated after the request (a client clock ahead) goes without a timestamp: GA4 dates it on
-arrival. Both need the clock, so they are decided in `call`, not in `map`.
+would drop it or file it under the wrong day, and a wrong day is worse than a visible discard. When
+every event of a request is that old, no request is made. An event dated after the request (a
+client clock ahead) goes without a timestamp: GA4 dates it on arrival. Both need the clock, so they
+are decided in `call`, not in `map`.
 
 Answers. 2xx delivered, 408/429/5xx retried (after `Retry-After` if sent), other 4xx final.
+
+Mapping and requests run per event: tables are read once per event, refusals are shared constants,
+and the request's URL is built once per destination (see `mapping.py` on why each step counts).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple, TypeVar
 from urllib.parse import quote
 
 import orjson
@@ -49,15 +71,15 @@ from switchyard.destinations.base import (
     HttpCall,
     Item,
     Limits,
+    NoCall,
     RegionalSettings,
     SecretText,
     Unsupported,
     Verdict,
     identity,
-    join_json_array,
     uniform,
 )
-from switchyard.timeutil import parse_timestamp
+from switchyard.destinations.mapping import EMPTY, utc_time
 
 GA4_HOSTS = Hosts(us="www.google-analytics.com", eu="region1.google-analytics.com")
 COLLECT_PATH = "/mp/collect"
@@ -125,10 +147,51 @@ RESERVED_PREFIXES = ("google_", "ga_", "firebase_")
 
 OLDER_THAN_72_HOURS = Verdict(AttemptStatus.FINAL, "older_than_72_hours")
 
-_EPOCH = datetime(1970, 1, 1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _MAX_BACKDATE_MICROS = MAX_BACKDATE // _MICROSECOND
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+# What was left out of an event (`Item.omitted`), see the module's docstring; `param_name(key)`
+# gives the three `param_name_*` reasons of a property's name.
+EVENT_NAME_TRUNCATED = "event_name_truncated"
+USER_ID_TOO_LONG = "user_id_too_long"
+USER_PROPERTY_VALUE_TOO_LONG = "user_property_value_too_long"
+USER_PROPERTY_VALUE_NOT_SCALAR = "user_property_value_not_scalar"
+PARAM_NAME_DUPLICATE = "param_name_duplicate"
+PARAM_VALUE_NOT_A_CURRENCY = "param_value_not_a_currency"
+TOO_MANY_PARAMS = "too_many_params"
+ITEM_WITHOUT_ID_OR_NAME = "item_without_id_or_name"
+TOO_MANY_ITEMS = "too_many_items"
+
+
+class ValueReasons(NamedTuple):
+    """Why a value was left out, by where it was going (a parameter, an item)."""
+
+    too_long: str
+    not_scalar: str
+    not_a_number: str
+
+
+PARAM_VALUE = ValueReasons("param_value_too_long", "param_value_not_scalar", "param_value_not_a_number")
+ITEM_VALUE = ValueReasons("item_value_too_long", "item_value_not_scalar", "item_value_not_a_number")
+OMITTED_REASONS = frozenset(
+    {
+        EVENT_NAME_TRUNCATED,
+        USER_ID_TOO_LONG,
+        USER_PROPERTY_VALUE_TOO_LONG,
+        USER_PROPERTY_VALUE_NOT_SCALAR,
+        "param_name_invalid",
+        "param_name_reserved",
+        "param_name_too_long",
+        PARAM_NAME_DUPLICATE,
+        *PARAM_VALUE,
+        PARAM_VALUE_NOT_A_CURRENCY,
+        TOO_MANY_PARAMS,
+        *ITEM_VALUE,
+        ITEM_WITHOUT_ID_OR_NAME,
+        TOO_MANY_ITEMS,
+    }
+)
 
 
 class Ga4Settings(RegionalSettings):
@@ -157,13 +220,6 @@ class Ga4Settings(RegionalSettings):
             if problem is not None:
                 raise ValueError(f"user property {name!r}: {problem.replace('_', ' ')}")
         return names
-
-
-class Violation(NamedTuple):
-    """Something left out of an event because GA4 would refuse it (or the whole event with it)."""
-
-    field: str  # "params.<name>", "items[<i>].<name>", "user_properties.<name>", "event_name", "user_id"
-    reason: str
 
 
 class Recommended(NamedTuple):
@@ -238,13 +294,14 @@ RECOMMENDED: Mapping[str, Recommended] = MappingProxyType(
 )
 PRODUCT_LINKS = ("url", "image_url")
 NUMBER_PARAMS = frozenset({"value", "tax", "shipping", "price", "quantity", "index", "discount"})
-# ITEM_FIELDS keyed by Segment's product field: (item parameter, whether a number). `sku` is kept
-# apart (under its own name, which no item parameter has) until the product is read, as it only
-# stands in for a missing `product_id`.
+# ITEM_FIELDS keyed by Segment's product field, text and numbers apart: the item parameter. `sku`
+# is kept apart (under its own name, which no item parameter has) until the product is read, as it
+# only stands in for a missing `product_id`.
 _SKU = "sku"
-_PRODUCT_TARGETS: dict[str, tuple[str, bool]] = {
-    key: (_SKU if key == "sku" else param, param in NUMBER_PARAMS) for param, keys in ITEM_FIELDS for key in keys
+_PRODUCT_TEXT: dict[str, str] = {
+    key: _SKU if key == "sku" else param for param, keys in ITEM_FIELDS if param not in NUMBER_PARAMS for key in keys
 }
+_PRODUCT_NUMBERS: dict[str, str] = {key: param for param, keys in ITEM_FIELDS if param in NUMBER_PARAMS for key in keys}
 CURRENCY_PARAMS = frozenset({"currency"})
 
 # page_view: (parameter, property, context.page field); the page call's `name` is the last resort title.
@@ -278,9 +335,48 @@ def _consumed(spec: Recommended) -> frozenset[str]:
     return frozenset(keys)
 
 
-_CONSUMED: Mapping[str, frozenset[str]] = MappingProxyType(
-    {name: _consumed(spec) for name, spec in RECOMMENDED.items()}
+# How a recommended parameter's value is checked.
+ValueKind = Literal["number", "currency", "text"]
+
+
+class _Prepared(NamedTuple):
+    """A recommended event as mapping reads it: each parameter with how its value is checked, and
+    the properties it consumes."""
+
+    name: str
+    params: tuple[tuple[str, tuple[str, ...], ValueKind], ...]
+    items: Literal["products", "product", "none"]
+    consumed: frozenset[str]
+
+
+def _value_kind(param: str) -> ValueKind:
+    if param in NUMBER_PARAMS:
+        return "number"
+    return "currency" if param in CURRENCY_PARAMS else "text"
+
+
+def _prepared(spec: Recommended) -> _Prepared:
+    params = tuple((param, sources, _value_kind(param)) for param, sources in spec.params)
+    return _Prepared(spec.name, params, spec.items, _consumed(spec))
+
+
+# Plain dicts: read per event, where a MappingProxyType's look-up costs more.
+_PREPARED: dict[str, _Prepared] = {name: _prepared(spec) for name, spec in RECOMMENDED.items()}
+_LONG_VALUE_CHARS: dict[str, int] = dict(LONG_VALUE_CHARS)
+# page_view's parameters: (parameter, property and context.page field, longest value).
+_PAGE_PARAMS: tuple[tuple[str, str, int], ...] = tuple(
+    (param, field, LONG_VALUE_CHARS.get(param, MAX_VALUE_CHARS)) for param, field in PAGE_FIELDS
 )
+_NOTHING_CONSUMED: frozenset[str] = frozenset()
+
+# Refusals, shared by every event they concern.
+UNKNOWN_TYPE = Unsupported("unknown_type")
+NO_EVENT_NAME = Unsupported("no_event_name")
+NO_USER_OR_ANONYMOUS_ID = Unsupported("no_user_or_anonymous_id")
+_REFUSED_CALLS: dict[str, Unsupported] = {kind: Unsupported(reason) for kind, reason in UNSUPPORTED_CALLS.items()}
+_REFUSED_NAMES: dict[str, Unsupported] = {
+    reason: Unsupported(reason) for reason in ("invalid_event_name", "reserved_event_name")
+}
 
 
 @dataclass(slots=True)
@@ -298,11 +394,15 @@ class Ga4(DestinationType):
     hosts = GA4_HOSTS
 
     def map(self, event: dict[str, Any], settings: Ga4Settings) -> list[Item] | Unsupported:
-        return _map(event, settings, None)
+        kind = event.get("type")
+        if not isinstance(kind, str):
+            return UNKNOWN_TYPE
+        mapper = _MAPPERS.get(kind)
+        return _REFUSED_CALLS.get(kind, UNKNOWN_TYPE) if mapper is None else mapper(event, settings)
 
     def limits(self, channel: str, settings: Ga4Settings) -> Limits:
-        # The envelope, then "[" "]" and "}"; less one, as the driver counts a separator per item.
-        return Limits(MAX_EVENTS_PER_REQUEST, MAX_BODY_BYTES, overhead_bytes=len(_envelope(channel)) + 2)
+        # The channel is the envelope, in bytes as long as its text when ASCII (the usual ids).
+        return _limits(len(channel) if channel.isascii() else len(channel.encode()))
 
     def events_per_send(self, settings: Ga4Settings) -> int:
         return MAX_EVENTS_PER_REQUEST
@@ -312,13 +412,24 @@ class Ga4(DestinationType):
         quoted = quote(settings.api_secret, safe="")
         return [quoted] if quoted != settings.api_secret else []
 
-    def call(self, channel: str, payloads: Sequence[bytes], settings: Ga4Settings, context: CallContext) -> Ga4Call:
-        now = int(context.now * 1_000_000)
-        events, too_old = _dated_for(payloads, now)
-        body = _envelope(channel) + join_json_array(events) + b"}"
-        query = f"?measurement_id={settings.measurement_id}&api_secret={quote(settings.api_secret, safe='')}"
-        url = self.base_url(settings, context.aws_region) + COLLECT_PATH + query
-        return Ga4Call("POST", url, body, {}, too_old)
+    def call(
+        self, channel: str, payloads: Sequence[bytes], settings: Ga4Settings, context: CallContext
+    ) -> Ga4Call | NoCall:
+        events, too_old = _dated_for(payloads, int(context.now * 1_000_000))
+        if not events:  # all too old: GA4 would answer 2xx to a request with no event
+            return NoCall([OLDER_THAN_72_HOURS] * len(payloads))
+        body = b"".join((channel.encode(), b"[", b",".join(events), b"]}"))
+        return Ga4Call("POST", self.collect_url(settings, context.aws_region), body, EMPTY, too_old)
+
+    def collect_url(self, settings: Ga4Settings, aws_region: str) -> str:
+        """The Measurement Protocol's URL for the settings: the same for every request of a
+        destination, so built once (GA4 requests are many and small, one client's each)."""
+        key = (settings.measurement_id, settings.api_secret, settings.endpoint, settings.region, aws_region)
+        url = _collect_urls.get(key)
+        if url is None:
+            query = f"?measurement_id={settings.measurement_id}&api_secret={quote(settings.api_secret, safe='')}"
+            url = _remember(_collect_urls, key, self.base_url(settings, aws_region) + COLLECT_PATH + query)
+        return url
 
     def interpret(self, call: Call, answer: Any, count: int, now: float) -> list[Verdict]:
         verdicts = uniform(answer, count, now)
@@ -330,103 +441,145 @@ class Ga4(DestinationType):
 GA4 = Ga4()
 
 
-def violations(event: dict[str, Any], settings: Ga4Settings) -> list[Violation]:
-    """What `map` leaves out of the event to stay within GA4's limits (empty when unsupported)."""
-    found: list[Violation] = []
-    _map(event, settings, found)
-    return found
-
-
 # -- mapping -------------------------------------------------------------------------------------
+# Each function appends to `omitted` a reason for each thing it leaves out (see the docstring).
 
 
-def _map(event: dict[str, Any], settings: Ga4Settings, found: list[Violation] | None) -> list[Item] | Unsupported:
-    kind = event.get("type")
-    if kind == EventType.TRACK:
-        return _track(event, settings, found)
-    if kind == EventType.PAGE:
-        return _page(event, settings, found)
-    return Unsupported(UNSUPPORTED_CALLS.get(kind, "unknown_type"))
-
-
-def _track(event: dict[str, Any], settings: Ga4Settings, found: list[Violation] | None) -> list[Item] | Unsupported:
+def _track(event: dict[str, Any], settings: Ga4Settings) -> list[Item] | Unsupported:
     name = event.get("event")
     if not isinstance(name, str) or not name:
-        return Unsupported("no_event_name")
-    properties = _object(event.get("properties"))
-    spec = RECOMMENDED.get(name)
+        return NO_EVENT_NAME
+    properties = event.get("properties")
+    if not isinstance(properties, dict):
+        properties = EMPTY
+    omitted: list[str] = []
+    spec = _PREPARED.get(name)
     if spec is not None:
-        params = _recommended_params(spec, properties, found)
-        return _item(event, settings, spec.name, params, properties, _CONSUMED[name], found)
+        params = _recommended_params(spec, properties, omitted)
+        return _item(event, settings, spec.name, params, properties, spec.consumed, omitted)
     ga4_name, problem = event_name(name)
-    if problem == "event_name_truncated":
-        _note(found, "event_name", problem)
-    elif problem is not None:
-        return Unsupported(problem)
-    return _item(event, settings, ga4_name, {}, properties, frozenset(), found)
+    if problem is not None:
+        refused = _REFUSED_NAMES.get(problem)
+        if refused is not None:
+            return refused
+        omitted.append(problem)  # cut to 40 characters, and sent
+    return _item(event, settings, ga4_name, {}, properties, _NOTHING_CONSUMED, omitted)
 
 
-def _page(event: dict[str, Any], settings: Ga4Settings, found: list[Violation] | None) -> list[Item] | Unsupported:
-    properties = _object(event.get("properties"))
-    page = _object(_object(event.get("context")).get("page"))
+def _page(event: dict[str, Any], settings: Ga4Settings) -> list[Item] | Unsupported:
+    properties = event.get("properties")
+    if not isinstance(properties, dict):
+        properties = EMPTY
+    context = event.get("context")
+    page = context.get("page") if isinstance(context, dict) else None
+    if not isinstance(page, dict):
+        page = EMPTY
     params: dict[str, Any] = {}
-    for param, field in PAGE_FIELDS:
+    omitted: list[str] = []
+    for param, field, longest in _PAGE_PARAMS:
         value = properties.get(field) or page.get(field)
-        if param == "page_title" and not value:
+        if not value and param == "page_title":
             value = event.get("name")
-        if value:
-            _put_text(params, param, value, found)
-    return _item(event, settings, "page_view", params, properties, PAGE_CONSUMED, found)
+        if not value:
+            continue
+        if value.__class__ is str and len(value) <= longest:
+            params[param] = value  # the usual case, first
+        else:
+            _put_text(params, param, value, PARAM_VALUE, omitted)
+    return _item(event, settings, "page_view", params, properties, PAGE_CONSUMED, omitted)
 
 
-def _recommended_params(
-    spec: Recommended, properties: Mapping[str, Any], found: list[Violation] | None
-) -> dict[str, Any]:
+# The mapping of each call GA4 takes, by its type.
+_MAPPERS: dict[str, Callable[[dict[str, Any], Ga4Settings], list[Item] | Unsupported]] = {
+    EventType.TRACK.value: _track,
+    EventType.PAGE.value: _page,
+}
+
+
+def _recommended_params(spec: _Prepared, properties: Mapping[str, Any], omitted: list[str]) -> dict[str, Any]:
     params: dict[str, Any] = {}
-    for param, sources in spec.params:
-        value = _first(properties, sources)
-        if value is not None:
-            _put_typed(params, param, value, found, "params.")
-    if spec.items == "products":
+    value_of = properties.get
+    for param, sources, kind in spec.params:
+        for source in sources:  # the first one set
+            value = value_of(source)
+            if value is None or value == "":
+                continue
+            value_class = value.__class__
+            if kind == "number" and (value_class is float or value_class is int):
+                params[param] = value  # the usual cases, first
+            elif kind == "currency" and value_class is str and len(value) == 3 and value.isascii() and value.isalpha():
+                params[param] = value.upper()
+            else:
+                _put_recommended(params, param, kind, value, omitted)
+            break
+    if spec.items == "product":
+        item = _item_of(properties, omitted)
+        params["items"] = [item] if _is_item(item, omitted) else []
+    elif spec.items == "products":
         products = properties.get("products")
         if isinstance(products, list):
-            params["items"] = _items(products, found)
-    elif spec.items == "product":
-        params["items"] = _items([properties], found)
+            params["items"] = _items(products, omitted)
     return params
 
 
-def _items(products: list[Any], found: list[Violation] | None) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    for index, product in enumerate(products):
-        if len(items) == MAX_ITEMS_PER_EVENT:
-            _note(found, f"items[{index}]", "too_many_items")
-            continue
-        item = _item_of(product, index, found) if isinstance(product, dict) else {}
-        if "item_id" in item or "item_name" in item:
-            items.append(item)
+def _put_recommended(params: dict[str, Any], name: str, kind: ValueKind, value: Any, omitted: list[str]) -> None:
+    """A recommended parameter: a number, a currency code, or text (ids may come as numbers)."""
+    if kind == "number":
+        _put_number(params, name, value, PARAM_VALUE, omitted)
+    elif kind == "currency":
+        if isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha():
+            params[name] = value.upper()
         else:
-            _note(found, f"items[{index}]", "item_without_id_or_name")
+            omitted.append(PARAM_VALUE_NOT_A_CURRENCY)
+    elif value.__class__ is int or value.__class__ is float:
+        params[name] = str(value)
+    else:
+        _put_text(params, name, value, PARAM_VALUE, omitted)
+
+
+def _items(products: list[Any], omitted: list[str]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for product in products:
+        if len(items) == MAX_ITEMS_PER_EVENT:
+            omitted.append(TOO_MANY_ITEMS)
+            continue
+        item = _item_of(product, omitted) if isinstance(product, dict) else {}
+        if _is_item(item, omitted):
+            items.append(item)
     return items
 
 
-def _item_of(product: dict[str, Any], index: int, found: list[Violation] | None) -> dict[str, Any]:
+def _is_item(item: dict[str, Any], omitted: list[str]) -> bool:
+    """Whether GA4 takes the item: it needs an id or a name."""
+    if "item_id" in item or "item_name" in item:
+        return True
+    omitted.append(ITEM_WITHOUT_ID_OR_NAME)
+    return False
+
+
+def _item_of(product: Mapping[str, Any], omitted: list[str]) -> dict[str, Any]:
     """A product's item parameters. Walks the product's own keys, one lookup each (the events with
     many products are the costly ones); `sku` stands in for a missing `product_id`."""
     item: dict[str, Any] = {}
-    targets = _PRODUCT_TARGETS
+    text_name, number_name = _PRODUCT_TEXT.get, _PRODUCT_NUMBERS.get
     for key, value in product.items():
-        target = targets.get(key)
-        if target is None:
-            continue
-        name, numeric = target
         kind = value.__class__
-        if kind is str and value and not numeric and len(value) <= MAX_VALUE_CHARS:
-            item[name] = value  # the usual case, first
-        elif kind is int or kind is float:
-            item[name] = value if numeric else str(value)
+        name = text_name(key)
+        if name is not None:
+            if kind is str and value and len(value) <= MAX_VALUE_CHARS:
+                item[name] = value  # the usual case, first
+            elif kind is int or kind is float:
+                item[name] = str(value)
+            elif value is not None and value != "":
+                _put_text(item, name, value, ITEM_VALUE, omitted)
+            continue
+        name = number_name(key)
+        if name is None:
+            continue
+        if kind is int or kind is float:
+            item[name] = value
         elif value is not None and value != "":
-            _put_typed(item, name, value, found, f"items[{index}].")
+            _put_number(item, name, value, ITEM_VALUE, omitted)
     sku = item.pop(_SKU, None)
     if sku is not None and "item_id" not in item:
         item["item_id"] = sku
@@ -440,123 +593,120 @@ def _item(
     params: dict[str, Any],
     properties: Mapping[str, Any],
     consumed: frozenset[str],
-    found: list[Violation] | None,
+    omitted: list[str],
 ) -> list[Item] | Unsupported:
-    """The event's item: identity as the channel, the event (timestamp first, see `_dated_for`)."""
-    channel = _channel(event, settings, found)
-    if channel is None:
-        return Unsupported("no_user_or_anonymous_id")
-    if settings.engagement_time_msec and "engagement_time_msec" not in properties:
-        params["engagement_time_msec"] = settings.engagement_time_msec
-    _put_custom_params(params, properties, consumed, found)
-    payload: dict[str, Any] = {}
+    """The event's item: its request's envelope as the channel, the event (timestamp first, see
+    `_dated_for`), and what was left out."""
+    envelope = _envelope(event, settings, omitted)
+    if envelope is None:
+        return NO_USER_OR_ANONYMOUS_ID
+    engagement = settings.engagement_time_msec
+    if engagement and "engagement_time_msec" not in properties:
+        params["engagement_time_msec"] = engagement
+    if properties:
+        _put_custom_params(params, properties, consumed, omitted)
     micros = _timestamp_micros(event.get("timestamp"))
-    if micros is not None:
-        payload["timestamp_micros"] = micros
-    payload["name"] = name
-    payload["params"] = params
-    return [Item(channel, payload)]
+    if micros is None:
+        payload = {"name": name, "params": params}
+    else:
+        payload = {"timestamp_micros": micros, "name": name, "params": params}
+    return [Item(envelope, payload, tuple(omitted) if omitted else ())]
 
 
-def _channel(event: dict[str, Any], settings: Ga4Settings, found: list[Violation] | None) -> str | None:
-    """One request's shared identity: [client_id, user_id, user_properties] as JSON."""
+def _envelope(event: dict[str, Any], settings: Ga4Settings, omitted: list[str]) -> str | None:
+    """What one request's events share, as the request body up to its events array:
+    `{"client_id":..,"user_id":..,"user_properties":..,"events":` (`call` adds the events)."""
     user_id, anonymous_id = identity(event)
     client_id = (anonymous_id or user_id) if settings.client_id_from == "anonymous_id" else (user_id or anonymous_id)
     if client_id is None:
         return None
-    if not settings.send_user_id:
-        user_id = None
-    elif user_id is not None and len(user_id) > MAX_USER_ID_CHARS:
-        _note(found, "user_id", "value_too_long")
-        user_id = None
-    properties = _user_properties(event, settings, found) if settings.user_properties else None
-    return orjson.dumps((client_id, user_id, properties)).decode()
+    envelope: dict[str, Any] = {"client_id": client_id}
+    if user_id is not None and settings.send_user_id:
+        if len(user_id) > MAX_USER_ID_CHARS:
+            omitted.append(USER_ID_TOO_LONG)
+        else:
+            envelope["user_id"] = user_id
+    if settings.user_properties:
+        user_properties = _user_properties(event, settings.user_properties, omitted)
+        if user_properties:
+            envelope["user_properties"] = user_properties
+    return orjson.dumps(envelope)[:-1].decode() + ',"events":'
 
 
-def _user_properties(
-    event: dict[str, Any], settings: Ga4Settings, found: list[Violation] | None
-) -> dict[str, Any] | None:
-    traits = _object(_object(event.get("context")).get("traits"))
+def _user_properties(event: dict[str, Any], names: tuple[str, ...], omitted: list[str]) -> dict[str, Any]:
+    context = event.get("context")
+    traits = context.get("traits") if isinstance(context, dict) else None
+    if not isinstance(traits, dict):
+        return {}
     properties: dict[str, Any] = {}
-    for name in settings.user_properties:
+    for name in names:
         value = traits.get(name)
         if value is None:
             continue
         if value.__class__ is bool:
             value = "true" if value else "false"
         if not isinstance(value, (str, int, float)):
-            _note(found, f"user_properties.{name}", "value_not_scalar")
+            omitted.append(USER_PROPERTY_VALUE_NOT_SCALAR)
         elif isinstance(value, str) and len(value) > MAX_USER_PROPERTY_VALUE_CHARS:
-            _note(found, f"user_properties.{name}", "value_too_long")
+            omitted.append(USER_PROPERTY_VALUE_TOO_LONG)
         else:
             properties[name] = {"value": value}
-    return properties or None
+    return properties
 
 
 def _put_custom_params(
-    params: dict[str, Any], properties: Mapping[str, Any], consumed: frozenset[str], found: list[Violation] | None
+    params: dict[str, Any], properties: Mapping[str, Any], consumed: frozenset[str], omitted: list[str]
 ) -> None:
     """The properties not mapped yet, under GA4 names, within the 25-parameter cap."""
+    if properties.keys() <= consumed:  # e.g. a product's: one C loop instead of one in Python
+        return
     names = _param_names
     for key, value in properties.items():
         if value is None or key in consumed:
             continue
         name, problem = names.get(key) or param_name(key)
         if problem is not None:
-            _note(found, f"params.{key}", problem)
+            omitted.append(problem)
         elif name in params:
-            _note(found, f"params.{key}", "param_name_duplicate")
+            omitted.append(PARAM_NAME_DUPLICATE)
         else:
             kind = value.__class__
             if (kind is str and len(value) <= MAX_VALUE_CHARS) or kind is int or kind is float:
                 params[name] = value  # the usual cases, first
             else:
-                _put_scalar(params, name, value, found)
-    if len(params) > MAX_PARAMS_PER_EVENT:
+                _put_scalar(params, name, value, omitted)
+    if len(params) > MAX_PARAMS_PER_EVENT:  # the last ones go: recommended parameters come first
         for name in list(params)[MAX_PARAMS_PER_EVENT:]:
             del params[name]
-            _note(found, f"params.{name}", "too_many_params")
+            omitted.append(TOO_MANY_PARAMS)
 
 
 # -- values ---------------------------------------------------------------------------------------
 
 
-def _put_typed(target: dict[str, Any], name: str, value: Any, found: list[Violation] | None, where: str) -> None:
-    """A recommended parameter: a number, a currency code, or text (ids may come as numbers)."""
-    if name in NUMBER_PARAMS:
-        number = _number(value)
-        if number is None:
-            _note(found, where + name, "not_a_number")
-        else:
-            target[name] = number
-    elif name in CURRENCY_PARAMS:
-        if isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha():
-            target[name] = value.upper()
-        else:
-            _note(found, where + name, "currency_invalid")
-    elif value.__class__ in (int, float):
-        target[name] = str(value)
-    else:
-        _put_text(target, name, value, found, where)
-
-
-def _put_text(
-    target: dict[str, Any], name: str, value: Any, found: list[Violation] | None, where: str = "params."
-) -> None:
+def _put_text(target: dict[str, Any], name: str, value: Any, reasons: ValueReasons, omitted: list[str]) -> None:
     if not isinstance(value, str):
-        _note(found, where + name, "value_not_scalar")
-    elif len(value) > LONG_VALUE_CHARS.get(name, MAX_VALUE_CHARS):
-        _note(found, where + name, "value_too_long")
+        omitted.append(reasons.not_scalar)
+    elif len(value) > _LONG_VALUE_CHARS.get(name, MAX_VALUE_CHARS):
+        omitted.append(reasons.too_long)
     else:
         target[name] = value
 
 
-def _put_scalar(target: dict[str, Any], name: str, value: Any, found: list[Violation] | None) -> None:
+def _put_number(target: dict[str, Any], name: str, value: Any, reasons: ValueReasons, omitted: list[str]) -> None:
+    number = _number(value)
+    if number is None:
+        omitted.append(reasons.not_a_number)
+    else:
+        target[name] = number
+
+
+def _put_scalar(target: dict[str, Any], name: str, value: Any, omitted: list[str]) -> None:
     """A custom parameter: GA4 takes strings and numbers; a boolean goes as "true"/"false"."""
     kind = value.__class__
     if kind is str:
-        if len(value) > LONG_VALUE_CHARS.get(name, MAX_VALUE_CHARS):
-            _note(found, "params." + name, "value_too_long")
+        if len(value) > _LONG_VALUE_CHARS.get(name, MAX_VALUE_CHARS):
+            omitted.append(PARAM_VALUE.too_long)
         else:
             target[name] = value
     elif kind is int or kind is float:
@@ -564,7 +714,7 @@ def _put_scalar(target: dict[str, Any], name: str, value: Any, found: list[Viola
     elif kind is bool:
         target[name] = "true" if value else "false"
     else:
-        _note(found, "params." + name, "value_not_scalar")
+        omitted.append(PARAM_VALUE.not_scalar)
 
 
 def _number(value: Any) -> int | float | None:
@@ -580,12 +730,7 @@ def _number(value: Any) -> int | float | None:
 
 
 def _timestamp_micros(value: object) -> int | None:
-    if isinstance(value, str) and value.endswith("Z"):  # the form ingest stores: parsed directly
-        try:
-            return (datetime.fromisoformat(value[:-1]) - _EPOCH) // _MICROSECOND
-        except ValueError:
-            pass
-    moment = parse_timestamp(value)
+    moment = utc_time(value)
     return None if moment is None else (moment - _EPOCH) // _MICROSECOND
 
 
@@ -595,7 +740,8 @@ _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _NOT_NAME = re.compile(r"[\W_]+")
 _NOT_WORD = re.compile(r"\W")
 # Names seen before: a few hundred distinct ones in practice; cleared if a client invents thousands.
-_NAME_CACHE_SIZE = 10_000
+# (Also the size of the caches of limits and URLs below, which hold far fewer.)
+_CACHE_SIZE = 10_000
 _event_names: dict[str, tuple[str, str | None]] = {}
 _param_names: dict[str, tuple[str, str | None]] = {}
 
@@ -648,10 +794,12 @@ def param_name(key: str) -> tuple[str, str | None]:
     return known
 
 
-def _remember(
-    cache: dict[str, tuple[str, str | None]], key: str, value: tuple[str, str | None]
-) -> tuple[str, str | None]:
-    if len(cache) >= _NAME_CACHE_SIZE:
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+def _remember(cache: dict[_Key, _Value], key: _Key, value: _Value) -> _Value:
+    if len(cache) >= _CACHE_SIZE:
         cache.clear()
     cache[key] = value
     return value
@@ -660,17 +808,21 @@ def _remember(
 # -- requests -------------------------------------------------------------------------------------
 
 _TIMESTAMP_KEY = b'{"timestamp_micros":'
+# Limits by the envelope's length in bytes (the few lengths ids have), and URLs by settings.
+_limits_by_size: dict[int, Limits] = {}
+_collect_urls: dict[tuple[str, str, str | None, str | None, str], str] = {}
 
 
-def _envelope(channel: str) -> bytes:
-    """The request body up to its events array: `{"client_id":..,"user_id":..,..,"events":`."""
-    client_id, user_id, user_properties = orjson.loads(channel)
-    envelope: dict[str, Any] = {"client_id": client_id}
-    if user_id is not None:
-        envelope["user_id"] = user_id
-    if user_properties:
-        envelope["user_properties"] = user_properties
-    return orjson.dumps(envelope)[:-1] + b',"events":'
+def _limits(envelope_bytes: int) -> Limits:
+    """A request's limits: the envelope, then "[" "]" and "}"; less one, as the driver counts a
+    separator per item."""
+    overhead = envelope_bytes + 2
+    limits = _limits_by_size.get(overhead)
+    if limits is None:
+        limits = _remember(
+            _limits_by_size, overhead, Limits(MAX_EVENTS_PER_REQUEST, MAX_BODY_BYTES, overhead_bytes=overhead)
+        )
+    return limits
 
 
 def _dated_for(payloads: Sequence[bytes], now_micros: int) -> tuple[list[bytes], tuple[int, ...]]:
@@ -681,36 +833,14 @@ def _dated_for(payloads: Sequence[bytes], now_micros: int) -> tuple[list[bytes],
     too_old: list[int] = []
     oldest = now_micros - _MAX_BACKDATE_MICROS
     start = len(_TIMESTAMP_KEY)
-    for index, payload in enumerate(payloads):
-        if not payload.startswith(_TIMESTAMP_KEY):
-            events.append(payload)
-            continue
-        end = payload.index(b",", start)
-        micros = int(payload[start:end])
-        if micros < oldest:
-            too_old.append(index)
-        elif micros > now_micros:
-            events.append(b"{" + payload[end + 1 :])
-        else:
-            events.append(payload)
-    return events, tuple(too_old)
-
-
-# -- small helpers --------------------------------------------------------------------------------
-
-
-def _note(found: list[Violation] | None, field: str, reason: str) -> None:
-    if found is not None:
-        found.append(Violation(field, reason))
-
-
-def _first(values: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        value = values.get(key)
-        if value is not None and value != "":
-            return value
-    return None
-
-
-def _object(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else _EMPTY
+    for payload in payloads:
+        if payload.startswith(_TIMESTAMP_KEY):
+            end = payload.index(b",", start)
+            micros = int(payload[start:end])
+            if micros > now_micros:
+                payload = b"{" + payload[end + 1 :]
+            elif micros < oldest:
+                too_old.append(len(events) + len(too_old))  # its index: no count kept for the usual case
+                continue
+        events.append(payload)
+    return events, tuple(too_old) if too_old else ()

@@ -29,6 +29,9 @@ Requests hold at most 1,000 events and 5,000,000 bytes (PostHog takes up to 20 M
 smaller requests keep a retry cheap and stay under common proxy limits). Each event is far below
 PostHog's 1 MB per event, as the queue carries events of 256 KiB at most.
 
+Mapping runs per event: the context is read once, each of its keys with one table look-up, and a
+canonical UUID costs a pattern match (SHA-1 only for other messageIds).
+
 Answers: 2xx delivered; 400 (invalid request) and 401 (invalid key) final; after a 413 (a proxy
 in front of a self-hosted instance may allow less than PostHog) the events go again at once in
 halves (`413.split`), final for a lone event; 408/429/5xx retried, after `Retry-After` when sent.
@@ -38,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -65,6 +68,7 @@ from switchyard.destinations.base import (
     join_json_array,
     uniform,
 )
+from switchyard.destinations.mapping import EMPTY, as_object, as_text
 
 POSTHOG_HOSTS = Hosts(us="us.i.posthog.com", eu="eu.i.posthog.com")
 BATCH_PATH = "/batch/"
@@ -79,7 +83,9 @@ LIB = "switchyard"
 # UUIDv5 namespace for messageIds that are not UUIDs. Never change it: resent events would get
 # new uuids and escape deduplication.
 UUID_NAMESPACE = bytes.fromhex("6f0b3f9c5b2e4d1a9a51c2f1d3e4b5a6")
-_VARIANT: Mapping[str, str] = MappingProxyType({digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"})
+# The namespace hashed once: each messageId's hash continues from a copy of it.
+_NAMESPACE_SHA1 = hashlib.sha1(UUID_NAMESPACE)  # noqa: S324 - RFC 4122 v5
+_VARIANT: dict[str, str] = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 # Segment context -> PostHog's default properties (the names posthog-js and the mobile SDKs use):
@@ -105,10 +111,20 @@ CONTEXT_NAMES: Mapping[str, str | Mapping[str, str]] = MappingProxyType(
     }
 )
 
+# CONTEXT_NAMES split by kind, as plain dicts: read per context key, where a MappingProxyType and
+# telling a name from a section's table would cost more.
+_CONTEXT_VALUE_NAMES: dict[str, str] = {key: names for key, names in CONTEXT_NAMES.items() if isinstance(names, str)}
+_CONTEXT_SECTION_NAMES: dict[str, dict[str, str]] = {
+    key: dict(names) for key, names in CONTEXT_NAMES.items() if not isinstance(names, str)
+}
+
 SPLIT = Verdict(AttemptStatus.RETRY, "413.split", again=Again.SPLIT)
 TOO_LARGE = Verdict(AttemptStatus.FINAL, "413")
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+# Refusals, shared by every event they concern.
+UNKNOWN_TYPE = Unsupported("unknown_type")
+NO_EVENT_NAME = Unsupported("no_event_name")
+NO_USER_OR_ANONYMOUS_ID = Unsupported("no_user_or_anonymous_id")
 
 
 class PosthogSettings(RegionalSettings):
@@ -133,19 +149,8 @@ class Posthog(DestinationType):
 
     def map(self, event: dict[str, Any], settings: PosthogSettings) -> list[Item] | Unsupported:
         kind = event.get("type")
-        if kind == EventType.TRACK:
-            return _track(event, settings)
-        if kind == EventType.PAGE:
-            return _page(event, settings)
-        if kind == EventType.SCREEN:
-            return _screen(event, settings)
-        if kind == EventType.IDENTIFY:
-            return _identify(event)
-        if kind == EventType.GROUP:
-            return _group(event, settings)
-        if kind == EventType.ALIAS:
-            return _alias(event)
-        return Unsupported("unknown_type")
+        mapper = _MAPPERS.get(kind) if isinstance(kind, str) else None
+        return UNKNOWN_TYPE if mapper is None else mapper(event, settings)
 
     def limits(self, channel: str, settings: PosthogSettings) -> Limits:
         # The envelope, then "[" "]" and "}"; less one, as the driver counts a separator per item.
@@ -172,14 +177,16 @@ POSTHOG = Posthog()
 def _track(event: dict[str, Any], settings: PosthogSettings) -> list[Item] | Unsupported:
     name = event.get("event")
     if not isinstance(name, str) or not name:
-        return Unsupported("no_event_name")
-    properties = _event_properties(event, settings)
-    return _capture(event, name, properties)
+        return NO_EVENT_NAME
+    own = as_object(event.get("properties"))
+    return _capture(event, name, _event_properties(own, _context_of(event), settings))
 
 
 def _page(event: dict[str, Any], settings: PosthogSettings) -> list[Item] | Unsupported:
-    properties = _event_properties(event, settings)
-    url = _object(event.get("properties")).get("url") or _object(_object(event.get("context")).get("page")).get("url")
+    own = as_object(event.get("properties"))
+    context = _context_of(event)
+    properties = _event_properties(own, context, settings)
+    url = own.get("url") or as_object(context.get("page")).get("url")
     if url:
         properties["$current_url"] = url
     _put_missing(properties, "name", event.get("name"))
@@ -188,17 +195,17 @@ def _page(event: dict[str, Any], settings: PosthogSettings) -> list[Item] | Unsu
 
 
 def _screen(event: dict[str, Any], settings: PosthogSettings) -> list[Item] | Unsupported:
-    properties = _event_properties(event, settings)
+    properties = _event_properties(as_object(event.get("properties")), _context_of(event), settings)
     screen_name = event.get("name") or properties.get("name")
     if screen_name:
         properties["$screen_name"] = screen_name
     return _capture(event, "$screen", properties)
 
 
-def _identify(event: dict[str, Any]) -> list[Item] | Unsupported:
+def _identify(event: dict[str, Any], settings: PosthogSettings) -> list[Item] | Unsupported:
     user_id, anonymous_id = identity(event)
-    traits = _object(event.get("traits"))
-    properties = _context_properties(_object(event.get("context")))
+    traits = as_object(event.get("traits"))
+    properties = _context_properties(_context_of(event))
     properties["$set"] = dict(traits)
     if user_id is None:
         # Nothing to identify: the anonymous person's properties are updated, if there are any.
@@ -209,28 +216,39 @@ def _identify(event: dict[str, Any]) -> list[Item] | Unsupported:
 
 
 def _group(event: dict[str, Any], settings: PosthogSettings) -> list[Item] | Unsupported:
-    group_key = _text(event.get("groupId"))
+    group_key = as_text(event.get("groupId"))
     if group_key is None:
         return Unsupported("no_group_id")
     if len(group_key) > MAX_GROUP_KEY_CHARS:
         return Unsupported("group_id_too_long")
-    properties = _context_properties(_object(event.get("context")))
+    properties = _context_properties(_context_of(event))
     properties["$group_type"] = settings.group_type
     properties["$group_key"] = group_key
-    properties["$group_set"] = dict(_object(event.get("traits")))
+    properties["$group_set"] = dict(as_object(event.get("traits")))
     return _capture(event, "$groupidentify", properties)
 
 
-def _alias(event: dict[str, Any]) -> list[Item] | Unsupported:
+def _alias(event: dict[str, Any], settings: PosthogSettings) -> list[Item] | Unsupported:
     user_id, _ = identity(event)
-    previous_id = _text(event.get("previousId"))
+    previous_id = as_text(event.get("previousId"))
     if user_id is None or previous_id is None:
         return Unsupported("no_user_or_previous_id")
     if previous_id == user_id:
         return []  # already one person
-    properties = _context_properties(_object(event.get("context")))
+    properties = _context_properties(_context_of(event))
     properties["alias"] = previous_id
     return _capture(event, "$create_alias", properties, distinct_id=user_id)
+
+
+# The mapping of each call, by its type: one look-up per event.
+_MAPPERS: dict[str, Callable[[dict[str, Any], PosthogSettings], list[Item] | Unsupported]] = {
+    EventType.TRACK.value: _track,
+    EventType.PAGE.value: _page,
+    EventType.SCREEN.value: _screen,
+    EventType.IDENTIFY.value: _identify,
+    EventType.GROUP.value: _group,
+    EventType.ALIAS.value: _alias,
+}
 
 
 # -- pieces ---------------------------------------------------------------------------------------
@@ -244,44 +262,51 @@ def _capture(
         user_id, anonymous_id = identity(event)
         distinct_id = user_id or anonymous_id
         if distinct_id is None:
-            return Unsupported("no_user_or_anonymous_id")
+            return NO_USER_OR_ANONYMOUS_ID
     properties["$lib"] = LIB
     captured: dict[str, Any] = {"event": name, "distinct_id": distinct_id}
     timestamp = event.get("timestamp") or event.get("receivedAt")
     if isinstance(timestamp, str):
         captured["timestamp"] = timestamp
-    message_id = _text(event.get("messageId"))
+    message_id = event.get("messageId")
+    if message_id.__class__ is not str or not message_id:  # the usual non-empty string needs no call
+        message_id = as_text(message_id)
     if message_id is not None:
         captured["uuid"] = event_uuid(message_id)
     captured["properties"] = properties
     return [Item(BATCH, captured)]
 
 
-def _event_properties(event: dict[str, Any], settings: PosthogSettings) -> dict[str, Any]:
+def _event_properties(own: Mapping[str, Any], context: Mapping[str, Any], settings: PosthogSettings) -> dict[str, Any]:
     """Context defaults, then the event's own properties (which win), then its group, if any."""
-    context = _object(event.get("context"))
     properties = _context_properties(context)
-    properties.update(_object(event.get("properties")))
-    group_id = _text(context.get("groupId"))
+    properties.update(own)
+    group_id = context.get("groupId")
     if group_id is not None:
-        properties["$groups"] = {settings.group_type: group_id}
+        group_id = as_text(group_id)
+        if group_id is not None:
+            properties["$groups"] = {settings.group_type: group_id}
     return properties
 
 
 def _context_properties(context: Mapping[str, Any]) -> dict[str, Any]:
     """PostHog's default properties from the context. Walks the context's own keys, usually fewer
-    than `CONTEXT_NAMES` has (this runs for every event)."""
+    than `CONTEXT_NAMES` has, so the properties come in the context's order."""
     properties: dict[str, Any] = {}
+    value_name, section_names = _CONTEXT_VALUE_NAMES.get, _CONTEXT_SECTION_NAMES.get
+    # "Set" is neither None nor "": a truthy value is, which spares the two tests most values.
     for key, value in context.items():
-        names = CONTEXT_NAMES.get(key)
-        if names is None or value is None or value == "":
+        name = value_name(key)
+        if name is not None:
+            if value or (value is not None and value != ""):
+                properties[name] = value
             continue
-        if isinstance(names, str):
-            properties[names] = value
-        elif isinstance(value, dict):
+        names = section_names(key)
+        if names is not None and isinstance(value, dict):
+            name_of = names.get
             for field, inner in value.items():
-                name = names.get(field)
-                if name is not None and inner is not None and inner != "":
+                name = name_of(field)
+                if name is not None and (inner or (inner is not None and inner != "")):
                     properties[name] = inner
     if "$ip" not in properties:
         properties["$geoip_disable"] = True
@@ -292,8 +317,10 @@ def event_uuid(message_id: str) -> str:
     """The `messageId` if it is a UUID (lower-cased), else its UUIDv5 in `UUID_NAMESPACE`
     (RFC 4122 name-based with SHA-1: equal to `uuid.uuid5`, at a fraction of its cost)."""
     if len(message_id) == 36 and _UUID.fullmatch(message_id):
-        return message_id.lower()
-    digest = hashlib.sha1(UUID_NAMESPACE + message_id.encode()).hexdigest()  # noqa: S324 - RFC 4122 v5
+        return message_id.lower()  # the usual case: no hashing
+    hashed = _NAMESPACE_SHA1.copy()
+    hashed.update(message_id.encode())
+    digest = hashed.hexdigest()
     # Version 5 in the 13th digit, the RFC 4122 variant (10xx) in the 17th.
     return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{_VARIANT[digest[16]]}{digest[17:20]}-{digest[20:32]}"
 
@@ -309,17 +336,9 @@ def _envelope(settings: PosthogSettings) -> bytes:
 # -- small helpers --------------------------------------------------------------------------------
 
 
-def _object(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else _EMPTY
-
-
-def _text(value: object) -> str | None:
-    """A non-empty identifier as a string (numbers too, as SDKs sometimes send them)."""
-    if isinstance(value, str):
-        return value or None
-    if value is None or isinstance(value, (bool, dict, list)):
-        return None
-    return str(value)
+def _context_of(event: dict[str, Any]) -> Mapping[str, Any]:
+    context = event.get("context")
+    return context if isinstance(context, dict) else EMPTY
 
 
 def _put_missing(target: dict[str, Any], key: str, value: object) -> None:

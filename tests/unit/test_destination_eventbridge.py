@@ -14,11 +14,12 @@ import pytest
 from moto import mock_aws
 from pydantic import ValidationError
 
-from switchyard.config.compiled import Destination, RetryPolicy
+from switchyard.config.compiled import Destination
 from switchyard.delivery.attempts import AttemptStatus
 from switchyard.destinations.base import AwsCall, CallContext, Unsupported
 from switchyard.destinations.driver import ITEM_TOO_LARGE, ToolAdapter
 from switchyard.destinations.eventbridge import EVENTBRIDGE, EventBridgeSettings
+from tests.support.destinations import stored_destination
 
 DELIVERED, RETRY, FINAL = AttemptStatus.DELIVERED, AttemptStatus.RETRY, AttemptStatus.FINAL
 REGION = "us-west-2"
@@ -49,18 +50,7 @@ def settings(**overrides: Any) -> EventBridgeSettings:
 
 
 def destination(**overrides: Any) -> Destination:
-    return Destination(
-        id="bus",
-        name="bus",
-        type="eventbridge",
-        enabled=True,
-        sources=("web",),
-        settings=settings(**overrides).public_settings(),
-        rate_limit_per_second=100,
-        concurrency=1,
-        retry=RetryPolicy(4, 5, 900),
-        credentials=(),
-    )
+    return stored_destination("bus", "eventbridge", settings(**overrides))
 
 
 def entry_of(one: dict[str, Any], **overrides: Any) -> dict[str, Any]:

@@ -13,11 +13,12 @@ import pytest
 from moto import mock_aws
 from pydantic import ValidationError
 
-from switchyard.config.compiled import Destination, RetryPolicy
+from switchyard.config.compiled import Destination
 from switchyard.delivery.attempts import AttemptStatus
 from switchyard.destinations.base import AwsCall, CallContext
 from switchyard.destinations.driver import ToolAdapter
 from switchyard.destinations.firehose import FIREHOSE, FirehoseSettings
+from tests.support.destinations import stored_destination
 
 DELIVERED, RETRY, FINAL = AttemptStatus.DELIVERED, AttemptStatus.RETRY, AttemptStatus.FINAL
 REGION = "us-west-2"
@@ -58,18 +59,7 @@ def settings() -> FirehoseSettings:
 
 
 def destination() -> Destination:
-    return Destination(
-        id="lake",
-        name="lake",
-        type="firehose",
-        enabled=True,
-        sources=("web",),
-        settings=settings().public_settings(),
-        rate_limit_per_second=100,
-        concurrency=1,
-        retry=RetryPolicy(4, 5, 900),
-        credentials=(),
-    )
+    return stored_destination("lake", "firehose", settings())
 
 
 class FakeFirehose:

@@ -13,12 +13,13 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from switchyard.config.compiled import Destination, RetryPolicy
+from switchyard.config.compiled import Destination
 from switchyard.delivery.attempts import AttemptStatus
 from switchyard.delivery.http import Answer
 from switchyard.destinations.base import CallContext, Item, NoCall, Unsupported
 from switchyard.destinations.driver import ITEM_TOO_LARGE, ToolAdapter
 from switchyard.destinations.ga4 import GA4, OMITTED_REASONS, Ga4Call, Ga4Settings
+from tests.support.destinations import stored_destination
 
 DELIVERED, RETRY, FINAL = AttemptStatus.DELIVERED, AttemptStatus.RETRY, AttemptStatus.FINAL
 UNSUPPORTED = AttemptStatus.UNSUPPORTED
@@ -699,18 +700,7 @@ class FakeCredentials:
 
 
 def destination(**overrides: Any) -> Destination:
-    return Destination(
-        id="ga4-web",
-        name="GA4 web",
-        type="ga4",
-        enabled=True,
-        sources=("web",),
-        settings=settings(**overrides).public_settings(),
-        rate_limit_per_second=100,
-        concurrency=2,
-        retry=RetryPolicy(4, 5, 900),
-        credentials=("api_secret",),
-    )
+    return stored_destination("ga4-web", "ga4", settings(**overrides), name="GA4 web")
 
 
 def adapter(http: FakeHttp, aws_region: str = "us-west-2") -> ToolAdapter:

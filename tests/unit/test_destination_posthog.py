@@ -11,12 +11,13 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from switchyard.config.compiled import Destination, RetryPolicy
+from switchyard.config.compiled import Destination
 from switchyard.delivery.attempts import AttemptStatus
 from switchyard.delivery.http import Answer
 from switchyard.destinations.base import Again, CallContext, HttpCall, Unsupported
 from switchyard.destinations.driver import ITEM_TOO_LARGE, ToolAdapter
 from switchyard.destinations.posthog import POSTHOG, PosthogSettings, event_uuid
+from tests.support.destinations import stored_destination
 
 DELIVERED, RETRY, FINAL = AttemptStatus.DELIVERED, AttemptStatus.RETRY, AttemptStatus.FINAL
 UNSUPPORTED = AttemptStatus.UNSUPPORTED
@@ -400,18 +401,7 @@ class FakeCredentials:
 
 
 def destination(**overrides: Any) -> Destination:
-    return Destination(
-        id="posthog-prod",
-        name="PostHog",
-        type="posthog",
-        enabled=True,
-        sources=("web", "ios"),
-        settings=settings(**overrides).public_settings(),
-        rate_limit_per_second=100,
-        concurrency=1,
-        retry=RetryPolicy(4, 5, 900),
-        credentials=("api_key",),
-    )
+    return stored_destination("posthog-prod", "posthog", settings(**overrides), name="PostHog")
 
 
 def adapter(http: FakeHttp, aws_region: str = "eu-west-1") -> ToolAdapter:

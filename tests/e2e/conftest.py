@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from switchyard.config.store import CachedWorkspace, ConfigStore
 from switchyard.devstack.receiver import Received, WebhookReceiver
@@ -287,6 +288,16 @@ class FaultyResponder:
         return 200, {}, b'{"ok":true}'
 
 
+# Tools whose end-to-end test brings its own part of the workspace: `tests/e2e/tools/<name>.yaml`
+# holds `sources`, `destinations` and `environment` (for `{env: VAR}` credentials); `{receiver}`
+# in it is the URL of the receiver standing in for the tool, `receivers.tools[<name>]`.
+TOOL_WORKSPACES = Path(__file__).parent / "tools"
+
+
+def tool_workspaces() -> dict[str, Path]:
+    return {path.stem: path for path in sorted(TOOL_WORKSPACES.glob("*.yaml"))}
+
+
 class Receivers:
     def __init__(self) -> None:
         self.bulk = WebhookReceiver(0, secret=SECRET)
@@ -301,6 +312,7 @@ class Receivers:
         self.mixpanel = WebhookReceiver(0)
         self.ga4 = WebhookReceiver(0)
         self.posthog = WebhookReceiver(0)
+        self.tools = {name: WebhookReceiver(0) for name in tool_workspaces()}
         self.closed_port = free_port()
 
     def all(self) -> list[WebhookReceiver]:
@@ -316,6 +328,7 @@ class Receivers:
             self.mixpanel,
             self.ga4,
             self.posthog,
+            *self.tools.values(),
         ]
 
 
@@ -342,33 +355,32 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers) 
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(code)
     config = folder / "workspace.yaml"
-    config.write_text(
-        WORKSPACE
-        + DESTINATIONS.format(
-            bulk=receivers.bulk.url,
-            faults=receivers.faults.url,
-            slow=receivers.slow.url,
-            healthy=receivers.healthy.url,
-            replayed=receivers.replayed.url,
-            enriched=receivers.enriched.url,
-            warehouse=receivers.warehouse.url,
-            closed_port=receivers.closed_port,
-            secret=SECRET,
-            amplitude=receivers.amplitude.url,
-            mixpanel=receivers.mixpanel.url,
-            mixpanel_token=MIXPANEL_PROJECT_TOKEN,
-            ga4=receivers.ga4.url,
-            ga4_measurement_id=GA4_MEASUREMENT_ID,
-            ga4_secret=GA4_API_SECRET,
-            posthog=receivers.posthog.url,
-            posthog_key=POSTHOG_API_KEY,
-            event_bus=EVENT_BUS,
-            event_bus_source=EVENT_BUS_SOURCE,
-            delivery_stream=DELIVERY_STREAM,
-        )
+    text = WORKSPACE + DESTINATIONS.format(
+        bulk=receivers.bulk.url,
+        faults=receivers.faults.url,
+        slow=receivers.slow.url,
+        healthy=receivers.healthy.url,
+        replayed=receivers.replayed.url,
+        enriched=receivers.enriched.url,
+        warehouse=receivers.warehouse.url,
+        closed_port=receivers.closed_port,
+        secret=SECRET,
+        amplitude=receivers.amplitude.url,
+        mixpanel=receivers.mixpanel.url,
+        mixpanel_token=MIXPANEL_PROJECT_TOKEN,
+        ga4=receivers.ga4.url,
+        ga4_measurement_id=GA4_MEASUREMENT_ID,
+        ga4_secret=GA4_API_SECRET,
+        posthog=receivers.posthog.url,
+        posthog_key=POSTHOG_API_KEY,
+        event_bus=EVENT_BUS,
+        event_bus_source=EVENT_BUS_SOURCE,
+        delivery_stream=DELIVERY_STREAM,
     )
+    workspace, environment = with_tool_workspaces(yaml.safe_load(text), receivers)
+    config.write_text(yaml.safe_dump(workspace, sort_keys=False))
     saved = dict(os.environ)
-    os.environ.update(TOOL_ENVIRONMENT)  # read by `apply` for the `{env: VAR}` credentials
+    os.environ.update(environment)  # read by `apply` for the `{env: VAR}` credentials
     stack = LocalStack(config, port=0, aws_port=0, delivery_workers=6)
     try:
         yield stack.start()
@@ -376,6 +388,17 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers) 
         stack.stop()
         os.environ.clear()
         os.environ.update(saved)
+
+
+def with_tool_workspaces(workspace: dict[str, Any], receivers: Receivers) -> tuple[dict[str, Any], dict[str, str]]:
+    """The workspace with every tool's part added, and the environment their credentials need."""
+    environment = dict(TOOL_ENVIRONMENT)
+    for name, path in tool_workspaces().items():
+        part = yaml.safe_load(path.read_text().replace("{receiver}", receivers.tools[name].url))
+        workspace["sources"].extend(part.get("sources", []))
+        workspace["destinations"].extend(part.get("destinations", []))
+        environment.update(part.get("environment", {}))
+    return workspace, environment
 
 
 @pytest.fixture

@@ -139,3 +139,15 @@ def test_sqs_bodies_escape_the_characters_sqs_refuses():
         body = request.to_body()
         assert b"\xef\xbf" not in body
         assert DeliveryRequest.from_body(body).event == event
+
+
+def test_a_held_destination_is_skipped_until_the_wait_it_asked_for_is_over():
+    now = [0.0]
+    breakers = CircuitBreakers(threshold=3, cooldown_seconds=10, clock=lambda: now[0])
+    breakers.hold("crm", 120)
+    assert breakers.blocked_for("crm") == pytest.approx(120)
+    assert breakers.blocked_for("other") == 0
+    now[0] = 119.5
+    assert breakers.blocked_for("crm") == 1.0, "at least a second: a deferral is whole seconds"
+    now[0] = 120
+    assert breakers.blocked_for("crm") == 0

@@ -292,3 +292,60 @@ def test_what_an_adapter_left_out_of_a_delivered_event_is_counted_per_reason():
     assert actions(outcomes) == {"q0": DONE}
     assert stats.delivered_ids == ["m0"]
     assert stats.failures == [("omitted.param_value_too_long", "omitted"), ("omitted.too_many_params", "omitted")]
+
+
+class Answering(FakeAdapter):
+    """Answers every event with the same attempt."""
+
+    def __init__(self, attempt: Attempt) -> None:
+        super().__init__()
+        self.attempt = attempt
+
+    def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> list[Attempt]:
+        super().send(destination, events, deadline)
+        return [self.attempt] * len(events)
+
+
+def test_an_answer_worth_one_more_try_is_final_on_the_next_attempt():
+    once_more = Attempt(RETRY, "404.unknown_user", answered_at=NOW, final_from_attempt=2)
+    stats = FakeStats()
+    deliverer = make_deliverer(adapter=Answering(once_more), stats=stats)
+    assert actions(deliverer.deliver([queued(0, receives=1)])) == {"q0": RETRY_LATER}
+    assert actions(deliverer.deliver([queued(1, receives=2)])) == {"q1": Action.DROP}
+    assert stats.failures == [
+        ("awaiting_retry.404.unknown_user", "retried"),
+        ("discarded.404.unknown_user", "not_delivered"),
+    ]
+
+
+def test_a_destination_that_throttled_a_whole_hand_over_is_held_for_as_long_as_it_asked():
+    throttled = Attempt(RETRY, "429", retry_after=3600, answered_at=NOW)
+    adapter = Answering(throttled)
+    monotonic = Clock(0.0)
+    breakers = CircuitBreakers(clock=monotonic)
+    deliverer = make_deliverer(adapter=adapter, breakers=breakers, monotonic=monotonic)
+    first = deliverer.deliver([queued(0)])
+    assert first["q0"].decision.delay_seconds >= 3600
+    later = deliverer.deliver([queued(1), queued(2)])
+    assert len(adapter.calls) == 1, "no request while the tool asked us to wait"
+    assert all(outcome.decision.delay_seconds >= 3599 for outcome in later.values())
+    monotonic.now = 3601
+    deliverer.deliver([queued(3)])
+    assert len(adapter.calls) == 2, "asked again once the wait is over"
+
+
+def test_a_destination_that_took_some_events_is_not_held_for_the_ones_it_throttled():
+    class PartlyThrottling(FakeAdapter):
+        def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> list[Attempt]:
+            super().send(destination, events, deadline)
+            return [
+                Attempt(DELIVERED, "200", answered_at=NOW)
+                if event["messageId"] == "m0"
+                else Attempt(RETRY, "429", retry_after=60, answered_at=NOW)
+                for event in events
+            ]
+
+    breakers = CircuitBreakers()
+    outcomes = make_deliverer(adapter=PartlyThrottling(), breakers=breakers).deliver([queued(0), queued(1)])
+    assert actions(outcomes) == {"q0": DONE, "q1": RETRY_LATER}
+    assert breakers.blocked_for("hook") == 0

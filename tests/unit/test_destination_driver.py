@@ -283,3 +283,100 @@ def test_an_item_over_the_tools_own_item_limit_is_final_alone():
         toy_destination(), events, deadline=1e12
     )
     assert [(a.status, a.code) for a in attempts] == [(DELIVERED, "200"), (FINAL, "item_too_large"), (DELIVERED, "200")]
+
+
+class Lookup(DestinationType):
+    """A tool that updates a user by an id it hands out: look the user up, then update it by that id
+    (a chained call); users it does not know yet are created instead."""
+
+    name = "lookup"
+    title = "Lookup"
+    settings_model = ToySettings
+
+    def map(self, event: dict[str, Any], settings: ToySettings) -> list[Item] | Unsupported:
+        return [Item("search", {"user": event["userId"], "traits": event.get("traits", {})})]
+
+    def limits(self, channel: str, settings: ToySettings) -> Limits:
+        return Limits(max_items=1, max_bytes=1000)
+
+    def call(self, channel: str, payloads: Sequence[bytes], settings: ToySettings, context: CallContext) -> HttpCall:
+        item = orjson.loads(payloads[0])
+        if channel == "search":
+            return HttpCall("POST", f"https://lookup.example/search?user={item['user']}", b"", {}, state=item)
+        return HttpCall("PUT", f"https://lookup.example/users/{item['id']}", orjson.dumps(item["traits"]))
+
+    def interpret(self, call: Any, answer: Answer, count: int, now: float) -> list[Verdict]:
+        if answer.status != 200:
+            return [Verdict(RETRY, str(answer.status))]
+        if call.state is None:  # the update
+            return [Verdict(DELIVERED, "200")]
+        found = orjson.loads(answer.body)["id"]
+        then = Item("update", {"id": found, "traits": call.state["traits"]})
+        return [Verdict(DELIVERED, "200", then=(then,))]
+
+
+class LookupHttp:
+    def __init__(self, update_status: int = 200) -> None:
+        self.update_status = update_status
+        self.sent: list[tuple[str, str, bytes]] = []
+
+    def request(self, method: str, url: str, *, body: bytes, headers: Mapping[str, str], deadline: float) -> Answer:
+        self.sent.append((method, url, body))
+        if method == "POST":
+            return Answer(200, {}, orjson.dumps({"id": "id-" + url.rsplit("=", 1)[1]}), True)
+        return Answer(self.update_status, {}, b"{}", True)
+
+
+def lookup_adapter(http: LookupHttp) -> ToolAdapter:
+    return ToolAdapter(
+        Lookup(),
+        "us-west-2",
+        http=http,  # type: ignore[arg-type]
+        credentials=Credentials(),
+        clock=lambda: NOW,
+        monotonic=lambda: 0.0,
+    )
+
+
+def identify(user: str, **traits: Any) -> dict[str, Any]:
+    return {"type": "identify", "userId": user, "messageId": f"m-{user}", "traits": traits}
+
+
+def test_a_step_the_answer_names_is_sent_after_the_planned_requests_with_what_the_answer_said():
+    http = LookupHttp()
+    attempts = lookup_adapter(http).send(toy_destination(), [identify("ann", plan="pro"), identify("bo")], 60.0)
+    assert [(method, url) for method, url, _ in http.sent] == [
+        ("POST", "https://lookup.example/search?user=ann"),
+        ("POST", "https://lookup.example/search?user=bo"),
+        ("PUT", "https://lookup.example/users/id-ann"),
+        ("PUT", "https://lookup.example/users/id-bo"),
+    ]
+    assert orjson.loads(http.sent[2][2]) == {"plan": "pro"}
+    assert [attempt.status for attempt in attempts] == [DELIVERED, DELIVERED]
+
+
+def test_an_event_whose_next_step_fails_has_that_steps_outcome():
+    attempts = lookup_adapter(LookupHttp(update_status=503)).send(toy_destination(), [identify("ann")], 60.0)
+    assert (attempts[0].status, attempts[0].code) == (RETRY, "503")
+    assert attempts[0].request["method"] == "PUT", "the sample is the step that failed"
+
+
+class UnknownUser(Toy):
+    """Answers every request with an error worth one more try."""
+
+    def interpret(self, call: Any, answer: Answer, count: int, now: float) -> list[Verdict]:
+        return [Verdict(RETRY, "404.unknown_user", final_from_attempt=2)] * count
+
+
+def test_a_retry_may_be_final_from_a_given_attempt_on():
+    adapter_ = ToolAdapter(
+        UnknownUser(),
+        "us-west-2",
+        http=ToolHttp([404]),  # type: ignore[arg-type]
+        credentials=Credentials(),
+        clock=lambda: NOW,
+        monotonic=lambda: 0.0,
+    )
+    (attempt,) = adapter_.send(toy_destination(), [track(1)], 60.0)
+    assert attempt.final_at(1).status is RETRY, "the first attempt is worth one more"
+    assert (attempt.final_at(2).status, attempt.final_at(2).label) == (FINAL, "discarded.404.unknown_user")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any
@@ -24,6 +24,14 @@ class Attempt:
     response: dict[str, Any] = field(default_factory=dict)
     answered_at: float = 0.0  # epoch seconds when the destination answered (or the attempt ended)
     omitted: tuple[str, ...] = ()  # what the adapter left out of the event to meet the tool's limits
+    final_from_attempt: int | None = None  # a RETRY that is final from this attempt (receive) on
+
+    def final_at(self, attempt_number: int) -> Attempt:
+        """This attempt as it stands on the event's `attempt_number`-th attempt."""
+        final_from = self.final_from_attempt
+        if self.status is AttemptStatus.RETRY and final_from is not None and attempt_number >= final_from:
+            return replace(self, status=AttemptStatus.FINAL, retry_after=None)
+        return self
 
     @property
     def label(self) -> str:

@@ -205,8 +205,12 @@ class Deliverer:
         for item in too_late:
             settled[item.message_id] = self._defer(destination, item, stats, OUT_OF_TIME, 1)
         if chunks:
-            got_through = self._send(adapter, destination, chunks, stats, deadline, settled)
+            got_through, asked_to_wait = self._send(adapter, destination, chunks, stats, deadline, settled)
             self._breakers.record(destination.id, got_through)
+            if not got_through and asked_to_wait:
+                # The tool said when it takes requests again (Retry-After, a daily quota's reset):
+                # until then its events wait without a request each.
+                self._breakers.hold(destination.id, asked_to_wait)
 
     def _park_unconfigured(self, items: list[QueuedDelivery], settled: dict[str, Outcome]) -> None:
         """Queued for a destination the workspace no longer has: kept for a redrive, not lost."""
@@ -268,10 +272,12 @@ class Deliverer:
         stats: DeliveryStats,
         deadline: float,
         settled: dict[str, Outcome],
-    ) -> bool:
+    ) -> tuple[bool, float]:
         """Hands the chunks over, `concurrency` at a time, settling each chunk's items as its answers
-        arrive; True if anything got through (the circuit breaker's signal)."""
+        arrive. Returns whether anything got through (the circuit breaker's signal), and the
+        shortest wait the tool asked for when it throttled (0 when it did not)."""
         got_through = False
+        waits: list[float] = []
         with ThreadPoolExecutor(max_workers=min(destination.concurrency, len(chunks))) as pool:
             pending: list[tuple[list[QueuedDelivery], Future[list[Attempt]]]] = [
                 (chunk, pool.submit(adapter.send, destination, [item.request.event for item in chunk], deadline))
@@ -285,9 +291,10 @@ class Deliverer:
                     failed = Attempt(AttemptStatus.RETRY, INTERNAL_ERROR, response={"error": type(error).__name__})
                     attempts = [failed] * len(chunk)
                 got_through = got_through or any(attempt.status is not AttemptStatus.RETRY for attempt in attempts)
+                waits.extend(attempt.retry_after for attempt in attempts if attempt.retry_after)
                 for item, attempt in zip(chunk, attempts, strict=True):
                     settled[item.message_id] = self._settle(destination, item, attempt, stats)
-        return got_through
+        return got_through, min(waits, default=0.0)
 
     def _run_insert_function(
         self,
@@ -326,6 +333,7 @@ class Deliverer:
         self, destination: Destination, item: QueuedDelivery, attempt: Attempt, stats: DeliveryStats
     ) -> Outcome:
         """The decision after an attempt; a dead letter is written before the message may leave the queue."""
+        attempt = attempt.final_at(item.receive_count)
         decision = decide(
             attempt,
             item.receive_count,

@@ -8,7 +8,9 @@ A type (one module in this package) declares:
 - `limits(channel, settings)`: how many items and bytes one request of a channel may hold;
 - `call(channel, payloads, settings)`: the request for a packed batch of items (HTTP or an AWS API);
 - `interpret(call, answer, count, now)`: the tool's answer as one verdict per item, so accepted
-  items of a partly refused request are never sent again.
+  items of a partly refused request are never sent again. A verdict may carry the event's next
+  requests (`Verdict.then`), built from the answer: a tool whose API needs an id it hands out
+  (look a contact up, then update it) is a chain of steps, each an ordinary item.
 
 Mapping is pure: no I/O, no clock, no credentials beyond the settings. Sending, packing, deadlines
 and masking are shared (`destinations/driver.py`), so a type is mostly its mapping table.
@@ -147,6 +149,8 @@ class HttpCall:
     url: str
     body: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
+    # The type's own, for `interpret`: what it needs of the items to build their next steps.
+    state: Any = None
 
 
 @dataclass(slots=True)
@@ -157,6 +161,7 @@ class AwsCall:
     operation: str  # the client method: "put_events"
     params: Mapping[str, Any]
     body_size: int = 0
+    state: Any = None  # as HttpCall.state
 
 
 @dataclass(slots=True)
@@ -191,6 +196,12 @@ class Verdict:
     code: str
     retry_after: float | None = None  # seconds, from the tool's throttling headers
     again: Again | None = None  # with RETRY: try again right away (if time allows), see Again
+    # With DELIVERED: the event's next step(s), sent within the same hand-over after the requests
+    # already planned; the event's outcome is then the worst of all its steps.
+    then: tuple[Item, ...] = ()
+    # With RETRY: from this attempt of the event on, the answer is final instead (an answer worth
+    # one more try, such as Intercom's 404 for a user its identify has not created yet).
+    final_from_attempt: int | None = None
 
 
 class DestinationType:

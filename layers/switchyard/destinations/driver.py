@@ -9,7 +9,9 @@ One `send` takes the events the deliverer hands over (at most `plan().events_per
 4. makes the requests one after another, none after the deadline, each cut at the deadline;
 5. reads each answer as one verdict per item and gives each event the worst of its items'
    verdicts (retry, then final, then delivered): an event whose items were all accepted is never
-   sent again, even when other events of the same request were refused.
+   sent again, even when other events of the same request were refused;
+6. sends the next steps the answers named (`Verdict.then`: a chained call), packed the same way,
+   after the requests already planned.
 
 Samples kept for operators show no credential: every credential's value is masked wherever it
 appears (URL, headers, body), and so are the headers a type names secret.
@@ -345,7 +347,29 @@ class ToolAdapter:
         now = self._clock()
         verdicts = self.kind.interpret(call, answer, len(indexes), now)
         self._record(indexes, verdicts, shown, shown_answer(answer, secrets), attempts, replace=batch.again)
-        return again(batch, verdicts)
+        return again(batch, verdicts) + self._next_steps(indexes, verdicts, settings, attempts)
+
+    def _next_steps(
+        self, indexes: list[int], verdicts: list[Verdict], settings: DestinationSettings, attempts: list[Attempt | None]
+    ) -> list[Packed]:
+        """The requests an answer made necessary (`Verdict.then`), packed per channel like the first."""
+        channels: dict[str, tuple[list[int], list[bytes]]] = {}
+        for index, verdict in zip(indexes, verdicts, strict=True):
+            if not verdict.then or verdict.status is not AttemptStatus.DELIVERED:
+                continue
+            try:
+                steps = [(item.channel, orjson.dumps(item.payload)) for item in verdict.then]
+            except orjson.JSONEncodeError as error:
+                attempts[index] = self._settled(AttemptStatus.FINAL, MAPPING_FAILED, {"error": repr(error)[:200]})
+                continue
+            for channel, serialized in steps:
+                members, payloads = _members(channels, channel)
+                members.append(index)
+                payloads.append(serialized)
+        batches: list[Packed] = []
+        for channel, (members, payloads) in channels.items():
+            batches.extend(self._pack(channel, members, payloads, self.kind.limits(channel, settings), attempts))
+        return batches
 
     def _execute(self, call: Call, settings: DestinationSettings, deadline: float) -> Any:
         if isinstance(call, HttpCall):
@@ -394,6 +418,7 @@ class ToolAdapter:
                 request=request,
                 response=response,
                 answered_at=answered,
+                final_from_attempt=verdict.final_from_attempt,
             )
 
     def _settled(self, status: AttemptStatus, code: str, response: dict[str, Any]) -> Attempt:

@@ -419,7 +419,7 @@ class Ga4(DestinationType):
         if not events:  # all too old: GA4 would answer 2xx to a request with no event
             return NoCall([OLDER_THAN_72_HOURS] * len(payloads))
         body = b"".join((channel.encode(), b"[", b",".join(events), b"]}"))
-        return Ga4Call("POST", self.collect_url(settings, context.aws_region), body, EMPTY, too_old)
+        return Ga4Call("POST", self.collect_url(settings, context.aws_region), body, EMPTY, too_old=too_old)
 
     def collect_url(self, settings: Ga4Settings, aws_region: str) -> str:
         """The Measurement Protocol's URL for the settings: the same for every request of a

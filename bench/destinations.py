@@ -26,7 +26,14 @@ EVENTS = 200
 TARGET_RATIO = 3.0
 NOW = 1_796_000_000.0
 # Valid placeholders where a required setting has a format of its own.
-PLACEHOLDERS = {"measurement_id": "G-BENCH12345", "url": "https://hooks.example.com/in"}
+PLACEHOLDERS = {
+    "measurement_id": "G-BENCH12345",
+    "url": "https://hooks.example.com/in",
+    "instance": "iad-01",
+    "site_id": "3f1c9a7e2b8d4c6f0a15",
+    "webhook_url": "https://hooks.slack.com/services/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h",
+    "events": ["*"],
+}
 
 
 def mixed_events(count: int) -> list[dict[str, Any]]:

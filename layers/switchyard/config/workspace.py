@@ -17,11 +17,19 @@ from switchyard.config.compiled import (
     Source,
     write_key_hash,
 )
-from switchyard.destinations.base import DestinationSettings, DestinationType, SecretText
+from switchyard.destinations.base import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RATE_LIMIT_PER_SECOND,
+    DestinationSettings,
+    DestinationType,
+    SecretText,
+)
 from switchyard.destinations.catalog import TOOLS
 from switchyard.functions.runtime import check_function_file
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+MAX_RATE_LIMIT_PER_SECOND = 10_000
+MAX_CONCURRENCY = 50
 
 
 class ConfigError(Exception):
@@ -93,8 +101,8 @@ class DestinationBase(BaseModel):
     enabled: bool = True
     sources: list[str] = Field(default_factory=list, description="Ids of the sources connected to it")
     insert_function: str | None = Field(default=None, description="An insert function run just before delivery")
-    rate_limit_per_second: int = Field(default=100, ge=1, le=10_000)
-    concurrency: int = Field(default=5, ge=1, le=50)
+    rate_limit_per_second: int = Field(default=DEFAULT_RATE_LIMIT_PER_SECOND, ge=1, le=MAX_RATE_LIMIT_PER_SECOND)
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=MAX_CONCURRENCY)
     retry: RetrySpec = Field(default_factory=RetrySpec)
 
     # No settings for a destination function; a tool's model otherwise (see `_tool_spec`).
@@ -117,6 +125,11 @@ def _tool_spec(kind: DestinationType) -> type[DestinationBase]:
         type=(Literal[kind.name], ...),  # type: ignore[valid-type]
         settings=(kind.settings_model, ...),
         function=(None, None),
+        rate_limit_per_second=(
+            int,
+            Field(default=kind.default_rate_limit_per_second, ge=1, le=MAX_RATE_LIMIT_PER_SECOND),
+        ),
+        concurrency=(int, Field(default=kind.default_concurrency, ge=1, le=MAX_CONCURRENCY)),
     )
 
 

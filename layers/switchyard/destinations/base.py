@@ -31,6 +31,10 @@ from switchyard.delivery.http import Answer
 
 # Events handed to one `send` unless a type says otherwise (the queue delivers 50 at most anyway).
 DEFAULT_EVENTS_PER_SEND = 100
+# A destination's `rate_limit_per_second` (events) and `concurrency` (hand-overs at a time) unless
+# the workspace sets them; a type whose tool takes less says so (`DestinationType.default_*`).
+DEFAULT_RATE_LIMIT_PER_SECOND = 100
+DEFAULT_CONCURRENCY = 5
 # A base URL: scheme and host, optionally a port and a path prefix.
 URL_PATTERN = r"^https?://[^\s/$.?#][^\s]*$"
 
@@ -214,6 +218,9 @@ class DestinationType:
     hosts: ClassVar[Hosts | None] = None
     # Headers whose values a sample never shows (besides every credential's value).
     secret_headers: ClassVar[frozenset[str]] = frozenset({"authorization", "x-api-key"})
+    # The workspace's defaults for destinations of this type (Slack takes about a message a second).
+    default_rate_limit_per_second: ClassVar[int] = DEFAULT_RATE_LIMIT_PER_SECOND
+    default_concurrency: ClassVar[int] = DEFAULT_CONCURRENCY
 
     def map(self, event: dict[str, Any], settings: Any) -> list[Item] | Unsupported:
         raise NotImplementedError

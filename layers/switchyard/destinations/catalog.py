@@ -4,16 +4,31 @@ from __future__ import annotations
 
 from switchyard.destinations.amplitude import AMPLITUDE
 from switchyard.destinations.base import DestinationType
+from switchyard.destinations.braze import BRAZE
+from switchyard.destinations.customerio import CUSTOMERIO
 from switchyard.destinations.eventbridge import EVENTBRIDGE
 from switchyard.destinations.firehose import FIREHOSE
 from switchyard.destinations.ga4 import GA4
 from switchyard.destinations.mixpanel import MIXPANEL
 from switchyard.destinations.posthog import POSTHOG
+from switchyard.destinations.slack import SLACK
 from switchyard.destinations.webhook import WEBHOOK
 
 # `type: function` is the other kind: the workspace's own code (destinations/function.py).
 FUNCTION_TYPE = "function"
 
 TOOLS: dict[str, DestinationType] = {
-    kind.name: kind for kind in (WEBHOOK, AMPLITUDE, MIXPANEL, GA4, POSTHOG, EVENTBRIDGE, FIREHOSE)
+    kind.name: kind
+    for kind in (
+        WEBHOOK,
+        AMPLITUDE,
+        MIXPANEL,
+        GA4,
+        POSTHOG,
+        EVENTBRIDGE,
+        FIREHOSE,
+        BRAZE,
+        CUSTOMERIO,
+        SLACK,
+    )
 }

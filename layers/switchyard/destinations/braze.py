@@ -256,7 +256,8 @@ class Braze(DestinationType):
     def base_url(self, settings: ToolSettings, aws_region: str) -> str:
         if settings.endpoint:
             return settings.endpoint.rstrip("/")
-        assert isinstance(settings, BrazeSettings)
+        if not isinstance(settings, BrazeSettings):
+            raise TypeError(f"braze settings expected, got {type(settings).__name__}")
         return "https://" + rest_host(settings.instance)
 
     def residency_warning(self, settings: DestinationSettings, aws_region: str) -> str | None:

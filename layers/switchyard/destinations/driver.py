@@ -160,7 +160,7 @@ class ToolAdapter:
         omitted: dict[int, tuple[str, ...]] = {}
         pending = deque(self.map_and_pack(events, settings, attempts, omitted))
         while pending:
-            pending.extend(self._deliver_batch(pending.popleft(), settings, secrets, deadline, attempts))
+            pending.extend(self._deliver_batch(pending.popleft(), settings, secrets, deadline, attempts, omitted))
         done = [attempt if attempt is not None else self._nothing_to_send() for attempt in attempts]
         for index, reasons in omitted.items():
             done[index] = replace(done[index], omitted=reasons)
@@ -318,8 +318,10 @@ class ToolAdapter:
         secrets: tuple[str, ...],
         deadline: float,
         attempts: list[Attempt | None],
+        omitted: dict[int, tuple[str, ...]],
     ) -> list[Packed]:
-        """One request; returns what the answer says to send again at once (see `Again`)."""
+        """One request; returns what the answer says to send again at once (see `Again`) and the
+        next steps it named (see `Verdict.then`)."""
         if not batch.again and not all(_pending(attempts[index]) for index in batch.indexes):
             # An event with an item already to be retried: its other items go with the retry.
             kept = [i for i, index in enumerate(batch.indexes) if _pending(attempts[index])]
@@ -347,12 +349,18 @@ class ToolAdapter:
         now = self._clock()
         verdicts = self.kind.interpret(call, answer, len(indexes), now)
         self._record(indexes, verdicts, shown, shown_answer(answer, secrets), attempts, replace=batch.again)
-        return again(batch, verdicts) + self._next_steps(indexes, verdicts, settings, attempts)
+        return again(batch, verdicts) + self._next_steps(indexes, verdicts, settings, attempts, omitted)
 
     def _next_steps(
-        self, indexes: list[int], verdicts: list[Verdict], settings: DestinationSettings, attempts: list[Attempt | None]
+        self,
+        indexes: list[int],
+        verdicts: list[Verdict],
+        settings: DestinationSettings,
+        attempts: list[Attempt | None],
+        omitted: dict[int, tuple[str, ...]],
     ) -> list[Packed]:
-        """The requests an answer made necessary (`Verdict.then`), packed per channel like the first."""
+        """The requests an answer made necessary (`Verdict.then`), packed per channel like the first;
+        what a step leaves out (e.g. properties the tool said it lacks) is counted as the map's is."""
         channels: dict[str, tuple[list[int], list[bytes]]] = {}
         for index, verdict in zip(indexes, verdicts, strict=True):
             if not verdict.then or verdict.status is not AttemptStatus.DELIVERED:
@@ -366,6 +374,9 @@ class ToolAdapter:
                 members, payloads = _members(channels, channel)
                 members.append(index)
                 payloads.append(serialized)
+            left_out = tuple(reason for item in verdict.then for reason in item.omitted)
+            if left_out:
+                omitted[index] = omitted.get(index, ()) + left_out
         batches: list[Packed] = []
         for channel, (members, payloads) in channels.items():
             batches.extend(self._pack(channel, members, payloads, self.kind.limits(channel, settings), attempts))

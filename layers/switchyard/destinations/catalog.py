@@ -9,6 +9,8 @@ from switchyard.destinations.customerio import CUSTOMERIO
 from switchyard.destinations.eventbridge import EVENTBRIDGE
 from switchyard.destinations.firehose import FIREHOSE
 from switchyard.destinations.ga4 import GA4
+from switchyard.destinations.hubspot import HUBSPOT
+from switchyard.destinations.intercom import INTERCOM
 from switchyard.destinations.mixpanel import MIXPANEL
 from switchyard.destinations.posthog import POSTHOG
 from switchyard.destinations.slack import SLACK
@@ -30,5 +32,7 @@ TOOLS: dict[str, DestinationType] = {
         BRAZE,
         CUSTOMERIO,
         SLACK,
+        HUBSPOT,
+        INTERCOM,
     )
 }

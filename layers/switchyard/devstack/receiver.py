@@ -46,10 +46,13 @@ class WebhookReceiver:
         responder: Responder = accept,
         echo: Callable[[str], None] | None = None,
         host: str = "127.0.0.1",
+        describe_request: Callable[[Received], str | None] = lambda _: None,
     ) -> None:
         self.secret = secret
         self.responder = responder
         self.echo = echo
+        # A line for the whole request instead of one per event (a tool stand-in's request).
+        self.describe_request = describe_request
         self.requests: list[Received] = []
         self.accepted: list[Received] = []  # those answered with 2xx
         self._lock = threading.Lock()
@@ -98,8 +101,11 @@ class WebhookReceiver:
             if 200 <= status < 300:
                 self.accepted.append(received)
         if self.echo is not None and 200 <= status < 300:
-            for event in received.events:
-                self.echo(describe(event, received.signature_valid, received.path))
+            line = self.describe_request(received)
+            for text in (
+                [line] if line else [describe(e, received.signature_valid, received.path) for e in received.events]
+            ):
+                self.echo(text)
         return Response(answer, status=status, headers=headers, content_type="application/json")(
             environ, start_response
         )

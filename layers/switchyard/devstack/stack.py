@@ -22,6 +22,7 @@ from switchyard.devstack.lambda_runtime import LocalFunction
 from switchyard.devstack.receiver import WebhookReceiver
 from switchyard.devstack.resources import LocalResources, create_resources
 from switchyard.devstack.sqs_poller import SqsPoller
+from switchyard.devstack.standins import ToolStandIns
 from switchyard.devstack.stepfunctions import LambdaInvokeAdapter, placeholder_zip
 from switchyard.functions.secrets import FunctionSecrets
 
@@ -113,7 +114,13 @@ class LocalStack:
         )
         self._start_user_functions()
         if self._demo_receiver_port is not None:
-            self.receiver = WebhookReceiver(self._demo_receiver_port, echo=lambda line: print(line, flush=True))
+            standins = ToolStandIns()
+            self.receiver = WebhookReceiver(
+                self._demo_receiver_port,
+                responder=standins,
+                echo=lambda line: print(line, flush=True),
+                describe_request=standins.describe,
+            )
             self.receiver.start()
         self.functions["ingest"] = LocalFunction("ingest", constants.INGEST_LAMBDA_TIMEOUT_SECONDS)
         crashes = self._faults.invocations

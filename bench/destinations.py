@@ -33,6 +33,8 @@ PLACEHOLDERS = {
     "site_id": "3f1c9a7e2b8d4c6f0a15",
     "webhook_url": "https://hooks.slack.com/services/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h",
     "events": ["*"],
+    "private_api_key": "pk_bench0123456789abcdef0123456789ab",
+    "pixel_id": "123456789012345",
 }
 
 

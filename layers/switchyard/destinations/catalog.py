@@ -7,10 +7,12 @@ from switchyard.destinations.base import DestinationType
 from switchyard.destinations.braze import BRAZE
 from switchyard.destinations.customerio import CUSTOMERIO
 from switchyard.destinations.eventbridge import EVENTBRIDGE
+from switchyard.destinations.facebook_conversions import FACEBOOK_CONVERSIONS
 from switchyard.destinations.firehose import FIREHOSE
 from switchyard.destinations.ga4 import GA4
 from switchyard.destinations.hubspot import HUBSPOT
 from switchyard.destinations.intercom import INTERCOM
+from switchyard.destinations.klaviyo import KLAVIYO
 from switchyard.destinations.mixpanel import MIXPANEL
 from switchyard.destinations.posthog import POSTHOG
 from switchyard.destinations.slack import SLACK
@@ -29,10 +31,12 @@ TOOLS: dict[str, DestinationType] = {
         POSTHOG,
         EVENTBRIDGE,
         FIREHOSE,
+        KLAVIYO,
         BRAZE,
         CUSTOMERIO,
         SLACK,
         HUBSPOT,
         INTERCOM,
+        FACEBOOK_CONVERSIONS,
     )
 }

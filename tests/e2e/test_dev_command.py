@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -14,6 +15,27 @@ import requests
 from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.e2e
+
+# What each tool's stand-in is asked after an identify, then a track (Signed Up) and a group: the
+# adapters' requests, chained steps included (Intercom's contact search, then its creation).
+EXPECTED_TOOL_REQUESTS = {
+    "braze": ["POST /braze/users/track"],
+    "customerio": ["POST /customerio/api/v2/batch"],
+    "hubspot": [
+        "POST /hubspot/crm/v3/objects/contacts/batch/upsert",
+        "POST /hubspot/events/v3/send/batch",
+        "POST /hubspot/crm/v3/objects/companies/batch/upsert",
+    ],
+    "intercom": [
+        "POST /intercom/contacts/search",
+        "POST /intercom/contacts ",
+        "POST /intercom/events",
+        "POST /intercom/companies",
+    ],
+    "klaviyo": ["POST /klaviyo/api/profile-import", "POST /klaviyo/api/events"],
+    "facebook": ["POST /facebook/v"],
+    "slack": ["POST /slack/services/"],
+}
 
 
 def test_switchyard_dev_delivers_to_the_demo_receiver_and_stops_on_ctrl_c(repo_root: Path, tmp_path: Path):
@@ -70,9 +92,44 @@ def test_switchyard_dev_delivers_to_the_demo_receiver_and_stops_on_ctrl_c(repo_r
         assert "Signed Up" in webhook and "user=dev-1" in webhook, printed
         posthog = next((line for line in printed if "[receiver] /batch/" in line), "")
         assert "Signed Up" in posthog and "distinct_id=dev-1" in posthog, printed
+        tools = tool_requests(process, api, deadline)
+        assert tools.keys() == EXPECTED_TOOL_REQUESTS.keys(), tools
+        for tool, expected in EXPECTED_TOOL_REQUESTS.items():
+            assert all(any(path in line for line in tools[tool]) for path in expected), (tool, tools[tool])
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
         assert "stopping the local stack" in process.stdout.read()
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def tool_requests(process: subprocess.Popen[str], api: int, deadline: float) -> dict[str, list[str]]:
+    """Sends an identify, then (once Intercom's stand-in has created the contact) a track and a
+    group; returns the lines each tool's stand-in printed until all expected requests arrived."""
+    assert process.stdout is not None
+    user = {"userId": "dev-2", "context": {"traits": {"email": "dev-2@example.com"}}}
+
+    def post(call: str, body: dict[str, Any]) -> None:
+        url = f"http://127.0.0.1:{api}/v1/{call}"
+        requests.post(url, auth=("wk_demo_web_123", ""), json={**user, **body}, timeout=10).raise_for_status()
+
+    post("identify", {"traits": {"email": "dev-2@example.com", "firstName": "Dev", "plan": "pro"}})
+    seen: dict[str, list[str]] = {}
+
+    def arrived(tool: str, path: str) -> bool:
+        return any(path in line for line in seen.get(tool, []))
+
+    sent_the_rest = False
+    while time.monotonic() < deadline:
+        if not sent_the_rest and arrived("intercom", "POST /intercom/contacts "):
+            post("track", {"event": "Signed Up", "properties": {"plan": "pro"}})
+            post("group", {"groupId": "acme", "traits": {"name": "Acme"}})
+            sent_the_rest = True
+        if all(arrived(tool, path) for tool, paths in EXPECTED_TOOL_REQUESTS.items() for path in paths):
+            break
+        line = process.stdout.readline()
+        tool = line[1 : line.find("]")] if line.startswith("[") else ""
+        if tool in EXPECTED_TOOL_REQUESTS:
+            seen.setdefault(tool, []).append(line)
+    return seen

@@ -26,7 +26,7 @@ import yaml
 from switchyard.devstack.receiver import Received, WebhookReceiver
 from switchyard.devstack.stack import LocalStack
 from tests.e2e.conftest import TOOL_WORKSPACES, Receivers, wait_until
-from tests.e2e.test_destination_tools import (
+from tests.e2e.tool_runs import (
     MASK,
     Moment,
     accepted_of_run,
@@ -386,12 +386,15 @@ def test_custom_attributes_the_workspace_lacks_are_left_out_and_the_contact_stil
 ):
     tool, receiver = intercom
     run, when = new_run(), Moment.minutes_ago(5)
+    before = settled_report(local_stack, DESTINATION)
     send(local_stack, WRITE_KEY, identify(run, when, email=f"cy-{run}@example.com", plan="pro", favorite_color="blue"))
 
     assert wait_until(lambda: tool.contact_of(user(run)), timeout=30)
     first, second = [orjson.loads(r.body)["custom_attributes"] for r in requests_of(receiver, run, "/contacts")]
     assert (first, second) == ({"plan": "pro", "favorite_color": "blue"}, {"plan": "pro"})
     assert holds(lambda: len(of_run(receiver, run)) == 3, seconds=1.0), "search, refused create, create: nothing more"
+    expected = {"delivered": 1, "not_delivered": 0, "retried": 0, "omitted.unknown_attribute": 1}
+    report_change(local_stack, before, expected)
 
 
 # -- answers ----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from switchyard.cli.main import main
 from switchyard.devstack.receiver import Received, WebhookReceiver
 from switchyard.devstack.stack import LocalStack
 from tests.e2e.conftest import TOOL_WORKSPACES, Receivers, wait_until
-from tests.e2e.test_destination_tools import (
+from tests.e2e.tool_runs import (
     MASK,
     FailsFirst,
     Moment,

@@ -6,10 +6,7 @@ throttling, server errors. Event Delivery counts and samples are checked along t
 from __future__ import annotations
 
 import base64
-import calendar
-import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,11 +16,9 @@ from urllib.parse import parse_qs
 
 import orjson
 import pytest
-import requests
 
 from switchyard.cli.main import main
-from switchyard.delivery.stats import DeliveryReport, read_report
-from switchyard.delivery.table import DeliveryTable
+from switchyard.delivery.stats import DeliveryReport
 from switchyard.devstack.receiver import Received, Responder, WebhookReceiver
 from switchyard.devstack.stack import LocalStack
 from tests.e2e.conftest import (
@@ -36,111 +31,36 @@ from tests.e2e.conftest import (
     MIXPANEL_API_SECRET,
     MIXPANEL_PROJECT_TOKEN,
     POSTHOG_API_KEY,
-    TOOL_CREDENTIALS,
     Receivers,
     wait_until,
+)
+from tests.e2e.tool_runs import (
+    MASK,
+    RETRY_AFTER_SECONDS,
+    FailsFirst,
+    Moment,
+    accepted_of_run,
+    anonymous,
+    arrival_gaps,
+    assert_cli_report_shows_no_credential,
+    assert_no_credential_in,
+    counted_since,
+    holds,
+    new_run,
+    of_run,
+    org,
+    report_of,
+    send,
+    settled_report,
+    six_calls,
+    track,
+    user,
 )
 
 pytestmark = pytest.mark.e2e
 
-MASK = "<redacted>"
-CALLS = ("identify", "track", "page", "screen", "group", "alias")
-# Seconds a retry must not come before; above the destinations' backoff (at most 2 s) and
-# Mixpanel's own 2 s floor, so only Retry-After explains the wait.
-RETRY_AFTER_SECONDS = 3
-# How long nothing more may arrive once a test's events were delivered (a retry would come within
-# the destinations' 2 s backoff).
-QUIET_SECONDS = 2.5
-
 
 # -- events ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Moment:
-    """An event's `timestamp` as sent, and as the tools write it."""
-
-    text: str  # ISO 8601, milliseconds, Z
-    epoch_ms: int
-
-    @classmethod
-    def minutes_ago(cls, minutes: int) -> Moment:
-        moment = datetime.now(UTC) - timedelta(minutes=minutes)
-        millis = moment.microsecond // 1000
-        text = moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
-        return cls(text, calendar.timegm(moment.utctimetuple()) * 1000 + millis)
-
-    @property
-    def epoch_micros(self) -> int:
-        return self.epoch_ms * 1000
-
-    @property
-    def whole_seconds(self) -> str:
-        """As EventBridge shows an entry's `time`."""
-        return self.text[:19] + "Z"
-
-
-def new_run() -> str:
-    return uuid.uuid4().hex[:12]
-
-
-def user(run: str) -> str:
-    return f"user-{run}"
-
-
-def anonymous(run: str) -> str:
-    return f"anon-{run}"
-
-
-def org(run: str) -> str:
-    return f"org-{run}"
-
-
-def context() -> dict[str, Any]:
-    """What the tools map from the context: the client's IP, its locale, and a trait."""
-    return {"ip": "203.0.113.7", "locale": "en-GB", "traits": {"plan": "pro"}}
-
-
-def six_calls(run: str, when: Moment) -> dict[str, dict[str, Any]]:
-    """One message of each call, by call: the same person, a UUID `messageId` each (as Segment's
-    SDKs make them), a fixed `timestamp` and a context the tools map."""
-    common = {"userId": user(run), "anonymousId": anonymous(run), "timestamp": when.text, "context": context()}
-    specific: dict[str, dict[str, Any]] = {
-        "identify": {"traits": {"email": f"{run}@example.com", "plan": "pro"}},
-        "track": {
-            "event": "Order Completed",
-            "properties": {"run": run, "order_id": f"order-{run}", "revenue": 12.5, "currency": "EUR"},
-        },
-        "page": {
-            "name": "Pricing",
-            "category": "Docs",
-            "properties": {"run": run, "url": "https://example.com/docs/pricing", "title": "Pricing"},
-        },
-        "screen": {"name": "Settings", "properties": {"run": run}},
-        "group": {"groupId": org(run), "traits": {"company_id": org(run), "name": "Acme", "employees": 40}},
-        "alias": {"previousId": anonymous(run)},
-    }
-    return {call: {"type": call, "messageId": str(uuid.uuid4()), **common, **specific[call]} for call in CALLS}
-
-
-def track(run: str, name: str, when: Moment, **properties: Any) -> dict[str, Any]:
-    return {
-        "type": "track",
-        "messageId": str(uuid.uuid4()),
-        "userId": user(run),
-        "anonymousId": anonymous(run),
-        "timestamp": when.text,
-        "context": context(),
-        "event": name,
-        "properties": {"run": run, **properties},
-    }
-
-
-def send(stack: LocalStack, write_key: str, *messages: dict[str, Any]) -> None:
-    response = requests.post(
-        f"{stack.api_url}/v1/batch", auth=(write_key, ""), json={"batch": list(messages)}, timeout=10
-    )
-    assert response.status_code == 200, response.text
 
 
 def as_stored(message: dict[str, Any], source_id: str, stored: dict[str, Any], region: str) -> dict[str, Any]:
@@ -159,15 +79,6 @@ def as_stored(message: dict[str, Any], source_id: str, stored: dict[str, Any], r
 # -- what the receivers saw ------------------------------------------------------------------------
 
 
-def of_run(receiver: WebhookReceiver, run: str) -> list[Received]:
-    """The requests carrying this run's events (every item names the run's person)."""
-    return [received for received in list(receiver.requests) if run.encode() in received.body]
-
-
-def accepted_of_run(receiver: WebhookReceiver, run: str) -> list[Received]:
-    return [received for received in list(receiver.accepted) if run.encode() in received.body]
-
-
 def carrying(receiver_requests: list[Received], text: str) -> list[Received]:
     return [received for received in receiver_requests if text.encode() in received.body]
 
@@ -180,21 +91,6 @@ def form(received: Received) -> dict[str, Any]:
     """A form body, its JSON fields parsed."""
     fields = {name: values[0] for name, values in parse_qs(received.body.decode(), strict_parsing=True).items()}
     return {name: value if name == "api_key" else orjson.loads(value) for name, value in fields.items()}
-
-
-def holds(condition: Callable[[], bool], seconds: float = QUIET_SECONDS) -> bool:
-    """Whether `condition()` stays true for `seconds` (nothing more arrives, nothing is resent)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not condition():
-            return False
-        time.sleep(0.2)
-    return condition()
-
-
-def arrival_gaps(requests_in_order: list[Received]) -> list[float]:
-    times = sorted(received.at for received in requests_in_order)
-    return [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
 
 
 # -- answers as the tools give them ----------------------------------------------------------------
@@ -266,21 +162,6 @@ def unavailable(_: Received, __: str) -> Answer:
     return 503, {}, b'{"error":"Service Unavailable"}'
 
 
-class FailsFirst:
-    """Answers the first request carrying the run's events with `failure`, the others with `success`."""
-
-    def __init__(self, run: str, failure: Callable[[Received, str], Answer], success: Responder) -> None:
-        self._run, self._failure, self._success = run, failure, success
-        self._failed = False
-        self._lock = threading.Lock()
-
-    def __call__(self, received: Received) -> Answer:
-        with self._lock:
-            fail = not self._failed and self._run.encode() in received.body
-            self._failed = self._failed or fail
-        return self._failure(received, self._run) if fail else self._success(received)
-
-
 @dataclass(frozen=True)
 class HttpTool:
     destination: str
@@ -316,65 +197,10 @@ def tools_answer_as_themselves(receivers: Receivers) -> Iterator[None]:
 # -- Event Delivery --------------------------------------------------------------------------------
 
 
-def delivery_table(stack: LocalStack) -> DeliveryTable:
-    assert stack.resources is not None
-    return DeliveryTable(stack.resources.delivery_table, stack.client("dynamodb"))
-
-
-def report_of(stack: LocalStack, destination: str) -> DeliveryReport:
-    return read_report(delivery_table(stack), destination, timedelta(hours=1))
-
-
-def settled_report(stack: LocalStack, destination: str, timeout: float = 15.0) -> DeliveryReport:
-    """The report once earlier tests' outcomes are all counted (two reads a second apart agree)."""
-
-    def figures(report: DeliveryReport) -> tuple[Any, ...]:
-        return report.delivered, report.not_delivered, report.retried, report.errors
-
-    deadline = time.monotonic() + timeout
-    previous = report_of(stack, destination)
-    while time.monotonic() < deadline:
-        time.sleep(1.0)
-        current = report_of(stack, destination)
-        if figures(current) == figures(previous):
-            return current
-        previous = current
-    raise AssertionError(f"Event Delivery for {destination} kept changing for {timeout}s")
-
-
-def counted_since(before: DeliveryReport, after: DeliveryReport) -> dict[str, int]:
-    """What Event Delivery counted between two reports: the counters, and each error group that grew."""
-    counted = {
-        "delivered": after.delivered - before.delivered,
-        "not_delivered": after.not_delivered - before.not_delivered,
-        "retried": after.retried - before.retried,
-    }
-    for label, count in after.errors.items():
-        if count != before.errors.get(label, 0):
-            counted[label] = count - before.errors.get(label, 0)
-    return counted
-
-
-def assert_no_credential_in(text: str, where: str) -> None:
-    shown = [credential for credential in TOOL_CREDENTIALS if credential in text]
-    assert shown == [], f"{where} shows {shown}"
-
-
 def assert_samples_show_no_credential(report: DeliveryReport) -> None:
     assert report.samples, "there are samples to look at"
     for label, sample in report.samples.items():
         assert_no_credential_in(orjson.dumps(sample).decode(), f"the sample of {label}")
-
-
-def assert_cli_report_shows_no_credential(
-    stack: LocalStack, destination: str, capsys: pytest.CaptureFixture[str]
-) -> str:
-    capsys.readouterr()
-    assert main(["delivery", destination, "--since", "1h", "--endpoint-url", stack.aws_endpoint]) == 0
-    printed = capsys.readouterr().out
-    assert f"Event Delivery for {destination}" in printed
-    assert_no_credential_in(printed, f"`switchyard delivery {destination}`")
-    return printed
 
 
 # -- Amplitude ---------------------------------------------------------------------------------------

@@ -64,6 +64,9 @@ def test_types_lists_each_type_with_its_settings_and_hosts(capsys: pytest.Captur
     assert "hosts: api2.amplitude.com (US), api.eu.amplitude.com (EU)" in out
     assert "api_key" in out and "[required, secret]" in out
     assert "function\n" in out
+    slack = out[out.index("slack — Slack") :].split("\n\n")[0]
+    assert "defaults: rate_limit_per_second 1, concurrency 1" in slack, "a type's own defaults are shown"
+    assert "defaults:" not in out[out.index("amplitude — ") : out.index("mixpanel — ")], "the usual ones are not"
 
 
 def test_test_shows_the_exact_request_with_the_key_masked_and_sends_nothing(

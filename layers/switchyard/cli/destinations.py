@@ -15,7 +15,12 @@ from pydantic_core import PydanticUndefined
 from switchyard import aws, constants
 from switchyard.config.workspace import ConfigError, compile_workspace, load_workspace
 from switchyard.delivery.attempts import Attempt
-from switchyard.destinations.base import DestinationType, RegionalSettings
+from switchyard.destinations.base import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RATE_LIMIT_PER_SECOND,
+    DestinationType,
+    RegionalSettings,
+)
 from switchyard.destinations.catalog import FUNCTION_TYPE, TOOLS
 from switchyard.destinations.driver import CredentialsUnavailable, ToolAdapter
 
@@ -38,6 +43,14 @@ def describe_type(kind: DestinationType) -> str:
     if kind.hosts is not None:
         eu = kind.hosts.eu or "none (warned in eu-* stacks)"
         lines.append(f"  hosts: {kind.hosts.us} (US), {eu} (EU)")
+    if (kind.default_rate_limit_per_second, kind.default_concurrency) != (
+        DEFAULT_RATE_LIMIT_PER_SECOND,
+        DEFAULT_CONCURRENCY,
+    ):
+        lines.append(
+            f"  defaults: rate_limit_per_second {kind.default_rate_limit_per_second},"
+            f" concurrency {kind.default_concurrency}"
+        )
     lines.append("  settings:")
     model = kind.settings_model
     for name, info in model.model_fields.items():

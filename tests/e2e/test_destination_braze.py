@@ -23,15 +23,15 @@ from tests.e2e.tool_runs import (
     MASK,
     FailsFirst,
     Moment,
-    accepted_of_run,
     anonymous,
-    arrival_gaps,
+    assert_retried_after_the_wait_and_delivered_once,
     counted_since,
     holds,
     new_run,
     of_run,
     org,
     report_of,
+    retried_sample,
     send,
     settled_report,
     track,
@@ -238,10 +238,7 @@ def test_a_429_is_retried_no_sooner_than_brazes_reset_and_delivered_once(
     braze.responder = FailsFirst(run, throttled, braze_success)
     send(local_stack, WRITE_KEY, track(run, "Report Exported", when))
 
-    assert wait_until(lambda: accepted_of_run(braze, run), timeout=30)
-    assert holds(lambda: len(of_run(braze, run)) == 2), "one throttled attempt, one accepted, no more"
-    (gap,) = arrival_gaps(of_run(braze, run))
-    assert gap >= RESET_SECONDS, f"retried after {gap:.2f}s, before X-RateLimit-Reset"
+    assert_retried_after_the_wait_and_delivered_once(braze, run, RESET_SECONDS)
 
 
 def test_a_503_then_success_is_delivered_once_and_its_sample_shows_no_key(
@@ -252,17 +249,7 @@ def test_a_503_then_success_is_delivered_once_and_its_sample_shows_no_key(
     event = track(run, "Report Exported", when)
     send(local_stack, WRITE_KEY, event)
 
-    assert wait_until(lambda: accepted_of_run(braze, run), timeout=30)
-    assert holds(lambda: len(of_run(braze, run)) == 2), "one failed attempt, one accepted, no more"
-    first, second = sorted(of_run(braze, run), key=lambda received: received.at)
-    assert first.body == second.body, "the same request again"
-
-    def sample() -> dict[str, Any] | None:
-        found = report_of(local_stack, DESTINATION).samples.get("awaiting_retry.503")
-        return found if found and found["received"]["messageId"] == event["messageId"] else None
-
-    shown = wait_until(sample, timeout=15)
-    assert shown, "Event Delivery keeps a sample of the retried attempt"
+    shown = retried_sample(local_stack, braze, DESTINATION, run, event, "awaiting_retry.503")
     assert shown["response"] == {"status": 503, "body": '{"message":"Service Unavailable"}'}
     assert shown["request"]["headers"]["Authorization"] == MASK
     assert_samples_and_cli_show_no_key(local_stack, capsys)

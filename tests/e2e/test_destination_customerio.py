@@ -25,15 +25,15 @@ from tests.e2e.tool_runs import (
     MASK,
     FailsFirst,
     Moment,
-    accepted_of_run,
     anonymous,
-    arrival_gaps,
+    assert_retried_after_the_wait_and_delivered_once,
     counted_since,
     holds,
     new_run,
     of_run,
     org,
     report_of,
+    retried_sample,
     send,
     settled_report,
     six_calls,
@@ -224,10 +224,7 @@ def test_a_429_is_retried_no_sooner_than_retry_after_and_delivered_once(
     customerio.responder = FailsFirst(run, throttled, customerio_success)
     send(local_stack, WRITE_KEY, track(run, "Report Exported", when))
 
-    assert wait_until(lambda: accepted_of_run(customerio, run), timeout=30)
-    assert holds(lambda: len(of_run(customerio, run)) == 2), "one throttled attempt, one accepted, no more"
-    (gap,) = arrival_gaps(of_run(customerio, run))
-    assert gap >= RETRY_AFTER_SECONDS, f"retried after {gap:.2f}s despite Retry-After: {RETRY_AFTER_SECONDS}"
+    assert_retried_after_the_wait_and_delivered_once(customerio, run, RETRY_AFTER_SECONDS)
 
 
 def test_a_503_then_success_is_delivered_once_and_its_sample_shows_no_key(
@@ -238,17 +235,7 @@ def test_a_503_then_success_is_delivered_once_and_its_sample_shows_no_key(
     event = track(run, "Report Exported", when)
     send(local_stack, WRITE_KEY, event)
 
-    assert wait_until(lambda: accepted_of_run(customerio, run), timeout=30)
-    assert holds(lambda: len(of_run(customerio, run)) == 2), "one failed attempt, one accepted, no more"
-    first, second = sorted(of_run(customerio, run), key=lambda received: received.at)
-    assert first.body == second.body, "the same request again"
-
-    def sample() -> dict[str, Any] | None:
-        found = report_of(local_stack, DESTINATION).samples.get("awaiting_retry.503")
-        return found if found and found["received"]["messageId"] == event["messageId"] else None
-
-    shown = wait_until(sample, timeout=15)
-    assert shown, "Event Delivery keeps a sample of the retried attempt"
+    shown = retried_sample(local_stack, customerio, DESTINATION, run, event, "awaiting_retry.503")
     assert shown["response"] == {"status": 503, "body": '{"errors":[{"reason":"service unavailable"}]}'}
     assert shown["request"]["headers"]["Authorization"] == MASK
     assert_samples_and_cli_show_no_key(local_stack, capsys)

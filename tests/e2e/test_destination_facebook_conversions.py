@@ -27,12 +27,13 @@ from tests.e2e.tool_runs import (
     Moment,
     accepted_of_run,
     anonymous,
-    arrival_gaps,
+    assert_retried_after_the_wait_and_delivered_once,
     counted_since,
     holds,
     new_run,
     of_run,
     report_of,
+    retried_sample,
     send,
     settled_report,
     user,
@@ -338,10 +339,7 @@ def test_a_throttling_code_is_retried_no_sooner_than_retry_after_and_delivered_o
     meta.responder = FailsFirst(run, throttled, meta_success)
     send(local_stack, WRITE_KEY, track(run, "Report Exported", when, 0))
 
-    assert wait_until(lambda: accepted_of_run(meta, run), timeout=30)
-    assert holds(lambda: len(of_run(meta, run)) == 2), "one throttled attempt, one accepted, no more"
-    (gap,) = arrival_gaps(of_run(meta, run))
-    assert gap >= RETRY_AFTER_SECONDS, f"retried after {gap:.2f}s despite Retry-After: {RETRY_AFTER_SECONDS}"
+    assert_retried_after_the_wait_and_delivered_once(meta, run, RETRY_AFTER_SECONDS)
     expected = {"delivered": 1, "not_delivered": 0, "retried": 1, "awaiting_retry.400.17": 1}
     assert wait_until(lambda: counted_since(before, report_of(local_stack, DESTINATION)) == expected), counted_since(
         before, report_of(local_stack, DESTINATION)
@@ -356,17 +354,7 @@ def test_a_503_then_success_is_delivered_once_and_its_sample_shows_no_token(
     event = track(run, "Report Exported", when, 0)
     send(local_stack, WRITE_KEY, event)
 
-    assert wait_until(lambda: accepted_of_run(meta, run), timeout=30)
-    assert holds(lambda: len(of_run(meta, run)) == 2), "one failed attempt, one accepted, no more"
-    first, second = sorted(of_run(meta, run), key=lambda received: received.at)
-    assert first.body == second.body, "the same request again"
-
-    def sample() -> dict[str, Any] | None:
-        found = report_of(local_stack, DESTINATION).samples.get("awaiting_retry.503")
-        return found if found and found["received"]["messageId"] == event["messageId"] else None
-
-    shown = wait_until(sample, timeout=15)
-    assert shown, "Event Delivery keeps a sample of the retried attempt"
+    shown = retried_sample(local_stack, meta, DESTINATION, run, event, "awaiting_retry.503")
     assert shown["response"]["status"] == 503
     assert shown["request"]["body"].startswith('{"access_token":"' + MASK + '"')
     assert ACCESS_TOKEN not in shown["request"]["url"]

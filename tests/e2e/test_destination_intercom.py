@@ -38,6 +38,7 @@ from tests.e2e.tool_runs import (
     of_run,
     org,
     report_of,
+    retried_sample,
     send,
     settled_report,
     user,
@@ -429,17 +430,7 @@ def test_a_503_then_success_is_delivered_once_and_no_sample_shows_the_token(
     event = track(run, "Report Exported", when)
     send(local_stack, WRITE_KEY, event)
 
-    assert wait_until(lambda: accepted_of_run(receiver, run), timeout=30)
-    assert holds(lambda: len(of_run(receiver, run)) == 2), "one failed attempt, one accepted, no more"
-    first, second = sorted(of_run(receiver, run), key=lambda received: received.at)
-    assert first.body == second.body, "the same request again"
-
-    def sample() -> dict[str, Any] | None:
-        found = report_of(local_stack, DESTINATION).samples.get("awaiting_retry.503")
-        return found if found and found["received"]["messageId"] == event["messageId"] else None
-
-    shown = wait_until(sample, timeout=15)
-    assert shown, "Event Delivery keeps a sample of the retried attempt"
+    shown = retried_sample(local_stack, receiver, DESTINATION, run, event, "awaiting_retry.503")
     assert shown["request"]["headers"]["Authorization"] == MASK
     assert shown["request"]["url"].endswith("/events")
     for label, kept in report_of(local_stack, DESTINATION).samples.items():

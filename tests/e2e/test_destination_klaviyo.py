@@ -23,14 +23,14 @@ from tests.e2e.tool_runs import (
     MASK,
     FailsFirst,
     Moment,
-    accepted_of_run,
     anonymous,
-    arrival_gaps,
+    assert_retried_after_the_wait_and_delivered_once,
     counted_since,
     holds,
     new_run,
     of_run,
     report_of,
+    retried_sample,
     send,
     settled_report,
     track,
@@ -278,10 +278,7 @@ def test_a_429_is_retried_no_sooner_than_retry_after_and_delivered_once(
     klaviyo.responder = FailsFirst(run, throttled, klaviyo_success)
     send(local_stack, WRITE_KEY, track(run, "Report Exported", when))
 
-    assert wait_until(lambda: accepted_of_run(klaviyo, run), timeout=30)
-    assert holds(lambda: len(of_run(klaviyo, run)) == 2), "one throttled attempt, one accepted, no more"
-    (gap,) = arrival_gaps(of_run(klaviyo, run))
-    assert gap >= RETRY_AFTER_SECONDS, f"retried after {gap:.2f}s despite Retry-After: {RETRY_AFTER_SECONDS}"
+    assert_retried_after_the_wait_and_delivered_once(klaviyo, run, RETRY_AFTER_SECONDS)
 
 
 def test_a_503_then_success_is_delivered_once_and_its_sample_shows_no_key(
@@ -292,17 +289,7 @@ def test_a_503_then_success_is_delivered_once_and_its_sample_shows_no_key(
     event = track(run, "Report Exported", when)
     send(local_stack, WRITE_KEY, event)
 
-    assert wait_until(lambda: accepted_of_run(klaviyo, run), timeout=30)
-    assert holds(lambda: len(of_run(klaviyo, run)) == 2), "one failed attempt, one accepted, no more"
-    first, second = sorted(of_run(klaviyo, run), key=lambda received: received.at)
-    assert first.body == second.body, "the same request again"
-
-    def sample() -> dict[str, Any] | None:
-        found = report_of(local_stack, DESTINATION).samples.get("awaiting_retry.503")
-        return found if found and found["received"]["messageId"] == event["messageId"] else None
-
-    shown = wait_until(sample, timeout=15)
-    assert shown, "Event Delivery keeps a sample of the retried attempt"
+    shown = retried_sample(local_stack, klaviyo, DESTINATION, run, event, "awaiting_retry.503")
     assert shown["response"]["status"] == 503
     assert shown["request"]["headers"]["Authorization"] == MASK
     assert_samples_and_cli_show_no_key(local_stack, capsys)

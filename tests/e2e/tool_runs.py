@@ -20,7 +20,7 @@ from switchyard.delivery.stats import DeliveryReport, read_report
 from switchyard.delivery.table import DeliveryTable
 from switchyard.devstack.receiver import Answer, Received, Responder, WebhookReceiver
 from switchyard.devstack.stack import LocalStack
-from tests.e2e.conftest import TOOL_CREDENTIALS
+from tests.e2e.conftest import TOOL_CREDENTIALS, wait_until
 
 MASK = "<redacted>"
 
@@ -217,3 +217,36 @@ def assert_cli_report_shows_no_credential(
     assert f"Event Delivery for {destination}" in printed
     assert_no_credential_in(printed, f"`switchyard delivery {destination}`", credentials)
     return printed
+
+
+# -- the answers every tool may give -----------------------------------------------------------------
+
+
+def assert_retried_after_the_wait_and_delivered_once(
+    receiver: WebhookReceiver, run: str, minimum_gap: float, what: str = "throttled"
+) -> None:
+    """The run's event was refused once (throttled) and accepted on the retry, no sooner than the
+    tool asked: two requests, no third."""
+    assert wait_until(lambda: accepted_of_run(receiver, run), timeout=30)
+    assert holds(lambda: len(of_run(receiver, run)) == 2), f"one {what} attempt, one accepted, no more"
+    (gap,) = arrival_gaps(of_run(receiver, run))
+    assert gap >= minimum_gap, f"retried after {gap:.2f}s, before the {minimum_gap}s the tool asked for"
+
+
+def retried_sample(
+    stack: LocalStack, receiver: WebhookReceiver, destination: str, run: str, event: dict[str, Any], label: str
+) -> dict[str, Any]:
+    """After a refusal then success: the same request went twice, once accepted, and Event Delivery
+    kept a sample of the refused attempt (`label`), returned for the tool's own checks."""
+    assert wait_until(lambda: accepted_of_run(receiver, run), timeout=30)
+    assert holds(lambda: len(of_run(receiver, run)) == 2), "one failed attempt, one accepted, no more"
+    first, second = sorted(of_run(receiver, run), key=lambda received: received.at)
+    assert first.body == second.body, "the same request again"
+
+    def sample() -> dict[str, Any] | None:
+        found = report_of(stack, destination).samples.get(label)
+        return found if found and found["received"]["messageId"] == event["messageId"] else None
+
+    shown = wait_until(sample, timeout=15)
+    assert shown, "Event Delivery keeps a sample of the retried attempt"
+    return shown

@@ -42,6 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 from urllib.parse import urlsplit
 
@@ -68,6 +69,8 @@ from switchyard.destinations.base import (
 from switchyard.destinations.mapping import as_object, as_text
 
 MESSAGES = "messages"  # the only channel
+# Builds an Item without its NamedTuple `__new__`, a Python function: half the cost, per event.
+_item = tuple.__new__
 DEFAULT_TEMPLATE = "{{name}} did {{event}}."
 DEFAULT_IDENTIFY_TEMPLATE = "Identified user {{name}}.\n{{traits}}"
 EVERY_EVENT = "*"
@@ -159,6 +162,7 @@ class Parsed(NamedTuple):
     templates: _Names  # event name -> Template
     listed: _Names  # event name -> True
     channels: _Names  # event name -> channel
+    extras: Mapping[str, str]  # `username` and the icon, when set: the same in every message
 
 
 def _event_patterns_compile(keys: Sequence[str]) -> None:
@@ -233,7 +237,18 @@ class SlackSettings(DestinationSettings):
             _Names.of({key: Template.parse(text) for key, text in self.event_templates.items()}),
             _Names.of(dict.fromkeys(self.events, True)),
             _Names.of(self.event_channels),
+            MappingProxyType(self._extras()),
         )
+
+    def _extras(self) -> dict[str, str]:
+        extras = {}
+        if self.username:
+            extras["username"] = self.username
+        if self.icon_emoji:
+            extras["icon_emoji"] = self.icon_emoji
+        elif self.icon_url:
+            extras["icon_url"] = self.icon_url
+        return extras
 
 
 class Slack(DestinationType):
@@ -292,7 +307,7 @@ def _track(event: dict[str, Any], settings: SlackSettings) -> list[Item] | Unsup
         if parsed.listed.find(name) is None:
             return EVENT_NOT_LISTED
         template = parsed.template
-    text = render(template, _Scope(event, None))
+    text = render(template, event)
     return _message(text, parsed.channels.find(name), settings)
 
 
@@ -306,7 +321,7 @@ def _identify(event: dict[str, Any], settings: SlackSettings) -> list[Item] | Un
         if value is None or value == "":
             return IDENTIFY_TRAITS_MISSING
         listed[trait] = value
-    text = render(settings.parsed.identify_template, _Scope(event, listed))
+    text = render(settings.parsed.identify_template, event, listed)
     return _message(text, settings.channel, settings)
 
 
@@ -321,51 +336,45 @@ def _message(text: str, channel: str | None, settings: SlackSettings) -> list[It
     channel = channel or settings.channel
     if channel:
         message["channel"] = channel
-    if settings.username:
-        message["username"] = settings.username
-    if settings.icon_emoji:
-        message["icon_emoji"] = settings.icon_emoji
-    elif settings.icon_url:
-        message["icon_url"] = settings.icon_url
-    return [Item(MESSAGES, message, omitted)]
+    extras = settings.parsed.extras
+    if extras:  # most webhooks (an app's) have none
+        message.update(extras)
+    return [_item(Item, (MESSAGES, message, omitted))]
 
 
-class _Scope:
-    """What a template's placeholders read: `name`, the event's fields, and for identify the listed
-    traits (as `traits`, and by their bare names)."""
-
-    __slots__ = ("event", "listed", "_name")
-
-    def __init__(self, event: Mapping[str, Any], listed: dict[str, Any] | None) -> None:
-        self.event = event
-        self.listed = listed
-        self._name: str | None = None
-
-    def root(self, key: str) -> Any:
-        if key == "name":
-            if self._name is None:
-                self._name = person_name(self.event)
-            return self._name
-        if self.listed is not None:
-            if key == "traits":
-                return self.listed
-            value = self.event.get(key)
-            return self.listed.get(key) if value is None else value
-        return self.event.get(key)
-
-
-def render(template: Template, scope: _Scope) -> str:
-    """The template with each placeholder's value, escaped for Slack."""
+def render(template: Template, event: Mapping[str, Any], listed: dict[str, Any] | None = None) -> str:
+    """The template with each placeholder's value, escaped for Slack. A placeholder reads `name`
+    (computed once, when used), the event's fields, and for identify the listed traits (as
+    `traits`, and by their bare names). Runs per message: a plain string, the usual value, is
+    put as it is when it needs no escaping (`_shown` otherwise)."""
     literals, paths = template
     if not paths:
         return literals[0]
     parts = [literals[0]]
-    for path, literal in zip(paths, literals[1:], strict=True):
-        value = scope.root(path[0])
-        for key in path[1:]:
-            value = value.get(key) if isinstance(value, dict) else None
-        parts.append(_shown(value))
-        parts.append(literal)
+    get = event.get
+    name = None
+    for index, path in enumerate(paths, 1):
+        key = path[0]
+        if key == "name":
+            if name is None:
+                name = person_name(event)
+            value = name
+        elif listed is None:
+            value = get(key)
+        elif key == "traits":
+            value = listed
+        else:
+            value = get(key)
+            if value is None:
+                value = listed.get(key)
+        if len(path) > 1:
+            for key in path[1:]:
+                value = value.get(key) if isinstance(value, dict) else None
+        if value.__class__ is str and "&" not in value and "<" not in value and ">" not in value:
+            parts.append(value)
+        else:
+            parts.append(_shown(value))
+        parts.append(literals[index])
     return "".join(parts)
 
 
@@ -392,7 +401,8 @@ def person_name(event: Mapping[str, Any]) -> str:
     context = event.get("context")
     context_traits = context.get("traits") if context.__class__ is dict else None
     email = None
-    for source in (traits, context_traits):  # most events have neither: no look-up at all
+    any_traits = traits or context_traits  # most events have neither: no loop at all
+    for source in (traits, context_traits) if any_traits else ():
         if not source or source.__class__ is not dict:
             continue
         name = as_text(source.get("name"))
@@ -407,7 +417,7 @@ def person_name(event: Mapping[str, Any]) -> str:
     properties = event.get("properties")
     if properties and properties.__class__ is dict:
         email = as_text(properties.get("email"))
-    for source in (traits, context_traits):
+    for source in (traits, context_traits) if any_traits else ():
         if not email and source and source.__class__ is dict:
             email = as_text(source.get("email"))
     if email:

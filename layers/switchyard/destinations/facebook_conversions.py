@@ -56,8 +56,8 @@ says so.
 
 Mapping runs per event, hashing included: one function for the common steps (a call costs as
 much as several lines), values normalized with str methods and hashed once each with
-`hashlib.sha256`, times read minute by minute. No personal value is cached across events (a cache
-of hashes would hold personal data in clear); only minutes and currency codes are.
+`hashlib.sha256`, times read second by second. No personal value is cached across events (a cache
+of hashes would hold personal data in clear); only seconds, minutes and currency codes are.
 """
 
 from __future__ import annotations
@@ -251,9 +251,15 @@ _BIRTHDAY = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 _EVENT_TIME_KEY = b'{"event_time":'
 _NOT_DIGITS = re.compile(r"\D+")
 _sha256 = hashlib.sha256
-# Unix seconds of each minute seen, by its ISO 8601 prefix `YYYY-MM-DDTHH:MM:` (see `_unix_seconds`).
+# Builds an Item without its NamedTuple `__new__`, a Python function: half the cost, per event.
+_item = tuple.__new__
+# Unix seconds of each minute and second seen, by their ISO 8601 prefixes `YYYY-MM-DDTHH:MM:` and
+# `YYYY-MM-DDTHH:MM:SS.` or `...SSZ` (see `_unix_seconds`): what may follow the seconds.
 MAX_CACHED_MINUTES = 4096
+MAX_CACHED_SECONDS = 4096
 _minutes: dict[str, int] = {}
+_seconds: dict[str, int] = {}
+_AFTER_SECONDS = (".", "Z")
 _SECONDS: dict[str, int] = {f"{second:02d}": second for second in range(60)}  # a look-up costs less than int()
 # Currency codes as given -> as sent (see `_currency`).
 MAX_CACHED_CURRENCIES = 1024
@@ -361,7 +367,8 @@ _OLDER_THAN: dict[timedelta, Verdict] = {
 
 def _server_event(event: dict[str, Any], settings: FacebookConversionsSettings, page: bool) -> list[Item] | Unsupported:
     """A track's or a page's server event, `event_time` first (see `_dated_for`). One function, its
-    steps inline: it runs for most events, and each call costs as much as several of its lines."""
+    steps inline: it runs for most events, and each call costs as much as several of its lines.
+    Dicts are built whole, their absent fields then deleted (the order stays): a put costs more."""
     properties = event.get("properties")
     if properties.__class__ is not dict:
         properties = EMPTY
@@ -379,19 +386,22 @@ def _server_event(event: dict[str, Any], settings: FacebookConversionsSettings, 
         if name.__class__ is not str or not name:
             return NO_EVENT_NAME
         mapping = settings.event_mapping
-        name = (mapping.get(name) if mapping else None) or _STANDARD_EVENTS.get(name) or _custom_event(name, settings)
-        if name.__class__ is Unsupported:
-            return name  # type: ignore[return-value]
-        custom_data = _CUSTOM_DATA.get(name, _custom_properties)(properties, settings)  # type: ignore[arg-type]
+        # A standard event's Meta name and custom_data with one look-up.
+        standard = None if mapping and name in mapping else _STANDARD_CUSTOM_DATA.get(name)
+        if standard is not None:
+            name, custom_data_of = standard
+        else:
+            name = (mapping.get(name) if mapping else None) or _custom_event(name, settings)
+            if name.__class__ is Unsupported:
+                return name  # type: ignore[return-value]
+            custom_data_of = _CUSTOM_DATA.get(name, _custom_properties)  # type: ignore[arg-type]
+        custom_data = custom_data_of(properties, settings)
         if custom_data is None:
             return PURCHASE_WITHOUT_VALUE
     time = event.get("timestamp") or event.get("receivedAt")
-    # `_unix_seconds`' usual case inline: a minute seen before.
-    minute = _minutes.get(time[:17]) if time.__class__ is str and time[-1:] == "Z" else None  # type: ignore
-    seconds = None if minute is None else _SECONDS.get(time[17:19])  # type: ignore[index]
-    if seconds is not None and time[19:20] in (".", "Z"):  # type: ignore[index]
-        seconds += minute  # type: ignore[operator]
-    else:
+    # `_unix_seconds`' usual case inline: a second seen before, one look-up.
+    seconds = _seconds.get(time[:20]) if time.__class__ is str and time[-1:] == "Z" else None  # type: ignore
+    if seconds is None:
         seconds = _unix_seconds(time)
         if seconds is None:
             return NO_TIMESTAMP
@@ -402,12 +412,13 @@ def _server_event(event: dict[str, Any], settings: FacebookConversionsSettings, 
     traits = context.get("traits")
     if traits.__class__ is dict and traits:
         omitted = _put_person(user_data, traits, properties)
-    elif properties and not properties.keys().isdisjoint(USER_DATA_PROPERTIES):
+    # USER_DATA_PROPERTIES, tested key by key: cheaper than a set operation on the properties.
+    elif "email" in properties or "phone" in properties or "fbc" in properties or "fbp" in properties:
         omitted = _put_person(user_data, EMPTY, properties)
     external_id = event.get("userId") or event.get("anonymousId")
     if external_id.__class__ is str:
         external_id = external_id.strip().lower()
-        if external_id:
+        if external_id:  # `_hashed` inline
             is_digest = len(external_id) == 64 and _SHA256_HEX.fullmatch(external_id)
             user_data["external_id"] = external_id if is_digest else _sha256(external_id.encode()).hexdigest()
     elif external_id:
@@ -430,19 +441,20 @@ def _server_event(event: dict[str, Any], settings: FacebookConversionsSettings, 
         "action_source": settings.action_source,
         "event_source_url": url,
         "user_data": user_data,
+        "custom_data": custom_data,
     }
     if message_id is None:
         del server_event["event_id"]
     if url.__class__ is not str or not url:
         del server_event["event_source_url"]
-    if custom_data:
-        server_event["custom_data"] = custom_data
+    if not custom_data:
+        del server_event["custom_data"]
     if settings.limited_data_use:
         # LDU, with the country and state left to Meta's geolocation (0, 0).
         server_event["data_processing_options"] = ["LDU"]
         server_event["data_processing_options_country"] = 0
         server_event["data_processing_options_state"] = 0
-    return [Item(EVENTS, server_event, omitted)]
+    return [_item(Item, (EVENTS, server_event, omitted))]
 
 
 def _custom_event(name: str, settings: FacebookConversionsSettings) -> str | Unsupported:
@@ -454,17 +466,32 @@ def _custom_event(name: str, settings: FacebookConversionsSettings) -> str | Uns
 
 def _unix_seconds(value: object) -> int | None:
     """An event's time as unix seconds, read by `utc_time` (any form Segment's SDKs send). A
-    `...THH:MM:SS(.fff)Z` time's minute is remembered: `_server_event` reads the next times of the
-    minute as its start plus their seconds, with no datetime per event."""
+    `...THH:MM:SS(.fff)Z` time's minute and second are remembered: `_server_event` reads the next
+    times of the second with one look-up, and the other seconds of the minute cost two here, with
+    no datetime per event (times are not personal data)."""
+    shaped = value.__class__ is str and value[-1:] == "Z" and value[16:17] == ":" and value[19:20] in _AFTER_SECONDS  # type: ignore
+    if shaped:
+        minute, second = _minutes.get(value[:17]), _SECONDS.get(value[17:19])  # type: ignore[index]
+        if minute is not None and second is not None:
+            epoch = minute + second
+            _remember_second(value[:20], epoch)  # type: ignore[index]
+            return epoch
     moment = utc_time(value)
     if moment is None:
         return None
     epoch = int(moment.timestamp())
-    if value.__class__ is str and len(value) >= 20 and value[16:17] == ":" and value[-1] == "Z":  # type: ignore
+    if shaped:
         if len(_minutes) >= MAX_CACHED_MINUTES:
             _minutes.clear()
         _minutes[value[:17]] = epoch - moment.second  # type: ignore[index]
+        _remember_second(value[:20], epoch)  # type: ignore[index]
     return epoch
+
+
+def _remember_second(prefix: str, epoch: int) -> None:
+    if len(_seconds) >= MAX_CACHED_SECONDS:
+        _seconds.clear()
+    _seconds[prefix] = epoch
 
 
 # -- user_data: normalized and hashed as Meta specifies ----------------------------------------
@@ -756,8 +783,8 @@ def _number(value: object) -> int | float | None:
 
 
 # Plain dicts: read per event.
-_STANDARD_EVENTS: dict[str, str] = dict(STANDARD_EVENTS)
-_CUSTOM_DATA: dict[str, Callable[[Mapping[str, Any], FacebookConversionsSettings], dict[str, Any] | None]] = {
+CustomData = Callable[[Mapping[str, Any], FacebookConversionsSettings], dict[str, Any] | None]
+_CUSTOM_DATA: dict[str, CustomData] = {
     "Purchase": _purchase,
     "InitiateCheckout": _products,
     "AddPaymentInfo": _products,
@@ -765,6 +792,11 @@ _CUSTOM_DATA: dict[str, Callable[[Mapping[str, Any], FacebookConversionsSettings
     "AddToCart": _one_product,
     "AddToWishlist": _one_product,
     "Search": _search,
+}
+# Segment's standard names -> (Meta's name, its custom_data).
+_STANDARD_CUSTOM_DATA: dict[str, tuple[str, CustomData]] = {
+    segment_name: (meta_name, _CUSTOM_DATA.get(meta_name, _custom_properties))
+    for segment_name, meta_name in STANDARD_EVENTS.items()
 }
 
 
@@ -792,6 +824,9 @@ def _dated_for(payloads: Sequence[bytes], now: int, max_age_seconds: int) -> tup
         stamp = payload[start : start + 11]
         if oldest <= stamp <= latest:  # the usual case; false of any time but ten digits and a comma
             events.append(payload)
+            continue
+        if stamp > latest and stamp[10:] == b",":  # ten digits, after now (a client clock ahead)
+            events.append(dated_now + payload[start + 10 :])
             continue
         end = payload.index(b",", start)
         seconds = int(payload[start:end])

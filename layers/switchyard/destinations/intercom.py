@@ -52,10 +52,10 @@ request sent to the US host to the workspace's region, but it crosses the US on 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -157,6 +157,13 @@ COMPANY_DATES = frozenset({"createdAt", "created_at"})
 NOT_METADATA = frozenset({"revenue", "currency", "email"})
 _SCALARS = (str, int, float, bool)
 _NUMBERS = frozenset({int, float})
+# Unix seconds of each second seen, by the timestamp's first 20 characters (see `_second_of`).
+MAX_CACHED_SECONDS = 4096
+_seconds_of: dict[str, int] = {}
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+# Builds an Item without its NamedTuple `__new__`, a Python function: half the cost, per event.
+_item = tuple.__new__
 # "Custom attribute 'plan' does not exist" (contacts and companies alike).
 _UNKNOWN_ATTRIBUTE = re.compile(r"attribute '([^']+)' does not exist")
 _CONFLICTING_ID = re.compile(r"already exists with id=([A-Za-z0-9_-]+)")
@@ -218,6 +225,8 @@ class Intercom(DestinationType):
 
     def map(self, event: dict[str, Any], settings: IntercomSettings) -> list[Item] | Unsupported:
         kind = event.get("type")
+        if kind == "track":  # most events: no table look-up
+            return _track(event, settings)
         mapper = _MAPPERS.get(kind) if isinstance(kind, str) else None
         if mapper is None:
             return _REFUSED_CALLS.get(kind, UNKNOWN_TYPE) if isinstance(kind, str) else UNKNOWN_TYPE
@@ -247,9 +256,9 @@ class Intercom(DestinationType):
     def call(
         self, channel: str, payloads: Sequence[bytes], settings: IntercomSettings, context: CallContext
     ) -> HttpCall:
-        base, headers = _request_parts(settings, context.aws_region)
-        if channel == EVENT:  # the item is the request's body as it is
-            return HttpCall("POST", base + "/events", payloads[0], headers, state=Step(EVENT, EMPTY))
+        base, events_url, headers = _request_parts(settings, context.aws_region)
+        if channel == EVENT:  # the item is the request's body as it is; most requests
+            return HttpCall("POST", events_url, payloads[0], headers, _EVENT_STEP)
         item = orjson.loads(payloads[0])
         method, path, body = _request(channel, item)
         return HttpCall(method, base + path, orjson.dumps(body), headers, state=Step(channel, item))
@@ -262,17 +271,34 @@ class Intercom(DestinationType):
 
 
 INTERCOM = Intercom()
+# Every event's request has the same step (no item kept: nothing follows it).
+_EVENT_STEP = Step(EVENT, EMPTY)
 
 
-@functools.lru_cache(maxsize=64)
-def _request_parts(settings: IntercomSettings, aws_region: str) -> tuple[str, Mapping[str, str]]:
-    """The base URL and headers of a destination's requests: the same for each of its events."""
+# Each destination's request parts, by its settings' id (see `_request_parts`).
+MAX_KEPT_SETTINGS = 64
+_parts: dict[int, tuple[IntercomSettings, str, tuple[str, str, Mapping[str, str]]]] = {}
+
+
+def _request_parts(settings: IntercomSettings, aws_region: str) -> tuple[str, str, Mapping[str, str]]:
+    """The base URL, the events' URL and the headers of a destination's requests: the same for
+    each of its events, made once. Remembered by the settings' identity (hashing a settings
+    model costs more than a request's other work); the entry holds the settings, so their id
+    cannot be another's while it is kept."""
+    kept = _parts.get(id(settings))
+    if kept is not None and kept[0] is settings and kept[1] == aws_region:
+        return kept[2]
     headers = {
         "Authorization": f"Bearer {settings.access_token}",
         "Intercom-Version": settings.api_version,
         "Accept": "application/json",
     }
-    return INTERCOM.base_url(settings, aws_region), MappingProxyType(headers)
+    base = INTERCOM.base_url(settings, aws_region)
+    parts = (base, base + "/events", MappingProxyType(headers))
+    if len(_parts) >= MAX_KEPT_SETTINGS:
+        _parts.clear()
+    _parts[id(settings)] = (settings, aws_region, parts)
+    return parts
 
 
 # -- the calls ---------------------------------------------------------------------------------
@@ -290,38 +316,48 @@ def _identify(event: dict[str, Any], settings: IntercomSettings) -> list[Item] |
     put(contact, "name", _name(traits))
     put(contact, "avatar", traits.get("avatar") if isinstance(traits.get("avatar"), str) else None)
     put(contact, "signed_up_at", _seconds(traits.get("createdAt") or traits.get("created_at")))
-    put(contact, "last_seen_at", _seconds(event.get("timestamp")))
+    put(contact, "last_seen_at", _timestamp_seconds(event.get("timestamp")))
     unsubscribed = traits.get("unsubscribed_from_emails")
     if isinstance(unsubscribed, bool):
         contact["unsubscribed_from_emails"] = unsubscribed
     attributes, left_out = _custom_attributes(traits, STANDARD_TRAITS)
     if attributes:
         contact["custom_attributes"] = attributes
-    return [Item(CONTACT_SEARCH, {"external_id": user_id, "contact": contact}, left_out)]
+    return [_item(Item, (CONTACT_SEARCH, {"external_id": user_id, "contact": contact}, left_out))]
 
 
 def _track(event: dict[str, Any], settings: IntercomSettings) -> list[Item] | Unsupported:
+    """Runs for most events: `identity` and `event_time_ms` inline in their usual cases, the
+    occurrence built as one dict."""
     name = event.get("event")
     if not isinstance(name, str) or not name:
         return NO_EVENT_NAME
-    properties = as_object(event.get("properties"))
-    user_id, _ = identity(event)
-    occurrence: dict[str, Any] = {"event_name": name}
-    time_ms = event_time_ms(event)
-    if time_ms is None:
-        return NO_TIMESTAMP
-    occurrence["created_at"] = time_ms // 1000
+    properties = event.get("properties")
+    if properties.__class__ is not dict:
+        properties = as_object(properties)
+    user_id = event.get("userId")
+    if user_id.__class__ is str:
+        user_id = user_id or None
+    elif user_id is not None:
+        user_id, _ = identity(event)
+    timestamp = event.get("timestamp")
+    # A second seen before: one look-up (see `_second_of`).
+    created_at = _seconds_of.get(timestamp[:20]) if timestamp.__class__ is str and timestamp[-1:] == "Z" else None
+    if created_at is None:
+        created_at = _event_seconds(event)
+        if created_at is None:
+            return NO_TIMESTAMP
     if user_id is not None:
-        occurrence["user_id"] = user_id
+        occurrence: dict[str, Any] = {"event_name": name, "created_at": created_at, "user_id": user_id}
     else:
         email = properties.get("email") or _context_traits(event).get("email")
         if not isinstance(email, str) or not email:
             return NO_USER_ID_OR_EMAIL
-        occurrence["email"] = email
+        occurrence = {"event_name": name, "created_at": created_at, "email": email}
     metadata, left_out = _metadata(properties)
     if metadata:
         occurrence["metadata"] = metadata
-    return [Item(EVENT, occurrence, left_out)]
+    return [_item(Item, (EVENT, occurrence, left_out))]
 
 
 def _group(event: dict[str, Any], settings: IntercomSettings) -> list[Item] | Unsupported:
@@ -415,6 +451,39 @@ def _seconds(value: object) -> int | None:
         return value
     moment = utc_time(value) if isinstance(value, str) and value else None
     return None if moment is None else int(moment.timestamp())
+
+
+def _timestamp_seconds(value: object) -> int | None:
+    """`_seconds(value)`, through the seconds remembered (see `_second_of`); a time before 1970
+    aside, which `_seconds` rounds toward zero, not down."""
+    seconds = _seconds_of.get(value[:20]) if value.__class__ is str and value[-1:] == "Z" else None  # type: ignore[index]
+    if seconds is None and value.__class__ is str:
+        seconds = _second_of(value)
+    return seconds if seconds is not None and seconds >= 0 else _seconds(value)
+
+
+def _event_seconds(event: Mapping[str, Any]) -> int | None:
+    """`event_time_ms(event) // 1000`: the timestamp's second, else when the event was received."""
+    seconds = _second_of(event.get("timestamp"))
+    if seconds is None:
+        time_ms = event_time_ms(event)
+        return None if time_ms is None else time_ms // 1000
+    return seconds
+
+
+def _second_of(timestamp: object) -> int | None:
+    """A timestamp's Unix second (rounded down). A `...THH:MM:SS(.fff)Z` timestamp's second is
+    remembered, by its first 20 characters: the next timestamps of that second cost one look-up
+    instead of a datetime each (times are not personal data)."""
+    moment = utc_time(timestamp)
+    if moment is None:
+        return None
+    seconds = (moment - _EPOCH_UTC) // _SECOND
+    if timestamp[-1:] == "Z" and timestamp[16:17] == ":" and timestamp[19:20] in (".", "Z"):  # type: ignore[index]
+        if len(_seconds_of) >= MAX_CACHED_SECONDS:
+            _seconds_of.clear()
+        _seconds_of[timestamp[:20]] = seconds  # type: ignore[index]
+    return seconds
 
 
 def _context_traits(event: Mapping[str, Any]) -> Mapping[str, Any]:

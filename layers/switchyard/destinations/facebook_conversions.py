@@ -90,6 +90,7 @@ from switchyard.destinations.base import (
     ToolSettings,
     Unsupported,
     Verdict,
+    new_item,
     uniform,
 )
 from switchyard.destinations.mapping import EMPTY, as_text, utc_time
@@ -251,8 +252,6 @@ _BIRTHDAY = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 _EVENT_TIME_KEY = b'{"event_time":'
 _NOT_DIGITS = re.compile(r"\D+")
 _sha256 = hashlib.sha256
-# Builds an Item without its NamedTuple `__new__`, a Python function: half the cost, per event.
-_item = tuple.__new__
 # Unix seconds of each minute and second seen, by their ISO 8601 prefixes `YYYY-MM-DDTHH:MM:` and
 # `YYYY-MM-DDTHH:MM:SS.` or `...SSZ` (see `_unix_seconds`): what may follow the seconds.
 MAX_CACHED_MINUTES = 4096
@@ -454,7 +453,7 @@ def _server_event(event: dict[str, Any], settings: FacebookConversionsSettings, 
         server_event["data_processing_options"] = ["LDU"]
         server_event["data_processing_options_country"] = 0
         server_event["data_processing_options_state"] = 0
-    return [_item(Item, (EVENTS, server_event, omitted))]
+    return [new_item(Item, (EVENTS, server_event, omitted))]
 
 
 def _custom_event(name: str, settings: FacebookConversionsSettings) -> str | Unsupported:

@@ -103,6 +103,7 @@ from switchyard.destinations.base import (
     Unsupported,
     Verdict,
     join_json_array,
+    new_item,
     uniform,
 )
 from switchyard.destinations.mapping import EMPTY, as_object, as_text, put
@@ -172,8 +173,6 @@ MAX_REMEMBERED_NAMES = 10_000
 _NAMES: dict[str, str] = {}
 # Those of them that are their own HubSpot name (most: Segment's properties are snake_case).
 _UNCHANGED_NAMES: set[str] = set()
-# Builds an Item without its NamedTuple `__new__`, a Python function: half the cost, per event.
-_item = tuple.__new__
 # `Property "plan" does not exist` (in a 400's message, itself sometimes JSON inside JSON).
 _UNKNOWN_PROPERTY = re.compile(r'Property \\*"([A-Za-z0-9_.\-]+)\\*" does not exist')
 
@@ -375,7 +374,7 @@ def _track(event: dict[str, Any], settings: HubspotSettings) -> list[Item] | Uns
         if message_id is not None:
             occurrence["uuid"] = event_uuid(message_id)
         occurrence["properties"] = properties
-    return [_item(Item, (EVENTS, occurrence, left_out))]
+    return [new_item(Item, (EVENTS, occurrence, left_out))]
 
 
 def _group(event: dict[str, Any], settings: HubspotSettings) -> list[Item] | Unsupported:

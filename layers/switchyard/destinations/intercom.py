@@ -80,6 +80,7 @@ from switchyard.destinations.base import (
     Unsupported,
     Verdict,
     identity,
+    new_item,
     uniform,
 )
 from switchyard.destinations.mapping import EMPTY, as_object, as_text, event_time_ms, put, utc_time
@@ -162,8 +163,6 @@ MAX_CACHED_SECONDS = 4096
 _seconds_of: dict[str, int] = {}
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
-# Builds an Item without its NamedTuple `__new__`, a Python function: half the cost, per event.
-_item = tuple.__new__
 # "Custom attribute 'plan' does not exist" (contacts and companies alike).
 _UNKNOWN_ATTRIBUTE = re.compile(r"attribute '([^']+)' does not exist")
 _CONFLICTING_ID = re.compile(r"already exists with id=([A-Za-z0-9_-]+)")
@@ -323,7 +322,7 @@ def _identify(event: dict[str, Any], settings: IntercomSettings) -> list[Item] |
     attributes, left_out = _custom_attributes(traits, STANDARD_TRAITS)
     if attributes:
         contact["custom_attributes"] = attributes
-    return [_item(Item, (CONTACT_SEARCH, {"external_id": user_id, "contact": contact}, left_out))]
+    return [new_item(Item, (CONTACT_SEARCH, {"external_id": user_id, "contact": contact}, left_out))]
 
 
 def _track(event: dict[str, Any], settings: IntercomSettings) -> list[Item] | Unsupported:
@@ -357,7 +356,7 @@ def _track(event: dict[str, Any], settings: IntercomSettings) -> list[Item] | Un
     metadata, left_out = _metadata(properties)
     if metadata:
         occurrence["metadata"] = metadata
-    return [_item(Item, (EVENT, occurrence, left_out))]
+    return [new_item(Item, (EVENT, occurrence, left_out))]
 
 
 def _group(event: dict[str, Any], settings: IntercomSettings) -> list[Item] | Unsupported:

@@ -64,13 +64,12 @@ from switchyard.destinations.base import (
     SecretText,
     Unsupported,
     Verdict,
+    new_item,
     uniform,
 )
 from switchyard.destinations.mapping import as_object, as_text
 
 MESSAGES = "messages"  # the only channel
-# Builds an Item without its NamedTuple `__new__`, a Python function: half the cost, per event.
-_item = tuple.__new__
 DEFAULT_TEMPLATE = "{{name}} did {{event}}."
 DEFAULT_IDENTIFY_TEMPLATE = "Identified user {{name}}.\n{{traits}}"
 EVERY_EVENT = "*"
@@ -339,7 +338,7 @@ def _message(text: str, channel: str | None, settings: SlackSettings) -> list[It
     extras = settings.parsed.extras
     if extras:  # most webhooks (an app's) have none
         message.update(extras)
-    return [_item(Item, (MESSAGES, message, omitted))]
+    return [new_item(Item, (MESSAGES, message, omitted))]
 
 
 def render(template: Template, event: Mapping[str, Any], listed: dict[str, Any] | None = None) -> str:

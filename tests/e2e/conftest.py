@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -377,8 +378,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers) 
         event_bus_source=EVENT_BUS_SOURCE,
         delivery_stream=DELIVERY_STREAM,
     )
-    workspace, environment = with_tool_workspaces(yaml.safe_load(text), receivers)
-    config.write_text(yaml.safe_dump(workspace, sort_keys=False))
+    text, environment = with_tool_workspaces(text, receivers)
+    config.write_text(text)
     saved = dict(os.environ)
     os.environ.update(environment)  # read by `apply` for the `{env: VAR}` credentials
     stack = LocalStack(config, port=0, aws_port=0, delivery_workers=6)
@@ -390,15 +391,23 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers) 
         os.environ.update(saved)
 
 
-def with_tool_workspaces(workspace: dict[str, Any], receivers: Receivers) -> tuple[dict[str, Any], dict[str, str]]:
-    """The workspace with every tool's part added, and the environment their credentials need."""
+def with_tool_workspaces(text: str, receivers: Receivers) -> tuple[str, dict[str, str]]:
+    """The workspace file with every tool's sources and destinations added at the end of their lists
+    (the rest of the file, its line numbers included, as it was), and the environment their
+    credentials need."""
     environment = dict(TOOL_ENVIRONMENT)
+    sources: list[Any] = []
+    destinations: list[Any] = []
     for name, path in tool_workspaces().items():
         part = yaml.safe_load(path.read_text().replace("{receiver}", receivers.tools[name].url))
-        workspace["sources"].extend(part.get("sources", []))
-        workspace["destinations"].extend(part.get("destinations", []))
+        sources.extend(part.get("sources", []))
+        destinations.extend(part.get("destinations", []))
         environment.update(part.get("environment", {}))
-    return workspace, environment
+    for items, before in ((sources, "\ndestinations:\n"), (destinations, "\nfunctions:\n")):
+        if items:
+            listed = textwrap.indent(yaml.safe_dump(items, sort_keys=False), "  ")
+            text = text.replace(before, "\n" + listed + before.lstrip("\n"), 1)
+    return text, environment
 
 
 @pytest.fixture

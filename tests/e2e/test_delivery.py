@@ -18,7 +18,7 @@ from segment.analytics import Client as SegmentClient
 from switchyard.cli.main import main
 from switchyard.delivery.deadletters import DeadLetters
 from switchyard.delivery.requests import DeliveryRequest
-from switchyard.delivery.stats import read_report
+from switchyard.delivery.stats import DeliveryReport, read_report
 from switchyard.delivery.table import DeliveryTable
 from switchyard.devstack.faults import RouterCrashes
 from switchyard.devstack.receiver import WebhookReceiver
@@ -203,10 +203,15 @@ def test_a_400_is_final_counted_with_its_reason_and_not_retried(local_stack: Loc
     run = uuid.uuid4().hex[:8]
     send(local_stack, "wk_e2e_web_123", track(run, "Rejected", fault="400"))
     table = DeliveryTable(local_stack.resources.delivery_table, local_stack.client("dynamodb"))
-    report = wait_until(
-        lambda: (r := read_report(table, "faults", timedelta(hours=1))).errors.get("discarded.400") and r,
-        timeout=30,
-    )
+
+    def reported() -> DeliveryReport | None:
+        """The report once it holds this run's sample (written just after the counters)."""
+        report = read_report(table, "faults", timedelta(hours=1))
+        sample = report.samples.get("discarded.400")
+        return report if sample and sample["received"]["messageId"] == f"{run}-Rejected" else None
+
+    report = wait_until(reported, timeout=30)
+    assert report is not None and report.errors.get("discarded.400")
     assert report.not_delivered >= 1
     assert report.samples["discarded.400"]["response"]["status"] == 400
     assert report.samples["discarded.400"]["received"]["messageId"] == f"{run}-Rejected"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchyard.config.store import CachedWorkspace, ConfigStore
+from switchyard.constants import METRICS_NAMESPACE, SERVICE_NAME
 from switchyard.delivery.queue import DeliveryQueue
-from switchyard.metrics import Metric
+from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger, metrics
 from switchyard.router.archive import Archive
 from switchyard.router.dedupe import DedupeStore
@@ -48,6 +49,15 @@ def record(report: BatchReport) -> None:
     metrics.add_metric(name=Metric.DUPLICATES, unit=MetricUnit.Count, value=report.duplicates)
     metrics.add_metric(name=Metric.ARCHIVED, unit=MetricUnit.Count, value=report.archived)
     metrics.add_metric(name=Metric.FANNED_OUT, unit=MetricUnit.Count, value=report.fanned_out)
+    for (source_id, reason), count in report.filtered_at_source.items():
+        with single_metric(
+            name=Metric.FILTERED_AT_SOURCE,
+            unit=MetricUnit.Count,
+            value=count,
+            namespace=METRICS_NAMESPACE,
+            default_dimensions={Dimension.SERVICE: SERVICE_NAME, Dimension.SOURCE: source_id},
+        ) as metric:
+            metric.add_dimension(name=Dimension.REASON, value=reason)
     if report.undecodable:
         metrics.add_metric(name=Metric.ROUTER_UNDECODABLE, unit=MetricUnit.Count, value=report.undecodable)
         logger.error("undecodable stream records skipped", extra={"count": report.undecodable})

@@ -19,6 +19,8 @@ class Metric(StrEnum):
     FANNED_OUT = "FannedOut"
     DUPLICATES = "Duplicates"
     ROUTER_UNDECODABLE = "RouterUndecodable"
+    # Router, per source and reason: events a source's schema filters blocked or changed
+    FILTERED_AT_SOURCE = "FilteredAtSource"
     # Delivery (dimensions: service, and service + destination)
     DELIVERED = "Delivered"
     NOT_DELIVERED = "NotDelivered"

@@ -71,6 +71,13 @@ sources:
   - id: hose
     name: Firehose traffic
     write_key: wk_e2e_hose_000
+  - id: gated
+    name: Schema-filtered app
+    write_key: wk_e2e_gated_000
+    schema:
+      block_events: [Debug Ping, "Legacy *"]
+      block_screens: true
+      omit_traits: [ssn]
 """
 
 # The tool destinations' credentials (tests/e2e/test_destination_tools.py). Those written as
@@ -116,6 +123,10 @@ destinations:
     type: webhook
     sources: [iso]
     settings: {{url: "{healthy}/hook", timeout_seconds: 1}}
+  - id: gated-hook
+    type: webhook
+    sources: [gated]
+    settings: {{url: "{healthy}/gated"}}
   - id: backfill
     name: Backfill Warehouse
     type: webhook

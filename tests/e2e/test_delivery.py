@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import statistics
 import time
 import uuid
@@ -10,7 +9,6 @@ from collections import Counter
 from datetime import UTC, timedelta
 from typing import Any
 
-import orjson
 import pytest
 import requests
 from segment.analytics import Client as SegmentClient
@@ -26,20 +24,9 @@ from switchyard.devstack.stack import LocalStack
 from switchyard.streams import KinesisEventStream, StreamWriteFailed
 from switchyard.timeutil import parse_timestamp
 from tests.e2e.conftest import SECRET, Receivers, ingest_handler, wait_until
+from tests.e2e.tool_runs import archived
 
 pytestmark = pytest.mark.e2e
-
-
-def archived(stack: LocalStack) -> list[dict[str, Any]]:
-    """Every event in the archive bucket, one per archived line."""
-    assert stack.resources is not None
-    s3 = stack.client("s3")
-    events = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.resources.archive_bucket):
-        for item in page.get("Contents", []):
-            body = gzip.decompress(s3.get_object(Bucket=stack.resources.archive_bucket, Key=item["Key"])["Body"].read())
-            events += [orjson.loads(line) | {"__key": item["Key"]} for line in body.splitlines() if line]
-    return events
 
 
 def received_epoch(event: dict[str, Any]) -> float:

@@ -1,9 +1,10 @@
-"""What the tool destinations' end-to-end tests share: events of a run (a fresh person per test),
-sending them, what the receivers saw of a run, the tools' failures, and Event Delivery's figures."""
+"""What end-to-end tests share: events of a run (a fresh person per test), sending them, what the
+receivers and the archive saw of a run, the tools' failures, and Event Delivery's figures."""
 
 from __future__ import annotations
 
 import calendar
+import gzip
 import threading
 import time
 import uuid
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 import requests
 
@@ -250,3 +252,18 @@ def retried_sample(
     shown = wait_until(sample, timeout=15)
     assert shown, "Event Delivery keeps a sample of the retried attempt"
     return shown
+
+
+# -- the archive -------------------------------------------------------------------------------------
+
+
+def archived(stack: LocalStack) -> list[dict[str, Any]]:
+    """Every event in the archive bucket, one per archived line."""
+    assert stack.resources is not None
+    s3 = stack.client("s3")
+    events = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.resources.archive_bucket):
+        for item in page.get("Contents", []):
+            body = gzip.decompress(s3.get_object(Bucket=stack.resources.archive_bucket, Key=item["Key"])["Body"].read())
+            events += [orjson.loads(line) | {"__key": item["Key"]} for line in body.splitlines() if line]
+    return events

@@ -17,12 +17,38 @@ def write_key_hash(write_key: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class SchemaControls:
+    """A source's schema filters (see the workspace's `schema`): `*` globs of names to block; a
+    `True` block blocks every page (screen)."""
+
+    block_events: tuple[str, ...] = ()
+    block_pages: bool | tuple[str, ...] = False
+    block_screens: bool | tuple[str, ...] = False
+    omit_traits: tuple[str, ...] = ()
+    omit_group_traits: tuple[str, ...] = ()
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> SchemaControls:
+        def names(value: Any) -> bool | tuple[str, ...]:
+            return value if isinstance(value, bool) else tuple(value)
+
+        return cls(
+            block_events=tuple(document.get("block_events", ())),
+            block_pages=names(document.get("block_pages", False)),
+            block_screens=names(document.get("block_screens", False)),
+            omit_traits=tuple(document.get("omit_traits", ())),
+            omit_group_traits=tuple(document.get("omit_group_traits", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     id: str
     name: str
     enabled: bool
     write_key_sha256: str
     labels: dict[str, str] = field(default_factory=dict)
+    schema: SchemaControls | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +140,12 @@ class CompiledWorkspace:
     def from_document(cls, document: dict[str, Any]) -> CompiledWorkspace:
         return cls(
             workspace=document["workspace"],
-            sources=tuple(Source(**source) for source in document.get("sources", [])),
+            sources=tuple(
+                Source(**{**source, "schema": SchemaControls.from_document(source["schema"])})
+                if source.get("schema")
+                else Source(**{**source, "schema": None})
+                for source in document.get("sources", [])
+            ),
             destinations=tuple(
                 Destination(
                     **{

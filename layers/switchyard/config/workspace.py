@@ -14,6 +14,7 @@ from switchyard.config.compiled import (
     Destination,
     FunctionConfig,
     RetryPolicy,
+    SchemaControls,
     Source,
     write_key_hash,
 )
@@ -36,6 +37,19 @@ class ConfigError(Exception):
     """A workspace file that cannot be applied; nothing has been changed."""
 
 
+class SchemaSpec(BaseModel):
+    """A source's schema controls (Segment's Schema filters): what never enters the pipeline.
+    Applied by the router before the archive, so blocked events are gone everywhere."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    block_events: list[str] = Field(default_factory=list, description="Track event names; `*` matches any text")
+    block_pages: bool | list[str] = Field(default=False, description="true: every page; or page names (`*` globs)")
+    block_screens: bool | list[str] = Field(default=False, description="true: every screen; or screen names")
+    omit_traits: list[str] = Field(default_factory=list, description="Identify traits removed")
+    omit_group_traits: list[str] = Field(default_factory=list, description="Group traits removed")
+
+
 class SourceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,6 +58,7 @@ class SourceSpec(BaseModel):
     write_key: str = Field(min_length=8, max_length=256, pattern=r"^[A-Za-z0-9_\-.~]+$")
     enabled: bool = True
     labels: dict[str, str] = Field(default_factory=dict)
+    schema_controls: SchemaSpec | None = Field(default=None, alias="schema")
 
 
 class RetrySpec(BaseModel):
@@ -280,6 +295,9 @@ def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None)
                 enabled=source.enabled,
                 write_key_sha256=write_key_hash(source.write_key),
                 labels=dict(source.labels),
+                schema=SchemaControls.from_document(source.schema_controls.model_dump())
+                if source.schema_controls
+                else None,
             )
             for source in spec.sources
         ),

@@ -1,4 +1,7 @@
-"""One batch of stream records through the router: deduplicate, archive, fan out.
+"""One batch of stream records through the router: schema filters, deduplicate, archive, fan out.
+
+Sources' schema filters run first: a blocked event is neither claimed, archived nor delivered,
+and omitted traits never reach the archive (see router/schema.py).
 
 Failure reporting keeps every event archived exactly once and delivered at least once:
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import binascii
 from base64 import b64decode
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,6 +30,7 @@ from switchyard.delivery.requests import DeliveryRequest
 from switchyard.router.dedupe import Claims
 from switchyard.router.records import StreamEvent
 from switchyard.router.routing import route
+from switchyard.router.schema import SchemaFilters, SchemaReason
 
 
 class Deduplicator(Protocol):
@@ -64,6 +69,8 @@ class BatchReport:
     archived: int = 0
     archive_objects: list[str] = field(default_factory=list)
     fanned_out: int = 0
+    # (source id, reason) -> events the source's schema filters blocked or changed
+    filtered_at_source: Counter[tuple[str, SchemaReason]] = field(default_factory=Counter)
     first_failure: str | None = None  # sequence number the retry must start from
     error: str | None = None
 
@@ -95,6 +102,7 @@ class Router:
         self._queue = queue
         # A seam for fault-injection tests: runs between archiving and fan-out.
         self._after_archive = after_archive
+        self._schema_filters = SchemaFilters()
 
     def process(self, records: Sequence[KinesisRecord]) -> BatchReport:
         report = BatchReport(received=len(records))
@@ -107,6 +115,7 @@ class Router:
                 report.undecodable += 1  # ingest only writes JSON objects; skip rather than block the shard
             else:
                 events.append(event)
+        events = self._apply_schema_filters(events, report)
 
         claims = self._dedupe.claim(events)
         cut = len(events)
@@ -131,6 +140,27 @@ class Router:
             report.first_failure = events[cut].sequence
             report.error = "dedupe claims could not be written"
         return report
+
+    def _apply_schema_filters(self, events: list[StreamEvent], report: BatchReport) -> list[StreamEvent]:
+        """The events their sources' schema filters keep, traits omitted where they say."""
+        workspace = self._workspace()
+        if not any(source.schema is not None for source in workspace.sources):
+            return events
+        kept = []
+        for event in events:
+            schema = self._schema_filters.for_source(workspace, event.source_id)
+            if schema is None:
+                kept.append(event)
+                continue
+            filtered = schema.apply(event.message)
+            if filtered.reason is not None:
+                report.filtered_at_source[(event.source_id, filtered.reason)] += 1
+            if filtered.message is None:
+                continue
+            if filtered.message is not event.message:
+                event = StreamEvent(event.shard_id, event.sequence, orjson.dumps(filtered.message), filtered.message)
+            kept.append(event)
+        return kept
 
     def _fan_out(self, events: Sequence[StreamEvent]) -> list[DeliveryRequest]:
         workspace = self._workspace()

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import print_figures  # noqa: E402
 
-BENCHMARKS = ["bench.ingest", "bench.router", "bench.replay", "bench.functions", "bench.destinations"]
+BENCHMARKS = ["bench.ingest", "bench.router", "bench.replay", "bench.functions", "bench.destinations", "bench.fql"]
 
 
 def main() -> int:

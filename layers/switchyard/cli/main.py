@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     tester.add_argument("--send", action="store_true", help="send them and show the answers")
     tester.add_argument("--region", help="the stack region it stands for (EU hosts in eu-*; AWS types' region)")
     destinations.set_defaults(run=run_destinations)
+
+    fql = commands.add_parser("fql", help="evaluate a filter query (FQL) on an event: true or false")
+    fql.add_argument("query", help="the FQL query, e.g. \"type = 'track' and match(event, 'Order *')\"")
+    fql.add_argument("--event", type=Path, required=True, help="the event as JSON ('-' reads standard input)")
+    fql.set_defaults(run=run_fql)
     return parser
 
 
@@ -239,6 +244,12 @@ def run_destinations(args: argparse.Namespace) -> int:
     from switchyard.cli.destinations import destinations_command
 
     return destinations_command(args, fail)
+
+
+def run_fql(args: argparse.Namespace) -> int:
+    from switchyard.cli.fql import fql_command
+
+    return fql_command(args, fail)
 
 
 def run_dev(args: argparse.Namespace) -> int:

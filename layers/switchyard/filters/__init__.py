@@ -1,0 +1,1 @@
+"""Data controls: the filter query language (FQL) and the filters built on it."""

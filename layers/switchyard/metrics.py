@@ -26,7 +26,8 @@ class Metric(StrEnum):
     NOT_DELIVERED = "NotDelivered"
     RETRIED = "Retried"
     DEAD_LETTERED = "DeadLettered"
-    FILTERED = "Filtered"  # unsupported calls: outside the success rate
+    FILTERED = "Filtered"  # unsupported calls and destination filters: outside the success rate
+    FILTERED_AT_DESTINATION = "FilteredAtDestination"  # dimensions: destination, filter (its title)
     DELIVERY_LATENCY = "DeliveryLatency"
 
 
@@ -35,6 +36,7 @@ class Dimension(StrEnum):
     SOURCE = "source"
     REASON = "reason"
     DESTINATION = "destination"
+    FILTER = "filter"
 
 
 ROUTER_METRICS = (

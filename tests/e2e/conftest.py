@@ -78,6 +78,9 @@ sources:
       block_events: [Debug Ping, "Legacy *"]
       block_screens: true
       omit_traits: [ssn]
+  - id: filtered
+    name: Destination-filtered app
+    write_key: wk_e2e_filtered_000
 """
 
 # The tool destinations' credentials (tests/e2e/test_destination_tools.py). Those written as
@@ -127,6 +130,23 @@ destinations:
     type: webhook
     sources: [gated]
     settings: {{url: "{healthy}/gated"}}
+  - id: filtered-hook
+    type: webhook
+    sources: [filtered]
+    settings: {{url: "{healthy}/filtered"}}
+    filters:
+      - title: No internal traffic
+        if: 'context.traits.email != null and match(context.traits.email, "*@example.com")'
+        actions: [{{type: drop}}]
+      - title: Sample page views
+        if: 'type = "page"'
+        actions: [{{type: sample, percent: 0.5, path: userId}}]
+      - title: No PII to analytics
+        if: all
+        actions: [{{type: drop_properties, fields: {{properties: [email, phone], context.traits: [email]}}}}]
+      - title: Only what the tool needs
+        if: 'type = "identify"'
+        actions: [{{type: allow_properties, fields: {{traits: [plan, company]}}}}]
   - id: backfill
     name: Backfill Warehouse
     type: webhook

@@ -3,6 +3,7 @@ SQS gave up on is parked, and nothing without an outcome is deleted."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -85,3 +86,25 @@ def test_records_from_the_dead_letter_queue_are_parked_not_delivered(delivery: M
     answer = delivery.DeliveryHandler(deliverer, FakeSqs()).handle({"Records": [record("x", DLQ_ARN)]}, 60)
     assert answer == {"batchItemFailures": []}
     assert [item.message_id for item in deliverer.parked] == ["x"] and deliverer.delivered == []
+
+
+def test_destination_filters_drops_are_counted_per_destination_and_filter_title(
+    delivery: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    items = [delivery.queued(record(name)) for name in ("a", "b", "c")]
+    outcomes = {
+        "a": Outcome(Decision(Action.SKIP), filtered_by="No internal traffic"),
+        "b": Outcome(Decision(Action.SKIP), filtered_by="No internal traffic"),
+        "c": Outcome(Decision(DONE)),
+    }
+    delivery.emit_metrics(items, outcomes)
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    by_filter = [d for d in documents if "FilteredAtDestination" in d]
+    assert len(by_filter) == 1
+    assert (by_filter[0]["destination"], by_filter[0]["filter"], by_filter[0]["FilteredAtDestination"]) == (
+        "hook",
+        "No internal traffic",
+        [2.0],
+    )
+    assert sorted(by_filter[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["destination", "filter", "service"]

@@ -122,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     fql.add_argument("query", help="the FQL query, e.g. \"type = 'track' and match(event, 'Order *')\"")
     fql.add_argument("--event", type=Path, required=True, help="the event as JSON ('-' reads standard input)")
     fql.set_defaults(run=run_fql)
+
+    filters = commands.add_parser("filters", help="destination filters: what they do to an event")
+    filter_commands = filters.add_subparsers(dest="filters_command", required=True)
+    filter_test = filter_commands.add_parser("test", help="each filter's verdict, and the event the destination gets")
+    filter_test.add_argument("destination_id")
+    filter_test.add_argument("--config", type=Path, default=Path("workspace.yaml"), help="the workspace file")
+    filter_test.add_argument("--event", type=Path, required=True, help="the event as JSON ('-' reads standard input)")
+    filters.set_defaults(run=run_filters)
     return parser
 
 
@@ -250,6 +258,12 @@ def run_fql(args: argparse.Namespace) -> int:
     from switchyard.cli.fql import fql_command
 
     return fql_command(args, fail)
+
+
+def run_filters(args: argparse.Namespace) -> int:
+    from switchyard.cli.filters import filters_command
+
+    return filters_command(args, fail)
 
 
 def run_dev(args: argparse.Namespace) -> int:

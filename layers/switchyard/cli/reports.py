@@ -28,12 +28,12 @@ def format_delivery_report(report: DeliveryReport) -> str:
         f"  delivered       {report.delivered}",
         f"  not delivered   {report.not_delivered}   (of which dead-lettered {report.dead_lettered})",
         f"  success rate    {rate}",
-        f"  filtered        {report.filtered}   (calls this destination does not take: not failures)",
+        f"  filtered        {report.filtered}   (calls it does not take, its filters' drops: not failures)",
         f"  retries         {report.retried}",
         f"  p95 latency     {p95}   (receivedAt to the destination's answer)",
     ]
     if report.errors:
-        lines.append("  errors:")
+        lines.append("  why (each with its latest sample):")
         for label, count in report.errors.items():
             lines.append(f"    {label:<32} {count}")
             sample = report.samples.get(label)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 
@@ -60,6 +61,59 @@ class RetryPolicy:
     max_delay_seconds: int
 
 
+class FilterActionType(StrEnum):
+    """What a destination filter does to the events its condition matches."""
+
+    SAMPLE = "sample"  # keep `percent` of them (deterministic per `path` when given)
+    DROP = "drop"
+    DROP_PROPERTIES = "drop_properties"  # remove the listed keys
+    ALLOW_PROPERTIES = "allow_properties"  # keep only the listed keys of the listed objects
+
+
+@dataclass(frozen=True, slots=True)
+class FilterAction:
+    type: FilterActionType
+    percent: float = 1.0  # sample: the share kept, 0..1
+    path: str | None = None  # sample: the field whose value decides (None: the messageId)
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = ()  # object path ("" = top level) -> keys
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> FilterAction:
+        return cls(
+            type=FilterActionType(document["type"]),
+            percent=document.get("percent", 1.0),
+            path=document.get("path"),
+            fields=tuple((path, tuple(keys)) for path, keys in _pairs(document.get("fields", ()))),
+        )
+
+
+def _pairs(fields: dict[str, Any] | list[Any] | tuple[Any, ...]) -> Any:
+    """(path, keys) pairs from the workspace's mapping or the stored list of pairs."""
+    return fields.items() if isinstance(fields, dict) else fields
+
+
+ALL_EVENTS = "all"  # a filter condition that holds for every event (not FQL)
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationFilter:
+    """One of a destination's filters: `condition` is an FQL query, or ALL_EVENTS."""
+
+    title: str
+    condition: str
+    actions: tuple[FilterAction, ...]
+    enabled: bool = True
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> DestinationFilter:
+        return cls(
+            title=document["title"],
+            condition=document["condition"],
+            actions=tuple(FilterAction.from_document(action) for action in document["actions"]),
+            enabled=document.get("enabled", True),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Destination:
     id: str
@@ -74,6 +128,7 @@ class Destination:
     function: str | None = None
     insert_function: str | None = None
     credentials: tuple[str, ...] = ()  # names of the settings kept in SSM (config/credentials.py)
+    filters: tuple[DestinationFilter, ...] = ()
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -153,6 +208,7 @@ class CompiledWorkspace:
                         "sources": tuple(destination["sources"]),
                         "credentials": tuple(destination.get("credentials", ())),
                         "retry": RetryPolicy(**destination["retry"]),
+                        "filters": tuple(DestinationFilter.from_document(f) for f in destination.get("filters", ())),
                     }
                 )
                 for destination in document.get("destinations", [])

@@ -10,8 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from switchyard import constants
 from switchyard.config.compiled import (
+    ALL_EVENTS,
     CompiledWorkspace,
     Destination,
+    DestinationFilter,
+    FilterActionType,
     FunctionConfig,
     RetryPolicy,
     SchemaControls,
@@ -26,6 +29,7 @@ from switchyard.destinations.base import (
     SecretText,
 )
 from switchyard.destinations.catalog import TOOLS
+from switchyard.filters.fql import FqlError, compile_query
 from switchyard.functions.runtime import check_function_file
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -105,6 +109,56 @@ class FunctionSpec(BaseModel):
         return self
 
 
+MAX_FILTERS_PER_DESTINATION = 10
+
+
+class SampleAction(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal[FilterActionType.SAMPLE]
+    percent: float = Field(ge=0, le=1, description="The share of matching events kept, 0..1")
+    path: str | None = Field(default=None, description="Sample per value of this field (default: the messageId)")
+
+
+class DropAction(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal[FilterActionType.DROP]
+
+
+class FieldsAction(BaseModel):
+    """`fields` maps an object's path ("" for the top level) to the keys removed (drop) or kept (allow)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal[FilterActionType.DROP_PROPERTIES, FilterActionType.ALLOW_PROPERTIES]
+    fields: dict[str, list[str]] = Field(min_length=1)
+
+
+FilterActionSpec = Annotated[SampleAction | DropAction | FieldsAction, Field(discriminator="type")]
+
+
+class FilterSpec(BaseModel):
+    """A destination filter (Segment's Destination Filters): if the condition holds, the actions apply."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    title: str = Field(min_length=1, max_length=200)
+    condition: str = Field(alias="if", description='An FQL query, or "all"')
+    actions: list[FilterActionSpec] = Field(min_length=1)
+    enabled: bool = True
+
+    @field_validator("condition")
+    @classmethod
+    def _valid_fql(cls, condition: str) -> str:
+        if condition != ALL_EVENTS:
+            try:
+                compile_query(condition)
+            except FqlError as error:
+                raise ValueError(f"invalid FQL: {error}") from error
+        return condition
+
+
 class DestinationBase(BaseModel):
     """What every destination has; its `type` selects the model of its `settings`."""
 
@@ -119,6 +173,7 @@ class DestinationBase(BaseModel):
     rate_limit_per_second: int = Field(default=DEFAULT_RATE_LIMIT_PER_SECOND, ge=1, le=MAX_RATE_LIMIT_PER_SECOND)
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=MAX_CONCURRENCY)
     retry: RetrySpec = Field(default_factory=RetrySpec)
+    filters: list[FilterSpec] = Field(default_factory=list, max_length=MAX_FILTERS_PER_DESTINATION)
 
     # No settings for a destination function; a tool's model otherwise (see `_tool_spec`).
     settings: DestinationSettings | None = None
@@ -315,6 +370,10 @@ def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None)
                 retry=RetryPolicy(**destination.retry.model_dump()),
                 function=destination.function,
                 insert_function=destination.insert_function,
+                filters=tuple(
+                    DestinationFilter.from_document(spec_filter.model_dump(mode="json"))
+                    for spec_filter in destination.filters
+                ),
             )
             for destination in spec.destinations
         ),

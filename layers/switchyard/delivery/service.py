@@ -26,6 +26,7 @@ from switchyard.constants import DELIVERY_QUEUE_MAX_RECEIVES
 from switchyard.delivery.attempts import Attempt, AttemptStatus
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
+from switchyard.delivery.filters import DestinationFilters
 from switchyard.delivery.policy import Action, Decision, decide, defer
 from switchyard.delivery.ratelimit import RateLimiter
 from switchyard.delivery.requests import LIVE_LANE, DeliveryRequest
@@ -45,6 +46,7 @@ RATE_LIMITED = "rate_limited"
 CIRCUIT_OPEN = "circuit_open"
 OUT_OF_TIME = "out_of_time"  # the batch's budget ran out before its turn
 INTERNAL_ERROR = "internal_error"
+FILTERED_AT_DESTINATION = "filtered_at_destination"  # Event Delivery's label for a destination filter's drops
 RECEIVE_LIMIT = "receive_limit"  # the queue's maxReceiveCount was reached (a crash loop, a poison message)
 DEFERRAL_COUNTS = {
     RATE_LIMITED: Count.RATE_LIMITED,
@@ -83,6 +85,7 @@ class Outcome:
     decision: Decision
     attempt: Attempt | None = None
     latency_ms: float | None = None
+    filtered_by: str | None = None  # the destination filter that dropped the event (its title)
 
 
 class Deliverer:
@@ -100,6 +103,7 @@ class Deliverer:
         rng: random.Random | None = None,
         functions: EventFunctions | None = None,
         max_receives: int = DELIVERY_QUEUE_MAX_RECEIVES,
+        filters: DestinationFilters | None = None,
     ) -> None:
         self._functions = functions
         self._workspace = workspace
@@ -112,6 +116,7 @@ class Deliverer:
         self._monotonic = monotonic
         self._rng = rng or random.Random()
         self._max_receives = max_receives
+        self._filters = filters or DestinationFilters()
 
     def deliver(self, items: Sequence[QueuedDelivery], budget_seconds: float = 45.0) -> dict[str, Outcome]:
         """An outcome per queue message id; destinations are served in parallel, and every attempt
@@ -194,6 +199,8 @@ class Deliverer:
             return
         if self._discard_if_disabled(destination, items, stats, settled):
             return
+        if destination.filters:
+            items = self._apply_filters(destination, items, stats, settled)
         if self._defer_if_circuit_open(destination, items, stats, settled):
             return
         sendable = self._within_rate_limit(destination, items, stats, settled)
@@ -229,6 +236,25 @@ class Deliverer:
             sample = {"received": item.request.event}
             self._count_failure(stats, destination, "discarded.destination_disabled", Count.NOT_DELIVERED, sample)
         return True
+
+    def _apply_filters(
+        self, destination: Destination, items: list[QueuedDelivery], stats: DeliveryStats, settled: dict[str, Outcome]
+    ) -> list[QueuedDelivery]:
+        """The destination's filters: dropped events are settled as filtered (per filter title),
+        changed ones go on changed; the archive keeps them as received."""
+        kept = []
+        for item in items:
+            filtered = self._filters.apply(destination, item.request.event)
+            if filtered.event is None:
+                settled[item.message_id] = Outcome(Decision(Action.SKIP), filtered_by=filtered.dropped_by)
+                label = f"{FILTERED_AT_DESTINATION}.{filtered.dropped_by}"
+                self._count_failure(stats, destination, label, Count.FILTERED, {"received": item.request.event})
+                continue
+            if filtered.event is not item.request.event:
+                item.request.event = filtered.event
+                item.request.event_json = None
+            kept.append(item)
+        return kept
 
     def _defer_if_circuit_open(
         self, destination: Destination, items: list[QueuedDelivery], stats: DeliveryStats, settled: dict[str, Outcome]

@@ -1,0 +1,148 @@
+"""Destination filters (Segment's Destination Filters), applied by delivery before insert functions
+and the adapter, on live traffic and replays alike; the archive keeps every event as received.
+
+Each enabled filter whose condition (FQL, or `all`) holds for the event contributes its actions,
+applied in Segment's order whatever the filters' order: sample, drop, drop properties, allow
+properties. A condition that cannot be evaluated drops the event (fail closed), named as such.
+Conditions are compiled once per destination version, never per event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from switchyard.config.compiled import ALL_EVENTS, Destination, DestinationFilter, FilterAction, FilterActionType
+from switchyard.filters.fql import FqlEvaluationError, compile_query
+
+# Why an event was dropped when a condition could not be evaluated (besides the filter's title).
+EVALUATION_FAILED = "evaluation_failed"
+_SAMPLE_SCALE = 2**64
+
+
+@dataclass(frozen=True, slots=True)
+class Filtered:
+    """The event as the destination gets it (None: dropped), and by which filter."""
+
+    event: dict[str, Any] | None
+    dropped_by: str | None = None  # the filter's title, `<title>.evaluation_failed` when it could not run
+
+
+class _Compiled:
+    __slots__ = ("actions", "matches", "title")
+
+    def __init__(self, spec: DestinationFilter) -> None:
+        self.title = spec.title
+        self.actions = spec.actions
+        self.matches: Callable[[dict[str, Any]], bool] = (
+            _always if spec.condition == ALL_EVENTS else compile_query(spec.condition).matches
+        )
+
+
+def _always(event: dict[str, Any]) -> bool:
+    return True
+
+
+class DestinationFilters:
+    """Each destination's compiled filters, rebuilt when its filters change."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, tuple[tuple[DestinationFilter, ...], list[_Compiled]]] = {}
+
+    def apply(self, destination: Destination, event: dict[str, Any]) -> Filtered:
+        return self._run(self._for(destination), event, None)
+
+    def explain(self, destination: Destination, event: dict[str, Any]) -> tuple[Filtered, dict[str, list[str]]]:
+        """What `apply` does, and per enabled filter's title what happened: matched or not, and
+        each action's effect (for `switchyard filters test`)."""
+        notes: dict[str, list[str]] = {}
+        return self._run(self._for(destination), event, notes), notes
+
+    def _run(self, filters: list[_Compiled], event: dict[str, Any], notes: dict[str, list[str]] | None) -> Filtered:
+        matched: list[_Compiled] = []
+        for compiled in filters:
+            try:
+                hit = compiled.matches(event)
+            except FqlEvaluationError as error:
+                _note(notes, compiled.title, f"cannot be evaluated ({error}): the event is dropped")
+                return Filtered(None, f"{compiled.title}.{EVALUATION_FAILED}")
+            _note(notes, compiled.title, "matched" if hit else "not matched")
+            if hit:
+                matched.append(compiled)
+        for kind in (FilterActionType.SAMPLE, FilterActionType.DROP):
+            for compiled in matched:
+                for action in compiled.actions:
+                    if action.type is not kind:
+                        continue
+                    kept = self._kept(action, event)
+                    _note(notes, compiled.title, f"{kind}: {'kept' if kept else 'dropped'} the event")
+                    if not kept:
+                        return Filtered(None, compiled.title)
+        changed = event
+        for kind in (FilterActionType.DROP_PROPERTIES, FilterActionType.ALLOW_PROPERTIES):
+            for compiled in matched:
+                for action in compiled.actions:
+                    if action.type is kind:
+                        removed: list[str] = []
+                        changed = _with_fields(changed, action, removed)
+                        _note(notes, compiled.title, f"{kind}: removed {', '.join(removed) or 'nothing'}")
+        return Filtered(changed)
+
+    def _for(self, destination: Destination) -> list[_Compiled]:
+        cached = self._compiled.get(destination.id)
+        if cached is None or cached[0] != destination.filters:
+            cached = (destination.filters, [_Compiled(spec) for spec in destination.filters if spec.enabled])
+            self._compiled[destination.id] = cached
+        return cached[1]
+
+    def _kept(self, action: FilterAction, event: dict[str, Any]) -> bool:
+        """Drop: never. Sample: `percent` of events, decided by a hash of the `path` value (the same
+        value, the same verdict), else of the messageId, so a retried or replayed event keeps its verdict."""
+        if action.type is FilterActionType.DROP:
+            return False
+        value = event.get("messageId") if action.path is None else _at(event, action.path.split("."))
+        digest = hashlib.blake2b(repr(value).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") < action.percent * _SAMPLE_SCALE
+
+
+def _at(value: Any, path: list[str]) -> Any:
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _note(notes: dict[str, list[str]] | None, title: str, note: str) -> None:
+    if notes is not None:
+        notes.setdefault(title, []).append(note)
+
+
+def _with_fields(event: dict[str, Any], action: FilterAction, removed: list[str]) -> dict[str, Any]:
+    """The event with the listed keys removed (drop) or alone kept (allow) in each listed object;
+    objects along the way are copied, never changed in place. `removed` gets the removed paths."""
+    changed = dict(event)
+    dropping = action.type is FilterActionType.DROP_PROPERTIES
+    for path, keys in action.fields:
+        target = _copied_object_at(changed, [name for name in path.split(".") if name])
+        if target is None:
+            continue
+        listed = set(keys)
+        for key in [key for key in target if (key in listed) is dropping]:
+            del target[key]
+            removed.append(f"{path}.{key}" if path else key)
+    return changed
+
+
+def _copied_object_at(event: dict[str, Any], names: list[str]) -> dict[str, Any] | None:
+    """The object at `names` in `event`, each object along the way replaced by a copy (None: no object there)."""
+    parent = event
+    for name in names:
+        child = parent.get(name)
+        if not isinstance(child, dict):
+            return None
+        parent[name] = dict(child)
+        parent = parent[name]
+    return parent

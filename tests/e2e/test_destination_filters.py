@@ -83,7 +83,7 @@ def delivered(local_stack: LocalStack, receivers: Receivers) -> dict[str, Any]:
 
 
 def archived_of(stack: LocalStack, run: str) -> list[dict[str, Any]]:
-    return [event for event in archived(stack) if str(event.get("messageId", "")).startswith(run)]
+    return [event for event in archived(stack, "filtered") if str(event.get("messageId", "")).startswith(run)]
 
 
 def assert_filtered_as_configured(events: dict[str, dict[str, Any]], run: str) -> None:

@@ -43,9 +43,10 @@ def test_blocked_events_and_omitted_traits_reach_neither_the_archive_nor_destina
     assert kept[f"{run}-id"]["traits"] == {"plan": "pro"}
 
     def archived_of_run() -> dict[str, dict]:  # type: ignore[type-arg]
-        return {e["messageId"]: e for e in archived(local_stack) if str(e.get("messageId", "")).startswith(run)}
+        events = archived(local_stack, "gated")
+        return {e["messageId"]: e for e in events if str(e.get("messageId", "")).startswith(run)}
 
     in_archive = wait_until(lambda: len(archived_of_run()) == 2 and archived_of_run(), timeout=30)
     assert sorted(in_archive) == [f"{run}-id", f"{run}-order"], "blocked events are not archived"
     assert in_archive[f"{run}-id"]["traits"] == {"plan": "pro"}, "the archive never holds the omitted trait"
-    assert "078-05-1120" not in str(archived(local_stack))
+    assert "078-05-1120" not in str(archived(local_stack, "gated"))

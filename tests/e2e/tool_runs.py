@@ -257,13 +257,17 @@ def retried_sample(
 # -- the archive -------------------------------------------------------------------------------------
 
 
-def archived(stack: LocalStack) -> list[dict[str, Any]]:
-    """Every event in the archive bucket, one per archived line."""
+def archived(stack: LocalStack, source_id: str = "") -> list[dict[str, Any]]:
+    """Every archived event (of one source, when given), one per archived line; the bucket's other
+    objects (replay manifests) are not events."""
     assert stack.resources is not None
     s3 = stack.client("s3")
     events = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.resources.archive_bucket):
+    prefix = f"source_id={source_id}/" if source_id else "source_id="
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.resources.archive_bucket, Prefix=prefix):
         for item in page.get("Contents", []):
+            if not item["Key"].endswith(".jsonl.gz"):
+                continue
             body = gzip.decompress(s3.get_object(Bucket=stack.resources.archive_bucket, Key=item["Key"])["Body"].read())
             events += [orjson.loads(line) | {"__key": item["Key"]} for line in body.splitlines() if line]
     return events

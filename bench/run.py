@@ -10,7 +10,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import print_figures  # noqa: E402
 
-BENCHMARKS = ["bench.ingest", "bench.router", "bench.replay", "bench.functions", "bench.destinations", "bench.fql"]
+BENCHMARKS = [
+    "bench.ingest",
+    "bench.router",
+    "bench.replay",
+    "bench.functions",
+    "bench.destinations",
+    "bench.fql",
+    "bench.controls",
+]
 
 
 def main() -> int:

@@ -1,4 +1,6 @@
-"""The router function: consumes the events stream; dedupes, archives, fans out to the delivery queue.
+"""The router function: consumes the events stream; applies sources' schema filters and tracking
+plans, dedupes, archives, fans out to the delivery queue, and counts tracking plan violations in
+the delivery table (for `switchyard violations`).
 
 Its Kinesis event source retries a failing batch until it succeeds (no maximum retry count or
 record age: a record is dropped by nothing but the end of the stream's retention, and the
@@ -42,6 +44,7 @@ class Router(Construct):
         dedupe_table: dynamodb.ITable,
         archive: Archive,
         delivery_queue: sqs.IQueue,
+        delivery_table: dynamodb.ITable,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function: lambda_.Function = defaults.make_function(
@@ -55,6 +58,7 @@ class Router(Construct):
                 constants.ENV_DEDUPE_WINDOW_HOURS: str(options.dedupe_window_hours),
                 constants.ENV_ARCHIVE_BUCKET: archive.bucket.bucket_name,
                 constants.ENV_DELIVERY_QUEUE_URL: delivery_queue.queue_url,
+                constants.ENV_DELIVERY_TABLE: delivery_table.table_name,
             },
             timeout=Duration.seconds(constants.ROUTER_LAMBDA_TIMEOUT_SECONDS),
             memory_size=ROUTER_MEMORY_MB,
@@ -65,6 +69,8 @@ class Router(Construct):
         archive.grant_write_objects(self.function)  # PutObject on archive objects, any key
         nag.acknowledge_archive_objects(self.function, archive.bucket)
         delivery_queue.grant_send_messages(self.function)
+        # Tracking plans' violation counts (UpdateItem ADD) and their latest samples (PutItem); no reads.
+        delivery_table.grant(self.function, "dynamodb:UpdateItem", "dynamodb:PutItem")
         # The event source grants the stream reads it needs (and nothing to write).
         self.function.add_event_source(
             event_sources.KinesisEventSource(

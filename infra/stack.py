@@ -94,6 +94,7 @@ class RegionalStack(Stack):
             dedupe_table=self.dedupe_table,
             archive=self.archive,
             delivery_queue=self.delivery_queue,
+            delivery_table=self.delivery_table,
         )
         self.observability.watch_function(self.router.function, "Router")
         self.observability.watch_router()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -11,14 +13,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from switchyard.config.store import CachedWorkspace, ConfigStore
 from switchyard.constants import METRICS_NAMESPACE, SERVICE_NAME
 from switchyard.delivery.queue import DeliveryQueue
+from switchyard.delivery.table import DeliveryTable
 from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger, metrics
 from switchyard.router.archive import Archive
 from switchyard.router.dedupe import DedupeStore
 from switchyard.router.service import BatchReport, KinesisRecord, Router
+from switchyard.router.violations import ViolationStats
 from switchyard.settings import RouterSettings
 
 _router: Router | None = None
+_violation_stats: ViolationStats | None = None
 _after_archive: Callable[[], None] | None = None
 
 
@@ -30,7 +35,7 @@ def run_after_archive(hook: Callable[[], None] | None) -> None:
 
 
 def router() -> Router:
-    global _router
+    global _router, _violation_stats
     if _router is None:
         settings = RouterSettings.from_environment()
         workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
@@ -41,7 +46,28 @@ def router() -> Router:
             DeliveryQueue(settings.delivery_queue_url),
             after_archive=_after_archive,
         )
+        _violation_stats = ViolationStats(DeliveryTable(settings.delivery_table_name))
     return _router
+
+
+def _per_source_and_type(report: BatchReport) -> Counter[tuple[str, str]]:
+    """Violations per source and type: the event is left to `switchyard violations`, so the
+    metric's cost does not grow with the number of planned events."""
+    totals: Counter[tuple[str, str]] = Counter()
+    for (source_id, _label, kind), count in report.violations.items():
+        totals[(source_id, kind)] += count
+    return totals
+
+
+def _emit(name: Metric, count: int, source_id: str, dimension: Dimension, value: str) -> None:
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=count,
+        namespace=METRICS_NAMESPACE,
+        default_dimensions={Dimension.SERVICE: SERVICE_NAME, Dimension.SOURCE: source_id},
+    ) as metric:
+        metric.add_dimension(name=dimension, value=value)
 
 
 def record(report: BatchReport) -> None:
@@ -50,14 +76,16 @@ def record(report: BatchReport) -> None:
     metrics.add_metric(name=Metric.ARCHIVED, unit=MetricUnit.Count, value=report.archived)
     metrics.add_metric(name=Metric.FANNED_OUT, unit=MetricUnit.Count, value=report.fanned_out)
     for (source_id, reason), count in report.filtered_at_source.items():
-        with single_metric(
-            name=Metric.FILTERED_AT_SOURCE,
-            unit=MetricUnit.Count,
-            value=count,
-            namespace=METRICS_NAMESPACE,
-            default_dimensions={Dimension.SERVICE: SERVICE_NAME, Dimension.SOURCE: source_id},
-        ) as metric:
-            metric.add_dimension(name=Dimension.REASON, value=reason)
+        _emit(Metric.FILTERED_AT_SOURCE, count, source_id, Dimension.REASON, reason)
+    for (source_id, kind), count in _per_source_and_type(report).items():
+        _emit(Metric.PLAN_VIOLATIONS, count, source_id, Dimension.VIOLATION_TYPE, kind)
+    for (source_id, reason), count in report.blocked_by_plan.items():
+        _emit(Metric.BLOCKED_BY_PLAN, count, source_id, Dimension.REASON, reason)
+    if (report.violations or report.blocked_by_plan) and _violation_stats is not None:
+        try:
+            _violation_stats.record(report, datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - the counts are for operators; the batch is done, never redone for them
+            logger.exception("violation counts could not be written")
     if report.undecodable:
         metrics.add_metric(name=Metric.ROUTER_UNDECODABLE, unit=MetricUnit.Count, value=report.undecodable)
         logger.error("undecodable stream records skipped", extra={"count": report.undecodable})

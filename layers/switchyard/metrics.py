@@ -21,6 +21,9 @@ class Metric(StrEnum):
     ROUTER_UNDECODABLE = "RouterUndecodable"
     # Router, per source and reason: events a source's schema filters blocked or changed
     FILTERED_AT_SOURCE = "FilteredAtSource"
+    # Router, per source and violation type (per event: `switchyard violations`), and per source and reason
+    PLAN_VIOLATIONS = "PlanViolations"
+    BLOCKED_BY_PLAN = "BlockedByPlan"
     # Delivery (dimensions: service, and service + destination)
     DELIVERED = "Delivered"
     NOT_DELIVERED = "NotDelivered"
@@ -37,6 +40,7 @@ class Dimension(StrEnum):
     REASON = "reason"
     DESTINATION = "destination"
     FILTER = "filter"
+    VIOLATION_TYPE = "type"
 
 
 ROUTER_METRICS = (

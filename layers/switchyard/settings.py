@@ -47,6 +47,8 @@ class RouterSettings(_EnvironmentSettings):
     )
     archive_bucket_name: str = Field(min_length=1, validation_alias=constants.ENV_ARCHIVE_BUCKET)
     delivery_queue_url: str = Field(min_length=1, validation_alias=constants.ENV_DELIVERY_QUEUE_URL)
+    # Tracking plans' violation counts and samples (router/violations.py).
+    delivery_table_name: str = Field(min_length=1, validation_alias=constants.ENV_DELIVERY_TABLE)
     config_cache_seconds: float = _config_cache_seconds()
 
 

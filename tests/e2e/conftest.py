@@ -81,6 +81,15 @@ sources:
   - id: filtered
     name: Destination-filtered app
     write_key: wk_e2e_filtered_000
+  - id: planned
+    name: Planned app
+    write_key: wk_e2e_planned_000
+  - id: plan-qa
+    name: Plan violations
+    write_key: wk_e2e_plan_qa_000
+  - id: plan-quarantine
+    name: Plan quarantine
+    write_key: wk_e2e_plan_quarantine_0
 """
 
 # The tool destinations' credentials (tests/e2e/test_destination_tools.py). Those written as
@@ -130,6 +139,14 @@ destinations:
     type: webhook
     sources: [gated]
     settings: {{url: "{healthy}/gated"}}
+  - id: planned-hook
+    type: webhook
+    sources: [planned]
+    settings: {{url: "{healthy}/planned"}}
+  - id: plan-qa-hook
+    type: webhook
+    sources: [plan-qa, plan-quarantine]
+    settings: {{url: "{healthy}/plan-qa"}}
   - id: filtered-hook
     type: webhook
     sources: [filtered]
@@ -234,6 +251,23 @@ functions:
     file: functions/warehouse_loader.py
     settings: {{url: "{warehouse}/load"}}
     timeout_seconds: 2
+tracking_plans:
+  - id: planned-app
+    name: Planned app plan
+    sources: [planned]
+    identify: {{type: object, properties: {{traits: {{type: object, properties: {{plan: {{enum: [free, pro]}}}}}}}}}}
+    events:
+      - name: Order Completed
+        properties:
+          type: object
+          required: [order_id, revenue]
+          properties: {{order_id: {{type: string}}, revenue: {{type: number}}, coupon: {{type: string}}}}
+    controls:
+      unplanned_events: block
+      unplanned_properties: omit
+      violations: omit
+      forward_violations_to: plan-qa
+      forward_blocked_to: plan-quarantine
 """
 
 FUNCTION_FILES = {

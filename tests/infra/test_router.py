@@ -80,6 +80,7 @@ def test_environment_names_what_the_router_uses(template_json: dict, region: str
     assert variables[constants.ENV_DEDUPE_WINDOW_HOURS] == "24"
     assert base_id(variables[constants.ENV_ARCHIVE_BUCKET]["Ref"]) == "ArchiveBucket"
     assert base_id(variables[constants.ENV_DELIVERY_QUEUE_URL]["Ref"]) == "DeliveryQueue"  # Ref: URL
+    assert base_id(variables[constants.ENV_DELIVERY_TABLE]["Ref"]) == "DeliveryTable"
     assert variables[constants.ENV_REGION] == region
 
 
@@ -88,6 +89,7 @@ def test_role_grants_exactly_what_the_router_uses(template_json: dict) -> None:
         ("logs:CreateLogStream", "logs:PutLogEvents"): "RouterFunctionLogs",
         ("dynamodb:GetItem",): "ConfigTable",
         ("dynamodb:PutItem",): "DedupeTable",  # conditional claims; never a read
+        ("dynamodb:PutItem", "dynamodb:UpdateItem"): "DeliveryTable",  # violation counts and samples
         ("s3:PutObject",): "ArchiveBucket/*",
         ("kms:Decrypt", "kms:GenerateDataKey"): "ArchiveKey",
         ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"): "DeliveryQueue",

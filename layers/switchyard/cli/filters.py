@@ -27,7 +27,7 @@ def filters_command(args: argparse.Namespace, fail: Callable[[str], int]) -> int
     destination = workspace.destination(args.destination_id)
     if destination is None:
         return fail(f"{args.config}: no destination {args.destination_id!r}")
-    event = _read_event(args.event)
+    event = read_event(args.event)
     if isinstance(event, str):
         return fail(event)
     filtered, notes = DestinationFilters().explain(destination, event)
@@ -45,7 +45,7 @@ def filters_command(args: argparse.Namespace, fail: Callable[[str], int]) -> int
     return 0
 
 
-def _read_event(path: Any) -> dict[str, Any] | str:
+def read_event(path: Any) -> dict[str, Any] | str:
     """The event, or what is wrong with the file."""
     try:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")

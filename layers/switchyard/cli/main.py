@@ -130,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
     filter_test.add_argument("--config", type=Path, default=Path("workspace.yaml"), help="the workspace file")
     filter_test.add_argument("--event", type=Path, required=True, help="the event as JSON ('-' reads standard input)")
     filters.set_defaults(run=run_filters)
+
+    plan = commands.add_parser("plan", help="tracking plans: what a source's plan does to an event")
+    plan_commands = plan.add_subparsers(dest="plan_command", required=True)
+    plan_check = plan_commands.add_parser("check", help="violations, and what the plan's controls would do")
+    plan_check.add_argument("source_id")
+    plan_check.add_argument("--config", type=Path, default=Path("workspace.yaml"), help="the workspace file")
+    plan_check.add_argument("--event", type=Path, required=True, help="the event as JSON ('-' reads standard input)")
+    plan.set_defaults(run=run_plan)
+
+    violations = commands.add_parser("violations", help="what a source's tracking plan found, with samples")
+    violations.add_argument("source")
+    violations.add_argument("--since", default="1h", help="period to report on: 30m, 1h, 24h, 7d (default 1h)")
+    _add_target_options(violations)
+    violations.set_defaults(run=run_violations)
     return parser
 
 
@@ -264,6 +278,29 @@ def run_filters(args: argparse.Namespace) -> int:
     from switchyard.cli.filters import filters_command
 
     return filters_command(args, fail)
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from switchyard.cli.plans import plan_check_command
+
+    return plan_check_command(args, fail)
+
+
+def run_violations(args: argparse.Namespace) -> int:
+    from switchyard.cli.plans import format_violations
+    from switchyard.cli.reports import parse_period
+    from switchyard.cli.targets import TargetError, resolve_target
+    from switchyard.delivery.table import DeliveryTable
+    from switchyard.router.violations import read_violations
+
+    try:
+        period = parse_period(args.since)
+        target = resolve_target(args.region, args.endpoint_url)
+        table = DeliveryTable(target.output(constants.OUTPUT_DELIVERY_TABLE), target.client("dynamodb"))
+    except (TargetError, ValueError) as error:
+        return fail(str(error))
+    print(format_violations(read_violations(table, args.source, period)))
+    return 0
 
 
 def run_dev(args: argparse.Namespace) -> int:

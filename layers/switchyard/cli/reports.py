@@ -38,9 +38,9 @@ def format_delivery_report(report: DeliveryReport) -> str:
             lines.append(f"    {label:<32} {count}")
             sample = report.samples.get(label)
             if sample:
-                lines.append(f"      received  {_short(sample.get('received'))}")
-                lines.append(f"      request   {_short(sample.get('request'))}")
-                lines.append(f"      response  {_short(sample.get('response'))}")
+                lines.append(f"      received  {short(sample.get('received'))}")
+                lines.append(f"      request   {short(sample.get('request'))}")
+                lines.append(f"      response  {short(sample.get('response'))}")
     return "\n".join(lines)
 
 
@@ -57,6 +57,6 @@ def format_dead_letters(destination_id: str, letters: list[DeadLetter]) -> str:
     return "\n".join(lines)
 
 
-def _short(value: object, limit: int = 160) -> str:
+def short(value: object, limit: int = 160) -> str:
     text = orjson.dumps(value, default=str).decode() if not isinstance(value, str) else value
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -149,12 +149,87 @@ class FunctionConfig:
         return hash(self.id)
 
 
+class UnplannedEvents(StrEnum):
+    ALLOW = "allow"
+    BLOCK = "block"
+
+
+class UnplannedProperties(StrEnum):
+    ALLOW = "allow"
+    OMIT = "omit"
+
+
+class ViolationsControl(StrEnum):
+    ALLOW = "allow"  # recorded on the message, delivered as is
+    OMIT = "omit"  # recorded, the offending fields removed
+    BLOCK = "block"  # neither archived nor delivered (unless forwarded)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanControls:
+    """What a tracking plan does with what it does not expect (defaults: config/plans.py)."""
+
+    unplanned_events: UnplannedEvents
+    unplanned_properties: UnplannedProperties
+    violations: ViolationsControl
+    forward_violations_to: str | None  # a source id: one `Violation Generated` track event per violation
+    forward_blocked_to: str | None  # a source id: blocked events go there instead of vanishing
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> PlanControls:
+        return cls(
+            unplanned_events=UnplannedEvents(document["unplanned_events"]),
+            unplanned_properties=UnplannedProperties(document["unplanned_properties"]),
+            violations=ViolationsControl(document["violations"]),
+            forward_violations_to=document.get("forward_violations_to"),
+            forward_blocked_to=document.get("forward_blocked_to"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedEvent:
+    name: str
+    properties: dict[str, Any]  # JSON Schema (draft-07) over the event's `properties`
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingPlan:
+    """JSON Schemas (draft-07) for a source's messages: `common` over every whole message,
+    `identify` and `group` over those whole messages, and each planned track event's properties."""
+
+    id: str
+    name: str
+    sources: tuple[str, ...]
+    common: dict[str, Any] | None
+    identify: dict[str, Any] | None
+    group: dict[str, Any] | None
+    events: tuple[PlannedEvent, ...]
+    controls: PlanControls
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> TrackingPlan:
+        return cls(
+            id=document["id"],
+            name=document["name"],
+            sources=tuple(document["sources"]),
+            common=document.get("common"),
+            identify=document.get("identify"),
+            group=document.get("group"),
+            events=tuple(PlannedEvent(**event) for event in document.get("events", ())),
+            controls=PlanControls.from_document(document["controls"]),
+        )
+
+
 @dataclass(frozen=True)
 class CompiledWorkspace:
     workspace: str
     sources: tuple[Source, ...] = ()
     destinations: tuple[Destination, ...] = ()
     functions: tuple[FunctionConfig, ...] = ()
+    tracking_plans: tuple[TrackingPlan, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_key_hash", {source.write_key_sha256: source for source in self.sources})
@@ -166,6 +241,8 @@ class CompiledWorkspace:
                 connected.setdefault(source_id, []).append(destination)
         object.__setattr__(self, "_connected", {key: tuple(value) for key, value in connected.items()})
         object.__setattr__(self, "_functions", {function.id: function for function in self.functions})
+        plans = {source_id: plan for plan in self.tracking_plans for source_id in plan.sources}
+        object.__setattr__(self, "_plans", plans)
 
     def function(self, function_id: str) -> FunctionConfig | None:
         return self._functions.get(function_id)  # type: ignore[attr-defined]
@@ -183,12 +260,17 @@ class CompiledWorkspace:
     def source(self, source_id: str) -> Source | None:
         return self._by_id.get(source_id)  # type: ignore[attr-defined]
 
+    def tracking_plan(self, source_id: str) -> TrackingPlan | None:
+        """The plan the source is connected to (at most one)."""
+        return self._plans.get(source_id)  # type: ignore[attr-defined]
+
     def to_document(self) -> dict[str, Any]:
         return {
             "workspace": self.workspace,
             "sources": [asdict(source) for source in self.sources],
             "destinations": [asdict(destination) for destination in self.destinations],
             "functions": [asdict(function) for function in self.functions],
+            "tracking_plans": [asdict(plan) for plan in self.tracking_plans],
         }
 
     @classmethod
@@ -217,6 +299,7 @@ class CompiledWorkspace:
                 FunctionConfig(**{**function, "secret_names": tuple(function["secret_names"])})
                 for function in document.get("functions", [])
             ),
+            tracking_plans=tuple(TrackingPlan.from_document(plan) for plan in document.get("tracking_plans", ())),
         )
 
 

@@ -21,6 +21,7 @@ from switchyard.config.compiled import (
     Source,
     write_key_hash,
 )
+from switchyard.config.plans import BASE_DIR, TrackingPlanSpec, check_plan_connections
 from switchyard.destinations.base import (
     DEFAULT_CONCURRENCY,
     DEFAULT_RATE_LIMIT_PER_SECOND,
@@ -215,6 +216,7 @@ class WorkspaceSpec(BaseModel):
     sources: list[SourceSpec] = Field(default_factory=list)
     destinations: list[DestinationSpec] = Field(default_factory=list)
     functions: list[FunctionSpec] = Field(default_factory=list)
+    tracking_plans: list[TrackingPlanSpec] = Field(default_factory=list)
 
     @field_validator("sources")
     @classmethod
@@ -249,6 +251,7 @@ class WorkspaceSpec(BaseModel):
                     raise ValueError(
                         f"destination {destination.id!r}: `{field_name}: {function_id}` must name a {wanted} function"
                     )
+        check_plan_connections(self.tracking_plans, known)
         return self
 
 
@@ -261,13 +264,14 @@ def _require_unique(what: str, values: list[str], *, show: bool = True) -> None:
 
 
 def load_workspace(path: str | Path) -> WorkspaceSpec:
-    """Read and validate a workspace file and its function files; ConfigError names what is wrong."""
+    """Read and validate a workspace file, its function files and its tracking plans' schema files;
+    ConfigError names what is wrong."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read the workspace file: {error}") from error
-    spec = parse_workspace(text, str(path))
+    spec = parse_workspace(text, str(path), base_dir=path.parent)
     for function in spec.functions:
         try:
             check_function_file(function_path(path, function), function.kind)
@@ -280,7 +284,8 @@ def function_path(workspace_path: str | Path, function: FunctionSpec) -> Path:
     return (Path(workspace_path).parent / function.file).resolve()
 
 
-def parse_workspace(text: str, origin: str = "<workspace>") -> WorkspaceSpec:
+def parse_workspace(text: str, origin: str = "<workspace>", base_dir: Path | None = None) -> WorkspaceSpec:
+    """base_dir: where `{file: ...}` references are read from (the workspace file's folder)."""
     try:
         document = yaml.safe_load(text)
         root = yaml.compose(text)
@@ -292,7 +297,7 @@ def parse_workspace(text: str, origin: str = "<workspace>") -> WorkspaceSpec:
     if not isinstance(document, dict):
         raise ConfigError(f"{origin}: the workspace file must be a mapping with `workspace:` and `sources:`")
     try:
-        return WorkspaceSpec.model_validate(document)
+        return WorkspaceSpec.model_validate(document, context={BASE_DIR: base_dir})
     except ValidationError as error:
         raise ConfigError(_describe(error, root, origin)) from error
 
@@ -390,4 +395,5 @@ def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None)
             )
             for function in spec.functions
         ),
+        tracking_plans=tuple(plan.compiled() for plan in spec.tracking_plans),
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 from switchyard.config.compiled import ALL_EVENTS, Destination, DestinationFilter, FilterAction, FilterActionType
 from switchyard.filters.fql import FqlEvaluationError, compile_query
+from switchyard.filters.paths import copied_object_at
 
 # Why an event was dropped when a condition could not be evaluated (besides the filter's title).
 EVALUATION_FAILED = "evaluation_failed"
@@ -30,12 +31,18 @@ class Filtered:
     dropped_by: str | None = None  # the filter's title, `<title>.evaluation_failed` when it could not run
 
 
+_KEEP_OR_DROP = (FilterActionType.SAMPLE, FilterActionType.DROP)
+_EDITS = (FilterActionType.DROP_PROPERTIES, FilterActionType.ALLOW_PROPERTIES)
+
+
 class _Compiled:
-    __slots__ = ("actions", "matches", "title")
+    __slots__ = ("by_kind", "matches", "title")
 
     def __init__(self, spec: DestinationFilter) -> None:
         self.title = spec.title
-        self.actions = spec.actions
+        self.by_kind: dict[FilterActionType, list[FilterAction]] = {}
+        for action in spec.actions:
+            self.by_kind.setdefault(action.type, []).append(action)
         self.matches: Callable[[dict[str, Any]], bool] = (
             _always if spec.condition == ALL_EVENTS else compile_query(spec.condition).matches
         )
@@ -52,42 +59,49 @@ class DestinationFilters:
         self._compiled: dict[str, tuple[tuple[DestinationFilter, ...], list[_Compiled]]] = {}
 
     def apply(self, destination: Destination, event: dict[str, Any]) -> Filtered:
-        return self._run(self._for(destination), event, None)
+        matched: list[_Compiled] = []
+        for compiled in self._for(destination):
+            try:
+                if compiled.matches(event):
+                    matched.append(compiled)
+            except FqlEvaluationError:
+                return Filtered(None, f"{compiled.title}.{EVALUATION_FAILED}")
+        return self._act(matched, event, None) if matched else Filtered(event)
 
     def explain(self, destination: Destination, event: dict[str, Any]) -> tuple[Filtered, dict[str, list[str]]]:
         """What `apply` does, and per enabled filter's title what happened: matched or not, and
         each action's effect (for `switchyard filters test`)."""
         notes: dict[str, list[str]] = {}
-        return self._run(self._for(destination), event, notes), notes
-
-    def _run(self, filters: list[_Compiled], event: dict[str, Any], notes: dict[str, list[str]] | None) -> Filtered:
         matched: list[_Compiled] = []
-        for compiled in filters:
+        for compiled in self._for(destination):
             try:
                 hit = compiled.matches(event)
             except FqlEvaluationError as error:
-                _note(notes, compiled.title, f"cannot be evaluated ({error}): the event is dropped")
-                return Filtered(None, f"{compiled.title}.{EVALUATION_FAILED}")
-            _note(notes, compiled.title, "matched" if hit else "not matched")
+                notes[compiled.title] = [f"cannot be evaluated ({error}): the event is dropped"]
+                return Filtered(None, f"{compiled.title}.{EVALUATION_FAILED}"), notes
+            notes[compiled.title] = ["matched" if hit else "not matched"]
             if hit:
                 matched.append(compiled)
-        for kind in (FilterActionType.SAMPLE, FilterActionType.DROP):
+        return self._act(matched, event, notes), notes
+
+    def _act(self, matched: list[_Compiled], event: dict[str, Any], notes: dict[str, list[str]] | None) -> Filtered:
+        """The matched filters' actions, kind by kind in Segment's order."""
+        for kind in _KEEP_OR_DROP:
             for compiled in matched:
-                for action in compiled.actions:
-                    if action.type is not kind:
-                        continue
+                for action in compiled.by_kind.get(kind, ()):
                     kept = self._kept(action, event)
-                    _note(notes, compiled.title, f"{kind}: {'kept' if kept else 'dropped'} the event")
+                    if notes is not None:
+                        notes[compiled.title].append(f"{kind}: {'kept' if kept else 'dropped'} the event")
                     if not kept:
                         return Filtered(None, compiled.title)
         changed = event
-        for kind in (FilterActionType.DROP_PROPERTIES, FilterActionType.ALLOW_PROPERTIES):
+        for kind in _EDITS:
             for compiled in matched:
-                for action in compiled.actions:
-                    if action.type is kind:
-                        removed: list[str] = []
-                        changed = _with_fields(changed, action, removed)
-                        _note(notes, compiled.title, f"{kind}: removed {', '.join(removed) or 'nothing'}")
+                for action in compiled.by_kind.get(kind, ()):
+                    removed: list[str] = []
+                    changed = _with_fields(changed, action, removed)
+                    if notes is not None:
+                        notes[compiled.title].append(f"{kind}: removed {', '.join(removed) or 'nothing'}")
         return Filtered(changed)
 
     def _for(self, destination: Destination) -> list[_Compiled]:
@@ -115,18 +129,13 @@ def _at(value: Any, path: list[str]) -> Any:
     return value
 
 
-def _note(notes: dict[str, list[str]] | None, title: str, note: str) -> None:
-    if notes is not None:
-        notes.setdefault(title, []).append(note)
-
-
 def _with_fields(event: dict[str, Any], action: FilterAction, removed: list[str]) -> dict[str, Any]:
     """The event with the listed keys removed (drop) or alone kept (allow) in each listed object;
     objects along the way are copied, never changed in place. `removed` gets the removed paths."""
     changed = dict(event)
     dropping = action.type is FilterActionType.DROP_PROPERTIES
     for path, keys in action.fields:
-        target = _copied_object_at(changed, [name for name in path.split(".") if name])
+        target = copied_object_at(changed, [name for name in path.split(".") if name])
         if target is None:
             continue
         listed = set(keys)
@@ -134,15 +143,3 @@ def _with_fields(event: dict[str, Any], action: FilterAction, removed: list[str]
             del target[key]
             removed.append(f"{path}.{key}" if path else key)
     return changed
-
-
-def _copied_object_at(event: dict[str, Any], names: list[str]) -> dict[str, Any] | None:
-    """The object at `names` in `event`, each object along the way replaced by a copy (None: no object there)."""
-    parent = event
-    for name in names:
-        child = parent.get(name)
-        if not isinstance(child, dict):
-            return None
-        parent[name] = dict(child)
-        parent = parent[name]
-    return parent

@@ -35,23 +35,34 @@ def _names_pattern(globs: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(f"(?:{alternatives})", re.DOTALL)
 
 
+_VERDICTS_KEPT = 4096  # names remembered per list: a source's event names are few, each seen often
+
+
 class _Block:
     """Names to block for one call: all of them, some (a pattern), or none."""
 
     def __init__(self, names: bool | Sequence[str]) -> None:
         self._all = names is True
         self._pattern = None if isinstance(names, bool) else _names_pattern(names)
+        self._verdicts: dict[str, bool] = {}
 
     def blocks(self, name: Any) -> bool:
         if self._all:
             return True
-        return self._pattern is not None and isinstance(name, str) and self._pattern.fullmatch(name) is not None
+        if self._pattern is None or not isinstance(name, str):
+            return False
+        verdict = self._verdicts.get(name)
+        if verdict is None:
+            verdict = self._pattern.fullmatch(name) is not None
+            if len(self._verdicts) < _VERDICTS_KEPT:
+                self._verdicts[name] = verdict
+        return verdict
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Filtered:
     """What a schema filter did to one event: `message` None when blocked, else the event kept
-    (a new dict when traits were omitted, the same one otherwise)."""
+    (a new dict when traits were omitted, the same one otherwise). Not frozen: made per event."""
 
     message: dict[str, Any] | None
     reason: SchemaReason | None = None
@@ -107,9 +118,12 @@ class SchemaFilters:
         self._filters: dict[str, SchemaFilter] = {}
 
     def for_source(self, workspace: CompiledWorkspace, source_id: str) -> SchemaFilter | None:
+        return self.by_source(workspace).get(source_id)
+
+    def by_source(self, workspace: CompiledWorkspace) -> dict[str, SchemaFilter]:
         if workspace is not self._workspace:
             self._filters = {
                 source.id: SchemaFilter(source.schema) for source in workspace.sources if source.schema is not None
             }
             self._workspace = workspace
-        return self._filters.get(source_id)
+        return self._filters

@@ -1,7 +1,10 @@
-"""One batch of stream records through the router: schema filters, deduplicate, archive, fan out.
+"""One batch of stream records through the router: schema filters, tracking plans, deduplicate,
+archive, fan out.
 
-Sources' schema filters run first: a blocked event is neither claimed, archived nor delivered,
-and omitted traits never reach the archive (see router/schema.py).
+Sources' schema filters run first, then their tracking plans: a blocked event is neither claimed,
+archived nor delivered, and omitted fields never reach the archive (router/schema.py,
+router/plans.py). What a plan forwards to another source (violations, blocked events) is claimed,
+archived and fanned out as that source's, at its origin's stream position.
 
 Failure reporting keeps every event archived exactly once and delivered at least once:
 
@@ -28,6 +31,15 @@ import orjson
 from switchyard.config.compiled import CompiledWorkspace
 from switchyard.delivery.requests import DeliveryRequest
 from switchyard.router.dedupe import Claims
+from switchyard.router.plans import (
+    Checked,
+    PlanBlock,
+    PlanCheck,
+    TrackingPlans,
+    ViolationType,
+    forwarded_blocked,
+    violation_events,
+)
 from switchyard.router.records import StreamEvent
 from switchyard.router.routing import route
 from switchyard.router.schema import SchemaFilters, SchemaReason
@@ -71,6 +83,13 @@ class BatchReport:
     fanned_out: int = 0
     # (source id, reason) -> events the source's schema filters blocked or changed
     filtered_at_source: Counter[tuple[str, SchemaReason]] = field(default_factory=Counter)
+    # (source id, event label, violation type) -> violations its tracking plan found
+    violations: Counter[tuple[str, str, ViolationType]] = field(default_factory=Counter)
+    # (source id, why) -> events its tracking plan blocked (forwarded ones included)
+    blocked_by_plan: Counter[tuple[str, PlanBlock]] = field(default_factory=Counter)
+    forwarded: int = 0  # violation events and blocked events sent to other sources
+    # The latest violating (or blocked) message per (source, label, violation type), for `switchyard violations`.
+    violation_samples: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     first_failure: str | None = None  # sequence number the retry must start from
     error: str | None = None
 
@@ -103,6 +122,7 @@ class Router:
         # A seam for fault-injection tests: runs between archiving and fan-out.
         self._after_archive = after_archive
         self._schema_filters = SchemaFilters()
+        self._plans = TrackingPlans()
 
     def process(self, records: Sequence[KinesisRecord]) -> BatchReport:
         report = BatchReport(received=len(records))
@@ -116,11 +136,14 @@ class Router:
             else:
                 events.append(event)
         events = self._apply_schema_filters(events, report)
+        events = self._apply_tracking_plans(events, report)
 
         claims = self._dedupe.claim(events)
         cut = len(events)
         if claims.failed:
             cut = next(i for i, event in enumerate(events) if event.record_id in claims.failed)
+            while cut > 0 and events[cut - 1].sequence == events[cut].sequence:
+                cut -= 1  # what a tracking plan forwarded shares its origin's record: all of it is retried
         fresh = [event for event in events[:cut] if event.record_id in claims.fresh]
         report.duplicates = cut - len(fresh)
         try:
@@ -143,12 +166,12 @@ class Router:
 
     def _apply_schema_filters(self, events: list[StreamEvent], report: BatchReport) -> list[StreamEvent]:
         """The events their sources' schema filters keep, traits omitted where they say."""
-        workspace = self._workspace()
-        if not any(source.schema is not None for source in workspace.sources):
+        filters = self._schema_filters.by_source(self._workspace())
+        if not filters:
             return events
         kept = []
         for event in events:
-            schema = self._schema_filters.for_source(workspace, event.source_id)
+            schema = filters.get(event.source_id)
             if schema is None:
                 kept.append(event)
                 continue
@@ -161,6 +184,68 @@ class Router:
                 event = StreamEvent(event.shard_id, event.sequence, orjson.dumps(filtered.message), filtered.message)
             kept.append(event)
         return kept
+
+    def _apply_tracking_plans(self, events: list[StreamEvent], report: BatchReport) -> list[StreamEvent]:
+        """The events their sources' tracking plans let through (violations recorded, fields omitted
+        as the controls say), and what the plans forward to other sources, next to their origin."""
+        workspace = self._workspace()
+        if not workspace.tracking_plans:
+            return events
+        kept = []
+        plans = self._plans.by_source(workspace)
+        for event in events:
+            plan = plans.get(event.source_id)
+            if plan is None:
+                kept.append(event)
+                continue
+            checked = plan.check(event.message)
+            if checked is None:  # conforms: the common case, nothing to count
+                kept.append(event)
+                continue
+            self._count_plan(event, checked, report)
+            kept += self._plan_outcome(workspace, event, plan, checked, report)
+        return kept
+
+    @staticmethod
+    def _count_plan(event: StreamEvent, checked: Checked, report: BatchReport) -> None:
+        for violation in checked.violations:
+            key = (event.source_id, checked.label, violation.type)
+            report.violations[key] += 1
+            report.violation_samples[(event.source_id, checked.label, f"{violation.type}: {violation.field}")] = {
+                "violation": violation.to_document(),
+                "received": event.message,
+            }
+        if checked.blocked is not None:
+            report.blocked_by_plan[(event.source_id, checked.blocked)] += 1
+            report.violation_samples[(event.source_id, checked.label, f"blocked: {checked.blocked}")] = {
+                "received": event.message
+            }
+
+    @staticmethod
+    def _plan_outcome(
+        workspace: CompiledWorkspace, event: StreamEvent, plan: PlanCheck, checked: Checked, report: BatchReport
+    ) -> list[StreamEvent]:
+        """The event as the plan leaves it (if kept), then what it forwards. A forwarded event keeps
+        its origin's stream position (a retry makes it again, and dedupe drops the copy) under a
+        record id of its own."""
+        out = []
+        controls = plan.plan.controls
+        if checked.message is not None:
+            out.append(StreamEvent(event.shard_id, event.sequence, orjson.dumps(checked.message), checked.message))
+        elif controls.forward_blocked_to is not None:
+            message = forwarded_blocked(event.message, checked, controls.forward_blocked_to)
+            out.append(StreamEvent(event.shard_id, event.sequence, orjson.dumps(message), message))
+        if checked.violations and controls.forward_violations_to is not None:
+            source = workspace.source(event.source_id)
+            name = source.name if source is not None else event.source_id
+            for index, message in enumerate(
+                violation_events(event.message, checked, plan.plan, name, controls.forward_violations_to)
+            ):
+                derived = StreamEvent(event.shard_id, event.sequence, orjson.dumps(message), message)
+                derived.record_id = f"{derived.record_id}:violation-{index}"
+                out.append(derived)
+        report.forwarded += len(out) - (checked.message is not None)
+        return out
 
     def _fan_out(self, events: Sequence[StreamEvent]) -> list[DeliveryRequest]:
         workspace = self._workspace()

@@ -1,0 +1,98 @@
+"""What tracking plans found, per source and minute, for `switchyard violations`: counts per event
+and violation type, blocked events per reason, and the latest sample of each, in the delivery
+table next to Event Delivery (keys `violations#<source>` and `violation-samples#<source>`).
+
+The router writes once per batch: one update per source and minute that had violations, and one
+sample per (event, violation type and field); a batch without violations writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from switchyard.delivery.table import PK, SK, TTL, DeliveryTable
+from switchyard.router.service import BatchReport
+
+RETENTION_DAYS = 30
+_SEPARATOR = " | "  # between the event label and the violation type in an attribute name
+
+
+def _minute(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M")
+
+
+def _expiry(at: datetime) -> str:
+    return str(int((at + timedelta(days=RETENTION_DAYS)).timestamp()))
+
+
+class ViolationStats:
+    def __init__(self, table: DeliveryTable) -> None:
+        self._table = table
+
+    def record(self, report: BatchReport, at: datetime) -> None:
+        counts: dict[str, Counter[str]] = {}
+        for (source, label, kind), count in report.violations.items():
+            counts.setdefault(source, Counter())[f"v_{label}{_SEPARATOR}{kind}"] += count
+        for (source, reason), count in report.blocked_by_plan.items():
+            counts.setdefault(source, Counter())[f"b_{reason}"] += count
+        for source, fields in counts.items():
+            self._add(source, _minute(at), fields, at)
+        for (source, label, key), sample in report.violation_samples.items():
+            self._table.client.put_item(
+                TableName=self._table.name,
+                Item={
+                    PK: {"S": f"violation-samples#{source}"},
+                    SK: {"S": f"{label}{_SEPARATOR}{key}"},
+                    "sample": {"S": orjson.dumps({**sample, "at": at.isoformat()}, default=str).decode()},
+                    TTL: {"N": _expiry(at)},
+                },
+            )
+
+    def _add(self, source: str, minute: str, fields: Counter[str], at: datetime) -> None:
+        names = {"#ttl": TTL} | {f"#f{i}": name for i, name in enumerate(fields)}
+        values: dict[str, Any] = {":ttl": {"N": _expiry(at)}}
+        values |= {f":v{i}": {"N": str(count)} for i, count in enumerate(fields.values())}
+        self._table.client.update_item(
+            TableName=self._table.name,
+            Key={PK: {"S": f"violations#{source}"}, SK: {"S": minute}},
+            UpdateExpression="ADD " + ", ".join(f"#f{i} :v{i}" for i in range(len(fields))) + " SET #ttl = :ttl",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+
+@dataclass
+class ViolationReport:
+    source_id: str
+    since: datetime
+    until: datetime
+    violations: dict[tuple[str, str], int]  # (event label, violation type) -> count
+    blocked: dict[str, int]  # why -> count
+    samples: dict[str, dict[str, Any]]  # "<label> | <type>: <field>" or "<label> | blocked: <why>" -> sample
+
+
+def read_violations(
+    table: DeliveryTable, source_id: str, since: timedelta, now: datetime | None = None
+) -> ViolationReport:
+    now = now or datetime.now(UTC)
+    start = now - since
+    violations: Counter[tuple[str, str]] = Counter()
+    blocked: Counter[str] = Counter()
+    for item in table.query_all(f"violations#{source_id}", sk_from=_minute(start), sk_to=_minute(now)):
+        for name, value in item.items():
+            if name.startswith("v_"):
+                label, _, kind = name[2:].rpartition(_SEPARATOR)
+                violations[(label, kind)] += int(value["N"])
+            elif name.startswith("b_"):
+                blocked[name[2:]] += int(value["N"])
+    samples = {}
+    for item in table.query_all(f"violation-samples#{source_id}"):
+        sample = orjson.loads(item["sample"]["S"])
+        if sample.get("at", "") >= start.isoformat():
+            samples[item[SK]["S"]] = sample
+    return ViolationReport(source_id, start, now, dict(violations.most_common()), dict(blocked), samples)

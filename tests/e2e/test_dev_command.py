@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -67,12 +69,11 @@ def test_switchyard_dev_delivers_to_the_demo_receiver_and_stops_on_ctrl_c(repo_r
         cwd=repo_root,
     )
     try:
-        lines: list[str] = []
-        assert process.stdout is not None
+        output = Output(process)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any("Ctrl-C stops it" in line for line in lines):
-            lines.append(process.stdout.readline())
-        banner = "".join(lines)
+        while time.monotonic() < deadline and not any("Ctrl-C stops it" in line for line in output.seen):
+            output.line(deadline)
+        banner = "".join(output.seen)
         assert f"tracking API   http://127.0.0.1:{api}" in banner
         assert f"AWS_ENDPOINT_URL=http://127.0.0.1:{aws}" in banner
         assert "write key: wk_demo_web_123" in banner and "curl -u wk_demo_web_123:" in banner
@@ -85,29 +86,52 @@ def test_switchyard_dev_delivers_to_the_demo_receiver_and_stops_on_ctrl_c(repo_r
         assert response.json() == {"success": True}
         printed: list[str] = []  # the webhook's event, and PostHog's item for it
         while time.monotonic() < deadline and len(printed) < 2:
-            line = process.stdout.readline()
+            line = output.line(deadline)
             if line.startswith("[receiver]"):
                 printed.append(line)
         webhook = next((line for line in printed if "[receiver] track" in line), "")
         assert "Signed Up" in webhook and "user=dev-1" in webhook, printed
         posthog = next((line for line in printed if "[receiver] /batch/" in line), "")
         assert "Signed Up" in posthog and "distinct_id=dev-1" in posthog, printed
-        tools = tool_requests(process, api, deadline)
+        tools = tool_requests(output, api, deadline)
         assert tools.keys() == EXPECTED_TOOL_REQUESTS.keys(), tools
         for tool, expected in EXPECTED_TOOL_REQUESTS.items():
             assert all(any(path in line for line in tools[tool]) for path in expected), (tool, tools[tool])
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
-        assert "stopping the local stack" in process.stdout.read()
+        assert "stopping the local stack" in output.rest(timeout=5)
     finally:
         if process.poll() is None:
             process.kill()
 
 
-def tool_requests(process: subprocess.Popen[str], api: int, deadline: float) -> dict[str, list[str]]:
+class Output:
+    """The process's output, line by line, read by a thread: waiting for a line ends at a deadline
+    (a blocking readline would wait for ever on a process that printed nothing more)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        self._lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        stream = process.stdout
+        threading.Thread(target=lambda: [self._lines.put(line) for line in stream], daemon=True).start()
+
+    def line(self, deadline: float) -> str:
+        """The next line, or "" once the deadline has passed."""
+        try:
+            line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return ""
+        self.seen.append(line)
+        return line
+
+    def rest(self, timeout: float) -> str:
+        return "".join(iter(lambda: self.line(time.monotonic() + timeout), ""))
+
+
+def tool_requests(output: Output, api: int, deadline: float) -> dict[str, list[str]]:
     """Sends an identify, then (once Intercom's stand-in has created the contact) a track and a
     group; returns the lines each tool's stand-in printed until all expected requests arrived."""
-    assert process.stdout is not None
     user = {"userId": "dev-2", "context": {"traits": {"email": "dev-2@example.com"}}}
 
     def post(call: str, body: dict[str, Any]) -> None:
@@ -128,7 +152,7 @@ def tool_requests(process: subprocess.Popen[str], api: int, deadline: float) -> 
             sent_the_rest = True
         if all(arrived(tool, path) for tool, paths in EXPECTED_TOOL_REQUESTS.items() for path in paths):
             break
-        line = process.stdout.readline()
+        line = output.line(deadline)
         tool = line[1 : line.find("]")] if line.startswith("[") else ""
         if tool in EXPECTED_TOOL_REQUESTS:
             seen.setdefault(tool, []).append(line)

@@ -360,6 +360,18 @@ def banner(stack, workspace) -> str:  # type: ignore[no-untyped-def]
             "Watch events arrive in the stream (another terminal):",
             f"  .venv/bin/switchyard tail --from-start --endpoint-url {stack.aws_endpoint}",
         ]
+    destination = next((d for d in workspace.destinations if d.enabled), None)
+    if destination is not None:
+        lines += [
+            "What a destination got, and what its filters dropped:",
+            f"  .venv/bin/switchyard delivery {destination.id} --endpoint-url {stack.aws_endpoint}",
+        ]
+    planned = next((source for plan in workspace.tracking_plans for source in plan.sources), None)
+    if planned is not None:
+        lines += [
+            f"What the tracking plan of {planned} found:",
+            f"  .venv/bin/switchyard violations {planned} --endpoint-url {stack.aws_endpoint}",
+        ]
     lines += ["", "Ctrl-C stops it."]
     return "\n".join(lines)
 

@@ -56,6 +56,7 @@ class WebhookReceiver:
         self.requests: list[Received] = []
         self.accepted: list[Received] = []  # those answered with 2xx
         self._lock = threading.Lock()
+        self._echo_lock = threading.Lock()
         self._server: BaseWSGIServer = make_server(host, port, self._app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="receiver", daemon=True)
 
@@ -102,10 +103,10 @@ class WebhookReceiver:
                 self.accepted.append(received)
         if self.echo is not None and 200 <= status < 300:
             line = self.describe_request(received)
-            for text in (
-                [line] if line else [describe(e, received.signature_valid, received.path) for e in received.events]
-            ):
-                self.echo(text)
+            texts = [line] if line else [describe(e, received.signature_valid, received.path) for e in received.events]
+            with self._echo_lock:  # requests are served by several threads: one whole line at a time
+                for text in texts:
+                    self.echo(text)
         return Response(answer, status=status, headers=headers, content_type="application/json")(
             environ, start_response
         )

@@ -161,7 +161,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 def emit_metrics(items: list[QueuedDelivery], outcomes: dict[str, Outcome]) -> None:
     """EMF per destination (Delivered, NotDelivered, Retried, DeadLettered, DeliveryLatency), and the
     same counts across destinations, which the success-rate alarm reads (alarms cannot SEARCH);
-    per destination and filter, what its destination filters dropped (at most 10 filters each)."""
+    per destination and filter, what its destination filters dropped (at most 10 filters each), and
+    per destination what consent kept from it."""
     totals = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
     for name, count in Counter(METRIC_FOR[outcome.decision.action] for outcome in outcomes.values()).items():
         totals.add_metric(name=name, unit=MetricUnit.Count, value=count)
@@ -180,6 +181,9 @@ def emit_metrics(items: list[QueuedDelivery], outcomes: dict[str, Outcome]) -> N
         for outcome in results[:100]:  # EMF takes at most 100 values per metric
             if outcome.latency_ms is not None:
                 emitter.add_metric(name=Metric.DELIVERY_LATENCY, unit=MetricUnit.Milliseconds, value=outcome.latency_ms)
+        denied = sum(1 for outcome in results if outcome.consent_denied)
+        if denied:
+            emitter.add_metric(name=Metric.FILTERED_BY_CONSENT, unit=MetricUnit.Count, value=denied)
         emitter.flush_metrics()
         for title, count in Counter(outcome.filtered_by for outcome in results if outcome.filtered_by).items():
             by_filter = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)

@@ -31,6 +31,7 @@ class Metric(StrEnum):
     DEAD_LETTERED = "DeadLettered"
     FILTERED = "Filtered"  # unsupported calls and destination filters: outside the success rate
     FILTERED_AT_DESTINATION = "FilteredAtDestination"  # dimensions: destination, filter (its title)
+    FILTERED_BY_CONSENT = "FilteredByConsent"  # dimension: destination
     DELIVERY_LATENCY = "DeliveryLatency"
 
 

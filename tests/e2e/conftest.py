@@ -90,6 +90,10 @@ sources:
   - id: plan-quarantine
     name: Plan quarantine
     write_key: wk_e2e_plan_quarantine_0
+  - id: consented
+    name: Consent-managed app
+    write_key: wk_e2e_consented_000
+    consent_default: deny
 """
 
 # The tool destinations' credentials (tests/e2e/test_destination_tools.py). Those written as
@@ -147,6 +151,11 @@ destinations:
     type: webhook
     sources: [plan-qa, plan-quarantine]
     settings: {{url: "{healthy}/plan-qa"}}
+  - id: ads-hook
+    type: webhook
+    sources: [consented]
+    consent: [Advertising]
+    settings: {{url: "{healthy}/ads"}}
   - id: filtered-hook
     type: webhook
     sources: [filtered]

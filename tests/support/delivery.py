@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from switchyard.config.compiled import CompiledWorkspace, Destination, FunctionConfig, RetryPolicy
+from switchyard.config.compiled import CompiledWorkspace, Destination, FunctionConfig, RetryPolicy, Source
 from switchyard.delivery.attempts import Attempt, AttemptStatus
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.policy import Action
@@ -121,8 +121,11 @@ def make_deliverer(
     max_receives: int = 1000,
     functions: Any = None,
     function_configs: tuple[FunctionConfig, ...] = (),
+    sources: tuple[Source, ...] = (),
 ) -> Deliverer:
-    workspace = CompiledWorkspace("test", destinations=destinations or (destination(),), functions=function_configs)
+    workspace = CompiledWorkspace(
+        "test", sources=sources, destinations=destinations or (destination(),), functions=function_configs
+    )
     return Deliverer(
         lambda: workspace,
         {"webhook": adapter or FakeAdapter()},

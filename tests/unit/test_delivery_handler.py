@@ -88,15 +88,16 @@ def test_records_from_the_dead_letter_queue_are_parked_not_delivered(delivery: M
     assert [item.message_id for item in deliverer.parked] == ["x"] and deliverer.delivered == []
 
 
-def test_destination_filters_drops_are_counted_per_destination_and_filter_title(
+def test_destination_filter_and_consent_drops_are_counted_per_destination(
     delivery: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    items = [delivery.queued(record(name)) for name in ("a", "b", "c")]
+    items = [delivery.queued(record(name)) for name in ("a", "b", "c", "d")]
     outcomes = {
         "a": Outcome(Decision(Action.SKIP), filtered_by="No internal traffic"),
         "b": Outcome(Decision(Action.SKIP), filtered_by="No internal traffic"),
         "c": Outcome(Decision(DONE)),
+        "d": Outcome(Decision(Action.SKIP), consent_denied=True),
     }
     delivery.emit_metrics(items, outcomes)
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
@@ -108,3 +109,5 @@ def test_destination_filters_drops_are_counted_per_destination_and_filter_title(
         [2.0],
     )
     assert sorted(by_filter[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["destination", "filter", "service"]
+    (by_consent,) = [d for d in documents if "FilteredByConsent" in d]
+    assert (by_consent["destination"], by_consent["FilteredByConsent"]) == ("hook", [1.0])

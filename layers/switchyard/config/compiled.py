@@ -42,6 +42,13 @@ class SchemaControls:
         )
 
 
+class ConsentDefault(StrEnum):
+    """What a consent-gated destination gets of a source's events that carry no consent preferences."""
+
+    ALLOW = "allow"
+    DENY = "deny"
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     id: str
@@ -50,6 +57,17 @@ class Source:
     write_key_sha256: str
     labels: dict[str, str] = field(default_factory=dict)
     schema: SchemaControls | None = None
+    consent_default: ConsentDefault = ConsentDefault.ALLOW  # also for configurations stored before consent
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Source:
+        fields = {
+            **document,
+            "schema": SchemaControls.from_document(document["schema"]) if document.get("schema") else None,
+        }
+        if "consent_default" in document:
+            fields["consent_default"] = ConsentDefault(document["consent_default"])
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +147,7 @@ class Destination:
     insert_function: str | None = None
     credentials: tuple[str, ...] = ()  # names of the settings kept in SSM (config/credentials.py)
     filters: tuple[DestinationFilter, ...] = ()
+    consent: tuple[str, ...] = ()  # consent categories an event must grant (all of them)
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -277,12 +296,7 @@ class CompiledWorkspace:
     def from_document(cls, document: dict[str, Any]) -> CompiledWorkspace:
         return cls(
             workspace=document["workspace"],
-            sources=tuple(
-                Source(**{**source, "schema": SchemaControls.from_document(source["schema"])})
-                if source.get("schema")
-                else Source(**{**source, "schema": None})
-                for source in document.get("sources", [])
-            ),
+            sources=tuple(Source.from_document(source) for source in document.get("sources", [])),
             destinations=tuple(
                 Destination(
                     **{
@@ -291,6 +305,7 @@ class CompiledWorkspace:
                         "credentials": tuple(destination.get("credentials", ())),
                         "retry": RetryPolicy(**destination["retry"]),
                         "filters": tuple(DestinationFilter.from_document(f) for f in destination.get("filters", ())),
+                        "consent": tuple(destination.get("consent", ())),
                     }
                 )
                 for destination in document.get("destinations", [])

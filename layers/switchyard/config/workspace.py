@@ -12,6 +12,7 @@ from switchyard import constants
 from switchyard.config.compiled import (
     ALL_EVENTS,
     CompiledWorkspace,
+    ConsentDefault,
     Destination,
     DestinationFilter,
     FilterActionType,
@@ -64,6 +65,10 @@ class SourceSpec(BaseModel):
     enabled: bool = True
     labels: dict[str, str] = Field(default_factory=dict)
     schema_controls: SchemaSpec | None = Field(default=None, alias="schema")
+    consent_default: ConsentDefault = Field(
+        default=ConsentDefault.ALLOW,
+        description="What consent-gated destinations get of events without consent preferences",
+    )
 
 
 class RetrySpec(BaseModel):
@@ -175,6 +180,9 @@ class DestinationBase(BaseModel):
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=MAX_CONCURRENCY)
     retry: RetrySpec = Field(default_factory=RetrySpec)
     filters: list[FilterSpec] = Field(default_factory=list, max_length=MAX_FILTERS_PER_DESTINATION)
+    consent: list[str] = Field(
+        default_factory=list, description="Consent categories an event must grant (context.consent.categoryPreferences)"
+    )
 
     # No settings for a destination function; a tool's model otherwise (see `_tool_spec`).
     settings: DestinationSettings | None = None
@@ -358,6 +366,7 @@ def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None)
                 schema=SchemaControls.from_document(source.schema_controls.model_dump())
                 if source.schema_controls
                 else None,
+                consent_default=source.consent_default,
             )
             for source in spec.sources
         ),
@@ -379,6 +388,7 @@ def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None)
                     DestinationFilter.from_document(spec_filter.model_dump(mode="json"))
                     for spec_filter in destination.filters
                 ),
+                consent=tuple(destination.consent),
             )
             for destination in spec.destinations
         ),

@@ -21,10 +21,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from switchyard.config.compiled import CompiledWorkspace, Destination, FunctionConfig
+from switchyard.config.compiled import CompiledWorkspace, ConsentDefault, Destination, FunctionConfig
 from switchyard.constants import DELIVERY_QUEUE_MAX_RECEIVES
 from switchyard.delivery.attempts import Attempt, AttemptStatus
 from switchyard.delivery.breaker import CircuitBreakers
+from switchyard.delivery.consent import FILTERED_BY_CONSENT, consented
 from switchyard.delivery.deadletters import DeadLetters
 from switchyard.delivery.filters import DestinationFilters
 from switchyard.delivery.policy import Action, Decision, decide, defer
@@ -86,6 +87,7 @@ class Outcome:
     attempt: Attempt | None = None
     latency_ms: float | None = None
     filtered_by: str | None = None  # the destination filter that dropped the event (its title)
+    consent_denied: bool = False  # the event's consent preferences do not grant the destination's categories
 
 
 class Deliverer:
@@ -199,6 +201,8 @@ class Deliverer:
             return
         if self._discard_if_disabled(destination, items, stats, settled):
             return
+        if destination.consent:
+            items = self._apply_consent(workspace, destination, items, stats, settled)
         if destination.filters:
             items = self._apply_filters(destination, items, stats, settled)
         if self._defer_if_circuit_open(destination, items, stats, settled):
@@ -236,6 +240,29 @@ class Deliverer:
             sample = {"received": item.request.event}
             self._count_failure(stats, destination, "discarded.destination_disabled", Count.NOT_DELIVERED, sample)
         return True
+
+    def _apply_consent(
+        self,
+        workspace: CompiledWorkspace,
+        destination: Destination,
+        items: list[QueuedDelivery],
+        stats: DeliveryStats,
+        settled: dict[str, Outcome],
+    ) -> list[QueuedDelivery]:
+        """Only events whose consent preferences grant the destination's categories go on; the others
+        are settled as filtered (`filtered_by_consent`), never retried."""
+        kept = []
+        for item in items:
+            source = workspace.source(str(item.request.event.get("projectId", "")))
+            default = source.consent_default if source is not None else ConsentDefault.DENY
+            if consented(destination, item.request.event, default):
+                kept.append(item)
+                continue
+            settled[item.message_id] = Outcome(Decision(Action.SKIP), consent_denied=True)
+            self._count_failure(
+                stats, destination, FILTERED_BY_CONSENT, Count.FILTERED, {"received": item.request.event}
+            )
+        return kept
 
     def _apply_filters(
         self, destination: Destination, items: list[QueuedDelivery], stats: DeliveryStats, settled: dict[str, Outcome]

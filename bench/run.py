@@ -18,6 +18,7 @@ BENCHMARKS = [
     "bench.destinations",
     "bench.fql",
     "bench.controls",
+    "bench.privacy",
 ]
 
 

@@ -16,6 +16,7 @@ from switchyard.delivery.queue import DeliveryQueue
 from switchyard.delivery.table import DeliveryTable
 from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger, metrics
+from switchyard.privacy.inventory import PiiInventory
 from switchyard.router.archive import Archive
 from switchyard.router.dedupe import DedupeStore
 from switchyard.router.service import BatchReport, KinesisRecord, Router
@@ -24,6 +25,7 @@ from switchyard.settings import RouterSettings
 
 _router: Router | None = None
 _violation_stats: ViolationStats | None = None
+_pii_inventory: PiiInventory | None = None
 _after_archive: Callable[[], None] | None = None
 
 
@@ -35,7 +37,7 @@ def run_after_archive(hook: Callable[[], None] | None) -> None:
 
 
 def router() -> Router:
-    global _router, _violation_stats
+    global _router, _violation_stats, _pii_inventory
     if _router is None:
         settings = RouterSettings.from_environment()
         workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
@@ -47,6 +49,7 @@ def router() -> Router:
             after_archive=_after_archive,
         )
         _violation_stats = ViolationStats(DeliveryTable(settings.delivery_table_name))
+        _pii_inventory = PiiInventory(DeliveryTable(settings.delivery_table_name))
     return _router
 
 
@@ -86,6 +89,11 @@ def record(report: BatchReport) -> None:
             _violation_stats.record(report, datetime.now(UTC))
         except Exception:  # noqa: BLE001 - the counts are for operators; the batch is done, never redone for them
             logger.exception("violation counts could not be written")
+    if report.pii_seen and _pii_inventory is not None:
+        try:
+            _pii_inventory.record(report.pii_seen, datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - the inventory is for operators; the batch is done, never redone for it
+            logger.exception("the personal data inventory could not be written")
     if report.undecodable:
         metrics.add_metric(name=Metric.ROUTER_UNDECODABLE, unit=MetricUnit.Count, value=report.undecodable)
         logger.error("undecodable stream records skipped", extra={"count": report.undecodable})

@@ -94,6 +94,9 @@ sources:
     name: Consent-managed app
     write_key: wk_e2e_consented_000
     consent_default: deny
+  - id: personal
+    name: App with personal data
+    write_key: wk_e2e_personal_000
 """
 
 # The tool destinations' credentials (tests/e2e/test_destination_tools.py). Those written as
@@ -151,6 +154,11 @@ destinations:
     type: webhook
     sources: [plan-qa, plan-quarantine]
     settings: {{url: "{healthy}/plan-qa"}}
+  - id: pii-hook
+    type: webhook
+    sources: [personal]
+    pii: {{block: [credit_card, ip_address, employee_id], hash: [email]}}
+    settings: {{url: "{healthy}/pii"}}
   - id: ads-hook
     type: webhook
     sources: [consented]
@@ -277,6 +285,10 @@ tracking_plans:
       violations: omit
       forward_violations_to: plan-qa
       forward_blocked_to: plan-quarantine
+privacy:
+  inventory: true
+  matchers:
+    - {{name: employee_id, keys: [staff_no], pattern: "EMP-[0-9]{{6}}"}}
 """
 
 FUNCTION_FILES = {

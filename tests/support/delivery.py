@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from switchyard.config.compiled import CompiledWorkspace, Destination, FunctionConfig, RetryPolicy, Source
+from switchyard.config.compiled import (
+    CompiledWorkspace,
+    Destination,
+    FunctionConfig,
+    PrivacySettings,
+    RetryPolicy,
+    Source,
+)
 from switchyard.delivery.attempts import Attempt, AttemptStatus
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.policy import Action
@@ -48,6 +55,7 @@ class FakeAdapter:
         self.answer = answer
         self.failing_events = set(failing_events)
         self.calls: list[tuple[list[str], float]] = []
+        self.events: list[dict[str, Any]] = []  # every event handed over, as the tool would get it
 
     def plan(self, destination: Destination) -> SendPlan:
         return SendPlan(events_per_send=1, attempt_seconds=destination.settings["timeout_seconds"])
@@ -55,6 +63,7 @@ class FakeAdapter:
     def send(self, destination: Destination, events: Sequence[dict[str, Any]], deadline: float) -> list[Attempt]:
         ids = [event["messageId"] for event in events]
         self.calls.append((ids, deadline))
+        self.events += events
         if self.failing_events & set(ids):
             raise RuntimeError("adapter bug")
         return [Attempt(self.answer, "200" if self.answer == DELIVERED else "503", answered_at=NOW)] * len(events)
@@ -122,9 +131,14 @@ def make_deliverer(
     functions: Any = None,
     function_configs: tuple[FunctionConfig, ...] = (),
     sources: tuple[Source, ...] = (),
+    privacy: PrivacySettings | None = None,
 ) -> Deliverer:
     workspace = CompiledWorkspace(
-        "test", sources=sources, destinations=destinations or (destination(),), functions=function_configs
+        "test",
+        sources=sources,
+        destinations=destinations or (destination(),),
+        functions=function_configs,
+        privacy=privacy,
     )
     return Deliverer(
         lambda: workspace,

@@ -144,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     violations.add_argument("--since", default="1h", help="period to report on: 30m, 1h, 24h, 7d (default 1h)")
     _add_target_options(violations)
     violations.set_defaults(run=run_violations)
+
+    privacy = commands.add_parser("privacy", help="personal data: where the router saw which class")
+    privacy_commands = privacy.add_subparsers(dest="privacy_command", required=True)
+    inventory = privacy_commands.add_parser("inventory", help="classes of personal data per source and field")
+    inventory.add_argument("--source", help="one source (default: every source of the region)")
+    inventory.add_argument("--days", type=int, default=7, help="days to look back, today included (default 7)")
+    _add_target_options(inventory)
+    privacy.set_defaults(run=run_privacy)
     return parser
 
 
@@ -301,6 +309,12 @@ def run_violations(args: argparse.Namespace) -> int:
         return fail(str(error))
     print(format_violations(read_violations(table, args.source, period)))
     return 0
+
+
+def run_privacy(args: argparse.Namespace) -> int:
+    from switchyard.cli.privacy import inventory_command
+
+    return inventory_command(args, fail)
 
 
 def run_dev(args: argparse.Namespace) -> int:

@@ -148,6 +148,7 @@ class Destination:
     credentials: tuple[str, ...] = ()  # names of the settings kept in SSM (config/credentials.py)
     filters: tuple[DestinationFilter, ...] = ()
     consent: tuple[str, ...] = ()  # consent categories an event must grant (all of them)
+    pii: DestinationPii | None = None
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -166,6 +167,41 @@ class FunctionConfig:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class PiiMatcher:
+    """A class of personal data: fields whose key is one of `keys` (compared without case, `_`, `-`,
+    spaces or dots), or whose whole string value matches `pattern`."""
+
+    name: str
+    keys: tuple[str, ...]
+    pattern: str | None
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> PiiMatcher:
+        return cls(document["name"], tuple(document["keys"]), document.get("pattern"))
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacySettings:
+    """The workspace's `privacy`: its own matchers beside the built-in ones, and whether the router
+    keeps the inventory of where personal data was seen."""
+
+    inventory: bool
+    matchers: tuple[PiiMatcher, ...]
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> PrivacySettings:
+        return cls(document["inventory"], tuple(PiiMatcher.from_document(m) for m in document["matchers"]))
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationPii:
+    """A destination's `pii`: the classes removed from its events, and those sent as SHA-256."""
+
+    block: tuple[str, ...] = ()
+    hash: tuple[str, ...] = ()
 
 
 class UnplannedEvents(StrEnum):
@@ -249,6 +285,7 @@ class CompiledWorkspace:
     destinations: tuple[Destination, ...] = ()
     functions: tuple[FunctionConfig, ...] = ()
     tracking_plans: tuple[TrackingPlan, ...] = ()
+    privacy: PrivacySettings | None = None  # None: no inventory, the built-in matchers only
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_key_hash", {source.write_key_sha256: source for source in self.sources})
@@ -290,6 +327,7 @@ class CompiledWorkspace:
             "destinations": [asdict(destination) for destination in self.destinations],
             "functions": [asdict(function) for function in self.functions],
             "tracking_plans": [asdict(plan) for plan in self.tracking_plans],
+            "privacy": asdict(self.privacy) if self.privacy is not None else None,
         }
 
     @classmethod
@@ -306,6 +344,9 @@ class CompiledWorkspace:
                         "retry": RetryPolicy(**destination["retry"]),
                         "filters": tuple(DestinationFilter.from_document(f) for f in destination.get("filters", ())),
                         "consent": tuple(destination.get("consent", ())),
+                        "pii": DestinationPii(tuple(pii["block"]), tuple(pii["hash"]))
+                        if (pii := destination.get("pii"))
+                        else None,
                     }
                 )
                 for destination in document.get("destinations", [])
@@ -315,6 +356,7 @@ class CompiledWorkspace:
                 for function in document.get("functions", [])
             ),
             tracking_plans=tuple(TrackingPlan.from_document(plan) for plan in document.get("tracking_plans", ())),
+            privacy=PrivacySettings.from_document(privacy) if (privacy := document.get("privacy")) else None,
         )
 
 

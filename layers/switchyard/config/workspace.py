@@ -23,6 +23,7 @@ from switchyard.config.compiled import (
     write_key_hash,
 )
 from switchyard.config.plans import BASE_DIR, TrackingPlanSpec, check_plan_connections
+from switchyard.config.privacy import DestinationPiiSpec, PrivacySpec, check_pii_classes
 from switchyard.destinations.base import (
     DEFAULT_CONCURRENCY,
     DEFAULT_RATE_LIMIT_PER_SECOND,
@@ -183,6 +184,7 @@ class DestinationBase(BaseModel):
     consent: list[str] = Field(
         default_factory=list, description="Consent categories an event must grant (context.consent.categoryPreferences)"
     )
+    pii: DestinationPiiSpec | None = Field(default=None, description="Personal data removed or hashed before delivery")
 
     # No settings for a destination function; a tool's model otherwise (see `_tool_spec`).
     settings: DestinationSettings | None = None
@@ -225,6 +227,7 @@ class WorkspaceSpec(BaseModel):
     destinations: list[DestinationSpec] = Field(default_factory=list)
     functions: list[FunctionSpec] = Field(default_factory=list)
     tracking_plans: list[TrackingPlanSpec] = Field(default_factory=list)
+    privacy: PrivacySpec | None = None
 
     @field_validator("sources")
     @classmethod
@@ -260,6 +263,7 @@ class WorkspaceSpec(BaseModel):
                         f"destination {destination.id!r}: `{field_name}: {function_id}` must name a {wanted} function"
                     )
         check_plan_connections(self.tracking_plans, known)
+        check_pii_classes([(d.id, d.pii) for d in self.destinations if d.pii is not None], self.privacy)
         return self
 
 
@@ -389,6 +393,7 @@ def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None)
                     for spec_filter in destination.filters
                 ),
                 consent=tuple(destination.consent),
+                pii=destination.pii.compiled() if destination.pii is not None else None,
             )
             for destination in spec.destinations
         ),
@@ -406,4 +411,5 @@ def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None)
             for function in spec.functions
         ),
         tracking_plans=tuple(plan.compiled() for plan in spec.tracking_plans),
+        privacy=spec.privacy.compiled() if spec.privacy is not None else None,
     )

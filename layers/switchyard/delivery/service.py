@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from switchyard.config.compiled import CompiledWorkspace, ConsentDefault, Destination, FunctionConfig
+from switchyard.config.compiled import CompiledWorkspace, ConsentDefault, Destination, DestinationPii, FunctionConfig
 from switchyard.constants import DELIVERY_QUEUE_MAX_RECEIVES
 from switchyard.delivery.attempts import Attempt, AttemptStatus
 from switchyard.delivery.breaker import CircuitBreakers
@@ -34,6 +34,7 @@ from switchyard.delivery.requests import LIVE_LANE, DeliveryRequest
 from switchyard.delivery.stats import Count, DeliveryStats
 from switchyard.destinations.driver import SendPlan
 from switchyard.functions.runtime import DROPPED, OK, EventResult
+from switchyard.privacy.pii import Scanners, redacted
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ class Deliverer:
         self._rng = rng or random.Random()
         self._max_receives = max_receives
         self._filters = filters or DestinationFilters()
+        self._pii = Scanners()
 
     def deliver(self, items: Sequence[QueuedDelivery], budget_seconds: float = 45.0) -> dict[str, Outcome]:
         """An outcome per queue message id; destinations are served in parallel, and every attempt
@@ -205,6 +207,8 @@ class Deliverer:
             items = self._apply_consent(workspace, destination, items, stats, settled)
         if destination.filters:
             items = self._apply_filters(destination, items, stats, settled)
+        if destination.pii is not None:
+            self._apply_pii(workspace, destination.pii, items)
         if self._defer_if_circuit_open(destination, items, stats, settled):
             return
         sendable = self._within_rate_limit(destination, items, stats, settled)
@@ -282,6 +286,17 @@ class Deliverer:
                 item.request.event_json = None
             kept.append(item)
         return kept
+
+    def _apply_pii(self, workspace: CompiledWorkspace, pii: DestinationPii, items: list[QueuedDelivery]) -> None:
+        """The destination's `pii`: fields of its blocked classes removed, of its hashed ones sent
+        as SHA-256 (after the filters, which may test them)."""
+        scanner = self._pii.get(workspace.privacy.matchers if workspace.privacy is not None else ())
+        block, hash_ = frozenset(pii.block), frozenset(pii.hash)
+        for item in items:
+            found = [f for f in scanner.find(item.request.event) if f.kind in block or f.kind in hash_]
+            if found:
+                item.request.event = redacted(item.request.event, found, block, hash_)
+                item.request.event_json = None
 
     def _defer_if_circuit_open(
         self, destination: Destination, items: list[QueuedDelivery], stats: DeliveryStats, settled: dict[str, Outcome]

@@ -30,6 +30,8 @@ import orjson
 
 from switchyard.config.compiled import CompiledWorkspace
 from switchyard.delivery.requests import DeliveryRequest
+from switchyard.privacy.inventory import count_pii
+from switchyard.privacy.pii import Scanners
 from switchyard.router.dedupe import Claims
 from switchyard.router.plans import (
     Checked,
@@ -88,6 +90,8 @@ class BatchReport:
     # (source id, why) -> events its tracking plan blocked (forwarded ones included)
     blocked_by_plan: Counter[tuple[str, PlanBlock]] = field(default_factory=Counter)
     forwarded: int = 0  # violation events and blocked events sent to other sources
+    # (source id, class, field) -> archived events holding that class of personal data there
+    pii_seen: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     # The latest violating (or blocked) message per (source, label, violation type), for `switchyard violations`.
     violation_samples: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     first_failure: str | None = None  # sequence number the retry must start from
@@ -123,6 +127,7 @@ class Router:
         self._after_archive = after_archive
         self._schema_filters = SchemaFilters()
         self._plans = TrackingPlans()
+        self._pii = Scanners()
 
     def process(self, records: Sequence[KinesisRecord]) -> BatchReport:
         report = BatchReport(received=len(records))
@@ -146,6 +151,7 @@ class Router:
                 cut -= 1  # what a tracking plan forwarded shares its origin's record: all of it is retried
         fresh = [event for event in events[:cut] if event.record_id in claims.fresh]
         report.duplicates = cut - len(fresh)
+        self._take_pii_inventory(fresh, report)
         try:
             report.archive_objects = self._archive.write(fresh) if fresh else []
             report.archived = len(fresh)
@@ -163,6 +169,13 @@ class Router:
             report.first_failure = events[cut].sequence
             report.error = "dedupe claims could not be written"
         return report
+
+    def _take_pii_inventory(self, fresh: list[StreamEvent], report: BatchReport) -> None:
+        """Where the archived events hold personal data, when the workspace keeps the inventory."""
+        privacy = self._workspace().privacy
+        if privacy is not None and privacy.inventory and fresh:
+            scanner = self._pii.get(privacy.matchers)
+            report.pii_seen = count_pii(scanner, [(event.source_id, event.message) for event in fresh])
 
     def _apply_schema_filters(self, events: list[StreamEvent], report: BatchReport) -> list[StreamEvent]:
         """The events their sources' schema filters keep, traits omitted where they say."""

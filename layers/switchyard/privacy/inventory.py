@@ -1,0 +1,102 @@
+"""Where personal data was seen: per source and day, how many events held each class of personal
+data in each field (list positions as `*`), in the delivery table (`pii#<source>`, sk the day).
+
+The router looks at the events it archives (not duplicates, not blocked ones): at most
+SAMPLE_PER_BATCH of each source's events in a batch, picked at random, and counts them scaled to the
+source's events in the batch, so the inventory costs about the same per batch whatever its size
+(a field in one event of a thousand is found over a few batches, not in every one). It writes once
+per batch and source: one update adding the batch's counts. At most MAX_FIELDS_PER_BATCH (class,
+field) pairs per source and batch are counted, so an event with thousands of generated keys cannot
+make the item or the write grow without bound.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from switchyard.delivery.table import PK, SK, TTL, DeliveryTable
+from switchyard.privacy.pii import PiiScanner
+
+RETENTION_DAYS = 90
+MAX_FIELDS_PER_BATCH = 100
+SAMPLE_PER_BATCH = 20
+_SEPARATOR = " | "
+_POSITION = re.compile(r"(?<=\.)\d+(?=\.|$)")
+
+
+def field_pattern(field: str) -> str:
+    """`traits.cards.0` -> `traits.cards.*`: one row per field, whatever the list position."""
+    return _POSITION.sub("*", field)
+
+
+def count_pii(
+    scanner: PiiScanner,
+    messages: list[tuple[str, dict[str, Any]]],
+    sample: int = SAMPLE_PER_BATCH,
+    rng: random.Random | None = None,
+) -> Counter[tuple[str, str, str]]:
+    """(source, class, field) -> the source's events holding it, estimated from up to `sample` of
+    them per source, picked at random (an every-n-th pick would miss what alternates with n); at
+    most MAX_FIELDS_PER_BATCH pairs per source."""
+    rng = rng or random.Random()
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for source_id, message in messages:
+        by_source.setdefault(source_id, []).append(message)
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for source_id, events in by_source.items():
+        looked_at = events if len(events) <= sample else rng.sample(events, sample)
+        weight = len(events) / len(looked_at)
+        seen: Counter[tuple[str, str]] = Counter()
+        for message in looked_at:
+            for pair in {(found.kind, field_pattern(found.field)) for found in scanner.find(message)}:
+                if pair in seen or len(seen) < MAX_FIELDS_PER_BATCH:
+                    seen[pair] += 1
+        for (kind, field), count in seen.items():
+            counts[(source_id, kind, field)] = max(1, round(count * weight))
+    return counts
+
+
+class PiiInventory:
+    def __init__(self, table: DeliveryTable) -> None:
+        self._table = table
+
+    def record(self, counts: Counter[tuple[str, str, str]], at: datetime) -> None:
+        by_source: dict[str, Counter[str]] = {}
+        for (source_id, kind, field), count in counts.items():
+            by_source.setdefault(source_id, Counter())[f"{kind}{_SEPARATOR}{field}"] += count
+        expiry = str(int((at + timedelta(days=RETENTION_DAYS)).timestamp()))
+        for source_id, fields in by_source.items():
+            names = {"#ttl": TTL} | {f"#f{i}": name for i, name in enumerate(fields)}
+            values: dict[str, Any] = {":ttl": {"N": expiry}}
+            values |= {f":v{i}": {"N": str(count)} for i, count in enumerate(fields.values())}
+            self._table.client.update_item(
+                TableName=self._table.name,
+                Key={PK: {"S": f"pii#{source_id}"}, SK: {"S": at.strftime("%Y-%m-%d")}},
+                UpdateExpression="ADD " + ", ".join(f"#f{i} :v{i}" for i in range(len(fields))) + " SET #ttl = :ttl",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+
+
+@dataclass
+class InventoryReport:
+    source_id: str
+    days: int
+    seen: dict[tuple[str, str], int]  # (class, field) -> events
+
+
+def read_inventory(table: DeliveryTable, source_id: str, days: int, now: datetime | None = None) -> InventoryReport:
+    now = now or datetime.now(UTC)
+    first = (now - timedelta(days=days - 1)).strftime("%Y-%m-%d")
+    seen: Counter[tuple[str, str]] = Counter()
+    for item in table.query_all(f"pii#{source_id}", sk_from=first, sk_to=now.strftime("%Y-%m-%d")):
+        for name, value in item.items():
+            if _SEPARATOR in name:
+                kind, _, field = name.partition(_SEPARATOR)
+                seen[(kind, field)] += int(value["N"])
+    return InventoryReport(source_id, days, dict(sorted(seen.items())))

@@ -1,6 +1,8 @@
 """Delivering one batch from the delivery queue: each destination on its own, none waiting for another.
 
-Per destination: a circuit breaker skips destinations that keep failing, a shared rate limit
+Per destination: its data controls first (consent, destination filters, personal data removed or
+hashed: delivery/consent.py, delivery/filters.py, privacy/pii.py), so live traffic and replays
+pass the same ones; then a circuit breaker skips destinations that keep failing, a shared rate limit
 decides how many may go out this second, and up to `concurrency` requests run at once. Every
 message gets a decision: done, retry later (with a delay), dead-letter, or dropped (final).
 
@@ -196,8 +198,9 @@ class Deliverer:
         deadline: float,
         settled: dict[str, Outcome],
     ) -> None:
-        """The steps, each settling what it decides: configured? enabled? circuit closed? within
-        the rate limit? the insert function's verdict? time left? Then the adapter's answers."""
+        """The steps, each settling what it decides: configured? enabled? consented? kept by the
+        destination's filters (and its personal data removed or hashed)? circuit closed? within the
+        rate limit? the insert function's verdict? time left? Then the adapter's answers."""
         if destination is None:
             self._park_unconfigured(items, settled)
             return

@@ -31,13 +31,15 @@ class ConfigTable(Construct):
         )
 
 
-def grant_workspace_read(table: dynamodb.ITable, grantee: iam.IGrantable) -> None:
-    """`GetItem` on the workspace item only: what ingest, router and delivery read. The item holds
-    write-key hashes; no function may scan or query the table, nor read any other item."""
+def grant_workspace_read(table: dynamodb.ITable, grantee: iam.IGrantable, *, suppressions: bool = False) -> None:
+    """`GetItem` on the workspace item only (and, for ingest, the suppressed users' item): what
+    ingest, router and delivery read. The item holds write-key hashes; no function may scan or
+    query the table, nor read any other item."""
+    keys = [constants.CONFIG_WORKSPACE_KEY, *([constants.CONFIG_SUPPRESSIONS_KEY] if suppressions else [])]
     grantee.grant_principal.add_to_principal_policy(
         iam.PolicyStatement(
             actions=["dynamodb:GetItem"],
             resources=[table.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [constants.CONFIG_WORKSPACE_KEY]}},
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys}},
         )
     )

@@ -41,4 +41,4 @@ class IngestFunction(Construct):
             memory_size=INGEST_MEMORY_MB,
         )
         stream.grant_write(self.function)  # kinesis:PutRecord(s), ListShards on this stream
-        grant_workspace_read(config_table, self.function)
+        grant_workspace_read(config_table, self.function, suppressions=True)  # drops suppressed users' events

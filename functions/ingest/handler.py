@@ -30,6 +30,7 @@ from switchyard.ingest.service import HttpRequest, IngestOutcome, IngestService,
 from switchyard.ingest.settings import IngestSettings
 from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger, metrics
+from switchyard.privacy.suppression import CachedSuppressions, SuppressionStore
 from switchyard.streams import KinesisEventStream
 
 # CORS as the browser library needs it: every response readable cross-origin, Retry-After visible.
@@ -154,6 +155,15 @@ class IngestApi:
             metrics.add_dimension(name=Dimension.SOURCE, value=outcome.source_id)
             metrics.add_metric(name=Metric.MESSAGES_RECEIVED, unit=MetricUnit.Count, value=outcome.accepted)
             metrics.add_metric(name=Metric.BYTES_RECEIVED, unit=MetricUnit.Bytes, value=outcome.accepted_bytes)
+        if outcome.suppressed:
+            with single_metric(
+                name=Metric.MESSAGES_SUPPRESSED,
+                unit=MetricUnit.Count,
+                value=outcome.suppressed,
+                namespace=METRICS_NAMESPACE,
+                default_dimensions={Dimension.SERVICE: SERVICE_NAME, Dimension.SOURCE: outcome.source_id},
+            ):
+                pass
         for reason, count in outcome.discards.items():
             with single_metric(
                 name=Metric.MESSAGES_DISCARDED,
@@ -200,8 +210,11 @@ def api() -> IngestApi:
     """Built on first use, not at import: no AWS calls or clients at cold-start import time."""
     settings = IngestSettings.from_environment()
     workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
+    suppressions = CachedSuppressions(SuppressionStore(settings.config_table_name), settings.config_cache_seconds)
     stream = KinesisEventStream(settings.events_stream_name, budget_seconds=settings.put_budget_seconds)
-    service = IngestService(workspace.get, stream, settings.region, functions=FunctionInvoker(settings.region))
+    service = IngestService(
+        workspace.get, stream, settings.region, functions=FunctionInvoker(settings.region), suppressed=suppressions.get
+    )
     return IngestApi(service)
 
 

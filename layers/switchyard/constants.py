@@ -71,6 +71,7 @@ ENV_REPLAY_QUEUE_URL = "REPLAY_QUEUE_URL"
 # Config table layout: the whole applied workspace is one item, so an apply is atomic.
 CONFIG_PK = "pk"
 CONFIG_WORKSPACE_KEY = "workspace"
+CONFIG_SUPPRESSIONS_KEY = "suppressions"  # suppressed userIds and anonymousIds (privacy/suppression.py)
 
 # Dedupe table layout.
 DEDUPE_PK = "pk"

@@ -13,6 +13,7 @@ class Metric(StrEnum):
     MESSAGES_DISCARDED = "MessagesDiscarded"
     REQUESTS_REFUSED = "RequestsRefused"
     REQUESTS_FAILED = "RequestsFailed"
+    MESSAGES_SUPPRESSED = "MessagesSuppressed"  # per source: valid messages of suppressed users, dropped
     # Router (dimension: service)
     ROUTER_RECORDS = "RouterRecords"
     ARCHIVED = "Archived"

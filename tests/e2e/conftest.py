@@ -97,6 +97,9 @@ sources:
   - id: personal
     name: App with personal data
     write_key: wk_e2e_personal_000
+  - id: private
+    name: App with suppressed users
+    write_key: wk_e2e_private_000
 """
 
 # The tool destinations' credentials (tests/e2e/test_destination_tools.py). Those written as
@@ -154,6 +157,10 @@ destinations:
     type: webhook
     sources: [plan-qa, plan-quarantine]
     settings: {{url: "{healthy}/plan-qa"}}
+  - id: private-hook
+    type: webhook
+    sources: [private]
+    settings: {{url: "{healthy}/private"}}
   - id: pii-hook
     type: webhook
     sources: [personal]

@@ -70,8 +70,16 @@ def test_role_grants_exactly_what_ingest_uses(template_json: dict) -> None:
     }
 
 
-@pytest.mark.parametrize("function", ["IngestFunction", "RouterFunction", "DeliveryFunction"])
-def test_config_readers_may_get_only_the_workspace_item(template_json: dict, function: str) -> None:
+@pytest.mark.parametrize(
+    ("function", "keys"),
+    [
+        ("IngestFunction", [constants.CONFIG_WORKSPACE_KEY, constants.CONFIG_SUPPRESSIONS_KEY]),
+        ("RouterFunction", [constants.CONFIG_WORKSPACE_KEY]),
+        ("DeliveryFunction", [constants.CONFIG_WORKSPACE_KEY]),
+    ],
+)
+def test_config_readers_may_get_only_the_workspace_item(template_json: dict, function: str, keys: list[str]) -> None:
+    """Ingest also reads the suppressed users' item."""
     policy = named(template_json, "AWS::IAM::Policy", f"{function}RoleDefaultPolicy")
     (statement,) = [
         s
@@ -79,9 +87,7 @@ def test_config_readers_may_get_only_the_workspace_item(template_json: dict, fun
         if "Fn::GetAtt" in s["Resource"] and s["Resource"]["Fn::GetAtt"][0].startswith("ConfigTable")
     ]
     assert statement["Action"] == "dynamodb:GetItem"
-    assert statement["Condition"] == {
-        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [constants.CONFIG_WORKSPACE_KEY]}
-    }
+    assert statement["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys}}
 
 
 def test_role_has_no_aws_managed_policies(template_json: dict) -> None:

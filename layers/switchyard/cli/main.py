@@ -152,6 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     inventory.add_argument("--days", type=int, default=7, help="days to look back, today included (default 7)")
     _add_target_options(inventory)
     privacy.set_defaults(run=run_privacy)
+
+    users = commands.add_parser("users", help="suppressed users: ingest drops their events")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    for name, help_text in (("suppress", "drop these users' events from now on"), ("unsuppress", "take them again")):
+        command = user_commands.add_parser(name, help=help_text)
+        command.add_argument("user_ids", nargs="*", metavar="USER_ID")
+        command.add_argument("--anonymous-id", action="append", help="an anonymousId too (repeatable)")
+        command.add_argument(
+            "--days", type=int, default=30, help="suppress: anonymousIds tied to the users in this many days of archive"
+        )
+        _add_target_options(command)
+    _add_target_options(user_commands.add_parser("suppressed", help="who is suppressed"))
+    users.set_defaults(run=run_users)
     return parser
 
 
@@ -315,6 +328,12 @@ def run_privacy(args: argparse.Namespace) -> int:
     from switchyard.cli.privacy import inventory_command
 
     return inventory_command(args, fail)
+
+
+def run_users(args: argparse.Namespace) -> int:
+    from switchyard.cli.users import users_command
+
+    return users_command(args, fail)
 
 
 def run_dev(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from switchyard.ingest.messages import (
 )
 from switchyard.ingest.numbers import exact_json
 from switchyard.ingest.pixel import decode_pixel_query
+from switchyard.privacy.suppression import is_suppressed
 from switchyard.streams import StreamRecord, StreamWriteFailed
 from switchyard.timeutil import format_timestamp, utc_now
 
@@ -61,6 +62,7 @@ class IngestOutcome:
     source_id: str | None = None
     accepted: int = 0
     accepted_bytes: int = 0
+    suppressed: int = 0  # valid messages of suppressed users, dropped (never logged)
     discards: Counter[str] = field(default_factory=Counter)
     # The first few discarded messages, as they are: the handler logs their shape, when it logs.
     discard_samples: list[tuple[Discard, Any]] = field(default_factory=list)
@@ -79,8 +81,10 @@ class IngestService:
         region: str,
         now: Callable[[], datetime] = utc_now,
         functions: SourceFunctions | None = None,
+        suppressed: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         self._workspace = workspace
+        self._suppressed = suppressed
         self._stream = stream
         self._region = region
         self._now = now
@@ -149,6 +153,14 @@ class IngestService:
     def _authenticate(self, authorization: str | None, body_key: object) -> Source:
         return self._source_for(resolve_write_key(authorization, body_key))
 
+    def _suppressed_ids(self) -> frozenset[str]:
+        if self._suppressed is None:
+            return frozenset()
+        try:
+            return self._suppressed()
+        except Exception as error:  # never take a message a suppression might have dropped
+            raise ServiceUnavailable("config_unavailable", "Configuration is unavailable; retry.") from error
+
     def _current_workspace(self) -> CompiledWorkspace:
         try:
             return self._workspace()
@@ -206,12 +218,17 @@ class IngestService:
         single: bool,
     ) -> None:
         received_text = format_timestamp(context.received_at)
+        suppressed = self._suppressed_ids()
         accepted: list[AcceptedMessage] = []
         for item, result in zip(items, process_all(items, call_type, context, received_text), strict=True):
-            if type(result) is AcceptedMessage:
-                accepted.append(result)
-            else:
+            if type(result) is not AcceptedMessage:
                 outcome.discard(result, item)
+            elif suppressed and is_suppressed(item, suppressed):
+                outcome.suppressed += 1  # answered as taken, so the SDK does not send it again
+            else:
+                accepted.append(result)
+        if not accepted and outcome.suppressed:
+            return
         if not accepted:
             if single and outcome.discard_samples:
                 problem = outcome.discard_samples[0][0]

@@ -131,15 +131,30 @@ def _at(value: Any, path: list[str]) -> Any:
 
 def _with_fields(event: dict[str, Any], action: FilterAction, removed: list[str]) -> dict[str, Any]:
     """The event with the listed keys removed (drop) or alone kept (allow) in each listed object;
-    objects along the way are copied, never changed in place. `removed` gets the removed paths."""
-    changed = dict(event)
+    objects along the way are copied, never changed in place, and only when something goes (most
+    events of an `all` filter carry none of its keys). `removed` gets the removed paths."""
     dropping = action.type is FilterActionType.DROP_PROPERTIES
+    changed = event
     for path, keys in action.fields:
-        target = copied_object_at(changed, [name for name in path.split(".") if name])
-        if target is None:
+        names = [name for name in path.split(".") if name]
+        current = _object_at(changed, names)
+        if current is None:
             continue
         listed = set(keys)
-        for key in [key for key in target if (key in listed) is dropping]:
-            del target[key]
+        going = [key for key in current if (key in listed) is dropping]
+        if not going:
+            continue
+        if changed is event:
+            changed = dict(event)
+        target = copied_object_at(changed, names)
+        for key in going:
+            del target[key]  # type: ignore[union-attr]
             removed.append(f"{path}.{key}" if path else key)
     return changed
+
+
+def _object_at(event: dict[str, Any], names: list[str]) -> dict[str, Any] | None:
+    value: Any = event
+    for name in names:
+        value = value.get(name) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else None

@@ -1,4 +1,4 @@
-"""The delivery table: dead letters, Event Delivery statistics and rate-limit windows, by key prefix.
+r"""The delivery table: dead letters, Event Delivery statistics and rate-limit windows, by key prefix.
 
 | pk                    | sk                          | what                                   |
 |-----------------------|-----------------------------|----------------------------------------|
@@ -6,10 +6,14 @@
 | `stats#<destination>` | `<YYYY-MM-DDTHH:MM>`        | counters and a latency histogram per minute |
 | `errors#<destination>`| `<label>`                   | the latest sample of an error group    |
 | `rate#<destination>`  | `<epoch second>`            | events sent in that second             |
+| `violations#<source>` | `<YYYY-MM-DDTHH:MM>`        | tracking plan violations per minute (router/violations.py) |
+| `violation-samples#<source>` | `<event> \| <kind>`  | the latest sample of each              |
+| `pii#<source>`        | `<YYYY-MM-DD>`              | where personal data was seen (privacy/inventory.py) |
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.config import Config
@@ -32,6 +36,21 @@ class DeliveryTable:
         if self._dynamodb is None:
             self._dynamodb = aws.client("dynamodb", config=Config(max_pool_connections=32))
         return self._dynamodb
+
+    def add_counts(self, pk: str, sk: str, counts: Mapping[str, int], expires_at: int) -> None:
+        """One UpdateItem adding each count to the attribute of its name (ADD), and the item's expiry."""
+        if not counts:
+            return
+        names = {"#ttl": TTL} | {f"#f{i}": name for i, name in enumerate(counts)}
+        values: dict[str, Any] = {":ttl": {"N": str(expires_at)}}
+        values |= {f":v{i}": {"N": str(count)} for i, count in enumerate(counts.values())}
+        self.client.update_item(
+            TableName=self.name,
+            Key={PK: {"S": pk}, SK: {"S": sk}},
+            UpdateExpression="ADD " + ", ".join(f"#f{i} :v{i}" for i in range(len(counts))) + " SET #ttl = :ttl",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def query_all(self, pk: str, **conditions: Any) -> list[dict[str, Any]]:
         """Every item of a partition (optionally an sk range), following pagination."""

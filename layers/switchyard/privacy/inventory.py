@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from switchyard.delivery.table import PK, SK, TTL, DeliveryTable
+from switchyard.delivery.table import DeliveryTable
 from switchyard.privacy.pii import PiiScanner
 
 RETENTION_DAYS = 90
@@ -69,18 +69,9 @@ class PiiInventory:
         by_source: dict[str, Counter[str]] = {}
         for (source_id, kind, field), count in counts.items():
             by_source.setdefault(source_id, Counter())[f"{kind}{_SEPARATOR}{field}"] += count
-        expiry = str(int((at + timedelta(days=RETENTION_DAYS)).timestamp()))
+        expiry = int((at + timedelta(days=RETENTION_DAYS)).timestamp())
         for source_id, fields in by_source.items():
-            names = {"#ttl": TTL} | {f"#f{i}": name for i, name in enumerate(fields)}
-            values: dict[str, Any] = {":ttl": {"N": expiry}}
-            values |= {f":v{i}": {"N": str(count)} for i, count in enumerate(fields.values())}
-            self._table.client.update_item(
-                TableName=self._table.name,
-                Key={PK: {"S": f"pii#{source_id}"}, SK: {"S": at.strftime("%Y-%m-%d")}},
-                UpdateExpression="ADD " + ", ".join(f"#f{i} :v{i}" for i in range(len(fields))) + " SET #ttl = :ttl",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+            self._table.add_counts(f"pii#{source_id}", at.strftime("%Y-%m-%d"), fields, expiry)
 
 
 @dataclass

@@ -26,8 +26,8 @@ def _minute(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M")
 
 
-def _expiry(at: datetime) -> str:
-    return str(int((at + timedelta(days=RETENTION_DAYS)).timestamp()))
+def _expiry(at: datetime) -> int:
+    return int((at + timedelta(days=RETENTION_DAYS)).timestamp())
 
 
 class ViolationStats:
@@ -41,7 +41,7 @@ class ViolationStats:
         for (source, reason), count in report.blocked_by_plan.items():
             counts.setdefault(source, Counter())[f"b_{reason}"] += count
         for source, fields in counts.items():
-            self._add(source, _minute(at), fields, at)
+            self._table.add_counts(f"violations#{source}", _minute(at), fields, _expiry(at))
         for (source, label, key), sample in report.violation_samples.items():
             self._table.client.put_item(
                 TableName=self._table.name,
@@ -49,21 +49,9 @@ class ViolationStats:
                     PK: {"S": f"violation-samples#{source}"},
                     SK: {"S": f"{label}{_SEPARATOR}{key}"},
                     "sample": {"S": orjson.dumps({**sample, "at": at.isoformat()}, default=str).decode()},
-                    TTL: {"N": _expiry(at)},
+                    TTL: {"N": str(_expiry(at))},
                 },
             )
-
-    def _add(self, source: str, minute: str, fields: Counter[str], at: datetime) -> None:
-        names = {"#ttl": TTL} | {f"#f{i}": name for i, name in enumerate(fields)}
-        values: dict[str, Any] = {":ttl": {"N": _expiry(at)}}
-        values |= {f":v{i}": {"N": str(count)} for i, count in enumerate(fields.values())}
-        self._table.client.update_item(
-            TableName=self._table.name,
-            Key={PK: {"S": f"violations#{source}"}, SK: {"S": minute}},
-            UpdateExpression="ADD " + ", ".join(f"#f{i} :v{i}" for i in range(len(fields))) + " SET #ttl = :ttl",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
 
 
 @dataclass

@@ -127,7 +127,7 @@ class Delivery(Construct):
             timeout=Duration.seconds(constants.DELIVERY_LAMBDA_TIMEOUT_SECONDS),
             memory_size=DELIVERY_MEMORY_MB,
         )
-        grant_workspace_read(config_table, self.function)
+        grant_workspace_read(config_table, self.function, suppressions=True)  # skips suppressed users' events
         # Destination credentials (SecureStrings written by `switchyard apply`; `aws/ssm` key, whose
         # key policy lets principals of the account decrypt through SSM).
         credentials_arn = Stack.of(self).format_arn(

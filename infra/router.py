@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -29,6 +30,8 @@ from infra.paths import FUNCTIONS_DIR
 from switchyard import constants
 
 ROUTER_MEMORY_MB = 1024  # also buys CPU: gzip of the archive objects, JSON of 500-record batches
+# The delivery-table items the router writes (router/violations.py, privacy/inventory.py).
+ROUTER_DELIVERY_TABLE_KEYS = ("violations#*", "violation-samples#*", "pii#*")
 
 
 class Router(Construct):
@@ -69,8 +72,15 @@ class Router(Construct):
         archive.grant_write_objects(self.function)  # PutObject on archive objects, any key
         nag.acknowledge_archive_objects(self.function, archive.bucket)
         delivery_queue.grant_send_messages(self.function)
-        # Tracking plans' violation counts (UpdateItem ADD) and their latest samples (PutItem); no reads.
-        delivery_table.grant(self.function, "dynamodb:UpdateItem", "dynamodb:PutItem")
+        # Tracking plans' violation counts (UpdateItem ADD) and latest samples (PutItem), and the
+        # personal-data inventory: only their own items (never dead letters, stats or rate windows); no reads.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:UpdateItem"],
+                resources=[delivery_table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(ROUTER_DELIVERY_TABLE_KEYS)}},
+            )
+        )
         # The event source grants the stream reads it needs (and nothing to write).
         self.function.add_event_source(
             event_sources.KinesisEventSource(

@@ -35,6 +35,7 @@ from switchyard.destinations.function import FunctionDestinationAdapter
 from switchyard.functions.invoker import FunctionInvoker
 from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger
+from switchyard.privacy.suppression import CachedSuppressions, SuppressionStore
 from switchyard.settings import DeliverySettings
 
 METRIC_FOR = {
@@ -128,6 +129,7 @@ def handler() -> DeliveryHandler:
         CircuitBreakers(),
         lambda: DeliveryStats(table),
         functions=functions,
+        suppressed=CachedSuppressions(SuppressionStore(settings.config_table_name), settings.config_cache_seconds).get,
     )
     return DeliveryHandler(deliverer, aws.client("sqs"))
 

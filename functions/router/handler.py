@@ -73,13 +73,9 @@ def _emit(name: Metric, count: int, source_id: str, dimension: Dimension, value:
         metric.add_dimension(name=dimension, value=value)
 
 
-def record(report: BatchReport) -> None:
-    metrics.add_metric(name=Metric.ROUTER_RECORDS, unit=MetricUnit.Count, value=report.received)
-    metrics.add_metric(name=Metric.DUPLICATES, unit=MetricUnit.Count, value=report.duplicates)
-    metrics.add_metric(name=Metric.ARCHIVED, unit=MetricUnit.Count, value=report.archived)
-    metrics.add_metric(name=Metric.FANNED_OUT, unit=MetricUnit.Count, value=report.fanned_out)
-    for (source_id, reason), count in report.filtered_at_source.items():
-        _emit(Metric.FILTERED_AT_SOURCE, count, source_id, Dimension.REASON, reason)
+def record_for_operators(report: BatchReport) -> None:
+    """What tracking plans found and where personal data was seen: metrics, and the counts and
+    samples `switchyard violations` and `switchyard privacy inventory` read."""
     for (source_id, kind), count in _per_source_and_type(report).items():
         _emit(Metric.PLAN_VIOLATIONS, count, source_id, Dimension.VIOLATION_TYPE, kind)
     for (source_id, reason), count in report.blocked_by_plan.items():
@@ -94,6 +90,17 @@ def record(report: BatchReport) -> None:
             _pii_inventory.record(report.pii_seen, datetime.now(UTC))
         except Exception:  # noqa: BLE001 - the inventory is for operators; the batch is done, never redone for it
             logger.exception("the personal data inventory could not be written")
+
+
+def record(report: BatchReport) -> None:
+    metrics.add_metric(name=Metric.ROUTER_RECORDS, unit=MetricUnit.Count, value=report.received)
+    metrics.add_metric(name=Metric.DUPLICATES, unit=MetricUnit.Count, value=report.duplicates)
+    metrics.add_metric(name=Metric.ARCHIVED, unit=MetricUnit.Count, value=report.archived)
+    metrics.add_metric(name=Metric.FANNED_OUT, unit=MetricUnit.Count, value=report.fanned_out)
+    for (source_id, reason), count in report.filtered_at_source.items():
+        _emit(Metric.FILTERED_AT_SOURCE, count, source_id, Dimension.REASON, reason)
+    if report.first_failure is None:  # a batch that will be retried is counted by its retry
+        record_for_operators(report)
     if report.undecodable:
         metrics.add_metric(name=Metric.ROUTER_UNDECODABLE, unit=MetricUnit.Count, value=report.undecodable)
         logger.error("undecodable stream records skipped", extra={"count": report.undecodable})

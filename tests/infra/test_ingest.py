@@ -75,11 +75,11 @@ def test_role_grants_exactly_what_ingest_uses(template_json: dict) -> None:
     [
         ("IngestFunction", [constants.CONFIG_WORKSPACE_KEY, constants.CONFIG_SUPPRESSIONS_KEY]),
         ("RouterFunction", [constants.CONFIG_WORKSPACE_KEY]),
-        ("DeliveryFunction", [constants.CONFIG_WORKSPACE_KEY]),
+        ("DeliveryFunction", [constants.CONFIG_WORKSPACE_KEY, constants.CONFIG_SUPPRESSIONS_KEY]),
     ],
 )
 def test_config_readers_may_get_only_the_workspace_item(template_json: dict, function: str, keys: list[str]) -> None:
-    """Ingest also reads the suppressed users' item."""
+    """Ingest and delivery also read the suppressed users' item."""
     policy = named(template_json, "AWS::IAM::Policy", f"{function}RoleDefaultPolicy")
     (statement,) = [
         s

@@ -89,7 +89,7 @@ def test_role_grants_exactly_what_the_router_uses(template_json: dict) -> None:
         ("logs:CreateLogStream", "logs:PutLogEvents"): "RouterFunctionLogs",
         ("dynamodb:GetItem",): "ConfigTable",
         ("dynamodb:PutItem",): "DedupeTable",  # conditional claims; never a read
-        ("dynamodb:PutItem", "dynamodb:UpdateItem"): "DeliveryTable",  # violation counts and samples
+        ("dynamodb:PutItem", "dynamodb:UpdateItem"): "DeliveryTable",  # its own items: see the next test
         ("s3:PutObject",): "ArchiveBucket/*",
         ("kms:Decrypt", "kms:GenerateDataKey"): "ArchiveKey",
         ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"): "DeliveryQueue",
@@ -119,4 +119,16 @@ def test_router_cannot_write_the_stream_read_claims_or_read_the_archive(template
         "s3:DeleteObject",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
+    }
+
+
+def test_the_router_writes_only_its_own_items_of_the_delivery_table(template_json: dict) -> None:
+    policy = named(template_json, "AWS::IAM::Policy", "RouterFunctionRoleDefaultPolicy")
+    (statement,) = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "Fn::GetAtt" in s["Resource"] and s["Resource"]["Fn::GetAtt"][0].startswith("DeliveryTable")
+    ]
+    assert statement["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["violations#*", "violation-samples#*", "pii#*"]}
     }

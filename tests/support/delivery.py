@@ -81,11 +81,13 @@ class FakeLimiter:
 class FakeDeadLetters:
     failing: bool = False
     letters: list[tuple[str, str, int]] = field(default_factory=list)  # messageId, reason, attempts
+    requests: list[DeliveryRequest] = field(default_factory=list)  # as parked
 
     def put(self, request: DeliveryRequest, attempt: Attempt | None, attempts: int, reason: str) -> None:
         if self.failing:
             raise RuntimeError("ProvisionedThroughputExceededException")
         self.letters.append((request.event["messageId"], reason, attempts))
+        self.requests.append(request)
 
 
 @dataclass
@@ -132,6 +134,7 @@ def make_deliverer(
     function_configs: tuple[FunctionConfig, ...] = (),
     sources: tuple[Source, ...] = (),
     privacy: PrivacySettings | None = None,
+    suppressed: Any = None,
 ) -> Deliverer:
     workspace = CompiledWorkspace(
         "test",
@@ -152,6 +155,7 @@ def make_deliverer(
         rng=random.Random(3),
         max_receives=max_receives,
         functions=functions,
+        suppressed=suppressed,
     )
 
 

@@ -178,3 +178,9 @@ def test_a_filter_with_nothing_to_remove_leaves_the_event_as_it_is():
     event = {"type": "track", "event": "Viewed", "properties": {"plan": "pro"}, "context": {"traits": {"plan": "pro"}}}
     filtered = apply(event)  # `No PII to analytics` matches every event, and this one has none of its keys
     assert filtered.event is event, "not copied for nothing"
+
+
+def test_events_without_the_sampling_path_are_sampled_by_message_not_all_alike():
+    pages = [{"type": "page", "messageId": f"anon-{n}"} for n in range(1000)]  # no userId
+    kept = sum(1 for page in pages if apply(page).event is not None)
+    assert 400 <= kept <= 600, f"{kept} of 1000 anonymous pages kept at 50 %"

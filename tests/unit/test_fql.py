@@ -3,6 +3,8 @@ evaluation errors, and the limits. Segment's own examples (docs/api/public-api/f
 
 from __future__ import annotations
 
+import random
+import re
 from typing import Any
 
 import pytest
@@ -638,7 +640,7 @@ def test_query_text_only_reaches_the_generated_code_as_literals():
         ("*abc*", "contains"),
         ("ab*cd", "affixes"),
         ("a?c", "regex"),
-        ("a*b*c", "regex"),
+        ("a*b*c", "segments"),
         ("[ab]*", "regex"),
     ],
 )
@@ -668,3 +670,22 @@ def test_invalid_glob_names_the_character():
     with pytest.raises(GlobError) as raised:
         compile_glob("ab[")
     assert raised.value.index == 2
+
+
+def test_star_only_globs_find_their_pieces_left_to_right_as_a_regular_expression_would_match():
+    rng = random.Random(5)
+    patterns = ["a*b*c", "*ab*ba*", "x*x*x", "*a*a*", "ab*a*b*ab"]
+    for pattern in patterns:
+        glob = compile_glob(pattern)
+        assert glob.kind == "segments"
+        regex = re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
+        for _ in range(2000):
+            text = "".join(rng.choice("abcx") for _ in range(rng.randrange(0, 12)))
+            assert glob.matches(text) is (regex.fullmatch(text) is not None), (pattern, text)
+
+
+def test_a_long_hostile_name_is_matched_by_finding_pieces_not_by_backtracking():
+    glob = compile_glob("*Test*Event*Debug")
+    assert glob.kind == "segments" and glob.regex is None, "no regular expression to backtrack"
+    assert glob.matches("TestEvent" * 1000 + "Debu") is False
+    assert glob.matches("TestEvent" * 1000 + "Debug") is True

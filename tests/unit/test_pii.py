@@ -14,10 +14,12 @@ import pytest
 
 from switchyard.config.compiled import CompiledWorkspace, DestinationPii, PiiMatcher
 from switchyard.config.workspace import ConfigError, compile_workspace, parse_workspace
+from switchyard.delivery.attempts import AttemptStatus
+from switchyard.delivery.policy import Action
 from switchyard.privacy.inventory import MAX_FIELDS_PER_BATCH, count_pii, field_pattern
 from switchyard.privacy.pii import PiiScanner, redacted
 from switchyard.router.service import KinesisRecord, Router
-from tests.support.delivery import FakeAdapter, make_deliverer, queued
+from tests.support.delivery import FakeAdapter, FakeDeadLetters, make_deliverer, queued
 from tests.support.router import MemoryArchive, MemoryDedupe, MemoryQueue
 
 SCANNER = PiiScanner()
@@ -109,7 +111,10 @@ def test_the_inventory_counts_each_field_once_per_event_with_list_positions_fold
         ("web", {"type": "identify", "traits": {"email": "a@b.io", "cards": ["4111111111111111", "5500000000000004"]}}),
         ("web", {"type": "identify", "traits": {"email": "c@d.io"}}),
     ]
-    assert field_pattern("traits.cards.10.number") == "traits.cards.*.number"
+    assert field_pattern(("traits", "cards", "10", "number")) == "traits.cards.*.number"
+    assert field_pattern(("properties", "contacts", "jane@x.com")) == "properties.contacts.*"
+    assert field_pattern(("properties", "1b4e28ba-2fa1-11d2-883f-0000c2e76f99")) == "properties.*"
+    assert field_pattern(("properties", "order_2024", "billing address")) == "properties.order_2024.billing address"
     assert count_pii(SCANNER, messages) == {
         ("web", "email", "traits.email"): 2,
         ("web", "credit_card", "traits.cards.*"): 1,
@@ -209,3 +214,39 @@ def test_the_inventory_looks_at_a_bounded_sample_of_each_batch_and_scales_its_co
     assert CountingScanner.looked_at == 20
     assert list(counts) == [("web", "email", "traits.email")]
     assert 250 <= counts[("web", "email", "traits.email")] <= 750, "about half of 1,000, from 20"
+
+
+def test_custom_patterns_keep_their_own_flags_and_get_what_a_built_in_check_refuses():
+    scanner = PiiScanner(
+        [
+            PiiMatcher("employee_id", (), r"(?i)emp-[0-9]{6}"),
+            PiiMatcher("grouped", (), r"(?P<g0>ZZ)-[0-9]{4}"),
+            PiiMatcher("mac_address", (), r"(?:[0-9A-F]{2}:){5}[0-9A-F]{2}"),
+            PiiMatcher("account", (), r"[0-9]{16}"),
+        ]
+    )
+    assert scanner.kind_of_value("EMP-004211") == "employee_id"
+    assert scanner.kind_of_value("ZZ-1234") == "grouped"
+    assert scanner.kind_of_value("AA:BB:CC:DD:EE:FF") == "mac_address", "not an IP address after all"
+    assert scanner.kind_of_value("4111111111111112") == "account", "fails Luhn: not a card, but an account"
+    assert scanner.kind_of_value("4111111111111111") == "credit_card"
+
+
+def test_a_custom_matcher_cannot_take_a_built_in_key():
+    with pytest.raises(ConfigError, match="key 'Email' already belongs to 'email'"):
+        parse_workspace(WORKSPACE.replace("keys: [staff_no]", "keys: [staff_no, Email]"))
+
+
+def test_a_dead_letter_keeps_the_event_as_received_so_a_redrive_is_not_hashed_twice():
+    workspace = compile_workspace(parse_workspace(WORKSPACE))
+    dead_letters = FakeDeadLetters()
+    item = queued(0, "analytics")
+    item.request.event["traits"] = {"email": "ana@shop.io"}
+    failing = FakeAdapter(AttemptStatus.RETRY)
+    deliverer = make_deliverer(
+        *workspace.destinations, adapter=failing, dead_letters=dead_letters, privacy=workspace.privacy, max_receives=1
+    )
+    assert deliverer.deliver([item])["q0"].decision.action is Action.GIVE_UP, "its last receive: a dead letter"
+    assert failing.events[0]["traits"]["email"] != "ana@shop.io", "the tool was sent the hash"
+    (parked,) = dead_letters.requests
+    assert parked.event["traits"] == {"email": "ana@shop.io"}

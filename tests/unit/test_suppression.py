@@ -14,10 +14,13 @@ import orjson
 import pytest
 
 from switchyard.config.compiled import CompiledWorkspace, Source, write_key_hash
+from switchyard.delivery.policy import Action
 from switchyard.errors import ApiError
 from switchyard.ingest.service import HttpRequest, IngestOutcome, IngestService
 from switchyard.privacy.suppression import CachedSuppressions, entries, is_suppressed
 from switchyard.privacy.ties import tied_anonymous_ids
+from switchyard.replay.model import REPLAY_LANE
+from tests.support.delivery import FakeAdapter, FakeStats, make_deliverer, queued
 
 WRITE_KEY = "wk_web_123"
 WORKSPACE = CompiledWorkspace("test", sources=(Source("web", "Web", True, write_key_hash(WRITE_KEY)),))
@@ -138,3 +141,16 @@ def test_the_archive_ties_anonymous_ids_to_the_users_within_the_days_asked():
     )
     ties = tied_anonymous_ids(s3, "archive", ["web", "app"], {"u-gone"}, days=2, now=datetime(2026, 11, 30, tzinfo=UTC))
     assert ties.anonymous_ids == {"cookie-1", "device-7"} and ties.objects_read == 2
+
+
+def test_delivery_skips_a_suppressed_users_events_already_queued_or_replayed():
+    adapter, stats = FakeAdapter(), FakeStats()
+    live, replayed, other = queued(0), queued(1), queued(2)
+    live.request.event["userId"] = "u-gone"
+    replayed.request.event["anonymousId"] = "anon-gone"
+    replayed.request.lane = REPLAY_LANE
+    deliverer = make_deliverer(adapter=adapter, stats=stats, suppressed=lambda: SUPPRESSED)
+    outcomes = deliverer.deliver([live, replayed, other])
+    assert [outcomes[key].decision.action for key in ("q0", "q1", "q2")] == [Action.SKIP, Action.SKIP, Action.DONE]
+    assert [ids for ids, _ in adapter.calls] == [["m2"]]
+    assert stats.failures.count(("filtered_suppressed_user", "filtered")) == 2

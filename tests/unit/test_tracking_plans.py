@@ -4,6 +4,7 @@ unplanned events and properties), forwarding to other sources, and the router ar
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Any
@@ -267,7 +268,6 @@ def test_the_router_blocks_forwards_and_counts_as_the_controls_say():
     ]
     assert report.blocked_by_plan == {("web", PlanBlock.VIOLATIONS): 1}
     assert report.violations[("web", "Order Completed", ViolationType.TYPE)] == 1
-    assert report.forwarded == 4
     assert ("web", "Order Completed", "blocked: violations") in report.violation_samples
 
 
@@ -292,3 +292,49 @@ def test_a_failed_claim_of_a_forwarded_event_retries_its_origin_too():
     report = Router(lambda: compiled, dedupe, archive, queue).process([record(1, ORDER), record(2, BAD_ORDER)])
     assert report.first_failure == "2"
     assert [orjson.loads(data)["messageId"] for data in archive.archived] == ["m1"], "m2 and what it made wait"
+
+
+def plan_with(schema: dict[str, Any], controls: str = "violations: omit") -> PlanCheck:
+    plan = workspace(controls).tracking_plans[0]
+    events = (type(plan.events[0])("Order Completed", schema),)
+    return PlanCheck(dataclasses.replace(plan, events=events, common=None))
+
+
+def test_additional_properties_are_named_one_by_one_and_omitted_alone():
+    schema = {"type": "object", "properties": {"id": {"type": "string"}}, "additionalProperties": False}
+    checked = plan_with(schema).check({**ORDER, "properties": {"id": "1", "extra": 2, "more": "x"}})
+    assert {(v.type, v.field) for v in checked.violations} == {
+        (ViolationType.ADDITIONAL_PROPERTIES, "properties.extra"),
+        (ViolationType.ADDITIONAL_PROPERTIES, "properties.more"),
+    }
+    assert checked.message["properties"] == {"id": "1"}
+    typed = {**schema, "additionalProperties": {"type": "number"}}
+    assert [
+        v.field for v in plan_with(typed).check({**ORDER, "properties": {"id": "1", "n": 1, "s": "x"}}).violations
+    ] == ["properties.s"]
+
+
+def test_omit_never_removes_the_messages_own_fields_nor_a_whole_container():
+    plan = workspace("violations: omit").tracking_plans[0]
+    common = {
+        "type": "object",
+        "properties": {"messageId": {"pattern": "^[0-9]+$"}, "properties": {"minProperties": 9}},
+    }
+    check = PlanCheck(dataclasses.replace(plan, common=common, events=()))
+    checked = check.check(dict(ORDER))
+    assert {v.field for v in checked.violations} == {"messageId", "properties"}
+    assert checked.message["messageId"] == "m1" and checked.message["properties"] == ORDER["properties"]
+    assert checked.omitted == ()
+
+
+def test_omit_reaches_into_lists_and_keys_with_dots():
+    schema = {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": {"type": "object", "properties": {"sku": {"type": "string"}}}}
+        },
+    }
+    message = {**ORDER, "properties": {"items": [{"sku": "a"}, {"sku": 2, "qty": 1}], "a.b": 1}}
+    checked = plan_with(schema, "violations: omit;unplanned_properties: omit").check(message)
+    assert checked.message["properties"] == {"items": [{"sku": "a"}, {"qty": 1}]}
+    assert sorted(checked.omitted) == ["properties.a.b", "properties.items.1.sku"]

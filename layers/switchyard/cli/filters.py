@@ -15,9 +15,6 @@ from switchyard.delivery.filters import DestinationFilters
 ACTION_ORDER = "sample, drop, drop_properties, allow_properties"
 NOT_REACHED = "not reached: an earlier filter's condition could not be evaluated"
 
-ACTION_ORDER = "sample, drop, drop_properties, allow_properties"
-NOT_REACHED = "not reached: an earlier filter's condition could not be evaluated"
-
 
 def filters_command(args: argparse.Namespace, fail: Callable[[str], int]) -> int:
     try:

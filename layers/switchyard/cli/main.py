@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("user_ids", nargs="*", metavar="USER_ID")
         command.add_argument("--anonymous-id", action="append", help="an anonymousId too (repeatable)")
         command.add_argument(
-            "--days", type=int, default=30, help="suppress: anonymousIds tied to the users in this many days of archive"
+            "--days", type=int, default=30, help="with the anonymousIds the archive ties to them in this many days"
         )
         _add_target_options(command)
     _add_target_options(user_commands.add_parser("suppressed", help="who is suppressed"))

@@ -12,6 +12,7 @@ from switchyard.cli.filters import read_event
 from switchyard.cli.reports import short
 from switchyard.config.workspace import ConfigError, compile_workspace, load_workspace
 from switchyard.router.plans import TrackingPlans, violation_events
+from switchyard.router.schema import SchemaFilter
 from switchyard.router.violations import ViolationReport
 
 
@@ -33,6 +34,12 @@ def plan_check_command(args: argparse.Namespace, fail: Callable[[str], int]) -> 
         return fail(event)
     plan, controls = check.plan, check.plan.controls
     message = {**event, "projectId": args.source_id}
+    if source.schema is not None:  # the router applies the source's schema filters first
+        filtered = SchemaFilter(source.schema).apply(message)
+        if filtered.message is None:
+            print(f"blocked by the source's schema filters ({filtered.reason}) before the plan")
+            return 1
+        message = filtered.message
     checked = check.check(message)
     if checked is None:
         print(f"{plan.id} ({plan.name}) on source {args.source_id}: conforms, no violations")

@@ -23,7 +23,7 @@ def users_command(args: argparse.Namespace, fail: Callable[[str], int]) -> int:
         user_ids, anonymous_ids = set(args.user_ids), set(args.anonymous_id or ())
         if not user_ids and not anonymous_ids:
             return fail("name at least one userId (or --anonymous-id)")
-        if args.users_command == "suppress" and user_ids and args.days > 0:
+        if user_ids and args.days > 0:  # unsuppress takes back what suppress tied to them, too
             sources = [source.id for source in ConfigStore(config_table, target.client("dynamodb")).current().sources]
             bucket = target.output(constants.OUTPUT_ARCHIVE_BUCKET)
             ties = tied_anonymous_ids(target.client("s3"), bucket, sources, user_ids, args.days)

@@ -285,7 +285,7 @@ class CompiledWorkspace:
     destinations: tuple[Destination, ...] = ()
     functions: tuple[FunctionConfig, ...] = ()
     tracking_plans: tuple[TrackingPlan, ...] = ()
-    privacy: PrivacySettings | None = None  # None: no inventory, the built-in matchers only
+    privacy: PrivacySettings | None = None  # None only for configurations stored before it: no inventory
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_key_hash", {source.write_key_sha256: source for source in self.sources})

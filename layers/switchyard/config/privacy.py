@@ -8,7 +8,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from switchyard.config.compiled import DestinationPii, PiiMatcher, PrivacySettings
-from switchyard.privacy.pii import BUILT_IN_NAMES
+from switchyard.privacy.pii import BUILT_IN, BUILT_IN_NAMES, normalized_key
 
 
 class PiiMatcherSpec(BaseModel):
@@ -47,6 +47,12 @@ class PrivacySpec(BaseModel):
             raise ValueError(f"matcher names already taken (built in, or twice): {taken}")
         if any(not matcher.keys and matcher.pattern is None for matcher in matchers):
             raise ValueError("a matcher needs keys, a pattern, or both")
+        owners = {normalized_key(key): matcher.name for matcher in BUILT_IN for key in matcher.keys}
+        for matcher in matchers:
+            for key in matcher.keys:
+                owner = owners.setdefault(normalized_key(key), matcher.name)
+                if owner != matcher.name:
+                    raise ValueError(f"matcher {matcher.name!r}: key {key!r} already belongs to {owner!r}")
         return matchers
 
     def compiled(self) -> PrivacySettings:

@@ -181,6 +181,13 @@ class DestinationBase(BaseModel):
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=MAX_CONCURRENCY)
     retry: RetrySpec = Field(default_factory=RetrySpec)
     filters: list[FilterSpec] = Field(default_factory=list, max_length=MAX_FILTERS_PER_DESTINATION)
+
+    @field_validator("filters")
+    @classmethod
+    def _unique_titles(cls, filters: list[FilterSpec]) -> list[FilterSpec]:
+        _require_unique("filter title", [spec_filter.title for spec_filter in filters])  # they name its counts
+        return filters
+
     consent: list[str] = Field(
         default_factory=list, description="Consent categories an event must grant (context.consent.categoryPreferences)"
     )
@@ -411,5 +418,5 @@ def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None)
             for function in spec.functions
         ),
         tracking_plans=tuple(plan.compiled() for plan in spec.tracking_plans),
-        privacy=spec.privacy.compiled() if spec.privacy is not None else None,
+        privacy=(spec.privacy or PrivacySpec()).compiled(),  # without a `privacy` section: its defaults
     )

@@ -113,10 +113,13 @@ class DestinationFilters:
 
     def _kept(self, action: FilterAction, event: dict[str, Any]) -> bool:
         """Drop: never. Sample: `percent` of events, decided by a hash of the `path` value (the same
-        value, the same verdict), else of the messageId, so a retried or replayed event keeps its verdict."""
+        value, the same verdict), else, when there is no path or the event lacks it, of the
+        messageId, so a retried or replayed event keeps its verdict."""
         if action.type is FilterActionType.DROP:
             return False
-        value = event.get("messageId") if action.path is None else _at(event, action.path.split("."))
+        value = None if action.path is None else _at(event, action.path.split("."))
+        if value is None:  # no path, or an event without it (an anonymous page by userId): by message
+            value = event.get("messageId")
         digest = hashlib.blake2b(repr(value).encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") < action.percent * _SAMPLE_SCALE
 

@@ -15,6 +15,7 @@ other destinations' delivered events included, back from the queue).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -37,6 +38,7 @@ from switchyard.delivery.stats import Count, DeliveryStats
 from switchyard.destinations.driver import SendPlan
 from switchyard.functions.runtime import DROPPED, OK, EventResult
 from switchyard.privacy.pii import Scanners, redacted
+from switchyard.privacy.suppression import is_suppressed
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ CIRCUIT_OPEN = "circuit_open"
 OUT_OF_TIME = "out_of_time"  # the batch's budget ran out before its turn
 INTERNAL_ERROR = "internal_error"
 FILTERED_AT_DESTINATION = "filtered_at_destination"  # Event Delivery's label for a destination filter's drops
+SUPPRESSED_USER = "filtered_suppressed_user"  # a suppressed user's event, queued before or replayed
 RECEIVE_LIMIT = "receive_limit"  # the queue's maxReceiveCount was reached (a crash loop, a poison message)
 DEFERRAL_COUNTS = {
     RATE_LIMITED: Count.RATE_LIMITED,
@@ -82,6 +85,9 @@ class QueuedDelivery:
     request: DeliveryRequest
     receive_count: int
     first_received_at: float  # epoch seconds
+    # The request as the queue gave it, kept when data controls or an insert function change
+    # `request`: a dead letter holds this one, so a redrive is not filtered or hashed twice.
+    as_received: DeliveryRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,7 @@ class Deliverer:
         functions: EventFunctions | None = None,
         max_receives: int = DELIVERY_QUEUE_MAX_RECEIVES,
         filters: DestinationFilters | None = None,
+        suppressed: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         self._functions = functions
         self._workspace = workspace
@@ -122,6 +129,7 @@ class Deliverer:
         self._rng = rng or random.Random()
         self._max_receives = max_receives
         self._filters = filters or DestinationFilters()
+        self._suppressed = suppressed
         self._pii = Scanners()
 
     def deliver(self, items: Sequence[QueuedDelivery], budget_seconds: float = 45.0) -> dict[str, Outcome]:
@@ -130,10 +138,16 @@ class Deliverer:
         deadline = self._monotonic() + budget_seconds
         workspace = self._workspace()
         stats = self._stats_factory()
+        outcomes: dict[str, Outcome] = {}
+        suppressed = self._suppressed() if self._suppressed is not None else frozenset()
         groups: dict[str, list[QueuedDelivery]] = {}
         for item in items:
+            if suppressed and is_suppressed(item.request.event, suppressed):
+                # Queued before the user was suppressed, or a replay of the archive: never delivered.
+                outcomes[item.message_id] = Outcome(Decision(Action.SKIP))
+                self._count_suppressed(stats, item.request.destination_id)
+                continue
             groups.setdefault(item.request.destination_id, []).append(item)
-        outcomes: dict[str, Outcome] = {}
         if groups:
             with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="destination") as pool:
                 for result in pool.map(
@@ -206,6 +220,9 @@ class Deliverer:
             return
         if self._discard_if_disabled(destination, items, stats, settled):
             return
+        if destination.consent or destination.filters or destination.pii is not None or destination.insert_function:
+            for item in items:
+                item.as_received = dataclasses.replace(item.request)
         if destination.consent:
             items = self._apply_consent(workspace, destination, items, stats, settled)
         if destination.filters:
@@ -458,7 +475,7 @@ class Deliverer:
     def _park(self, item: QueuedDelivery, attempt: Attempt | None, reason: str) -> bool:
         """Writes the dead letter; False if it could not be written (the message then stays queued)."""
         try:
-            self._dead_letters.put(item.request, attempt, item.receive_count, reason)
+            self._dead_letters.put(item.as_received or item.request, attempt, item.receive_count, reason)
         except Exception:  # noqa: BLE001 - keep the event on the queue rather than lose it
             log.exception("could not write the dead letter for %s; it stays on the queue", item.message_id)
             return False
@@ -490,6 +507,13 @@ class Deliverer:
             stats.failed(destination.id, label, at or self._clock(), counter=counter, sample=sample)
         except Exception:  # noqa: BLE001
             log.exception("could not count %s for %s", label, destination.id)
+
+    def _count_suppressed(self, stats: DeliveryStats, destination_id: str) -> None:
+        """Counted as filtered, without a sample: nothing of a suppressed user is kept."""
+        try:
+            stats.failed(destination_id, SUPPRESSED_USER, self._clock(), counter=Count.FILTERED, sample={})
+        except Exception:  # noqa: BLE001
+            log.exception("could not count %s for %s", SUPPRESSED_USER, destination_id)
 
     def _count(self, stats: DeliveryStats, destination: Destination, counter: Count) -> None:
         try:

@@ -941,6 +941,8 @@ class _Compiler:
         if glob.kind == "affixes":
             least = sum(len(text) for text in glob.literals)
             return f"(len({temp}) >= {least} and {temp}.startswith({literals[0]}) and {temp}.endswith({literals[1]}))"
+        if glob.kind == "segments":
+            return f"{self.bind('_g', glob.matches)}({temp})"
         if glob.regex is None:
             raise ValueError(f"glob {glob.pattern!r} of kind {glob.kind} has no regex")
         return f"{self.bind('_r', glob.regex.fullmatch)}({temp}) is not None"

@@ -6,7 +6,9 @@ included), `?` exactly one character, `[abc]` one of a set, `[a-z]` one in a ran
 
 Most patterns written in practice are a literal with a `*` at one or both ends (`*@example.com`,
 `Legacy *`), so those compile to `str.endswith`/`startswith`/`in`, several times faster than a
-regular expression; the rest compile to an anchored `re` pattern.
+regular expression. Other patterns of literals and stars only find their pieces left to right
+(linear in the text: a regular expression's `.*a.*b.*c` can take seconds on a long hostile name);
+the rest compile to an anchored `re` pattern.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from functools import lru_cache
 from typing import Literal
 
 # How a compiled glob tests a string: `literals` hold what the string-method kinds compare with.
-Kind = Literal["any", "exact", "prefix", "suffix", "contains", "affixes", "regex"]
+Kind = Literal["any", "exact", "prefix", "suffix", "contains", "affixes", "segments", "regex"]
 
 
 class GlobError(ValueError):
@@ -50,6 +52,8 @@ def compile_glob(pattern: str) -> Glob:
         shaped = _shaped(pattern, pieces, stars)
         if shaped is not None:
             return shaped
+    if plain:
+        return _segments(pattern, pieces)
     regex = re.compile("".join(_regex(piece) for piece in pieces), re.DOTALL)
     fullmatch = regex.fullmatch
     return Glob(pattern, "regex", (), lambda text: fullmatch(text) is not None, regex)
@@ -146,6 +150,29 @@ def _regex(piece: _Literal | str) -> str:
     if piece == _ONE:
         return "."
     return piece  # a character class, already regex text
+
+
+def _segments(pattern: str, pieces: list[_Literal | str]) -> Glob:
+    """Literals between stars: the head at the start, the tail at the end, each middle piece found
+    left to right in between (the leftmost place is always the best one for what follows)."""
+    head = pieces[0].text if isinstance(pieces[0], _Literal) else ""
+    tail = pieces[-1].text if isinstance(pieces[-1], _Literal) and len(pieces) > 1 else ""
+    inner = pieces[1 if head else 0 : len(pieces) - 1 if tail else len(pieces)]
+    middles = [piece.text for piece in inner if isinstance(piece, _Literal)]
+    least = len(head) + len(tail) + sum(len(middle) for middle in middles)
+
+    def matches(text: str) -> bool:
+        if len(text) < least or not text.startswith(head) or not text.endswith(tail):
+            return False
+        position, end = len(head), len(text) - len(tail)
+        for middle in middles:
+            found = text.find(middle, position, end)
+            if found < 0:
+                return False
+            position = found + len(middle)
+        return True
+
+    return Glob(pattern, "segments", (), matches)
 
 
 def _shaped(pattern: str, pieces: list[_Literal | str], stars: list[int]) -> Glob | None:

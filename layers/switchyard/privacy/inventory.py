@@ -6,8 +6,10 @@ SAMPLE_PER_BATCH of each source's events in a batch, picked at random, and count
 source's events in the batch, so the inventory costs about the same per batch whatever its size
 (a field in one event of a thousand is found over a few batches, not in every one). It writes once
 per batch and source: one update adding the batch's counts. At most MAX_FIELDS_PER_BATCH (class,
-field) pairs per source and batch are counted, so an event with thousands of generated keys cannot
-make the item or the write grow without bound.
+field) pairs per source and batch are counted, and keys that are not names (ids, uuids, emails used
+as keys) are folded to `*`, so generated keys cannot make a write or the day's item grow with the
+traffic; a source with thousands of distinct field names would still fill its day's item (400 KB),
+after which that day's further counts are lost (logged).
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ RETENTION_DAYS = 90
 MAX_FIELDS_PER_BATCH = 100
 SAMPLE_PER_BATCH = 20
 _SEPARATOR = " | "
-_POSITION = re.compile(r"(?<=\.)\d+(?=\.|$)")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ $-]{0,63}")
+_ID_LIKE = re.compile(r"[0-9A-Fa-f]{8}|[0-9]{6}")  # a long run of hex or digits: an id, not a name
 
 
-def field_pattern(field: str) -> str:
-    """`traits.cards.0` -> `traits.cards.*`: one row per field, whatever the list position."""
-    return _POSITION.sub("*", field)
+def field_pattern(path: tuple[str, ...]) -> str:
+    """`traits.cards.0` -> `traits.cards.*`: one row per field, whatever the list position. A key
+    that is not a name (an id, a uuid, an email used as a key) is folded to `*` too: it would make
+    a row per value, and could itself be personal data."""
+    return ".".join(key if _NAME.fullmatch(key) and not _ID_LIKE.search(key) else "*" for key in path)
 
 
 def count_pii(
@@ -53,7 +58,7 @@ def count_pii(
         weight = len(events) / len(looked_at)
         seen: Counter[tuple[str, str]] = Counter()
         for message in looked_at:
-            for pair in {(found.kind, field_pattern(found.field)) for found in scanner.find(message)}:
+            for pair in {(found.kind, field_pattern(found.path)) for found in scanner.find(message)}:
                 if pair in seen or len(seen) < MAX_FIELDS_PER_BATCH:
                     seen[pair] += 1
         for (kind, field), count in seen.items():

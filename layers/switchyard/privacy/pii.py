@@ -109,20 +109,38 @@ class PiiScanner:
         matchers = (*BUILT_IN, *custom)
         self._by_key = {normalized_key(key): m.name for m in matchers for key in m.keys}
         self._key_kinds: dict[str, str | None] = {}
-        patterned = [m for m in matchers if m.pattern]
-        self._groups = [m.name for m in patterned]
-        alternatives = "|".join(f"(?P<g{i}>{m.pattern})" for i, m in enumerate(patterned))
-        self._values = re.compile(alternatives) if alternatives else None
+        # The built-in patterns are ours: one alternation. The workspace's are compiled one by one,
+        # so their flags and groups cannot break each other (or ours).
+        self._builtin_names = [m.name for m in BUILT_IN if m.pattern]
+        self._builtin = re.compile("|".join(f"(?P<g{i}>{m.pattern})" for i, m in enumerate(BUILT_IN) if m.pattern))
+        self._each = [(m.name, re.compile(m.pattern)) for m in matchers if m.pattern]
+        self._custom = self._each[len(self._builtin_names) :]
 
     def kind_of_value(self, value: str) -> str | None:
-        if self._values is None or not _SHORTEST <= len(value) <= _LONGEST:
+        if not _SHORTEST <= len(value) <= _LONGEST:
             return None
-        match = self._values.fullmatch(value.strip())
-        if match is None:
-            return None
-        kind = self._groups[int(match.lastgroup[1:])]  # type: ignore[index]
-        check = _CHECKS.get(kind)
-        return kind if check is None or check(match.group()) else None
+        text = value.strip()
+        match = self._builtin.fullmatch(text)
+        if match is not None:
+            kind = self._builtin_names[int(match.lastgroup[1:])]  # type: ignore[index]
+            check = _CHECKS.get(kind)
+            if check is None or check(match.group()):
+                return kind
+            return self._first_of(self._each, text, after=kind)  # its check failed: maybe another's
+        return self._first_of(self._custom, text)
+
+    @staticmethod
+    def _first_of(matchers: list[tuple[str, re.Pattern[str]]], text: str, after: str | None = None) -> str | None:
+        """The first matcher (after the one named `after`) whose pattern and check take the text."""
+        skipping = after is not None
+        for name, pattern in matchers:
+            if skipping:
+                skipping = name != after
+                continue
+            check = _CHECKS.get(name)
+            if pattern.fullmatch(text) is not None and (check is None or check(text)):
+                return name
+        return None
 
     def kind_of_key(self, key: str) -> str | None:
         try:

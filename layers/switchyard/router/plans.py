@@ -10,6 +10,7 @@ listed with its field (and can be omitted), not only the first one.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,7 +25,8 @@ from switchyard.config.compiled import (
     UnplannedProperties,
     ViolationsControl,
 )
-from switchyard.filters.paths import without_fields
+from switchyard.filters.paths import without_paths
+from switchyard.privacy.pii import MESSAGE_FIELDS
 
 VIOLATION_EVENT = "Violation Generated"
 VIOLATIONS_USER = "schema-violations"  # Segment's userId for forwarded violations
@@ -78,8 +80,12 @@ class PlanBlock(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Violation:
     type: ViolationType
-    field: str  # dotted path in the message ("" for the message itself)
+    path: tuple[str, ...]  # keys (list positions as digits) from the message down; () for the message
     description: str
+
+    @property
+    def field(self) -> str:
+        return ".".join(self.path)
 
     def to_document(self) -> dict[str, str]:
         return {"type": self.type, "field": self.field, "description": self.description}
@@ -97,16 +103,21 @@ class Checked:
     omitted: tuple[str, ...] = ()  # fields removed: unplanned properties, and violating fields under `omit`
 
 
-def _joined(base: str, name: str) -> str:
-    return f"{base}.{name}" if base else name
+_ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "type", "default", "examples"})
+_TAKEN_APART = ("properties", "required", "additionalProperties")
 
 
 class _SchemaCheck:
-    """One JSON Schema over the value at `field`, compiled once; lists every violation of a value."""
+    """One JSON Schema over the value at `path`, compiled once; lists every violation of a value.
 
-    def __init__(self, schema: dict[str, Any], field: str) -> None:
+    `decompose`: a failing object is looked at part by part (its required keys, each property on
+    its own validator, keys no property plans against `additionalProperties`, then what is left
+    of the schema as a whole); the parts themselves are not taken apart again."""
+
+    def __init__(self, schema: dict[str, Any], path: tuple[str, ...], *, decompose: bool = True) -> None:
         self._schema = schema
-        self._field = field
+        self._path = path
+        self._decompose = decompose and _decomposable(schema)
         self._validate: Callable[[Any], Any] = fastjsonschema.compile(schema)
         # Built on the first failure, kept for the next ones.
         self._parts: tuple[list[tuple[str, _SchemaCheck]], _SchemaCheck | None] | None = None
@@ -119,53 +130,88 @@ class _SchemaCheck:
         return []
 
     def _explain(self, value: Any, error: fastjsonschema.JsonSchemaValueException) -> list[Violation]:
-        if not (isinstance(value, dict) and self._decomposable()):
+        if not (self._decompose and isinstance(value, dict)):
             return [self._from_error(error)]
         properties, rest = self._decomposed()
         found = [
-            Violation(ViolationType.REQUIRED, field, f"{field} is required")
+            Violation(ViolationType.REQUIRED, path, f"{'.'.join(path)} is required")
             for name in self._schema.get("required", ())
             if name not in value
-            for field in [_joined(self._field, name)]
+            for path in [(*self._path, str(name))]
         ]
         for name, check in properties:
             if name in value:
                 found += check.violations(value[name])
+        found += self._unplanned_keys(value)
         if rest is not None:
             found += rest.violations(value)
         return found or [self._from_error(error)]
 
-    def _decomposable(self) -> bool:
-        """An object schema whose parts mean the same alone: no references into the whole."""
-        schema = self._schema
-        return (
-            ("properties" in schema or "required" in schema)
-            and isinstance(schema.get("properties", {}), dict)
-            and "$ref" not in repr(schema)
-        )
+    def _unplanned_keys(self, value: dict[str, Any]) -> list[Violation]:
+        """One violation per key `additionalProperties` refuses (false, or a schema it fails)."""
+        extra = self._schema.get("additionalProperties", True)
+        if extra is True:
+            return []
+        planned = self._schema.get("properties", {})
+        patterns = [re.compile(p) for p in self._schema.get("patternProperties", {})]
+        found = []
+        for key, item in value.items():
+            if key in planned or any(pattern.search(key) for pattern in patterns):
+                continue
+            if extra is False or not _conforms(extra, item):
+                path = (*self._path, str(key))
+                found.append(Violation(ViolationType.ADDITIONAL_PROPERTIES, path, f"{'.'.join(path)} is not planned"))
+        return found
 
     def _decomposed(self) -> tuple[list[tuple[str, _SchemaCheck]], _SchemaCheck | None]:
         if self._parts is None:
             properties = [
-                (name, _SchemaCheck(sub, _joined(self._field, name)))
+                (name, _SchemaCheck(sub, (*self._path, name)))
                 for name, sub in self._schema.get("properties", {}).items()
                 if isinstance(sub, dict)
             ]
-            rest_schema = {k: v for k, v in self._schema.items() if k not in ("properties", "required")}
-            # `additionalProperties` needs `properties` to know which ones are additional.
-            if "additionalProperties" in rest_schema or "patternProperties" in rest_schema:
-                rest_schema["properties"] = {name: {} for name in self._schema.get("properties", {})}
-            meaningful = set(rest_schema) - {"$schema", "$id", "title", "description", "type", "default", "examples"}
-            rest = _SchemaCheck(rest_schema, self._field) if meaningful else None
+            rest_schema = {k: v for k, v in self._schema.items() if k not in _TAKEN_APART}
+            meaningful = set(rest_schema) - _ANNOTATIONS
+            rest = _SchemaCheck(rest_schema, self._path, decompose=False) if meaningful else None
             self._parts = (properties, rest)
         return self._parts
 
     def _from_error(self, error: fastjsonschema.JsonSchemaValueException) -> Violation:
-        path = [str(part) for part in (error.path or ["data"])[1:]]
-        field = ".".join([self._field, *path] if self._field else path)
+        path = (*self._path, *(str(part) for part in (error.path or ["data"])[1:]))
         kind = _TYPE_OF_RULE.get(error.rule or "", ViolationType.SCHEMA)
-        description = error.message.replace(error.name, field or "the message", 1)
-        return Violation(kind, field, description)
+        description = error.message.replace(error.name, ".".join(path) or "the message", 1)
+        return Violation(kind, path, description)
+
+
+def _decomposable(schema: dict[str, Any]) -> bool:
+    """An object schema whose parts mean the same alone: no references into the whole."""
+    return (
+        ("properties" in schema or "required" in schema)
+        and isinstance(schema.get("properties", {}), dict)
+        and isinstance(schema.get("patternProperties", {}), dict)
+        and "$ref" not in repr(schema)
+    )
+
+
+def _conforms(schema: Any, value: Any) -> bool:
+    """`value` against a sub-schema met only on a failure (compiled each time: rare)."""
+    try:
+        fastjsonschema.compile(schema)(value)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
+def _omittable(violation: Violation) -> bool:
+    """A field `omit` may remove: not a missing one, not the message's own fields or identifiers
+    (without them it could not be deduplicated or routed), not a whole properties/traits/context."""
+    path = violation.path
+    if violation.type is ViolationType.REQUIRED or not path or path[0] in MESSAGE_FIELDS:
+        return False
+    return not (len(path) == 1 and path[0] in _CONTAINERS)
+
+
+_CONTAINERS = frozenset({"properties", "traits", "context"})
 
 
 class PlanCheck:
@@ -173,14 +219,14 @@ class PlanCheck:
 
     def __init__(self, plan: TrackingPlan) -> None:
         self.plan = plan
-        self._common = _SchemaCheck(plan.common, "") if plan.common else None
+        self._common = _SchemaCheck(plan.common, ()) if plan.common else None
         self._calls = {
-            call: (_SchemaCheck(schema, ""), _planned_keys(schema.get("properties", {}).get("traits")), "traits")
+            call: (_SchemaCheck(schema, ()), _planned_keys(schema.get("properties", {}).get("traits")), "traits")
             for call, schema in (("identify", plan.identify), ("group", plan.group))
             if schema
         }
         self._events = {
-            event.name: (_SchemaCheck(event.properties, "properties"), _planned_keys(event.properties), "properties")
+            event.name: (_SchemaCheck(event.properties, ("properties",)), _planned_keys(event.properties), "properties")
             for event in plan.events
         }
         self._block_unplanned = plan.controls.unplanned_events is UnplannedEvents.BLOCK
@@ -203,7 +249,7 @@ class PlanCheck:
             planned = self._calls.get(call)  # type: ignore[arg-type]
             label = str(call)
         violations: list[Violation] = []
-        omitted: list[str] = []
+        omitted: list[tuple[str, ...]] = []
         if planned is not None:
             check, keys, container = planned
             values = message.get(container)
@@ -212,7 +258,7 @@ class PlanCheck:
             else:
                 violations = check.violations(message)
             if self._omit_unplanned and keys is not None and isinstance(values, dict):
-                omitted = [f"{container}.{key}" for key in values if key not in keys]
+                omitted = [(container, str(key)) for key in values if key not in keys]
         if self._common is not None:
             violations += self._common.violations(message)
         if not violations and not omitted:
@@ -220,21 +266,21 @@ class PlanCheck:
         return self._enforced(message, label, violations, omitted)
 
     def _enforced(
-        self, message: dict[str, Any], label: str, violations: list[Violation], omitted: list[str]
+        self, message: dict[str, Any], label: str, violations: list[Violation], omitted: list[tuple[str, ...]]
     ) -> Checked:
         """What the controls make of a message with violations or unplanned properties."""
         control = self.plan.controls.violations
         if violations and control is ViolationsControl.BLOCK:
             return Checked(None, label, tuple(violations), blocked=PlanBlock.VIOLATIONS)
         if violations and control is ViolationsControl.OMIT:
-            omitted += [v.field for v in violations if v.field and v.type is not ViolationType.REQUIRED]
-        changed = without_fields(message, omitted) if omitted else dict(message)
+            omitted += [violation.path for violation in violations if _omittable(violation)]
+        changed = without_paths(message, omitted) if omitted else dict(message)
         if violations:
             context = changed.get("context") if isinstance(changed.get("context"), dict) else {}
             protocols = context.get("protocols") if isinstance(context.get("protocols"), dict) else {}
             records = [violation.to_document() for violation in violations]
             changed["context"] = {**context, "protocols": {**protocols, "violations": records}}
-        return Checked(changed, label, tuple(violations), omitted=tuple(omitted))
+        return Checked(changed, label, tuple(violations), omitted=tuple(".".join(path) for path in omitted))
 
 
 def _planned_keys(schema: Any) -> frozenset[str] | None:

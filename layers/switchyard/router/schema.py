@@ -8,13 +8,13 @@ per list of names.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from switchyard.config.compiled import CompiledWorkspace, SchemaControls
+from switchyard.filters.globs import compile_glob
 
 
 class SchemaReason(StrEnum):
@@ -27,15 +27,12 @@ class SchemaReason(StrEnum):
     GROUP_TRAITS_OMITTED = "group_traits_omitted"
 
 
-def _names_pattern(globs: Sequence[str]) -> re.Pattern[str] | None:
-    """One pattern matching any of the names, `*` as any text; None for no names."""
-    if not globs:
-        return None
-    alternatives = "|".join(".*".join(re.escape(part) for part in glob.split("*")) for glob in globs)
-    return re.compile(f"(?:{alternatives})", re.DOTALL)
-
-
 _VERDICTS_KEPT = 4096  # names remembered per list: a source's event names are few, each seen often
+
+
+def _literal_stars(name: str) -> str:
+    """A schema filter's name as a glob where only `*` is special (`?`, `[` and `\\` are themselves)."""
+    return "".join("\\" + char if char in "?[]\\" else char for char in name)
 
 
 class _Block:
@@ -43,17 +40,17 @@ class _Block:
 
     def __init__(self, names: bool | Sequence[str]) -> None:
         self._all = names is True
-        self._pattern = None if isinstance(names, bool) else _names_pattern(names)
+        self._globs = [] if isinstance(names, bool) else [compile_glob(_literal_stars(name)).matches for name in names]
         self._verdicts: dict[str, bool] = {}
 
     def blocks(self, name: Any) -> bool:
         if self._all:
             return True
-        if self._pattern is None or not isinstance(name, str):
+        if not self._globs or not isinstance(name, str):
             return False
         verdict = self._verdicts.get(name)
         if verdict is None:
-            verdict = self._pattern.fullmatch(name) is not None
+            verdict = any(matches(name) for matches in self._globs)
             if len(self._verdicts) < _VERDICTS_KEPT:
                 self._verdicts[name] = verdict
         return verdict
@@ -116,9 +113,6 @@ class SchemaFilters:
     def __init__(self) -> None:
         self._workspace: CompiledWorkspace | None = None
         self._filters: dict[str, SchemaFilter] = {}
-
-    def for_source(self, workspace: CompiledWorkspace, source_id: str) -> SchemaFilter | None:
-        return self.by_source(workspace).get(source_id)
 
     def by_source(self, workspace: CompiledWorkspace) -> dict[str, SchemaFilter]:
         if workspace is not self._workspace:

@@ -89,7 +89,6 @@ class BatchReport:
     violations: Counter[tuple[str, str, ViolationType]] = field(default_factory=Counter)
     # (source id, why) -> events its tracking plan blocked (forwarded ones included)
     blocked_by_plan: Counter[tuple[str, PlanBlock]] = field(default_factory=Counter)
-    forwarded: int = 0  # violation events and blocked events sent to other sources
     # (source id, class, field) -> archived events holding that class of personal data there
     pii_seen: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     # The latest violating (or blocked) message per (source, label, violation type), for `switchyard violations`.
@@ -257,7 +256,6 @@ class Router:
                 derived = StreamEvent(event.shard_id, event.sequence, orjson.dumps(message), message)
                 derived.record_id = f"{derived.record_id}:violation-{index}"
                 out.append(derived)
-        report.forwarded += len(out) - (checked.message is not None)
         return out
 
     def _fan_out(self, events: Sequence[StreamEvent]) -> list[DeliveryRequest]:

@@ -1,8 +1,8 @@
 """Where personal data was seen: per source and day, how many events held each class of personal
 data in each field (list positions as `*`), in the delivery table (`pii#<source>`, sk the day).
 
-The router looks at the events it archives (not duplicates, not blocked ones): at most
-SAMPLE_PER_BATCH of each source's events in a batch, picked at random, and counts them scaled to the
+The router looks at the events it archives (not duplicates, not blocked ones): SAMPLE_PER_BATCH
+events per source in the batch, picked at random from the whole batch, and counts them scaled to the
 source's events in the batch, so the inventory costs about the same per batch whatever its size
 (a field in one event of a thousand is found over a few batches, not in every one). It writes once
 per batch and source: one update adding the batch's counts. At most MAX_FIELDS_PER_BATCH (class,
@@ -26,7 +26,7 @@ from switchyard.privacy.pii import PiiScanner
 
 RETENTION_DAYS = 90
 MAX_FIELDS_PER_BATCH = 100
-SAMPLE_PER_BATCH = 20
+SAMPLE_PER_BATCH = 10
 _SEPARATOR = " | "
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ $-]{0,63}")
 _ID_LIKE = re.compile(r"[0-9A-Fa-f]{8}|[0-9]{6}")  # a long run of hex or digits: an id, not a name
@@ -45,23 +45,25 @@ def count_pii(
     sample: int = SAMPLE_PER_BATCH,
     rng: random.Random | None = None,
 ) -> Counter[tuple[str, str, str]]:
-    """(source, class, field) -> the source's events holding it, estimated from up to `sample` of
-    them per source, picked at random (an every-n-th pick would miss what alternates with n); at
-    most MAX_FIELDS_PER_BATCH pairs per source."""
+    """(source, class, field) -> the source's events holding it, estimated from `sample` events per
+    source in the batch, picked at random from the whole batch (an every-n-th pick would miss what
+    alternates with n; a source with few events may go unseen in one batch, not in many); at most
+    MAX_FIELDS_PER_BATCH pairs per source."""
     rng = rng or random.Random()
-    by_source: dict[str, list[dict[str, Any]]] = {}
-    for source_id, message in messages:
-        by_source.setdefault(source_id, []).append(message)
+    totals = Counter(source_id for source_id, _ in messages)
+    picked = sample * len(totals)
+    looked_at = messages if len(messages) <= picked else rng.sample(messages, picked)
+    sampled = Counter(source_id for source_id, _ in looked_at)
+    seen: dict[str, Counter[tuple[str, str]]] = {source_id: Counter() for source_id in sampled}
+    for source_id, message in looked_at:
+        pairs = seen[source_id]
+        for pair in {(found.kind, field_pattern(found.path)) for found in scanner.find(message)}:
+            if pair in pairs or len(pairs) < MAX_FIELDS_PER_BATCH:
+                pairs[pair] += 1
     counts: Counter[tuple[str, str, str]] = Counter()
-    for source_id, events in by_source.items():
-        looked_at = events if len(events) <= sample else rng.sample(events, sample)
-        weight = len(events) / len(looked_at)
-        seen: Counter[tuple[str, str]] = Counter()
-        for message in looked_at:
-            for pair in {(found.kind, field_pattern(found.path)) for found in scanner.find(message)}:
-                if pair in seen or len(seen) < MAX_FIELDS_PER_BATCH:
-                    seen[pair] += 1
-        for (kind, field), count in seen.items():
+    for source_id, pairs in seen.items():
+        weight = totals[source_id] / sampled[source_id]
+        for (kind, field), count in pairs.items():
             counts[(source_id, kind, field)] = max(1, round(count * weight))
     return counts
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchyard.config.compiled import PiiMatcher
+from switchyard.filters.paths import copied_container_at
 
 # Top-level keys that are the message's own, never personal data to scan or change.
 MESSAGE_FIELDS = frozenset(
@@ -197,7 +198,7 @@ def redacted(
         if item.kind not in block and item.kind not in hash_:
             continue
         *parents, key = item.path
-        target = _copied_container(changed, parents)
+        target = copied_container_at(changed, parents)
         if target is None:
             continue
         if item.kind in block:
@@ -205,28 +206,6 @@ def redacted(
         else:
             _replace(target, key, hashed)
     return changed
-
-
-def _copied_container(message: dict[str, Any], names: list[str]) -> dict[str, Any] | list[Any] | None:
-    """The dict or list at `names`, each container along the way copied (lists too)."""
-    parent: Any = message
-    for name in names:
-        if isinstance(parent, dict):
-            child = parent.get(name)
-        elif isinstance(parent, list) and name.isdigit() and int(name) < len(parent):
-            child = parent[int(name)]
-        else:
-            return None
-        if isinstance(child, dict | list):
-            copy = dict(child) if isinstance(child, dict) else list(child)
-            if isinstance(parent, dict):
-                parent[name] = copy
-            else:
-                parent[int(name)] = copy
-            parent = copy
-        else:
-            return None
-    return parent
 
 
 def _remove(container: dict[str, Any] | list[Any], key: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from switchyard.delivery.table import PK, SK, TTL, DeliveryTable
+from switchyard.delivery.table import SK, DeliveryTable
 from switchyard.timeutil import parse_timestamp
 
 # Latency histogram: bucket i holds latencies up to 1.1**i milliseconds (10% resolution).
@@ -103,37 +103,15 @@ class DeliveryStats:
             samples, self._samples = self._samples, {}
         for (destination_id, minute), data in minutes.items():
             self._write_minute(destination_id, minute, data)
+        expires_at = int(datetime.now(UTC).timestamp()) + STATS_RETENTION_DAYS * 86400
         for (destination_id, label), sample in samples.items():
-            self._table.client.put_item(
-                TableName=self._table.name,
-                Item={
-                    PK: {"S": f"errors#{destination_id}"},
-                    SK: {"S": label},
-                    "sample": {"S": orjson.dumps(sample, default=str).decode()},
-                    TTL: {"N": str(int(datetime.now(UTC).timestamp()) + STATS_RETENTION_DAYS * 86400)},
-                },
-            )
+            self._table.put_sample(f"errors#{destination_id}", label, sample, expires_at)
 
     def _write_minute(self, destination_id: str, minute: str, data: _Minute) -> None:
-        names: dict[str, str] = {"#ttl": TTL}
-        values: dict[str, Any] = {":ttl": {"N": str(_expiry(minute))}}
-        additions = []
-        fields = [(f"c_{name}", count) for name, count in data.counters.items()]
-        fields += [(f"l_{bucket}", count) for bucket, count in data.latency.items()]
-        fields += [(f"e_{label}", count) for label, count in data.errors.items()]
-        for index, (name, count) in enumerate(fields):
-            names[f"#f{index}"] = name
-            values[f":v{index}"] = {"N": str(count)}
-            additions.append(f"#f{index} :v{index}")
-        if not additions:
-            return
-        self._table.client.update_item(
-            TableName=self._table.name,
-            Key={PK: {"S": f"stats#{destination_id}"}, SK: {"S": minute}},
-            UpdateExpression="ADD " + ", ".join(additions) + " SET #ttl = :ttl",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        counts = {f"c_{name}": count for name, count in data.counters.items()}
+        counts |= {f"l_{bucket}": count for bucket, count in data.latency.items()}
+        counts |= {f"e_{label}": count for label, count in data.errors.items()}
+        self._table.add_counts(f"stats#{destination_id}", minute, counts, _expiry(minute))
 
 
 def _minute_of(epoch_seconds: float) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from botocore.config import Config
 
 from switchyard import aws
@@ -50,6 +51,18 @@ class DeliveryTable:
             UpdateExpression="ADD " + ", ".join(f"#f{i} :v{i}" for i in range(len(counts))) + " SET #ttl = :ttl",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+        )
+
+    def put_sample(self, pk: str, sk: str, sample: dict[str, Any], expires_at: int) -> None:
+        """The latest sample of a group (an error, a violation): one item, overwritten by the next."""
+        self.client.put_item(
+            TableName=self.name,
+            Item={
+                PK: {"S": pk},
+                SK: {"S": sk},
+                "sample": {"S": orjson.dumps(sample, default=str).decode()},
+                TTL: {"N": str(expires_at)},
+            },
         )
 
     def query_all(self, pk: str, **conditions: Any) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from switchyard.delivery.table import PK, SK, TTL, DeliveryTable
+from switchyard.delivery.table import SK, DeliveryTable
 from switchyard.router.service import BatchReport
 
 RETENTION_DAYS = 30
@@ -43,15 +43,8 @@ class ViolationStats:
         for source, fields in counts.items():
             self._table.add_counts(f"violations#{source}", _minute(at), fields, _expiry(at))
         for (source, label, key), sample in report.violation_samples.items():
-            self._table.client.put_item(
-                TableName=self._table.name,
-                Item={
-                    PK: {"S": f"violation-samples#{source}"},
-                    SK: {"S": f"{label}{_SEPARATOR}{key}"},
-                    "sample": {"S": orjson.dumps({**sample, "at": at.isoformat()}, default=str).decode()},
-                    TTL: {"N": str(_expiry(at))},
-                },
-            )
+            sample_at = {**sample, "at": at.isoformat()}
+            self._table.put_sample(f"violation-samples#{source}", f"{label}{_SEPARATOR}{key}", sample_at, _expiry(at))
 
 
 @dataclass

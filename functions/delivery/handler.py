@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from switchyard import aws
 from switchyard.config.credentials import CachedCredentials
-from switchyard.config.store import CachedWorkspace, ConfigStore
+from switchyard.config.store import Cached, CachedWorkspace, ConfigStore
 from switchyard.constants import CREDENTIALS_CACHE_SECONDS, DELIVERY_DLQ, METRICS_NAMESPACE, SERVICE_NAME, resource_name
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
@@ -35,7 +35,7 @@ from switchyard.destinations.function import FunctionDestinationAdapter
 from switchyard.functions.invoker import FunctionInvoker
 from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger
-from switchyard.privacy.suppression import CachedSuppressions, SuppressionStore
+from switchyard.privacy.suppression import SuppressionStore
 from switchyard.settings import DeliverySettings
 
 METRIC_FOR = {
@@ -129,7 +129,7 @@ def handler() -> DeliveryHandler:
         CircuitBreakers(),
         lambda: DeliveryStats(table),
         functions=functions,
-        suppressed=CachedSuppressions(SuppressionStore(settings.config_table_name), settings.config_cache_seconds).get,
+        suppressed=Cached(SuppressionStore(settings.config_table_name).load, settings.config_cache_seconds).get,
     )
     return DeliveryHandler(deliverer, aws.client("sqs"))
 

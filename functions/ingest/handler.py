@@ -17,7 +17,7 @@ import orjson
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchyard.config.store import CachedWorkspace, ConfigStore
+from switchyard.config.store import Cached, CachedWorkspace, ConfigStore
 from switchyard.constants import DISCARD_LOG_LINES_PER_MINUTE, METRICS_NAMESPACE, REST_API_STAGE, SERVICE_NAME
 from switchyard.errors import ApiError
 from switchyard.functions.invoker import FunctionInvoker
@@ -30,7 +30,7 @@ from switchyard.ingest.service import HttpRequest, IngestOutcome, IngestService,
 from switchyard.ingest.settings import IngestSettings
 from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger, metrics
-from switchyard.privacy.suppression import CachedSuppressions, SuppressionStore
+from switchyard.privacy.suppression import SuppressionStore
 from switchyard.streams import KinesisEventStream
 
 # CORS as the browser library needs it: every response readable cross-origin, Retry-After visible.
@@ -210,7 +210,7 @@ def api() -> IngestApi:
     """Built on first use, not at import: no AWS calls or clients at cold-start import time."""
     settings = IngestSettings.from_environment()
     workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
-    suppressions = CachedSuppressions(SuppressionStore(settings.config_table_name), settings.config_cache_seconds)
+    suppressions = Cached(SuppressionStore(settings.config_table_name).load, settings.config_cache_seconds)
     stream = KinesisEventStream(settings.events_stream_name, budget_seconds=settings.put_budget_seconds)
     service = IngestService(
         workspace.get, stream, settings.region, functions=FunctionInvoker(settings.region), suppressed=suppressions.get

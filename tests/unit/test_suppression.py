@@ -14,10 +14,11 @@ import orjson
 import pytest
 
 from switchyard.config.compiled import CompiledWorkspace, Source, write_key_hash
+from switchyard.config.store import Cached
 from switchyard.delivery.policy import Action
 from switchyard.errors import ApiError
 from switchyard.ingest.service import HttpRequest, IngestOutcome, IngestService
-from switchyard.privacy.suppression import CachedSuppressions, entries, is_suppressed
+from switchyard.privacy.suppression import entries, is_suppressed
 from switchyard.privacy.ties import tied_anonymous_ids
 from switchyard.replay.model import REPLAY_LANE
 from tests.support.delivery import FakeAdapter, FakeStats, make_deliverer, queued
@@ -99,7 +100,7 @@ class FlakyStore:
 def test_the_cache_rereads_after_its_age_and_keeps_the_last_good_read_when_a_read_fails():
     store, now = FlakyStore(), [0.0]
     store.answers = [frozenset({"user:a"}), RuntimeError("throttled"), frozenset({"user:b"})]
-    cached = CachedSuppressions(store, 10, clock=lambda: now[0])  # type: ignore[arg-type]
+    cached = Cached(store.load, 10, clock=lambda: now[0])
     assert cached.get() == {"user:a"}
     now[0] = 11
     assert cached.get() == {"user:a"}, "a failed re-read keeps the last set"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from botocore.exceptions import ClientError
@@ -100,27 +101,37 @@ class ConfigStore:
         return StoredWorkspace(workspace, version, checksum, applied_at)
 
 
-class CachedWorkspace:
-    """The current workspace, re-read at most every `ttl_seconds` (Lambdas cache config for seconds).
+T = TypeVar("T")
+
+
+class Cached(Generic[T]):
+    """A value re-read at most every `ttl_seconds` (Lambdas cache config for seconds).
 
     If a refresh fails the last good copy keeps serving, so a config-table hiccup does not turn
     into refused events; with no copy at all the error propagates (and ingest answers 503).
     """
 
-    def __init__(self, store: ConfigStore, ttl_seconds: float, clock: Any = time.monotonic) -> None:
-        self._store = store
+    def __init__(self, load: Callable[[], T], ttl_seconds: float, clock: Any = time.monotonic) -> None:
+        self._load = load
         self._ttl = ttl_seconds
         self._clock = clock
-        self._workspace: CompiledWorkspace | None = None
+        self._value: T | None = None
         self._fetched_at = 0.0
 
-    def get(self) -> CompiledWorkspace:
+    def get(self) -> T:
         now = self._clock()
-        if self._workspace is None or now - self._fetched_at >= self._ttl:
+        if self._value is None or now - self._fetched_at >= self._ttl:
             try:
-                self._workspace = self._store.current()
+                self._value = self._load()
             except Exception:
-                if self._workspace is None:
+                if self._value is None:
                     raise
             self._fetched_at = now
-        return self._workspace
+        return self._value
+
+
+class CachedWorkspace(Cached[CompiledWorkspace]):
+    """The current workspace, cached as `Cached` says."""
+
+    def __init__(self, store: ConfigStore, ttl_seconds: float, clock: Any = time.monotonic) -> None:
+        super().__init__(store.current, ttl_seconds, clock)

@@ -4,16 +4,15 @@ retry), and counts it (`suppressed`).
 
 The set is one item of the config table (`pk = suppressions`), a DynamoDB string set of
 `user:<userId>` and `anonymous:<anonymousId>` entries, changed by atomic ADD / DELETE updates so two
-operators cannot overwrite each other; `switchyard apply` never touches it. Ingest reads it with
-the workspace, at most every few seconds per Lambda environment. An item holds at most 400 KB:
+operators cannot overwrite each other; `switchyard apply` never touches it. Ingest and delivery
+read it through `config.store.Cached`, as they read the workspace: at most every few seconds per
+Lambda environment. An item holds at most 400 KB:
 about 8,000 entries of 40 characters.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from switchyard import aws
@@ -68,31 +67,3 @@ class SuppressionStore:
                 ExpressionAttributeNames={"#ids": _IDS},
                 ExpressionAttributeValues={":ids": {"SS": sorted(ids)}},
             )
-
-
-class CachedSuppressions:
-    """The set, re-read at most every `max_age_seconds`; if a re-read fails, the last one stands
-    (ingest keeps taking events; a suppression waits for the next good read)."""
-
-    def __init__(
-        self, store: SuppressionStore, max_age_seconds: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._store = store
-        self._max_age = max_age_seconds
-        self._clock = clock
-        self._value: frozenset[str] | None = None
-        self._read_at = 0.0
-        self._lock = threading.Lock()
-
-    def get(self) -> frozenset[str]:
-        now = self._clock()
-        with self._lock:
-            if self._value is not None and now - self._read_at < self._max_age:
-                return self._value
-            try:
-                self._value = self._store.load()
-            except Exception:
-                if self._value is None:
-                    raise
-            self._read_at = now
-            return self._value

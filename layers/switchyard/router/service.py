@@ -139,8 +139,14 @@ class Router:
                 report.undecodable += 1  # ingest only writes JSON objects; skip rather than block the shard
             else:
                 events.append(event)
-        events = self._apply_schema_filters(events, report)
-        events = self._apply_tracking_plans(events, report)
+        try:
+            workspace = self._workspace()  # one version for the whole batch
+        except Exception as error:  # noqa: BLE001 - no configuration yet: the whole batch is retried
+            report.first_failure = records[0].sequence
+            report.error = f"{type(error).__name__}: {error}"
+            return report
+        events = self._apply_schema_filters(workspace, events, report)
+        events = self._apply_tracking_plans(workspace, events, report)
 
         claims = self._dedupe.claim(events)
         cut = len(events)
@@ -150,13 +156,13 @@ class Router:
                 cut -= 1  # what a tracking plan forwarded shares its origin's record: all of it is retried
         fresh = [event for event in events[:cut] if event.record_id in claims.fresh]
         report.duplicates = cut - len(fresh)
-        self._take_pii_inventory(fresh, report)
+        self._take_pii_inventory(workspace, fresh, report)
         try:
             report.archive_objects = self._archive.write(fresh) if fresh else []
             report.archived = len(fresh)
             if self._after_archive is not None:
                 self._after_archive()
-            requests = self._fan_out(fresh)
+            requests = self._fan_out(workspace, fresh)
             if requests:
                 self._queue.send(requests)
             report.fanned_out = len(requests)
@@ -169,16 +175,18 @@ class Router:
             report.error = "dedupe claims could not be written"
         return report
 
-    def _take_pii_inventory(self, fresh: list[StreamEvent], report: BatchReport) -> None:
+    def _take_pii_inventory(self, workspace: CompiledWorkspace, fresh: list[StreamEvent], report: BatchReport) -> None:
         """Where the archived events hold personal data, when the workspace keeps the inventory."""
-        privacy = self._workspace().privacy
+        privacy = workspace.privacy
         if privacy is not None and privacy.inventory and fresh:
             scanner = self._pii.get(privacy.matchers)
             report.pii_seen = count_pii(scanner, [(event.source_id, event.message) for event in fresh])
 
-    def _apply_schema_filters(self, events: list[StreamEvent], report: BatchReport) -> list[StreamEvent]:
+    def _apply_schema_filters(
+        self, workspace: CompiledWorkspace, events: list[StreamEvent], report: BatchReport
+    ) -> list[StreamEvent]:
         """The events their sources' schema filters keep, traits omitted where they say."""
-        filters = self._schema_filters.by_source(self._workspace())
+        filters = self._schema_filters.by_source(workspace)
         if not filters:
             return events
         kept = []
@@ -197,10 +205,11 @@ class Router:
             kept.append(event)
         return kept
 
-    def _apply_tracking_plans(self, events: list[StreamEvent], report: BatchReport) -> list[StreamEvent]:
+    def _apply_tracking_plans(
+        self, workspace: CompiledWorkspace, events: list[StreamEvent], report: BatchReport
+    ) -> list[StreamEvent]:
         """The events their sources' tracking plans let through (violations recorded, fields omitted
         as the controls say), and what the plans forward to other sources, next to their origin."""
-        workspace = self._workspace()
         if not workspace.tracking_plans:
             return events
         kept = []
@@ -258,8 +267,7 @@ class Router:
                 out.append(derived)
         return out
 
-    def _fan_out(self, events: Sequence[StreamEvent]) -> list[DeliveryRequest]:
-        workspace = self._workspace()
+    def _fan_out(self, workspace: CompiledWorkspace, events: Sequence[StreamEvent]) -> list[DeliveryRequest]:
         return [
             DeliveryRequest(destination.id, event.message, options, event_json=event.data)
             for event in events

@@ -145,7 +145,8 @@ class Deliverer:
             if suppressed and is_suppressed(item.request.event, suppressed):
                 # Queued before the user was suppressed, or a replay of the archive: never delivered.
                 outcomes[item.message_id] = Outcome(Decision(Action.SKIP))
-                self._count_suppressed(stats, item.request.destination_id)
+                # Counted without a sample: nothing of a suppressed user is kept.
+                self._count_failure(stats, item.request.destination_id, SUPPRESSED_USER, Count.FILTERED, {})
                 continue
             groups.setdefault(item.request.destination_id, []).append(item)
         if groups:
@@ -174,7 +175,7 @@ class Deliverer:
                 destination = workspace.destination(item.request.destination_id)
                 if destination is not None:
                     sample = {"received": item.request.event}
-                    self._count_failure(stats, destination, label, Count.DEAD_LETTERED, sample)
+                    self._count_failure(stats, destination.id, label, Count.DEAD_LETTERED, sample)
             else:
                 outcomes[item.message_id] = Outcome(Decision(Action.RETRY_LATER, PARK_RETRY_SECONDS))
         try:
@@ -262,7 +263,7 @@ class Deliverer:
         for item in items:
             settled[item.message_id] = Outcome(Decision(Action.DROP))
             sample = {"received": item.request.event}
-            self._count_failure(stats, destination, "discarded.destination_disabled", Count.NOT_DELIVERED, sample)
+            self._count_failure(stats, destination.id, "discarded.destination_disabled", Count.NOT_DELIVERED, sample)
         return True
 
     def _apply_consent(
@@ -284,7 +285,7 @@ class Deliverer:
                 continue
             settled[item.message_id] = Outcome(Decision(Action.SKIP), consent_denied=True)
             self._count_failure(
-                stats, destination, FILTERED_BY_CONSENT, Count.FILTERED, {"received": item.request.event}
+                stats, destination.id, FILTERED_BY_CONSENT, Count.FILTERED, {"received": item.request.event}
             )
         return kept
 
@@ -299,7 +300,7 @@ class Deliverer:
             if filtered.event is None:
                 settled[item.message_id] = Outcome(Decision(Action.SKIP), filtered_by=filtered.dropped_by)
                 label = f"{FILTERED_AT_DESTINATION}.{filtered.dropped_by}"
-                self._count_failure(stats, destination, label, Count.FILTERED, {"received": item.request.event})
+                self._count_failure(stats, destination.id, label, Count.FILTERED, {"received": item.request.event})
                 continue
             if filtered.event is not item.request.event:
                 item.request.event = filtered.event
@@ -435,7 +436,7 @@ class Deliverer:
             decision = Decision(Action.RETRY_LATER, PARK_RETRY_SECONDS)
         for reason in attempt.omitted:  # the event went, without what broke the tool's limits
             self._count_failure(
-                stats, destination, f"omitted.{reason}", Count.OMITTED, {"received": item.request.event}
+                stats, destination.id, f"omitted.{reason}", Count.OMITTED, {"received": item.request.event}
             )
         latency = None
         if attempt.status is AttemptStatus.DELIVERED:
@@ -451,7 +452,7 @@ class Deliverer:
             counter = Count.NOT_DELIVERED
         else:
             counter = Count.RETRIED
-        self._count_failure(stats, destination, attempt.label, counter, sample, attempt.answered_at)
+        self._count_failure(stats, destination.id, attempt.label, counter, sample, attempt.answered_at)
         return Outcome(decision, attempt)
 
     def _defer(
@@ -466,7 +467,7 @@ class Deliverer:
         label = f"awaiting_retry.{reason}"
         if decision.action is Action.GIVE_UP:
             if self._park(item, None, label):
-                self._count_failure(stats, destination, label, Count.DEAD_LETTERED, {"received": item.request.event})
+                self._count_failure(stats, destination.id, label, Count.DEAD_LETTERED, {"received": item.request.event})
                 return Outcome(decision)
             decision = Decision(Action.RETRY_LATER, PARK_RETRY_SECONDS)
         self._count(stats, destination, DEFERRAL_COUNTS[reason])
@@ -497,23 +498,16 @@ class Deliverer:
     def _count_failure(
         self,
         stats: DeliveryStats,
-        destination: Destination,
+        destination_id: str,
         label: str,
         counter: Count,
         sample: dict[str, Any],
         at: float | None = None,
     ) -> None:
         try:
-            stats.failed(destination.id, label, at or self._clock(), counter=counter, sample=sample)
+            stats.failed(destination_id, label, at or self._clock(), counter=counter, sample=sample)
         except Exception:  # noqa: BLE001
-            log.exception("could not count %s for %s", label, destination.id)
-
-    def _count_suppressed(self, stats: DeliveryStats, destination_id: str) -> None:
-        """Counted as filtered, without a sample: nothing of a suppressed user is kept."""
-        try:
-            stats.failed(destination_id, SUPPRESSED_USER, self._clock(), counter=Count.FILTERED, sample={})
-        except Exception:  # noqa: BLE001
-            log.exception("could not count %s for %s", SUPPRESSED_USER, destination_id)
+            log.exception("could not count %s for %s", label, destination_id)
 
     def _count(self, stats: DeliveryStats, destination: Destination, counter: Count) -> None:
         try:

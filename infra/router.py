@@ -66,7 +66,7 @@ class Router(Construct):
             timeout=Duration.seconds(constants.ROUTER_LAMBDA_TIMEOUT_SECONDS),
             memory_size=ROUTER_MEMORY_MB,
         )
-        grant_workspace_read(config_table, self.function)
+        grant_workspace_read(config_table, self.function, suppressions=True)  # drops suppressed users' events
         # Claims are conditional puts (the condition reads the old item server-side): no reads.
         dedupe_table.grant(self.function, "dynamodb:PutItem")
         archive.grant_write_objects(self.function)  # PutObject on archive objects, any key

@@ -10,13 +10,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchyard.config.store import CachedWorkspace, ConfigStore
+from switchyard.config.store import Cached, CachedWorkspace, ConfigStore
 from switchyard.constants import METRICS_NAMESPACE, SERVICE_NAME
 from switchyard.delivery.queue import DeliveryQueue
 from switchyard.delivery.table import DeliveryTable
 from switchyard.metrics import Dimension, Metric
 from switchyard.observability import logger, metrics
 from switchyard.privacy.inventory import PiiInventory
+from switchyard.privacy.suppression import SuppressionStore
 from switchyard.router.archive import Archive
 from switchyard.router.dedupe import DedupeStore
 from switchyard.router.service import BatchReport, KinesisRecord, Router
@@ -47,6 +48,7 @@ def router() -> Router:
             Archive(settings.archive_bucket_name),
             DeliveryQueue(settings.delivery_queue_url),
             after_archive=_after_archive,
+            suppressed=Cached(SuppressionStore(settings.config_table_name).load, settings.config_cache_seconds).get,
         )
         _violation_stats = ViolationStats(DeliveryTable(settings.delivery_table_name))
         _pii_inventory = PiiInventory(DeliveryTable(settings.delivery_table_name))
@@ -95,6 +97,8 @@ def record_for_operators(report: BatchReport) -> None:
 def record(report: BatchReport) -> None:
     metrics.add_metric(name=Metric.ROUTER_RECORDS, unit=MetricUnit.Count, value=report.received)
     metrics.add_metric(name=Metric.DUPLICATES, unit=MetricUnit.Count, value=report.duplicates)
+    if report.suppressed:
+        metrics.add_metric(name=Metric.ROUTER_SUPPRESSED, unit=MetricUnit.Count, value=report.suppressed)
     metrics.add_metric(name=Metric.ARCHIVED, unit=MetricUnit.Count, value=report.archived)
     metrics.add_metric(name=Metric.FANNED_OUT, unit=MetricUnit.Count, value=report.fanned_out)
     for (source_id, reason), count in report.filtered_at_source.items():

@@ -20,6 +20,7 @@ class Metric(StrEnum):
     FANNED_OUT = "FannedOut"
     DUPLICATES = "Duplicates"
     ROUTER_UNDECODABLE = "RouterUndecodable"
+    ROUTER_SUPPRESSED = "RouterSuppressed"  # suppressed users' records already on the stream, dropped
     # Router, per source and reason: events a source's schema filters blocked or changed
     FILTERED_AT_SOURCE = "FilteredAtSource"
     # Router, per source and violation type (per event: `switchyard violations`), and per source and reason

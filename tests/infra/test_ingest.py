@@ -74,12 +74,12 @@ def test_role_grants_exactly_what_ingest_uses(template_json: dict) -> None:
     ("function", "keys"),
     [
         ("IngestFunction", [constants.CONFIG_WORKSPACE_KEY, constants.CONFIG_SUPPRESSIONS_KEY]),
-        ("RouterFunction", [constants.CONFIG_WORKSPACE_KEY]),
+        ("RouterFunction", [constants.CONFIG_WORKSPACE_KEY, constants.CONFIG_SUPPRESSIONS_KEY]),
         ("DeliveryFunction", [constants.CONFIG_WORKSPACE_KEY, constants.CONFIG_SUPPRESSIONS_KEY]),
     ],
 )
 def test_config_readers_may_get_only_the_workspace_item(template_json: dict, function: str, keys: list[str]) -> None:
-    """Ingest and delivery also read the suppressed users' item."""
+    """Ingest, router and delivery also read the suppressed users' item."""
     policy = named(template_json, "AWS::IAM::Policy", f"{function}RoleDefaultPolicy")
     (statement,) = [
         s

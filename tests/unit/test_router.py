@@ -108,3 +108,22 @@ def test_archive_keys_are_hive_partitioned_by_received_hour(hour: str):
     archive = MemoryArchive()
     make_router(archive=archive)[0].process([record(5, "a", hour=hour)])
     assert list(archive.objects) == [f"source_id=web/date=2026-11-30/hour={hour}/shardId-0-5.jsonl.gz"]
+
+
+def test_suppressed_users_records_are_neither_archived_nor_fanned_out():
+    dedupe, archive, queue = MemoryDedupe(), MemoryArchive(), MemoryQueue()
+    router = Router(lambda: WORKSPACE, dedupe, archive, queue, suppressed=lambda: frozenset({"user:gone"}))
+    report = router.process([record(1, "a", userId="gone"), record(2, "b"), record(3, "c", userId="gone")])
+    assert (report.suppressed, report.archived, report.fanned_out) == (2, 1, 1)
+    assert archive.archived_ids() == ["b"]
+    assert dedupe.writes == 1  # nothing of theirs is claimed either
+
+
+def test_an_unreadable_suppression_list_retries_the_batch_instead_of_archiving():
+    def unreadable() -> frozenset[str]:
+        raise ConnectionError("config table unreachable")
+
+    dedupe, archive, queue = MemoryDedupe(), MemoryArchive(), MemoryQueue()
+    report = Router(lambda: WORKSPACE, dedupe, archive, queue, suppressed=unreadable).process([record(7, "a")])
+    assert (report.first_failure, report.archived) == ("7", 0)
+    assert archive.archived_ids() == []

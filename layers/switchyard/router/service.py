@@ -1,5 +1,9 @@
-"""One batch of stream records through the router: schema filters, tracking plans, deduplicate,
-archive, fan out.
+"""One batch of stream records through the router: suppressed users, schema filters, tracking
+plans, deduplicate, archive, fan out.
+
+Suppressed users' events are dropped first, as ingest drops them: records already on the stream
+when a user is suppressed (up to the config cache time, or the stream's backlog) are never
+archived, so a user deletion's rewrite of the archive is not undone by records that arrive later.
 
 Sources' schema filters run first, then their tracking plans: a blocked event is neither claimed,
 archived nor delivered, and omitted fields never reach the archive (router/schema.py,
@@ -32,6 +36,7 @@ from switchyard.config.compiled import CompiledWorkspace
 from switchyard.delivery.requests import DeliveryRequest
 from switchyard.privacy.inventory import count_pii
 from switchyard.privacy.pii import Scanners
+from switchyard.privacy.suppression import is_suppressed
 from switchyard.router.dedupe import Claims
 from switchyard.router.plans import (
     Checked,
@@ -79,6 +84,7 @@ class BatchReport:
 
     received: int = 0
     undecodable: int = 0
+    suppressed: int = 0  # events of suppressed users, dropped before anything else
     duplicates: int = 0
     archived: int = 0
     archive_objects: list[str] = field(default_factory=list)
@@ -117,8 +123,10 @@ class Router:
         queue: RequestQueue,
         *,
         after_archive: Callable[[], None] | None = None,
+        suppressed: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         self._workspace = workspace
+        self._suppressed = suppressed
         self._dedupe = deduplicator
         self._archive = archive
         self._queue = queue
@@ -145,6 +153,17 @@ class Router:
             report.first_failure = records[0].sequence
             report.error = f"{type(error).__name__}: {error}"
             return report
+        if self._suppressed is not None:
+            try:
+                suppressed = self._suppressed()
+            except Exception as error:  # noqa: BLE001 - never archive what a suppression might have dropped
+                report.first_failure = records[0].sequence
+                report.error = f"suppressed users unreadable: {type(error).__name__}: {error}"
+                return report
+            if suppressed:
+                kept = [event for event in events if not is_suppressed(event.message, suppressed)]
+                report.suppressed = len(events) - len(kept)
+                events = kept
         events = self._apply_schema_filters(workspace, events, report)
         events = self._apply_tracking_plans(workspace, events, report)
 

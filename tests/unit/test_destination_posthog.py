@@ -62,7 +62,7 @@ def uuid5(message_id: str) -> str:
 
 def test_the_api_key_is_a_credential():
     configured = settings()
-    assert PosthogSettings.SECRET_FIELDS == ("api_key",)
+    assert PosthogSettings.SECRET_FIELDS == ("api_key", "personal_api_key")  # the second only deletes users
     assert configured.credentials() == {"api_key": API_KEY}
     assert API_KEY not in orjson.dumps(configured.public_settings()).decode()
     assert (configured.historical_migration, configured.group_type) == (False, "company")

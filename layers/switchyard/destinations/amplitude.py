@@ -23,10 +23,19 @@ waits on the queue with that code. Resending is safe: the same `insert_id` is ne
 The form APIs answer one status for the whole request, read as for any tool (`uniform`), except
 that a `429` waits `Retry-After`, else the 15 s (Identify, Group Identify) or 30 s (User Mapping)
 Amplitude documents, and a `413` is read as above.
+
+User deletion (the User Privacy API, v1): `POST /api/2/deletions/users` on `amplitude.com` (EU
+`analytics.eu.amplitude.com`; `endpoint` replaces it too) with Basic `api_key:secret_key` and
+`{"user_ids": [...], "requester": "switchyard", "ignore_invalid_id": "True"}`, at most 100 ids
+per request. Without `ignore_invalid_id` one userId Amplitude does not know refuses the whole
+request; Amplitude wants the flag as the text "True" (as Segment's own Amplitude destination sends
+it). Amplitude schedules the deletion job (run some 10 days later) and answers `200`. Needs the
+optional `secret_key`: without it there is no deletion.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
@@ -82,6 +91,11 @@ FORM_FIELDS: Mapping[str, str] = MappingProxyType(
 INGESTION_HOSTS = Hosts(us="api2.amplitude.com", eu="api.eu.amplitude.com")
 # The User Mapping API lives on the other US host (Amplitude's "User Mapping (Aliasing) API").
 USERMAP_HOSTS = Hosts(us="api.amplitude.com", eu="api.eu.amplitude.com")
+# The User Privacy API's hosts ("User Privacy API": the app's own hosts, not the ingestion ones).
+DELETION_HOSTS = Hosts(us="amplitude.com", eu="analytics.eu.amplitude.com")
+DELETION_PATH = "/api/2/deletions/users"
+MAX_DELETIONS_PER_REQUEST = 100  # "up to 100 users can be specified at a time"
+REQUESTER = "switchyard"  # who asked, for Amplitude's audit trail
 
 # Per request, as Amplitude documents them: HTTP V2 "fewer than 2000 events" and "under 1 MB"
 # (413 above); Group Identify 1024 and 1 MB; User Mapping 2000 and 1 MB. The Identify API states no
@@ -149,9 +163,12 @@ TOO_LARGE = Verdict(AttemptStatus.FINAL, "413")
 class AmplitudeSettings(RegionalSettings):
     """`type: amplitude`."""
 
-    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("api_key",)
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("api_key", "secret_key")
 
     api_key: SecretText = Field(min_length=1, description="The project's API key")
+    secret_key: SecretText | None = Field(
+        default=None, min_length=1, description="The project's secret key: only to delete users (User Privacy API)"
+    )
     min_id_length: int | None = Field(
         default=None, ge=1, le=1024, description="Shortest user_id/device_id Amplitude keeps (its default: 5)"
     )
@@ -175,6 +192,7 @@ class Amplitude(DestinationType):
     title = "Amplitude"
     settings_model = AmplitudeSettings
     hosts = INGESTION_HOSTS
+    max_deletions_per_call = MAX_DELETIONS_PER_REQUEST
 
     # -- mapping ---------------------------------------------------------------------------------
 
@@ -209,6 +227,22 @@ class Amplitude(DestinationType):
         if settings.endpoint or channel != USERMAP:
             return self.base_url(settings, aws_region) + PATHS[channel]
         return "https://" + USERMAP_HOSTS.for_residency(settings.residency(aws_region)) + PATHS[channel]
+
+    def delete_call(
+        self, user_ids: Sequence[str], settings: AmplitudeSettings, context: CallContext
+    ) -> HttpCall | None:
+        if not settings.secret_key:
+            return None
+        if settings.endpoint:
+            url = self.base_url(settings, context.aws_region) + DELETION_PATH
+        else:
+            url = "https://" + DELETION_HOSTS.for_residency(settings.residency(context.aws_region)) + DELETION_PATH
+        credentials = base64.b64encode(f"{settings.api_key}:{settings.secret_key}".encode()).decode("ascii")
+        body = orjson.dumps({"user_ids": list(user_ids), "requester": REQUESTER, "ignore_invalid_id": "True"})
+        return HttpCall("POST", url, body, {**JSON_HEADERS, "Authorization": "Basic " + credentials})
+
+    def deletion_requirement(self, settings: AmplitudeSettings) -> str:
+        return "set `secret_key` (the project's secret key) to delete users"
 
     def hidden_values(self, settings: AmplitudeSettings) -> list[str]:
         """The key as the form bodies carry it, when URL-encoding changes it."""

@@ -11,6 +11,9 @@ A type (one module in this package) declares:
   items of a partly refused request are never sent again. A verdict may carry the event's next
   requests (`Verdict.then`), built from the answer: a tool whose API needs an id it hands out
   (look a contact up, then update it) is a chain of steps, each an ordinary item.
+- for a tool with a user-deletion API (`max_deletions_per_call` > 0): `delete_call(user_ids,
+  settings, context)`, the request deleting those users, and `interpret_delete(call, answer, now)`,
+  its answer as one verdict (whose `then` items, sent through `call`, may finish the deletion).
 
 Mapping is pure: no I/O, no clock, no credentials beyond the settings. Sending, packing, deadlines
 and masking are shared (`destinations/driver.py`), so a type is mostly its mapping table.
@@ -162,6 +165,18 @@ class HttpCall:
     state: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class DeletionAttempt:
+    """What a destination answered to one user-deletion request."""
+
+    user_ids: tuple[str, ...]
+    status: AttemptStatus  # DELIVERED (the tool took the request), RETRY (try later), FINAL (refused)
+    code: str  # the HTTP status as text, or a transport / outcome code
+    request: dict[str, Any]  # the request as samples show it (credentials masked: `shown_call`)
+    response: dict[str, Any]  # the answer as samples show it (masked: `shown_answer`), or {"error": ...}
+    retry_after: float | None = None
+
+
 @dataclass(slots=True)
 class AwsCall:
     """A call of an AWS API through botocore (the delivery role's own credentials)."""
@@ -226,6 +241,8 @@ class DestinationType:
     # The workspace's defaults for destinations of this type (Slack takes about a message a second).
     default_rate_limit_per_second: ClassVar[int] = DEFAULT_RATE_LIMIT_PER_SECOND
     default_concurrency: ClassVar[int] = DEFAULT_CONCURRENCY
+    # How many userIds one deletion request of the tool may name; 0: the tool has no deletion API.
+    max_deletions_per_call: ClassVar[int] = 0
 
     def map(self, event: dict[str, Any], settings: Any) -> list[Item] | Unsupported:
         raise NotImplementedError
@@ -247,6 +264,19 @@ class DestinationType:
     def interpret(self, call: Call, answer: Any, count: int, now: float) -> list[Verdict]:
         """Default for HTTP: one verdict for all items, from the status and `Retry-After`."""
         return uniform(answer, count, now)
+
+    def delete_call(self, user_ids: Sequence[str], settings: Any, context: CallContext) -> Call | None:
+        """The tool's request deleting these users (at most `max_deletions_per_call` of them), or None
+        when these settings cannot delete (e.g. an optional deletion credential is not set)."""
+        raise NotImplementedError
+
+    def interpret_delete(self, call: Call, answer: Any, now: float) -> Verdict:
+        """The answer to a deletion request (or to a step its verdict's `then` named)."""
+        return uniform(answer, 1, now)[0]
+
+    def deletion_requirement(self, settings: Any) -> str:
+        """Why `delete_call` gave no request: what deletion needs that these settings lack."""
+        return f"{self.title} has no user-deletion API"
 
     def base_url(self, settings: ToolSettings, aws_region: str) -> str:
         """`endpoint` if set, else the tool's host for the settings' residency."""

@@ -48,6 +48,10 @@ once, as any retry after a time-out). 429: retried when `X-RateLimit-Reset` (UTC
 says, else after our backoff; 400 (the whole request: bad syntax, too many objects), 401 (wrong
 key or instance), 403 (permission, plan) and 404 are final; 5xx retried.
 
+User deletion: `POST /users/delete` `{"external_ids": [...]}`, at most 50 per request (Braze's
+"Delete users"; the key needs the `users.delete` permission). Braze queues the profiles for
+deletion and answers with the number queued (`deleted`); a 429 is read as above.
+
 Hosts: `rest.<instance>.braze.com` (US, AU, ID, JP, KR), `rest.fra-01|fra-02.braze.eu` (EU), from
 Braze's "API and SDK endpoints" list; `endpoint` replaces it. An EU stack is warned when the
 instance is not an EU one.
@@ -128,6 +132,8 @@ def rest_host(instance: BrazeInstance) -> str:
 TRACK = "track"  # /users/track: attributes, events and purchases
 IDENTIFY = "identify"  # /users/identify: an alias-only profile merged into a user
 ALIAS = "alias"  # /users/alias/new: an alias given to a user
+DELETE_PATH = "/users/delete"
+MAX_DELETIONS_PER_REQUEST = 50  # "up to 50 external_ids"
 PATHS: Mapping[str, str] = MappingProxyType(
     {TRACK: "/users/track", IDENTIFY: "/users/identify", ALIAS: "/users/alias/new"}
 )
@@ -193,7 +199,8 @@ class BrazeSettings(ToolSettings):
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("api_key",)
 
     api_key: SecretText = Field(
-        min_length=8, description="A REST API key with users.track (and users.alias.new, users.identify)"
+        min_length=8,
+        description="A REST API key with users.track (and users.alias.new, users.identify; users.delete to delete)",
     )
     instance: BrazeInstance = Field(
         description="The workspace's REST instance: iad-01…iad-08, us-10, fra-01, fra-02, au-01, id-01, jp-01, kr-01 "
@@ -233,6 +240,7 @@ class Braze(DestinationType):
     name = "braze"
     title = "Braze"
     settings_model = BrazeSettings
+    max_deletions_per_call = MAX_DELETIONS_PER_REQUEST
 
     def map(self, event: dict[str, Any], settings: BrazeSettings) -> list[Item] | Unsupported:
         kind = event.get("type")
@@ -252,6 +260,16 @@ class Braze(DestinationType):
             return HttpCall("POST", url, ARRAYS[channel] + join_json_array(payloads) + b"}", headers)
         body, positions = track_body(payloads)
         return HttpCall("POST", url, body, headers, state=positions)
+
+    def delete_call(self, user_ids: Sequence[str], settings: BrazeSettings, context: CallContext) -> HttpCall:
+        url = self.base_url(settings, context.aws_region) + DELETE_PATH
+        body = orjson.dumps({"external_ids": list(user_ids)})
+        return HttpCall("POST", url, body, {"Authorization": "Bearer " + settings.api_key})
+
+    def interpret_delete(self, call: Call, answer: Any, now: float) -> Verdict:
+        if isinstance(answer, Answer) and answer.status == 429:
+            return Verdict(AttemptStatus.RETRY, "429", throttled_for(answer, now))
+        return uniform(answer, 1, now)[0]
 
     def base_url(self, settings: ToolSettings, aws_region: str) -> str:
         if settings.endpoint:

@@ -37,6 +37,13 @@ Answers: 200 delivered. 207: the entities listed in `errors` by `batch_index` we
 malformed) and 401 (wrong credentials, or a US workspace addressed in the EU) final; 413 halves
 the request; 429/5xx retried, after `Retry-After` when sent.
 
+User deletion: the same `/api/v2/batch`, one `{"type": "person", "action": "delete",
+"identifiers"}` entity per userId (identifiers as above, so a person made by email is deleted by
+email), at most 100 per request, which keeps it under 500 KB for userIds of up to some 4 KB (a 413
+would refuse it whole). A 207 names the entities Customer.io refused: the request is final
+(`207.invalid_entity`), its answer saying which. Deleting does not suppress the person: events
+still on their way would create it again.
+
 Hosts: `track.customer.io`, EU `track-eu.customer.io` (`region`, default from the stack's region).
 The site ID is not a secret (Customer.io's JavaScript snippet puts it in every page); the API key is.
 """
@@ -82,6 +89,7 @@ ENVELOPE_START, ENVELOPE_END = b'{"batch":', b"}"
 MAX_REQUEST_BYTES = 500_000 - 1  # "smaller than 500kb"
 MAX_ENTITY_BYTES = 32_000  # "32kb or smaller"
 MAX_ENTITIES_PER_REQUEST = 1000
+MAX_DELETIONS_PER_REQUEST = 100  # see the module's docstring
 
 DEFAULT_OBJECT_TYPE_ID = "1"
 _from_iso = datetime.fromisoformat
@@ -131,6 +139,7 @@ class Customerio(DestinationType):
     title = "Customer.io"
     settings_model = CustomerioSettings
     hosts = CUSTOMERIO_HOSTS
+    max_deletions_per_call = MAX_DELETIONS_PER_REQUEST
     # The Basic credentials' header; the key's value is masked wherever else it shows.
     secret_headers = frozenset({"authorization"})
 
@@ -150,6 +159,18 @@ class Customerio(DestinationType):
         body = ENVELOPE_START + join_json_array(payloads) + ENVELOPE_END
         headers = {"Authorization": basic_authorization(settings)}
         return HttpCall("POST", self.base_url(settings, context.aws_region) + BATCH_PATH, body, headers)
+
+    def delete_call(self, user_ids: Sequence[str], settings: CustomerioSettings, context: CallContext) -> HttpCall:
+        entities = [{"type": "person", "action": "delete", "identifiers": person_identifiers(uid)} for uid in user_ids]
+        headers = {"Authorization": basic_authorization(settings)}
+        url = self.base_url(settings, context.aws_region) + BATCH_PATH
+        return HttpCall("POST", url, orjson.dumps({"batch": entities}), headers)
+
+    def interpret_delete(self, call: Call, answer: Any, now: float) -> Verdict:
+        if isinstance(answer, Answer) and answer.status == 207:
+            # A refused entity would be refused again: final, the answer naming which it was.
+            return Verdict(AttemptStatus.FINAL, f"207.{INVALID_ENTITY}")
+        return uniform(answer, 1, now)[0]
 
     def hidden_values(self, settings: CustomerioSettings) -> list[str]:
         """The Basic credentials as the header carries them, wherever else they might show."""

@@ -15,6 +15,12 @@ One `send` takes the events the deliverer hands over (at most `plan().events_per
 
 Samples kept for operators show no credential: every credential's value is masked wherever it
 appears (URL, headers, body), and so are the headers a type names secret.
+
+`delete_users` asks a tool with a user-deletion API to delete users (a GDPR request): one request
+per `max_deletions_per_call` userIds, through the same settings, requests, masking and transport
+errors as `send`, each answered by one attempt. A request whose verdict names next steps (look the
+user's id up, then delete it) sends them at once, each once the one before was taken: the attempt
+is the last step's.
 """
 
 from __future__ import annotations
@@ -39,9 +45,11 @@ from switchyard.destinations.base import (
     AwsCall,
     Call,
     CallContext,
+    DeletionAttempt,
     DestinationSettings,
     DestinationType,
     HttpCall,
+    Item,
     Limits,
     NoCall,
     Unsupported,
@@ -58,6 +66,8 @@ UNSUPPORTED = "unsupported"  # discarded.unsupported.<reason>
 ITEM_TOO_LARGE = "item_too_large"
 OUT_OF_TIME = "out_of_time"
 MAPPING_FAILED = "mapping_failed"
+DELETION_NOT_CONFIGURED = "deletion_not_configured"
+DELETION_UNSUPPORTED = "deletion_unsupported"
 
 # AWS error codes that no retry will fix (a request we built wrong); everything else is retried,
 # a missing bus or stream included: after it is created, the events go through.
@@ -181,6 +191,71 @@ class ToolAdapter:
             requests.append((shown_call(call, secrets, self.kind.secret_headers), batch.indexes))
         settled = {index: attempt for index, attempt in enumerate(attempts) if attempt is not None}
         return Preview(requests, settled)
+
+    @property
+    def supports_deletion(self) -> bool:
+        return self.kind.max_deletions_per_call > 0
+
+    def delete_users(self, destination: Destination, user_ids: Sequence[str], deadline: float) -> list[DeletionAttempt]:
+        """One attempt per request: the userIds in chunks of the tool's `max_deletions_per_call`."""
+        size = self.kind.max_deletions_per_call
+        if not user_ids:
+            return []
+        if size <= 0:
+            response = {"error": f"{self.kind.title} has no user-deletion API"}
+            return [DeletionAttempt(tuple(user_ids), AttemptStatus.FINAL, DELETION_UNSUPPORTED, {}, response)]
+        chunks = [tuple(user_ids[start : start + size]) for start in range(0, len(user_ids), size)]
+        try:
+            settings, secrets = self.settings(destination)
+        except CredentialsUnavailable as error:
+            response = {"error": str(error)}
+            return [
+                DeletionAttempt(chunk, AttemptStatus.RETRY, CREDENTIALS_UNAVAILABLE, {}, response) for chunk in chunks
+            ]
+        return [self._delete_chunk(chunk, settings, secrets, deadline) for chunk in chunks]
+
+    def _delete_chunk(
+        self, user_ids: tuple[str, ...], settings: DestinationSettings, secrets: tuple[str, ...], deadline: float
+    ) -> DeletionAttempt:
+        call = self.kind.delete_call(user_ids, settings, CallContext(self._aws_region, self._clock()))
+        if call is None:
+            response = {"error": self.kind.deletion_requirement(settings)}
+            return DeletionAttempt(user_ids, AttemptStatus.FINAL, DELETION_NOT_CONFIGURED, {}, response)
+        attempt, then = self._deletion_step(user_ids, call, settings, secrets, deadline)
+        pending = deque(then)
+        # A step goes once the one before it was taken, so the attempt is the last step's.
+        while pending and attempt.status is AttemptStatus.DELIVERED:
+            item = pending.popleft()
+            context = CallContext(self._aws_region, self._clock())
+            step = self.kind.call(item.channel, [orjson.dumps(item.payload)], settings, context)
+            attempt, then = self._deletion_step(user_ids, step, settings, secrets, deadline)
+            pending.extend(then)
+        return attempt
+
+    def _deletion_step(
+        self,
+        user_ids: tuple[str, ...],
+        call: Call | NoCall,
+        settings: DestinationSettings,
+        secrets: tuple[str, ...],
+        deadline: float,
+    ) -> tuple[DeletionAttempt, tuple[Item, ...]]:
+        """One request of a deletion: its attempt, and the next steps its verdict names."""
+        if isinstance(call, NoCall):  # a step the type found needless after all
+            verdict = call.verdicts[0]
+            return DeletionAttempt(user_ids, verdict.status, verdict.code, {}, {}, verdict.retry_after), verdict.then
+        if deadline - self._monotonic() < MIN_REQUEST_SECONDS:
+            return DeletionAttempt(user_ids, AttemptStatus.RETRY, OUT_OF_TIME, {}, {}), ()
+        shown = shown_call(call, secrets, self.kind.secret_headers)
+        try:
+            answer = self._execute(call, settings, deadline)
+        except TransportError as error:
+            status = AttemptStatus.FINAL if error.final else AttemptStatus.RETRY
+            return DeletionAttempt(user_ids, status, error.code, shown, {"error": shown_text(str(error), secrets)}), ()
+        verdict = self.kind.interpret_delete(call, answer, self._clock())
+        shown_response = shown_answer(answer, secrets)
+        attempt = DeletionAttempt(user_ids, verdict.status, verdict.code, shown, shown_response, verdict.retry_after)
+        return attempt, verdict.then
 
     # -- the steps ---------------------------------------------------------------------------
 

@@ -66,6 +66,13 @@ reference calls it for an account whose `dataHostingLocation` is `eu1`; private-
 accounts start `pat-eu1-`). HubSpot keeps an EU account's data in its EU data centre, but the
 host itself is global: in an `eu-*` stack, `switchyard apply` says so.
 
+User deletion: `POST /crm/v3/objects/contacts/gdpr-delete` `{"idProperty": "email", "objectId"}`
+(HubSpot's "Permanently delete a contact (GDPR-compliant)"), one contact per request, answered
+`204`. Contacts are told apart by email here, and HubSpot has no property holding the userId: a
+userId that is an email address is deleted by it (HubSpot blocklists an email it has no contact
+for, so it is never used again); any other userId cannot be deleted (`deletion_not_configured`).
+Answers are read as above (`429`, `423`, `477`).
+
 Limits: at most 100 inputs per request (HubSpot's batch limit for CRM objects; events are sent
 100 at a time too), and requests under 2 MB (HubSpot documents no byte limit for them).
 """
@@ -127,6 +134,8 @@ PATHS: Mapping[str, str] = MappingProxyType(
     }
 )
 CONTACT_ID_PROPERTY = "email"
+GDPR_DELETE = "gdpr_delete"  # user deletion: `HttpCall.state`'s channel
+GDPR_DELETE_PATH = "/crm/v3/objects/contacts/gdpr-delete"
 
 MAX_INPUTS = 100
 # The items as packed; `call` adds less than 100 bytes per input around them, within 2 MB.
@@ -173,6 +182,8 @@ MAX_REMEMBERED_NAMES = 10_000
 _NAMES: dict[str, str] = {}
 # Those of them that are their own HubSpot name (most: Segment's properties are snake_case).
 _UNCHANGED_NAMES: set[str] = set()
+# An email address, as a userId must be to name a contact (HubSpot's own check is stricter).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # `Property "plan" does not exist` (in a 400's message, itself sometimes JSON inside JSON).
 _UNKNOWN_PROPERTY = re.compile(r'Property \\*"([A-Za-z0-9_.\-]+)\\*" does not exist')
 
@@ -263,6 +274,7 @@ class Hubspot(DestinationType):
     settings_model = HubspotSettings
     calls = (EventType.IDENTIFY, EventType.TRACK, EventType.GROUP)
     hosts = HUBSPOT_HOSTS
+    max_deletions_per_call = 1  # gdpr-delete takes one contact
 
     def map(self, event: dict[str, Any], settings: HubspotSettings) -> list[Item] | Unsupported:
         kind = event.get("type")
@@ -287,14 +299,31 @@ class Hubspot(DestinationType):
         sent = _crm_inputs(channel, payloads, settings, zone)
         return HttpCall("POST", url, orjson.dumps({"inputs": sent.inputs}), headers, state=sent.sent)
 
+    def delete_call(self, user_ids: Sequence[str], settings: HubspotSettings, context: CallContext) -> HttpCall | None:
+        [user_id] = user_ids
+        email = _email(user_id)
+        if email is None or not _EMAIL.fullmatch(email):
+            return None
+        url = self.base_url(settings, context.aws_region) + GDPR_DELETE_PATH
+        body = orjson.dumps({"idProperty": CONTACT_ID_PROPERTY, "objectId": email})
+        sent = Sent(GDPR_DELETE, account_zone(settings.time_zone), [body])
+        return HttpCall("POST", url, body, {"Authorization": f"Bearer {settings.access_token}"}, state=sent)
+
+    def deletion_requirement(self, settings: HubspotSettings) -> str:
+        return "HubSpot contacts are deleted by email: the userId must be an email address"
+
+    def interpret_delete(self, call: Call, answer: Any, now: float) -> Verdict:
+        [verdict] = self.interpret(call, answer, 1, now)
+        return verdict
+
     def interpret(self, call: Call, answer: Any, count: int, now: float) -> list[Verdict]:
         sent = call.state if isinstance(call, HttpCall) else None
         if not isinstance(sent, Sent) or not isinstance(answer, Answer):
             return uniform(answer, count, now)
         status = answer.status
         if 200 <= status < 300:
-            return uniform(answer, count, now) if sent.channel == EVENTS else _accepted(sent, answer)
-        if status == 400:
+            return uniform(answer, count, now) if sent.channel in (EVENTS, GDPR_DELETE) else _accepted(sent, answer)
+        if status == 400 and sent.channel != GDPR_DELETE:
             return _refused(sent, answer, count)
         if status == 429:
             return [_throttled(sent, answer, now)] * count

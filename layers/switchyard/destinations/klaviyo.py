@@ -42,6 +42,17 @@ Answers: 2xx delivered; 429 retried no sooner than `Retry-After` (Klaviyo sends 
 and no `RateLimit-*` headers then); 408 and 5xx retried; other 4xx final, coded by the status and
 Klaviyo's first error code (`400.invalid`, `401.not_authenticated`, ...).
 
+User deletion: Klaviyo's Data Privacy API deletes one profile per request, named by its email,
+phone number or Klaviyo id, not by `external_id` (`POST /api/data-privacy-deletion-jobs`, the
+`request_profile_deletion` OpenAPI document). So a deletion is two steps (`Verdict.then`):
+`GET /api/profiles?filter=equals(external_id,"<userId>")` (Get Profiles), then for the profile
+found (the userId is its `external_id`, as identify and track set it) `{"data": {"type":
+"data-privacy-deletion-job", "attributes": {"profile": {"data": {"type": "profile", "id"}}}}}`,
+answered `202` (Klaviyo deletes it later, a GDPR deletion). No profile with that `external_id`:
+nothing to delete (delivered, `200.no_profile`); a profile Klaviyo only knows by email is not found
+this way. The key needs the `profiles:read` and `data-privacy:write` scopes besides those above;
+the Data Privacy API allows 3 requests a second (60 a minute).
+
 Hosts: Klaviyo has one API host, in the US: in an `eu-*` region `switchyard apply` says so.
 """
 
@@ -51,6 +62,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import orjson
 from pydantic import Field
@@ -82,7 +94,12 @@ JSON_API = "application/vnd.api+json"
 
 EVENTS = "events"
 PROFILES = "profiles"
-PATHS: Mapping[str, str] = MappingProxyType({EVENTS: "/api/events", PROFILES: "/api/profile-import"})
+DELETION = "deletion"  # a deletion's second step: a profile found by its external_id, deleted
+PATHS: Mapping[str, str] = MappingProxyType(
+    {EVENTS: "/api/events", PROFILES: "/api/profile-import", DELETION: "/api/data-privacy-deletion-jobs"}
+)
+# A deletion's first step (Get Profiles): the Klaviyo id of the profile whose external_id is the userId.
+PROFILE_LOOKUP_PATH = "/api/profiles"
 
 # Klaviyo's documented body limits ("5 MB", "100KB"), read as decimal units, the smaller reading.
 MAX_EVENT_BYTES = 5_000_000
@@ -160,7 +177,8 @@ class KlaviyoSettings(ToolSettings):
 
     private_api_key: SecretText = Field(
         pattern=r"^pk_\S{8,}$",
-        description="A private API key (pk_...) with the events:write and profiles:write scopes",
+        description="A private API key (pk_...) with the events:write and profiles:write scopes "
+        "(and profiles:read, data-privacy:write to delete users)",
     )
     revision: str = Field(
         default=CURRENT_REVISION,
@@ -181,6 +199,7 @@ class Klaviyo(DestinationType):
     settings_model = KlaviyoSettings
     calls = (EventType.IDENTIFY, EventType.TRACK)
     hosts = KLAVIYO_HOSTS
+    max_deletions_per_call = 1  # the Data Privacy API deletes one profile per request
 
     def map(self, event: dict[str, Any], settings: KlaviyoSettings) -> list[Item] | Unsupported:
         kind = event.get("type")
@@ -222,6 +241,27 @@ class Klaviyo(DestinationType):
             return [Verdict(AttemptStatus.FINAL, refusal_code(answer))] * count
         return uniform(answer, count, now)
 
+    def delete_call(self, user_ids: Sequence[str], settings: KlaviyoSettings, context: CallContext) -> HttpCall:
+        """The first step: the profile whose external_id is the userId (`max_deletions_per_call` is 1);
+        its verdict names the deletion of each profile found."""
+        [user_id] = user_ids
+        query = urlencode(
+            {"filter": f"equals(external_id,{orjson.dumps(user_id).decode()})", "fields[profile]": "external_id"}
+        )
+        url = self.base_url(settings, context.aws_region) + PROFILE_LOOKUP_PATH + "?" + query
+        return HttpCall("GET", url, b"", headers(settings), state=LOOKUP)
+
+    def interpret_delete(self, call: Call, answer: Any, now: float) -> Verdict:
+        [verdict] = self.interpret(call, answer, 1, now)
+        lookup = isinstance(call, HttpCall) and call.state == LOOKUP
+        if verdict.status is not AttemptStatus.DELIVERED or not lookup or not isinstance(answer, Answer):
+            return verdict
+        found = _profile_ids(answer.body)
+        if not found:
+            return Verdict(AttemptStatus.DELIVERED, f"{answer.status}.no_profile")
+        steps = tuple(Item(DELETION, deletion_job(profile_id)) for profile_id in found)
+        return Verdict(AttemptStatus.DELIVERED, verdict.code, then=steps)
+
 
 KLAVIYO = Klaviyo()
 
@@ -246,6 +286,27 @@ def headers(settings: KlaviyoSettings) -> dict[str, str]:
         "Accept": JSON_API,
         "Content-Type": JSON_API,
     }
+
+
+# -- user deletion --------------------------------------------------------------------------------
+
+LOOKUP = "profile_lookup"  # `HttpCall.state` of a deletion's first step
+
+
+def deletion_job(profile_id: str) -> dict[str, Any]:
+    profile = {"data": {"type": "profile", "id": profile_id}}
+    return {"data": {"type": "data-privacy-deletion-job", "attributes": {"profile": profile}}}
+
+
+def _profile_ids(body: bytes) -> list[str]:
+    """The ids of the profiles a Get Profiles answer lists."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return []
+    data = parsed.get("data") if isinstance(parsed, dict) else None
+    profiles = data if isinstance(data, list) else []
+    return [profile_id for profile in profiles if (profile_id := as_text(as_object(profile).get("id"))) is not None]
 
 
 # -- the calls ------------------------------------------------------------------------------------

@@ -19,6 +19,16 @@ sends no `Retry-After`; the shared policy's backoff applies on top). After a `41
 again at once in halves (`413.split`); final for a lone event. `401`/`403` are final, `5xx` retried. The profile APIs
 answer `200` even for invalid data: with `verbose=1` a `"status": 0` means none was valid (final,
 `200.invalid`).
+
+User deletion: the GDPR API's deletion task, `POST /api/app/data-deletions/v3.0/?token=<project
+token>` on `mixpanel.com` (EU `eu.mixpanel.com`; `endpoint` replaces it) with `Authorization:
+Bearer <gdpr_api_token>` and `{"distinct_ids": [...], "compliance_type": "GDPR"}`, at most 1,999
+distinct ids per request (the GDPR API reference). Mixpanel deletes every event and the profile of
+each (it may take up to 30 days). Not the Engage API's `$delete`: that removes the profile alone,
+leaving the user's events, which is not what deleting a user means. The GDPR token is a person's
+OAuth token (Mixpanel's Data & Privacy settings, valid one year; a `401` after it expires is
+final); without it there is no deletion. The GDPR API allows one request per second: a `429` waits
+at least the 2 s above.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from hashlib import blake2b
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
 from pydantic import Field, model_validator
@@ -71,6 +81,10 @@ PATHS: Mapping[str, str] = MappingProxyType({IMPORT: "/import", ENGAGE: "/engage
 
 # India (api-in.mixpanel.com) has no residency of its own here: set `endpoint`.
 MIXPANEL_HOSTS = Hosts(us="api.mixpanel.com", eu="api-eu.mixpanel.com")
+# The GDPR API is on the app's hosts, not the ingestion ones.
+GDPR_HOSTS = Hosts(us="mixpanel.com", eu="eu.mixpanel.com")
+DELETION_PATH = "/api/app/data-deletions/v3.0/"
+MAX_DELETIONS_PER_REQUEST = 1999  # "You can add up to 1999 distinct IDs"
 
 # Per request. Import: 2000 events; its body limit is 10 MB on the current reference page but
 # 2 MB (2,097,152 bytes in its own 413 example) in the OpenAPI description: 2,000,000 fits both.
@@ -153,6 +167,7 @@ class MixpanelSettings(RegionalSettings):
         "api_secret",
         "service_account_username",
         "service_account_secret",
+        "gdpr_api_token",
     )
 
     project_token: SecretText = Field(min_length=1, description="The project token ($token of profile updates)")
@@ -162,6 +177,9 @@ class MixpanelSettings(RegionalSettings):
     )
     service_account_secret: SecretText | None = Field(default=None, min_length=1, description="That account's secret")
     project_id: str | None = Field(default=None, pattern=r"^[0-9]+$", description="Needed with a service account")
+    gdpr_api_token: SecretText | None = Field(
+        default=None, min_length=1, description="A GDPR API OAuth token: only to delete users (expires after a year)"
+    )
     page_event_naming: Literal["consolidated", "named"] = Field(
         default="consolidated",
         description='consolidated: "Loaded a Page"/"Loaded a Screen"; named: "Viewed <category> <name> Page"',
@@ -184,6 +202,7 @@ class Mixpanel(DestinationType):
     title = "Mixpanel"
     settings_model = MixpanelSettings
     hosts = MIXPANEL_HOSTS
+    max_deletions_per_call = MAX_DELETIONS_PER_REQUEST
 
     # -- mapping ---------------------------------------------------------------------------------
 
@@ -209,7 +228,32 @@ class Mixpanel(DestinationType):
         headers = {"Content-Type": "application/json", "Authorization": import_authorization(settings)}
         return HttpCall("POST", url + query, body, headers)
 
+    def delete_call(self, user_ids: Sequence[str], settings: MixpanelSettings, context: CallContext) -> HttpCall | None:
+        if not settings.gdpr_api_token:
+            return None
+        if settings.endpoint:
+            base = self.base_url(settings, context.aws_region)
+        else:
+            base = "https://" + GDPR_HOSTS.for_residency(settings.residency(context.aws_region))
+        url = f"{base}{DELETION_PATH}?token={quote(settings.project_token, safe='')}"
+        body = orjson.dumps({"distinct_ids": list(user_ids), "compliance_type": "GDPR"})
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer " + settings.gdpr_api_token}
+        return HttpCall("POST", url, body, headers)
+
+    def hidden_values(self, settings: MixpanelSettings) -> list[str]:
+        """The project token as a deletion URL's query carries it, when quoting changes it."""
+        quoted = quote(settings.project_token, safe="")
+        return [quoted] if quoted != settings.project_token else []
+
+    def deletion_requirement(self, settings: MixpanelSettings) -> str:
+        return "set `gdpr_api_token` (a GDPR API OAuth token of a project owner or admin) to delete users"
+
     # -- answers ---------------------------------------------------------------------------------
+
+    def interpret_delete(self, call: Call, answer: Any, now: float) -> Verdict:
+        if isinstance(answer, Answer) and answer.status == 429:
+            return throttled(answer, now)
+        return uniform(answer, 1, now)[0]
 
     def interpret(self, call: Call, answer: Any, count: int, now: float) -> list[Verdict]:
         if not isinstance(call, HttpCall) or not isinstance(answer, Answer):
@@ -220,8 +264,7 @@ class Mixpanel(DestinationType):
         if answer.status == 200 and channel in (ENGAGE, GROUPS):
             return profile_updates(answer, count, now)
         if answer.status == 429:
-            retry_after = parse_retry_after(answer.headers.get("Retry-After"), now)
-            return [Verdict(AttemptStatus.RETRY, "429", max(retry_after or 0.0, THROTTLE_FLOOR_SECONDS))] * count
+            return [throttled(answer, now)] * count
         if answer.status == 413:
             return [SPLIT] * count if count > 1 else [TOO_LARGE]
         return uniform(answer, count, now)
@@ -404,6 +447,12 @@ def partly_imported(answer: Answer, count: int, now: float) -> list[Verdict]:
     confirmed = not isinstance(imported, int) or imported >= count - len(failed)
     rest = IMPORTED if confirmed else UNCONFIRMED
     return [INVALID_RECORD if i in failed else rest for i in range(count)]
+
+
+def throttled(answer: Answer, now: float) -> Verdict:
+    """A 429: after `Retry-After`, and never sooner than Mixpanel's advised first pause."""
+    retry_after = parse_retry_after(answer.headers.get("Retry-After"), now)
+    return Verdict(AttemptStatus.RETRY, "429", max(retry_after or 0.0, THROTTLE_FLOOR_SECONDS))
 
 
 def profile_updates(answer: Answer, count: int, now: float) -> list[Verdict]:

@@ -35,6 +35,14 @@ canonical UUID costs a pattern match (SHA-1 only for other messageIds).
 Answers: 2xx delivered; 400 (invalid request) and 401 (invalid key) final; after a 413 (a proxy
 in front of a self-hosted instance may allow less than PostHog) the events go again at once in
 halves (`413.split`), final for a lone event; 408/429/5xx retried, after `Retry-After` when sent.
+
+User deletion: the private API's `POST /api/projects/<project_id>/persons/bulk_delete/`
+`{"distinct_ids": [...], "delete_events": true, "delete_recordings": true}` (PostHog's persons API,
+at most 1,000 distinct ids; answered `202`), on PostHog Cloud's app hosts `us.posthog.com` / EU
+`eu.posthog.com` (the capture hosts do not serve it), or on `endpoint` (a self-hosted instance
+serves both APIs). It deletes the persons behind those distinct ids; their events and recordings
+are deleted by a job PostHog runs weekly. It needs a personal API key with the `person:write`
+scope and the project's id, both optional settings: without them there is no deletion.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from switchyard.delivery.attempts import AttemptStatus
 from switchyard.delivery.http import Answer
@@ -73,6 +81,9 @@ from switchyard.destinations.mapping import EMPTY, as_object, as_text
 POSTHOG_HOSTS = Hosts(us="us.i.posthog.com", eu="eu.i.posthog.com")
 BATCH_PATH = "/batch/"
 BATCH = "batch"  # the only channel
+# The private API (person deletion) is on PostHog Cloud's app hosts.
+APP_HOSTS = Hosts(us="us.posthog.com", eu="eu.posthog.com")
+MAX_DELETIONS_PER_REQUEST = 1000  # "a maximum of 1000 IDs per call"
 
 MAX_EVENTS_PER_REQUEST = 1000
 MAX_REQUEST_BYTES = 5_000_000
@@ -130,9 +141,15 @@ NO_USER_OR_ANONYMOUS_ID = Unsupported("no_user_or_anonymous_id")
 class PosthogSettings(RegionalSettings):
     """`type: posthog`: PostHog Cloud (US or EU) or a self-hosted instance (`endpoint`)."""
 
-    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("api_key",)
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("api_key", "personal_api_key")
 
     api_key: SecretText = Field(min_length=8, description="The project API key (phc_...)")
+    personal_api_key: SecretText | None = Field(
+        default=None, min_length=8, description="A personal API key (phx_...) with person:write: only to delete users"
+    )
+    project_id: str | None = Field(
+        default=None, pattern=r"^[0-9]+$", description="The project's id (in its URLs): needed to delete users"
+    )
     historical_migration: bool = Field(
         default=False, description="Send as a historical import (for backfills; PostHog asks to be told first)"
     )
@@ -140,12 +157,19 @@ class PosthogSettings(RegionalSettings):
         default="company", min_length=1, max_length=400, description="`$group_type` of group calls and `$groups`"
     )
 
+    @model_validator(mode="after")
+    def _deletion_is_complete(self) -> PosthogSettings:
+        if self.personal_api_key and not self.project_id:
+            raise ValueError("a `personal_api_key` needs `project_id` (the project whose persons it deletes)")
+        return self
+
 
 class Posthog(DestinationType):
     name = "posthog"
     title = "PostHog"
     settings_model = PosthogSettings
     hosts = POSTHOG_HOSTS
+    max_deletions_per_call = MAX_DELETIONS_PER_REQUEST
 
     def map(self, event: dict[str, Any], settings: PosthogSettings) -> list[Item] | Unsupported:
         kind = event.get("type")
@@ -161,6 +185,20 @@ class Posthog(DestinationType):
     ) -> HttpCall:
         body = _envelope(settings) + join_json_array(payloads) + b"}"
         return HttpCall("POST", self.base_url(settings, context.aws_region) + BATCH_PATH, body, {})
+
+    def delete_call(self, user_ids: Sequence[str], settings: PosthogSettings, context: CallContext) -> HttpCall | None:
+        if not settings.personal_api_key or not settings.project_id:
+            return None
+        if settings.endpoint:
+            base = self.base_url(settings, context.aws_region)
+        else:
+            base = "https://" + APP_HOSTS.for_residency(settings.residency(context.aws_region))
+        url = f"{base}/api/projects/{settings.project_id}/persons/bulk_delete/"
+        body = orjson.dumps({"distinct_ids": list(user_ids), "delete_events": True, "delete_recordings": True})
+        return HttpCall("POST", url, body, {"Authorization": "Bearer " + settings.personal_api_key})
+
+    def deletion_requirement(self, settings: PosthogSettings) -> str:
+        return "set `personal_api_key` (with the person:write scope) and `project_id` to delete users"
 
     def interpret(self, call: Call, answer: Any, count: int, now: float) -> list[Verdict]:
         if isinstance(answer, Answer) and answer.status == 413:

@@ -1,10 +1,13 @@
 """Stand-ins for the tools the demo workspace delivers to (`make run`), so every adapter runs end to
 end on one machine: each answers a request as its tool's API does on success, ids handed out
-included (Intercom's contacts, HubSpot's companies), which the adapters' chained steps need.
+included (Intercom's contacts, HubSpot's companies), which the adapters' chained steps need, and
+the user-deletion endpoints (Braze, Customer.io, Klaviyo's look-up then deletion job, HubSpot's
+GDPR delete), which forget the users they delete.
 
 The demo receiver routes by the first path segment: a demo destination's `endpoint` is
 `http://127.0.0.1:9000/<tool>` (the Slack webhook URL likewise), and anything else is a webhook
-or PostHog's `/batch/`, answered `200`. Only the happy path is played here; the end-to-end tests
+or PostHog's `/batch/` (and Amplitude's, Mixpanel's and PostHog's deletion requests), answered
+`200`, which their adapters read as a deletion taken. Only the happy path is played here; the end-to-end tests
 play each tool's refusals, throttling and outages with receivers of their own.
 """
 
@@ -15,6 +18,7 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -22,6 +26,8 @@ from switchyard.devstack.receiver import Answer, Received, accept
 
 JSON_API = {"Content-Type": "application/vnd.api+json"}
 _INTERCOM_CONTACT = re.compile(r"/contacts/(\w+)(/companies)?")
+# Klaviyo's Get Profiles filter as the deletion's look-up sends it: `equals(external_id,"<id>")`.
+_KLAVIYO_EXTERNAL_ID = re.compile(r'equals\(external_id,("(?:[^"\\]|\\.)*")\)')
 
 
 class ToolStandIns:
@@ -34,6 +40,7 @@ class ToolStandIns:
         self._intercom_contacts: dict[str, dict[str, Any]] = {}  # by external_id
         self._intercom_companies: dict[str, dict[str, Any]] = {}  # by company_id
         self._hubspot_records: dict[tuple[str, str], str] = {}  # (object type, id property value) -> id
+        self._klaviyo_profiles: dict[str, str] = {}  # external_id -> profile id
         self._tools: dict[str, Callable[[str, Received], Answer]] = {
             "braze": self._braze,
             "customerio": _customerio,
@@ -71,19 +78,47 @@ class ToolStandIns:
         if path == "/users/track":
             counts = {f"{name}_processed": len(body.get(name, [])) for name in ("attributes", "events", "purchases")}
             return 201, {}, orjson.dumps({**counts, "message": "success"})
+        if path == "/users/delete":
+            return 201, {}, orjson.dumps({"deleted": len(body.get("external_ids", [])), "message": "success"})
         aliases = body.get("aliases_to_identify") or body.get("user_aliases") or []
         return 201, {}, orjson.dumps({"aliases_processed": len(aliases), "message": "success"})
 
     def _klaviyo(self, path: str, received: Received) -> Answer:
         if path.startswith("/api/events"):
             return 202, {}, b""
+        if path.startswith("/api/profiles"):  # a deletion's look-up by external_id
+            return 200, JSON_API, orjson.dumps({"data": self._klaviyo_found(received.query)})
+        if path.startswith("/api/data-privacy-deletion-jobs"):
+            job = _json(received).get("data", {}).get("attributes", {})
+            deleted = job.get("profile", {}).get("data", {}).get("id")
+            self._klaviyo_profiles = {key: kept for key, kept in self._klaviyo_profiles.items() if kept != deleted}
+            return 202, {}, b""
         attributes = _json(received).get("data", {}).get("attributes", {})
-        profile = {"data": {"type": "profile", "id": "01DEMO" + self._next_id(), "attributes": attributes}}
+        external_id = attributes.get("external_id")
+        profile_id = self._klaviyo_profiles.get(external_id) if external_id else None
+        if profile_id is None:
+            profile_id = "01DEMO" + self._next_id()
+            if external_id:
+                self._klaviyo_profiles[external_id] = profile_id
+        profile = {"data": {"type": "profile", "id": profile_id, "attributes": attributes}}
         return 201, JSON_API, orjson.dumps(profile)
+
+    def _klaviyo_found(self, query: str) -> list[dict[str, Any]]:
+        matched = _KLAVIYO_EXTERNAL_ID.search(dict(parse_qsl(query)).get("filter", ""))
+        if matched is None:
+            return []
+        external_id = orjson.loads(matched.group(1))
+        profile_id = self._klaviyo_profiles.get(external_id)
+        if profile_id is None:
+            return []
+        return [{"type": "profile", "id": profile_id, "attributes": {"external_id": external_id}}]
 
     def _hubspot(self, path: str, received: Received) -> Answer:
         body = _json(received)
         if path.startswith("/events/"):
+            return 204, {}, b""
+        if path == "/crm/v3/objects/contacts/gdpr-delete":
+            self._hubspot_records.pop(("contacts", str(body.get("objectId"))), None)
             return 204, {}, b""
         if "/associations/" in path:
             results = [{"from": item["from"], "to": item["to"]} for item in body.get("inputs", [])]

@@ -37,6 +37,7 @@ from switchyard.ingest.numbers import holds_out_of_range_integer, loses_integers
 SOURCE, INSERT, DESTINATION = "source", "insert", "destination"
 KINDS = (SOURCE, INSERT, DESTINATION)
 EVENT_HANDLERS = ("on_track", "on_identify", "on_page", "on_screen", "on_group", "on_alias")
+DELETE = "delete"  # a user-deletion request: `on_delete` of a destination function
 HANDLERS = {
     SOURCE: ("on_request",),
     INSERT: (*EVENT_HANDLERS, "on_batch"),
@@ -265,17 +266,43 @@ class FunctionRunner:
         self.timeout_seconds = timeout_seconds
 
     def run_events(self, events: list[dict[str, Any]], settings: dict[str, Any]) -> list[EventResult]:
-        """One result per event (insert: the event to deliver; destination: delivered or not)."""
+        """One result per event (insert: the event to deliver; destination: delivered or not).
+
+        Delete events go to `on_delete` one by one even when the module has `on_batch`: Segment's
+        onBatch never receives them, so a function written for Segment's handles them there.
+        """
         deadline = time.monotonic() + self.timeout_seconds
         batch = getattr(self.module, "on_batch", None)
-        if batch is not None:
-            try:
-                return self._batch(batch, events, settings)
-            except FunctionTimedOut:  # raised just as the call returned: the time was up all the same
-                return [_timed_out()] * len(events)
-        # One deadline for the whole invocation, armed once (not per event: it costs more than a call).
+        if batch is None:
+            return self._each(events, settings, deadline)
+        deletes = [index for index, event in enumerate(events) if event.get("type") == DELETE]
+        if not deletes:
+            return self._whole_batch(batch, events, settings)
+        results: dict[int, EventResult] = {}
+        batched = [index for index, event in enumerate(events) if event.get("type") != DELETE]
+        if batched:
+            on_batch = self._whole_batch(batch, [events[i] for i in batched], settings)
+            results.update(zip(batched, on_batch, strict=True))
+        # Within what the batch left of the invocation's time.
+        results.update(zip(deletes, self._each([events[i] for i in deletes], settings, deadline), strict=True))
+        return [results[index] for index in range(len(events))]
+
+    def _whole_batch(
+        self, handler: Callable[..., Any], events: list[dict[str, Any]], settings: dict[str, Any]
+    ) -> list[EventResult]:
+        try:
+            return self._batch(handler, events, settings)
+        except FunctionTimedOut:  # raised just as the call returned: the time was up all the same
+            return [_timed_out()] * len(events)
+
+    def _each(self, events: list[dict[str, Any]], settings: dict[str, Any], deadline: float) -> list[EventResult]:
+        """The events one by one, each to the handler of its type, until the deadline."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return [_timed_out()] * len(events)
+        # One deadline for all of them, armed once (not per event: it costs more than a call).
         results: list[EventResult] = []
-        token = watchdog().arm(self.timeout_seconds)
+        token = watchdog().arm(remaining)
         try:
             for event in events:
                 try:

@@ -7,14 +7,8 @@ replay lane of the delivery path.
   stack runs is the text that deploys (a test compares them). It has a fixed name, so its role can
   name the state machine's own ARN (the Distributed Map starts its batches as child executions of
   it) without a reference from the role to the state machine, which would be circular.
-- **Logs**: level ALL (every state transition, as cdk-nag asks), without execution data: states'
-  inputs and outputs, and errors' causes, can hold archived events (user data), which live only
-  in the archive and the delivery path, never in logs with their own retention. What a replay
-  read, sent and failed is in its record in the delivery table and in the report step's output.
-  X-Ray tracing on. The log-delivery and X-Ray actions, which take no resource, sit alone in a
-  managed policy of their own (as the functions' X-Ray policy does), set on the role through
-  escape hatches rather than CDK's `logs`/`tracing_enabled`, which would put them in the role's
-  default policy among the narrow grants.
+- **Logs and role**: as every workflow over the archive has them (infra/workflow.py). What a
+  replay read, sent and failed is in its record in the delivery table and in the report's output.
 - **Replay queue**: the workers enqueue one message per (event, destination) here, not on the
   delivery queue, and the existing delivery function consumes it through a second event source
   with its own maximum concurrency (`replay_max_concurrency`): a replay never queues in front of
@@ -31,11 +25,9 @@ replay lane of the delivery path.
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -45,6 +37,7 @@ from infra.delivery import Delivery, lane_queue
 from infra.lambda_defaults import LambdaDefaults
 from infra.options import StackOptions
 from infra.paths import FUNCTIONS_DIR
+from infra.workflow import archive_workflow
 from switchyard import constants
 from switchyard.replay import definition
 
@@ -61,25 +54,6 @@ MANIFESTS = f"{constants.REPLAY_MANIFEST_PREFIX}*"
 PLAN_TABLE_ACTIONS = ("dynamodb:UpdateItem",)  # marks the replay planned
 WORKER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")  # the cancel flag, the counters
 REPORT_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
-
-# Step Functions' logging to CloudWatch Logs goes through the vended log delivery API, and its
-# tracing through X-Ray: none of these actions supports resource-level permissions.
-LOG_DELIVERY_ACTIONS = [
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-]
-STATE_MACHINE_XRAY_ACTIONS = [
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-]
 
 
 class Replay(Construct):
@@ -163,92 +137,25 @@ class Replay(Construct):
         self.state_machine = self._state_machine(options, archive)
 
     def _state_machine(self, options: StackOptions, archive: Archive) -> sfn.StateMachine:
-        stack = Stack.of(self)
-        name = constants.resource_name(constants.REPLAY_STATE_MACHINE, stack.region)
-        self.state_machine_arn = stack.format_arn(
-            service="states", resource="stateMachine", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
-        )
-        # Distributed Map child executions: `execution:<name>/<map run>:<id>`.
-        self.child_executions_arn = stack.format_arn(
-            service="states", resource="execution", resource_name=f"{name}/*", arn_format=ArnFormat.COLON_RESOURCE_NAME
-        )
-
-        self.log_group = logs.LogGroup(
+        workflow = archive_workflow(
             self,
-            "StateMachineLogs",
-            retention=options.log_retention,
-            removal_policy=options.data_removal_policy,
-        )
-        self.logs_and_tracing_policy = iam.ManagedPolicy(
-            self,
-            "StateMachineLogsAndTracing",
-            description="Lets the Switchyard replay workflow deliver its logs and X-Ray traces",
-            statements=[
-                iam.PolicyStatement(actions=[*LOG_DELIVERY_ACTIONS, *STATE_MACHINE_XRAY_ACTIONS], resources=["*"])
-            ],
-        )
-        nag.acknowledge_state_machine_logs_and_tracing(self.logs_and_tracing_policy)
-        # A managed policy of the role: CloudFormation attaches it before creating the state
-        # machine, which checks at creation that its role may deliver logs.
-        role = iam.Role(
-            self,
-            "StateMachineRole",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description=f"Runs the {name} workflow: its three functions, its manifests, its own child executions",
-            managed_policies=[self.logs_and_tracing_policy],
-        )
-        iam.Grant.add_to_principal(
-            grantee=role,
-            actions=["lambda:InvokeFunction"],
-            # Unqualified ARNs, as the definition invokes them: no versions or aliases.
-            resource_arns=[f.function_arn for f in (self.plan_function, self.worker_function, self.report_function)],
-        )
-        # The Distributed Map's ItemReader reads the plan's manifest.
-        iam.Grant.add_to_principal(
-            grantee=role, actions=["s3:GetObject"], resource_arns=[archive.bucket.arn_for_objects(MANIFESTS)]
-        )
-        archive.key.grant(role, "kms:Decrypt")
-        # The Distributed Map runs each batch as a child execution of this state machine.
-        iam.Grant.add_to_principal(
-            grantee=role, actions=["states:StartExecution"], resource_arns=[self.state_machine_arn]
-        )
-        iam.Grant.add_to_principal(
-            grantee=role,
-            actions=["states:DescribeExecution", "states:StopExecution"],
-            resource_arns=[self.child_executions_arn],
-        )
-
-        state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_name=name,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_string(definition.DEFINITION_TEMPLATE),
-            definition_substitutions={
+            name=constants.resource_name(constants.REPLAY_STATE_MACHINE, Stack.of(self).region),
+            title="replay",
+            template=definition.DEFINITION_TEMPLATE,
+            substitutions={
                 definition.PLAN_FUNCTION: self.plan_function.function_arn,
                 definition.WORKER_FUNCTION: self.worker_function.function_arn,
                 definition.REPORT_FUNCTION: self.report_function.function_arn,
                 definition.ARCHIVE_BUCKET: archive.bucket.bucket_name,
             },
-            role=role,
-            removal_policy=RemovalPolicy.DESTROY,  # replay records live in the delivery table
+            functions=(self.plan_function, self.worker_function, self.report_function),
+            manifests=MANIFESTS,
+            archive=archive,
+            options=options,
         )
-        # Logs and tracing on the resource itself: `logs=` and `tracing_enabled=` would add the
-        # wildcard statements of the managed policy above to the role's default policy.
-        cfn = state_machine.node.default_child
-        if not isinstance(cfn, sfn.CfnStateMachine):
-            raise TypeError(f"unexpected state machine resource {cfn!r}")
-        cfn.logging_configuration = sfn.CfnStateMachine.LoggingConfigurationProperty(
-            level=sfn.LogLevel.ALL.value,
-            include_execution_data=False,
-            destinations=[
-                sfn.CfnStateMachine.LogDestinationProperty(
-                    cloud_watch_logs_log_group=sfn.CfnStateMachine.CloudWatchLogsLogGroupProperty(
-                        log_group_arn=self.log_group.log_group_arn
-                    )
-                )
-            ],
-        )
-        cfn.tracing_configuration = sfn.CfnStateMachine.TracingConfigurationProperty(enabled=True)
-        nag.acknowledge_replay_state_machine(role, archive.bucket, self.child_executions_arn)
-        return state_machine
+        self.log_group = workflow.log_group
+        self.logs_and_tracing_policy = workflow.logs_and_tracing_policy
+        self.state_machine_arn = workflow.state_machine_arn
+        self.child_executions_arn = workflow.child_executions_arn
+        nag.acknowledge_replay_state_machine(workflow.role, archive.bucket, self.child_executions_arn)
+        return workflow.state_machine

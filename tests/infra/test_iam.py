@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.lambda_defaults import XRAY_WRITE_ACTIONS
-from infra.replay import LOG_DELIVERY_ACTIONS, STATE_MACHINE_XRAY_ACTIONS
+from infra.workflow import LOG_DELIVERY_ACTIONS, STATE_MACHINE_XRAY_ACTIONS
 
 from .conftest import Synthesized, base_id
 
@@ -41,6 +41,28 @@ WILDCARD_RESOURCE_ALLOWED = {
     ): "The Distributed Map's child executions of this one state machine, named at run time.",
     ("DeliveryFunctionRoleDefaultPolicy", ("ssm:GetParameter",)): "Destination credentials "
     "(`/switchyard/<region>/destinations/*/credentials`): destinations are added by `switchyard apply` at run time.",
+    (
+        "DeletionStateMachineLogsAndTracing",
+        tuple(sorted(LOG_DELIVERY_ACTIONS + STATE_MACHINE_XRAY_ACTIONS)),
+    ): "Vended log delivery and X-Ray actions support no resource types; alone in their managed policy.",
+    ("DeletionPlanRoleDefaultPolicy", ("s3:PutObject",)): "Deletion manifests, `_deletions/<deletion id>/...`: ids "
+    "are made at run time.",
+    ("DeletionWorkerRoleDefaultPolicy", ("s3:PutObject",)): "Each batch's list of changed objects, under "
+    "`_deletions/<deletion id>/objects/`.",
+    (
+        "DeletionWorkerRoleDefaultPolicy",
+        ("s3:DeleteObjectVersion", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"),
+    ): "The archive's event objects (`source_id=*`): a deletion rewrites whichever of them hold the users.",
+    ("DeletionFinishRoleDefaultPolicy", ("s3:GetObject", "s3:PutObject")): "The deletion's parts and report, "
+    "`_deletions/<deletion id>/...`.",
+    ("DeletionFinishRoleDefaultPolicy", ("ssm:GetParameter",)): "Destination credentials, for the destinations' "
+    "delete calls.",
+    ("DeletionStateMachineRoleDefaultPolicy", ("s3:GetObject",)): "The Distributed Maps read the deletion's manifest "
+    "(`_deletions/*`).",
+    (
+        "DeletionStateMachineRoleDefaultPolicy",
+        ("states:DescribeExecution", "states:StopExecution"),
+    ): "The Distributed Maps' child executions of this one state machine, named at run time.",
 }
 
 

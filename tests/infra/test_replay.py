@@ -11,13 +11,8 @@ from typing import Any
 import pytest
 
 from infra.paths import FUNCTIONS_DIR
-from infra.replay import (
-    LOG_DELIVERY_ACTIONS,
-    PLAN_MEMORY_MB,
-    REPORT_MEMORY_MB,
-    STATE_MACHINE_XRAY_ACTIONS,
-    WORKER_MEMORY_MB,
-)
+from infra.replay import PLAN_MEMORY_MB, REPORT_MEMORY_MB, WORKER_MEMORY_MB
+from infra.workflow import LOG_DELIVERY_ACTIONS, STATE_MACHINE_XRAY_ACTIONS
 from switchyard import constants
 from switchyard.replay import definition
 
@@ -34,8 +29,12 @@ FUNCTIONS = {  # logical id prefix -> (code folder, timeout, memory)
 }
 
 
+def replay_state_machine(template_json: dict) -> dict:
+    return named(template_json, "AWS::StepFunctions::StateMachine", "ReplayStateMachine")
+
+
 def state_machine(template_json: dict) -> dict:
-    return only(template_json, "AWS::StepFunctions::StateMachine")["Properties"]
+    return replay_state_machine(template_json)["Properties"]
 
 
 def function(template_json: dict, prefix: str) -> dict:
@@ -214,11 +213,12 @@ def test_workflow_role_trusts_step_functions_and_holds_the_wildcards_apart(templ
 
 def test_nothing_else_may_start_or_read_replays(template_json: dict) -> None:
     """Only the workflow's own role names the state machine or the manifests."""
+    replay_state_machine_name = state_machine(template_json)["StateMachineName"]
     for logical_id, resource in template_json["Resources"].items():
         if resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             continue
         text = json.dumps(resource["Properties"]["PolicyDocument"])
-        if "states:" in text or "/_replays/" in text:
+        if replay_state_machine_name in text or "/_replays/" in text:
             assert base_id(logical_id) in ("ReplayStateMachineRoleDefaultPolicy", "ReplayPlanRoleDefaultPolicy"), (
                 logical_id
             )
@@ -280,7 +280,7 @@ def test_tracing_is_on(template_json: dict) -> None:
 
 
 def test_created_after_its_role_can_deliver_logs(template_json: dict) -> None:
-    resource = only(template_json, "AWS::StepFunctions::StateMachine")
+    resource = replay_state_machine(template_json)
     assert {base_id(d) for d in resource["DependsOn"]} == {
         "ReplayStateMachineRole",
         "ReplayStateMachineRoleDefaultPolicy",

@@ -11,8 +11,10 @@ ItemBatcher field would do the same in AWS, but moto's engine cannot parse it.)
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
+
+from switchyard.asl import invoke, lambda_retry
+from switchyard.asl import render as render_template
 
 # Substitution variables, as CloudFormation's Fn::Sub and CDK's definition_substitutions name them.
 PLAN_FUNCTION = "PlanFunctionArn"
@@ -20,26 +22,6 @@ WORKER_FUNCTION = "WorkerFunctionArn"
 REPORT_FUNCTION = "ReportFunctionArn"
 ARCHIVE_BUCKET = "ArchiveBucketName"
 VARIABLES = (PLAN_FUNCTION, WORKER_FUNCTION, REPORT_FUNCTION, ARCHIVE_BUCKET)
-
-# Lambda's transient errors: retried with backoff on every task.
-_LAMBDA_TRANSIENT = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
-
-
-def _retry(attempts: int) -> list[dict[str, Any]]:
-    return [{"ErrorEquals": _LAMBDA_TRANSIENT, "IntervalSeconds": 2, "MaxAttempts": attempts, "BackoffRate": 2.0}]
-
-
-def _invoke(variable: str, payload: Any) -> dict[str, Any]:
-    return {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::lambda:invoke",
-        "Parameters": {"FunctionName": f"${{{variable}}}", **payload},
-    }
 
 
 def definition() -> dict[str, Any]:
@@ -49,14 +31,14 @@ def definition() -> dict[str, Any]:
         "StartAt": "Plan",
         "States": {
             "Plan": {
-                **_invoke(PLAN_FUNCTION, {"Payload.$": "$"}),
+                **invoke(PLAN_FUNCTION, {"Payload.$": "$"}),
                 "ResultSelector": {
                     "manifest.$": "$.Payload.manifest",
                     "batches.$": "$.Payload.batches",
                     "concurrency.$": "$.Payload.concurrency",
                 },
                 "ResultPath": "$.plan",
-                "Retry": _retry(3),
+                "Retry": lambda_retry(3),
                 "Catch": failed_to_report,
                 "Next": "AnythingToReplay",
             },
@@ -83,9 +65,9 @@ def definition() -> dict[str, Any]:
                     "StartAt": "ReplayBatch",
                     "States": {
                         "ReplayBatch": {
-                            **_invoke(WORKER_FUNCTION, {"Payload.$": "$"}),
+                            **invoke(WORKER_FUNCTION, {"Payload.$": "$"}),
                             "ResultSelector": {"sent.$": "$.Payload.sent"},
-                            "Retry": _retry(6),
+                            "Retry": lambda_retry(6),
                             "End": True,
                         }
                     },
@@ -98,9 +80,9 @@ def definition() -> dict[str, Any]:
                 "Next": "Report",
             },
             "Report": {
-                **_invoke(REPORT_FUNCTION, {"Payload.$": "$"}),
+                **invoke(REPORT_FUNCTION, {"Payload.$": "$"}),
                 "ResultSelector": {"report.$": "$.Payload"},
-                "Retry": _retry(3),
+                "Retry": lambda_retry(3),
                 "End": True,
             },
         },
@@ -112,7 +94,4 @@ DEFINITION_TEMPLATE = json.dumps(definition(), indent=2)
 
 def render(substitutions: dict[str, str], template: str = DEFINITION_TEMPLATE) -> str:
     """The template with `${Variable}` replaced, as CloudFormation does at deploy time."""
-    missing = set(VARIABLES) - set(substitutions)
-    if missing:
-        raise ValueError(f"missing substitutions: {sorted(missing)}")
-    return re.sub(r"\$\{(\w+)\}", lambda match: substitutions[match.group(1)], template)
+    return render_template(template, substitutions, VARIABLES)

@@ -19,6 +19,7 @@ BENCHMARKS = [
     "bench.fql",
     "bench.controls",
     "bench.privacy",
+    "bench.deletion",
 ]
 
 

@@ -85,7 +85,7 @@ STATE_MACHINE_LOGS_AND_TRACING = Acknowledgment(
     "traces through X-Ray (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, "
     "GetSamplingTargets); none of these actions supports resource-level permissions (AWS Service "
     "Authorization Reference; the Step Functions logging guide requires Resource '*'). The statement "
-    "sits alone in this customer-managed policy, attached to the replay workflow's role only.",
+    "sits alone in this customer-managed policy, attached to one workflow's role only (replay, user deletion).",
 )
 
 REPLAY_ARCHIVE_OBJECTS = Acknowledgment(
@@ -116,6 +116,34 @@ REPLAY_CHILD_EXECUTIONS = Acknowledgment(
     "prescribes. No other state machine's executions, and no other actions, are covered.",
 )
 
+DELETION_ARCHIVE_OBJECTS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/source_id=*]",
+    reason="A user deletion must reach every archived event of the users, wherever it is: the worker "
+    "reads each object version its batch names (s3:GetObject, s3:GetObjectVersion), writes the "
+    "object back without the users' events (s3:PutObject) and deletes the versions that held them "
+    "(s3:DeleteObjectVersion), and lists a key's versions (s3:ListBucketVersions, only for prefixes "
+    "under source_id=). Keys are computed from the data and sources are added at run time, so no "
+    "fixed list exists at deploy time. The wildcard covers only the event objects of the one regional "
+    "archive bucket, never the manifests or other prefixes; the workflow runs only when an operator "
+    "starts a deletion.",
+)
+
+DELETION_RECORDS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/_deletions/*]",
+    reason="Each user deletion keeps its manifest, its per-batch lists of changed objects and its "
+    "final report at _deletions/<deletion id>/, and deletion ids are created at run time by the "
+    "operator's CLI, so no key is known at deploy time. The wildcard covers only the _deletions/ "
+    "prefix of the one regional archive bucket, outside the event partitions.",
+)
+
+DELETION_CHILD_EXECUTIONS = Acknowledgment(
+    id=REPLAY_CHILD_EXECUTIONS.id,
+    reason="The user deletion workflow's two Distributed Maps run each batch as a child execution of "
+    "the workflow itself, named at run time (execution:<state machine>/<map run>:<id>); to follow "
+    "and stop them Step Functions needs states:DescribeExecution and states:StopExecution on the "
+    "executions of this one state machine, the scope the Distributed Map documentation prescribes.",
+)
+
 ALL = (
     XRAY_WILDCARD,
     PINNED_RUNTIME,
@@ -128,6 +156,9 @@ ALL = (
     REPLAY_ARCHIVE_OBJECTS,
     REPLAY_MANIFESTS,
     REPLAY_CHILD_EXECUTIONS,
+    DELETION_ARCHIVE_OBJECTS,
+    DELETION_RECORDS,
+    DELETION_CHILD_EXECUTIONS,
 )
 
 
@@ -178,13 +209,33 @@ def acknowledge_replay_archive_objects(role: iam.IRole | None, bucket: s3.IBucke
 
 def acknowledge_replay_state_machine(role: iam.IRole, bucket: s3.IBucket, child_executions_arn: str) -> None:
     """The workflow role's manifest read and its own child executions, on its role policy only."""
+    _acknowledge_workflow(role, bucket, child_executions_arn, REPLAY_MANIFESTS, REPLAY_CHILD_EXECUTIONS)
+
+
+def acknowledge_deletion_state_machine(role: iam.IRole, bucket: s3.IBucket, child_executions_arn: str) -> None:
+    _acknowledge_workflow(role, bucket, child_executions_arn, DELETION_RECORDS, DELETION_CHILD_EXECUTIONS)
+
+
+def acknowledge_deletion_grants(role: iam.IRole | None, bucket: s3.IBucket, *, archive_objects: bool) -> None:
+    """A deletion step's `_deletions/*` grants, and the worker's `source_id=*` ones, on its role policy only."""
     policy = _default_policy(role)
-    _acknowledge_on_bucket(policy, bucket, REPLAY_MANIFESTS)
+    _acknowledge_on_bucket(policy, bucket, DELETION_RECORDS)
+    if archive_objects:
+        _acknowledge_on_bucket(policy, bucket, DELETION_ARCHIVE_OBJECTS)
+
+
+def _acknowledge_workflow(
+    role: iam.IRole,
+    bucket: s3.IBucket,
+    child_executions_arn: str,
+    manifests: Acknowledgment,
+    child_executions: Acknowledgment,
+) -> None:
+    policy = _default_policy(role)
+    _acknowledge_on_bucket(policy, bucket, manifests)
     arn = _concrete(policy, child_executions_arn)
     Validations.of(policy).acknowledge(
-        Acknowledgment(
-            id=REPLAY_CHILD_EXECUTIONS.id.replace("<child executions>", arn), reason=REPLAY_CHILD_EXECUTIONS.reason
-        )
+        Acknowledgment(id=child_executions.id.replace("<child executions>", arn), reason=child_executions.reason)
     )
 
 

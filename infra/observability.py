@@ -488,6 +488,23 @@ class Observability(Construct):
             *queue_widgets("Replay queue", queue),
         )
 
+    def watch_deletion(self, state_machine: sfn.IStateMachine) -> None:
+        """An alarm on user deletions that did not complete (the workflow fails them on purpose)."""
+        failed = state_machine.metric_failed(period=PERIOD, statistic="Sum", label="not complete")
+        self.add_alarm(
+            failed.create_alarm(
+                self,
+                "DeletionExecutionsFailed",
+                alarm_description="A user deletion did not complete: a step failed, or a destination did not take "
+                "its delete call. `switchyard users deletion <id>` shows what was done and what failed; starting "
+                "the deletion again is safe (every step is idempotent).",
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+
     def _service_metric(self, name: str, period: Duration) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace=constants.METRICS_NAMESPACE,

@@ -19,6 +19,7 @@ from infra.archive import Archive
 from infra.archive_catalog import ArchiveCatalog
 from infra.config_table import ConfigTable
 from infra.dedupe_table import DedupeTable
+from infra.deletion import Deletion
 from infra.delivery import Delivery
 from infra.destination_grants import grant_destination_access
 from infra.events_stream import EventsStream
@@ -132,6 +133,23 @@ class RegionalStack(Stack):
             delivery=self.delivery.function,
         )
         self.observability.watch_user_functions(self.user_functions.functions)
+
+        # User deletion: the workflow over the archive, the stored samples and the destinations.
+        self.deletion = Deletion(
+            self,
+            "Deletion",
+            defaults=self.lambdas,
+            options=self.options,
+            archive=self.archive,
+            delivery=self.delivery,
+            config_table=self.config_table,
+            dedupe_table=self.dedupe_table,
+        )
+        self.user_functions.grant_destination_invoke(self.deletion.finish_function)  # their on_delete
+        self.observability.watch_deletion(self.deletion.state_machine)
+        self.observability.watch_function(self.deletion.plan_function, "Deletion plan")
+        self.observability.watch_function(self.deletion.worker_function, "Deletion worker")
+        self.observability.watch_function(self.deletion.finish_function, "Deletion finish")
         # Later capabilities add their constructs above this line: the summary lists the alarms so far.
         self.observability.add_alarm_summary()
 
@@ -171,6 +189,12 @@ class RegionalStack(Stack):
             description="The replay workflow (`switchyard replay start`)",
         )
         CfnOutput(self, constants.OUTPUT_REPLAY_QUEUE, value=self.replay_queue.queue_url)
+        CfnOutput(
+            self,
+            constants.OUTPUT_DELETION_STATE_MACHINE,
+            value=self.deletion.state_machine.state_machine_arn,
+            description="The user deletion workflow (`switchyard users delete`)",
+        )
         CfnOutput(
             self,
             constants.OUTPUT_ARCHIVE_RETENTION_DAYS,

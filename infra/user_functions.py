@@ -163,6 +163,10 @@ class UserFunctions(Construct):
         _grant_invoke(ingest, self.of_kinds(INVOKED_BY_INGEST))
         _grant_invoke(delivery, self.of_kinds(INVOKED_BY_DELIVERY))
 
+    def grant_destination_invoke(self, caller: lambda_.Function) -> None:
+        """Lets `caller` (the user deletion's finish step) run destination functions' `on_delete`."""
+        _grant_invoke(caller, self.of_kinds([DESTINATION]))
+
     def of_kinds(self, kinds: Sequence[str]) -> list[lambda_.Function]:
         return [self.functions[d.id] for d in self.deployments if d.kind in kinds]
 

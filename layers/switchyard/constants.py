@@ -29,6 +29,7 @@ DELIVERY_DLQ = "delivery-dlq"  # SQS safety net; given-up events go to the deliv
 DELIVERY_TABLE = "delivery"  # dead letters, Event Delivery statistics, rate-limit windows, replays
 REPLAY_QUEUE = "replay"  # the replay lane of the delivery path: replays never queue behind live events
 REPLAY_STATE_MACHINE = "replay"
+DELETION_STATE_MACHINE = "user-deletion"
 
 
 def archive_bucket_name(region: str, account: str) -> str:
@@ -46,6 +47,7 @@ OUTPUT_DELIVERY_QUEUE = "DeliveryQueueUrl"
 OUTPUT_DELIVERY_TABLE = "DeliveryTableName"
 OUTPUT_REPLAY_STATE_MACHINE = "ReplayStateMachineArn"
 OUTPUT_REPLAY_QUEUE = "ReplayQueueUrl"
+OUTPUT_DELETION_STATE_MACHINE = "DeletionStateMachineArn"
 OUTPUT_ARCHIVE_RETENTION_DAYS = "ArchiveRetentionDays"
 OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
 # Only with a custom domain: the regional API Gateway domain the DNS record must point at.
@@ -159,6 +161,11 @@ REPLAY_PLAN_TIMEOUT_SECONDS = 300
 REPLAY_WORKER_TIMEOUT_SECONDS = 900
 REPLAY_REPORT_TIMEOUT_SECONDS = 60
 REPLAY_MANIFEST_PREFIX = "_replays/"  # in the archive bucket, outside the Hive partitions Athena reads
+# User deletions' manifests, per-batch object lists and reports, likewise outside the partitions.
+DELETION_PREFIX = "_deletions/"
+DELETION_PLAN_TIMEOUT_SECONDS = 900  # lists every version of the archive
+DELETION_WORKER_TIMEOUT_SECONDS = 900
+DELETION_FINISH_TIMEOUT_SECONDS = 900  # destinations' delete calls, with their retries
 
 # User functions: each its own Lambda (no pipeline permissions), invoked by the pipeline.
 USER_FUNCTION_MAX_TIMEOUT_SECONDS = 30

@@ -63,3 +63,13 @@ class ReplaySettings(_EnvironmentSettings):
     archive_bucket_name: str = Field(min_length=1, validation_alias=constants.ENV_ARCHIVE_BUCKET)
     delivery_table_name: str = Field(min_length=1, validation_alias=constants.ENV_DELIVERY_TABLE)
     replay_queue_url: str = Field(default="", validation_alias=constants.ENV_REPLAY_QUEUE_URL)
+
+
+class DeletionSettings(_EnvironmentSettings):
+    """The user deletion workflow's functions (plan, worker, finish)."""
+
+    region: str = _region()
+    archive_bucket_name: str = Field(min_length=1, validation_alias=constants.ENV_ARCHIVE_BUCKET)
+    delivery_table_name: str = Field(min_length=1, validation_alias=constants.ENV_DELIVERY_TABLE)
+    config_table_name: str = Field(min_length=1, validation_alias=constants.ENV_CONFIG_TABLE)
+    dedupe_table_name: str = Field(min_length=1, validation_alias=constants.ENV_DEDUPE_TABLE)

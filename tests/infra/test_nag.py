@@ -20,7 +20,11 @@ REST_METHODS = {(path, method) for path, methods in constants.REST_API_RESOURCES
 
 # Rule -> the constructs (path below the stack) it may be acknowledged on.
 EXPECTED_ACKNOWLEDGEMENTS = {
-    "AwsSolutions-IAM5[Resource::*]": {"LambdaDefaults/XRayWrite", "Replay/StateMachineLogsAndTracing"},
+    "AwsSolutions-IAM5[Resource::*]": {
+        "LambdaDefaults/XRayWrite",
+        "Replay/StateMachineLogsAndTracing",
+        "Deletion/StateMachineLogsAndTracing",
+    },
     "AwsSolutions-L1": {
         "Ingest/Function",
         "Router/Function",
@@ -28,27 +32,41 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "Replay/Plan",
         "Replay/Worker",
         "Replay/Report",
+        "Deletion/Plan",
+        "Deletion/Worker",
+        "Deletion/Finish",
     },
     # The router writes archive objects under data-derived keys (the logical id is the archive bucket's).
     "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/*]": {"Router/FunctionRole/DefaultPolicy"},
-    # Replay: workers read event objects; the plan writes manifests, the workflow reads them.
-    "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/source_id=*]": {"Replay/WorkerRole/DefaultPolicy"},
+    # Replay workers read event objects, deletion workers rewrite them; the plans write manifests,
+    # the workflows read them.
+    "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/source_id=*]": {
+        "Replay/WorkerRole/DefaultPolicy",
+        "Deletion/WorkerRole/DefaultPolicy",
+    },
     "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/_replays/*]": {
         "Replay/PlanRole/DefaultPolicy",
         "Replay/StateMachineRole/DefaultPolicy",
     },
+    "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/_deletions/*]": {
+        "Deletion/PlanRole/DefaultPolicy",
+        "Deletion/WorkerRole/DefaultPolicy",
+        "Deletion/FinishRole/DefaultPolicy",
+        "Deletion/StateMachineRole/DefaultPolicy",
+    },
     # Destination credentials: destinations are applied at run time (one parameter path per region).
     **{
         f"AwsSolutions-IAM5[Resource::arn:aws:ssm:{region}:000000000000:parameter/switchyard/{region}/"
-        "destinations/*/credentials]": {"Delivery/FunctionRole/DefaultPolicy"}
+        "destinations/*/credentials]": {"Delivery/FunctionRole/DefaultPolicy", "Deletion/FinishRole/DefaultPolicy"}
         for region in (OREGON, DUBLIN)
     },
-    # The Distributed Map's child executions of the workflow itself (one id per region).
+    # The Distributed Maps' child executions of each workflow itself (one id per region).
     **{
-        f"AwsSolutions-IAM5[Resource::arn:aws:states:{region}:000000000000:execution:switchyard-replay-{region}/*]": {
-            "Replay/StateMachineRole/DefaultPolicy"
+        f"AwsSolutions-IAM5[Resource::arn:aws:states:{region}:000000000000:execution:switchyard-{name}-{region}/*]": {
+            f"{construct}/StateMachineRole/DefaultPolicy"
         }
         for region in (OREGON, DUBLIN)
+        for name, construct in (("replay", "Replay"), ("user-deletion", "Deletion"))
     },
     # The REST tracking API (the `waf` option, on by default): methods without an authorizer, no
     # request models, no execution logs.

@@ -131,6 +131,10 @@ def test_alarms_for_5xx_rate_lambda_errors_and_iterator_age(template_json: dict)
         "ReplayplanErrors",
         "ReplayworkerErrors",
         "ReplayreportErrors",
+        "DeletionExecutionsFailed",
+        "DeletionplanErrors",
+        "DeletionworkerErrors",
+        "DeletionfinishErrors",
     }
     assert found["Api5xxRate"]["Metrics"][0]["Expression"] == "IF(requests > 0, 100 * errors / requests, 0)"
     assert found["StreamIteratorAge"]["Threshold"] == 300_000

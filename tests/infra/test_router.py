@@ -29,6 +29,9 @@ def test_the_functions_and_their_event_sources(template_json: dict) -> None:
         "ReplayPlan",
         "ReplayWorker",
         "ReplayReport",
+        "DeletionPlan",
+        "DeletionWorker",
+        "DeletionFinish",
     }
     mappings = resources(template_json, "AWS::Lambda::EventSourceMapping").values()
     assert sorted(base_id(m["Properties"]["FunctionName"]["Ref"]) for m in mappings) == [

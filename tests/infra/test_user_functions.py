@@ -73,6 +73,7 @@ FUNCTIONS = {
 }
 INGEST_INVOKES = {"stripe-events"}
 DELIVERY_INVOKES = {"enrich", "to-warehouse"}
+DELETION_INVOKES = {"to-warehouse"}  # destination functions' on_delete
 
 # What a user function's role may do, and nothing else.
 ALLOWED_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents", "ssm:GetParameter", *XRAY_WRITE_ACTIONS}
@@ -285,16 +286,22 @@ def test_pipeline_invokes_exactly_the_right_functions(with_functions: tuple[str,
             continue
         for target in as_list(statement["Resource"]):
             if not references(target) & set(ids_by_logical):
-                continue  # the replay workflow invoking its own steps
+                continue  # the workflows invoking their own steps
             assert actions == ["lambda:InvokeFunction"]
             assert target.keys() == {"Fn::GetAtt"} and target["Fn::GetAtt"][1] == "Arn", "the exact ARN, no `:*`"
             invokers.setdefault(policy, set()).add(ids_by_logical[target["Fn::GetAtt"][0]])
     ingest_policy = next(p for p in invokers if p.startswith("IngestFunctionRoleDefaultPolicy"))
     delivery_policy = next(p for p in invokers if p.startswith("DeliveryFunctionRoleDefaultPolicy"))
-    assert invokers == {ingest_policy: INGEST_INVOKES, delivery_policy: DELIVERY_INVOKES}
+    deletion_policy = next(p for p in invokers if p.startswith("DeletionFinishRoleDefaultPolicy"))
+    assert invokers == {
+        ingest_policy: INGEST_INVOKES,
+        delivery_policy: DELIVERY_INVOKES,
+        deletion_policy: DELETION_INVOKES,
+    }
     for policy, role in (
         (ingest_policy, role_of(template_json, pipeline_function(template_json, "IngestFunction"))),
         (delivery_policy, role_of(template_json, pipeline_function(template_json, "DeliveryFunction"))),
+        (deletion_policy, role_of(template_json, pipeline_function(template_json, "DeletionFinish"))),
     ):
         assert template_json["Resources"][policy]["Properties"]["Roles"] == [{"Ref": role}]
     # No resource-based permission lets anything else (API Gateway, another account) invoke them.

@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(inventory)
     privacy.set_defaults(run=run_privacy)
 
-    users = commands.add_parser("users", help="suppressed users: ingest drops their events")
+    users = commands.add_parser("users", help="suppress and delete users (GDPR / CCPA requests)")
     user_commands = users.add_subparsers(dest="users_command", required=True)
     for name, help_text in (("suppress", "drop these users' events from now on"), ("unsuppress", "take them again")):
         command = user_commands.add_parser(name, help=help_text)
@@ -164,6 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
         )
         _add_target_options(command)
     _add_target_options(user_commands.add_parser("suppressed", help="who is suppressed"))
+    delete = user_commands.add_parser(
+        "delete", help="delete these users: suppress, rewrite the archive without them, ask each destination"
+    )
+    delete.add_argument("user_ids", nargs="*", metavar="USER_ID")
+    delete.add_argument("--anonymous-id", action="append", help="an anonymousId too (repeatable)")
+    delete.add_argument("--wait", action="store_true", help="show progress until it finishes, then the report")
+    _add_target_options(delete)
+    deletions = user_commands.add_parser("deletions", help="the deletions of the region, newest first")
+    deletions.add_argument("--limit", type=int, default=20)
+    _add_target_options(deletions)
+    deletion = user_commands.add_parser("deletion", help="one deletion's audit record")
+    deletion.add_argument("deletion_id")
+    _add_target_options(deletion)
     users.set_defaults(run=run_users)
     return parser
 

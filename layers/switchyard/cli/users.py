@@ -1,4 +1,5 @@
-"""`switchyard users suppress|unsuppress|suppressed`: the users whose events ingest drops."""
+"""`switchyard users suppress|unsuppress|suppressed`: the users whose events ingest drops (and
+`delete|deletions|deletion`, in cli/deletions.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def users_command(args: argparse.Namespace, fail: Callable[[str], int]) -> int:
 
     try:
         target = resolve_target(args.region, args.endpoint_url)
+        if args.users_command in ("delete", "deletions", "deletion"):
+            from switchyard.cli.deletions import deletion_command
+
+            return deletion_command(args, target, fail)
         config_table = target.output(constants.OUTPUT_CONFIG_TABLE)
         store = SuppressionStore(config_table, target.client("dynamodb"))
         if args.users_command == "suppressed":

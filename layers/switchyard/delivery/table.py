@@ -9,6 +9,8 @@ r"""The delivery table: dead letters, Event Delivery statistics and rate-limit w
 | `violations#<source>` | `<YYYY-MM-DDTHH:MM>`        | tracking plan violations per minute (router/violations.py) |
 | `violation-samples#<source>` | `<event> \| <kind>`  | the latest sample of each              |
 | `pii#<source>`        | `<YYYY-MM-DD>`              | where personal data was seen (privacy/inventory.py) |
+| `deletion#<id>`       | `deletion`                  | a user deletion's audit record (privacy/deletion/store.py) |
+| `deletions`           | `<requested at>#<id>`       | index for `switchyard users deletions` |
 """
 
 from __future__ import annotations
@@ -38,17 +40,22 @@ class DeliveryTable:
             self._dynamodb = aws.client("dynamodb", config=Config(max_pool_connections=32))
         return self._dynamodb
 
-    def add_counts(self, pk: str, sk: str, counts: Mapping[str, int], expires_at: int) -> None:
-        """One UpdateItem adding each count to the attribute of its name (ADD), and the item's expiry."""
+    def add_counts(self, pk: str, sk: str, counts: Mapping[str, int], expires_at: int | None) -> None:
+        """One UpdateItem adding each count to the attribute of its name (ADD), and the item's expiry
+        (None: the item is kept, as an audit record is)."""
         if not counts:
             return
-        names = {"#ttl": TTL} | {f"#f{i}": name for i, name in enumerate(counts)}
-        values: dict[str, Any] = {":ttl": {"N": str(expires_at)}}
-        values |= {f":v{i}": {"N": str(count)} for i, count in enumerate(counts.values())}
+        names = {f"#f{i}": name for i, name in enumerate(counts)}
+        values: dict[str, Any] = {f":v{i}": {"N": str(count)} for i, count in enumerate(counts.values())}
+        expression = "ADD " + ", ".join(f"#f{i} :v{i}" for i in range(len(counts)))
+        if expires_at is not None:
+            names["#ttl"] = TTL
+            values[":ttl"] = {"N": str(expires_at)}
+            expression += " SET #ttl = :ttl"
         self.client.update_item(
             TableName=self.name,
             Key={PK: {"S": pk}, SK: {"S": sk}},
-            UpdateExpression="ADD " + ", ".join(f"#f{i} :v{i}" for i in range(len(counts))) + " SET #ttl = :ttl",
+            UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )

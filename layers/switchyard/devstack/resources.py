@@ -10,6 +10,7 @@ import boto3
 
 from switchyard import constants
 from switchyard.devstack.stepfunctions import placeholder_zip
+from switchyard.privacy.deletion import definition as deletion_definition
 from switchyard.replay import definition
 
 
@@ -55,8 +56,12 @@ class LocalResources:
     def replay_state_machine(self) -> str:
         return constants.resource_name(constants.REPLAY_STATE_MACHINE, self.region)
 
+    @property
+    def deletion_state_machine(self) -> str:
+        return constants.resource_name(constants.DELETION_STATE_MACHINE, self.region)
+
     def function_name(self, handler: str) -> str:
-        """Local Lambda names for the functions the replay workflow invokes."""
+        """Local Lambda names for the functions the replay and deletion workflows invoke."""
         return constants.resource_name(handler.replace("_", "-"), self.region)
 
     def function_arn(self, handler: str) -> str:
@@ -66,6 +71,7 @@ class LocalResources:
     replay_queue_url: str = ""
     delivery_dlq_url: str = ""
     replay_state_machine_arn: str = ""
+    deletion_state_machine_arn: str = ""
     archive_retention_days: int = 365
 
     def outputs(self) -> dict[str, str]:
@@ -73,6 +79,7 @@ class LocalResources:
             constants.OUTPUT_DELIVERY_QUEUE: self.delivery_queue_url,
             constants.OUTPUT_REPLAY_QUEUE: self.replay_queue_url,
             constants.OUTPUT_REPLAY_STATE_MACHINE: self.replay_state_machine_arn,
+            constants.OUTPUT_DELETION_STATE_MACHINE: self.deletion_state_machine_arn,
             constants.OUTPUT_ARCHIVE_RETENTION_DAYS: str(self.archive_retention_days),
             constants.OUTPUT_DELIVERY_TABLE: self.delivery_table,
             constants.OUTPUT_API_ENDPOINT: self.api_endpoint,
@@ -124,13 +131,15 @@ def create_resources(
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     resources.delivery_queue_url = create_lane_queue(sqs, resources.delivery_queue, dlq_arn, visibility_seconds)
     resources.replay_queue_url = create_lane_queue(sqs, resources.replay_queue, dlq_arn, visibility_seconds)
-    _create_replay_workflow(resources, client)
+    _create_workflows(resources, client)
 
     s3 = client("s3")
     s3.create_bucket(
         Bucket=resources.archive_bucket,
         CreateBucketConfiguration={"LocationConstraint": resources.region},
     )
+    # Versioned, as deployed (infra/archive.py): a user deletion must remove older versions too.
+    s3.put_bucket_versioning(Bucket=resources.archive_bucket, VersioningConfiguration={"Status": "Enabled"})
 
     template = {
         "Resources": {
@@ -152,17 +161,18 @@ def create_resources(
 
 
 REPLAY_HANDLERS = ("replay_plan", "replay_worker", "replay_report")
+DELETION_HANDLERS = ("deletion_plan", "deletion_worker", "deletion_finish")
 
 
-def _create_replay_workflow(resources: LocalResources, client: Any) -> None:
-    """The replay functions (placeholders: the local adapter runs the real handlers) and the state
-    machine, from the same definition text CDK deploys, with the same substitutions."""
+def _create_workflows(resources: LocalResources, client: Any) -> None:
+    """The workflows' functions (placeholders: the local adapter runs the real handlers) and state
+    machines, from the same definition texts CDK deploys, with the same substitutions."""
     role = client("iam").create_role(
         RoleName=f"switchyard-local-{resources.region}",
         AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
     )["Role"]["Arn"]
     lambda_client = client("lambda")
-    for handler in REPLAY_HANDLERS:
+    for handler in (*REPLAY_HANDLERS, *DELETION_HANDLERS):
         lambda_client.create_function(
             FunctionName=resources.function_name(handler),
             Runtime="python3.12",
@@ -171,15 +181,25 @@ def _create_replay_workflow(resources: LocalResources, client: Any) -> None:
             Code={"ZipFile": placeholder_zip()},
             Architectures=["arm64"],
         )
-    substitutions = {
+    stepfunctions = client("stepfunctions")
+    replay = {
         definition.PLAN_FUNCTION: resources.function_arn("replay_plan"),
         definition.WORKER_FUNCTION: resources.function_arn("replay_worker"),
         definition.REPORT_FUNCTION: resources.function_arn("replay_report"),
         definition.ARCHIVE_BUCKET: resources.archive_bucket,
     }
-    resources.replay_state_machine_arn = client("stepfunctions").create_state_machine(
-        name=resources.replay_state_machine,
-        definition=definition.render(substitutions),
+    resources.replay_state_machine_arn = stepfunctions.create_state_machine(
+        name=resources.replay_state_machine, definition=definition.render(replay), roleArn=role, type="STANDARD"
+    )["stateMachineArn"]
+    deletion = {
+        deletion_definition.PLAN_FUNCTION: resources.function_arn("deletion_plan"),
+        deletion_definition.WORKER_FUNCTION: resources.function_arn("deletion_worker"),
+        deletion_definition.FINISH_FUNCTION: resources.function_arn("deletion_finish"),
+        deletion_definition.ARCHIVE_BUCKET: resources.archive_bucket,
+    }
+    resources.deletion_state_machine_arn = stepfunctions.create_state_machine(
+        name=resources.deletion_state_machine,
+        definition=deletion_definition.render(deletion),
         roleArn=role,
         type="STANDARD",
     )["stateMachineArn"]

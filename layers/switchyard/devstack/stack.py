@@ -167,10 +167,12 @@ class LocalStack:
             ("replay_plan", constants.REPLAY_PLAN_TIMEOUT_SECONDS),
             ("replay_worker", constants.REPLAY_WORKER_TIMEOUT_SECONDS),
             ("replay_report", constants.REPLAY_REPORT_TIMEOUT_SECONDS),
+            ("deletion_plan", constants.DELETION_PLAN_TIMEOUT_SECONDS),
+            ("deletion_worker", constants.DELETION_WORKER_TIMEOUT_SECONDS),
+            ("deletion_finish", constants.DELETION_FINISH_TIMEOUT_SECONDS),
         ):
-            self.functions[handler] = LocalFunction(
-                handler, timeout, concurrency=4 if handler == "replay_worker" else 1
-            )
+            workers = 4 if handler in ("replay_worker", "deletion_worker") else 1
+            self.functions[handler] = LocalFunction(handler, timeout, concurrency=workers)
             self._lambda_adapter.functions[self.resources.function_name(handler)] = self.functions[handler]
         return self
 

@@ -1,0 +1,208 @@
+"""The deletion workers: find the anonymousIds the archive ties to the users, then rewrite every
+archived object version that holds their events without them.
+
+- **Scan** (first pass): a tie is an event carrying one of the userIds and an anonymousId. The
+  ties must all be known before any object is rewritten, since an anonymous event can sit in an
+  object older than the identify that ties it.
+- **Rewrite** (second pass): the current version of an object that holds their events is replaced
+  by one without them (the other lines kept byte for byte), or deleted when nothing else is left;
+  then every older version of the key is deleted, or the data would stay in the versioned bucket.
+  A key whose current version is clean has its older versions read and deleted only if they hold
+  the users' events. Their dedupe claims are removed as well.
+
+Both passes are idempotent: a retried batch finds nothing left to remove, so each object is
+rewritten once however often the workflow retries or is redriven.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from switchyard import aws
+from switchyard.constants import DEDUPE_PK
+from switchyard.privacy.deletion.model import Subjects
+from switchyard.router.archive import ARCHIVE_CONTENT_TYPE
+
+DEDUPE_DELETES_PER_CALL = 25  # BatchWriteItem's limit
+
+
+class Progress(Protocol):
+    def add_progress(self, deletion_id: str, counts: dict[str, int]) -> None: ...
+
+    def add_ties(self, deletion_id: str, anonymous_ids: set[str]) -> None: ...
+
+
+@dataclass
+class Rewritten:
+    """What one batch changed: counts, and the keys for the audit report."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    keys: list[dict[str, Any]] = field(default_factory=list)
+
+
+def source_of(key: str) -> str:
+    """`source_id=<id>/date=.../...` -> `<id>`."""
+    return key.split("/", 1)[0].removeprefix("source_id=")
+
+
+class ArchiveRewriter:
+    def __init__(self, bucket: str, dedupe_table: str, s3: Any = None, dynamodb: Any = None) -> None:
+        self._bucket = bucket
+        self._dedupe_table = dedupe_table
+        self._s3 = s3
+        self._dynamodb = dynamodb
+
+    @property
+    def _s3_client(self) -> Any:
+        if self._s3 is None:
+            self._s3 = aws.client("s3")
+        return self._s3
+
+    @property
+    def _dynamodb_client(self) -> Any:
+        if self._dynamodb is None:
+            self._dynamodb = aws.client("dynamodb")
+        return self._dynamodb
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read_lines(self, key: str, version: str) -> list[bytes]:
+        body = self._s3_client.get_object(Bucket=self._bucket, Key=key, VersionId=version)["Body"].read()
+        return [line for line in gzip.decompress(body).splitlines() if line]
+
+    # -- the two passes -------------------------------------------------------------------------
+
+    def scan(self, subjects: Subjects, objects: Sequence[dict[str, Any]]) -> tuple[set[str], int]:
+        """The anonymousIds tied to the userIds in these objects, and how many versions were read."""
+        tied: set[str] = set()
+        read = 0
+        for item in objects:
+            for version in item["versions"]:
+                read += 1
+                for line in self.read_lines(item["key"], version):
+                    anonymous_id = subjects.ties_in(orjson.loads(line))
+                    if anonymous_id is not None:
+                        tied.add(anonymous_id)
+        return tied, read
+
+    def rewrite(self, subjects: Subjects, objects: Sequence[dict[str, Any]], done: Rewritten) -> None:
+        """Into `done` as it goes: if an object fails, what the batch changed before it is known."""
+        for item in objects:
+            self._rewrite_object(subjects, item["key"], list(item["versions"]), done)
+
+    # -- one object -----------------------------------------------------------------------------
+
+    def _rewrite_object(self, subjects: Subjects, key: str, versions: list[str], done: Rewritten) -> None:
+        done.counts["objects_checked"] += 1
+        current = self._current_version(key)
+        removed_ids: list[str] = []
+        versions_deleted = 0
+        action = ""
+        if current is not None:
+            kept, removed = self._split(subjects, self.read_lines(key, current))
+            if removed:
+                removed_ids += _message_ids(removed)
+                new_version = None
+                if kept:
+                    body = gzip.compress(b"\n".join(kept) + b"\n", compresslevel=3, mtime=0)
+                    new_version = self._s3_client.put_object(
+                        Bucket=self._bucket, Key=key, Body=body, ContentType=ARCHIVE_CONTENT_TYPE
+                    ).get("VersionId")
+                    action = "rewritten"
+                else:
+                    action = "deleted"  # nothing of anyone else: the key goes, every version of it
+                if new_version not in (None, "null"):  # unversioned: the put replaced the only copy
+                    versions_deleted += self._delete_versions(key, self._versions_except(key, new_version))
+                elif not kept:
+                    versions_deleted += self._delete_versions(key, self._versions_except(key, None))
+        if not action:
+            # The current version is clean (or the key is gone): older versions may still hold them.
+            for version in versions:
+                if version == current:
+                    continue
+                _, removed = self._split(subjects, self._read_if_present(key, version))
+                if removed:
+                    removed_ids += _message_ids(removed)
+                    versions_deleted += self._delete_versions(key, [version])
+            if versions_deleted:
+                action = "older versions deleted"
+        if action:
+            done.counts[f"objects_{action.replace(' ', '_')}"] += 1
+            done.counts["events_removed"] += len(removed_ids)
+            done.counts["versions_deleted"] += versions_deleted
+            done.counts["dedupe_claims_removed"] += self._remove_claims(source_of(key), removed_ids)
+            done.keys.append({"key": key, "action": action, "versions_deleted": versions_deleted})
+
+    @staticmethod
+    def _split(subjects: Subjects, lines: list[bytes]) -> tuple[list[bytes], list[dict[str, Any]]]:
+        kept: list[bytes] = []
+        removed: list[dict[str, Any]] = []
+        for line in lines:
+            event = orjson.loads(line)
+            if subjects.holds(event):
+                removed.append(event)
+            else:
+                kept.append(line)
+        return kept, removed
+
+    def _current_version(self, key: str) -> str | None:
+        """The key's current data version (None: no object, or a deletion marker on top)."""
+        try:
+            return self._s3_client.head_object(Bucket=self._bucket, Key=key).get("VersionId") or "null"
+        except self._s3_client.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "405"):
+                return None
+            raise
+
+    def _versions_except(self, key: str, keep: str | None) -> list[str]:
+        """Every version (deletion markers included) of exactly this key but `keep`."""
+        found: list[str] = []
+        paginator = self._s3_client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=key):
+            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                if entry["Key"] == key and entry["VersionId"] != keep:
+                    found.append(entry["VersionId"])
+        return found
+
+    def _read_if_present(self, key: str, version: str) -> list[bytes]:
+        try:
+            return self.read_lines(key, version)
+        except self._s3_client.exceptions.NoSuchKey:
+            return []  # deleted since the plan listed it
+        except self._s3_client.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchVersion", "404"):
+                return []
+            raise
+
+    def _delete_versions(self, key: str, versions: list[str]) -> int:
+        for version in versions:
+            self._s3_client.delete_object(Bucket=self._bucket, Key=key, VersionId=version)
+        return len(versions)
+
+    def _remove_claims(self, source_id: str, message_ids: list[str]) -> int:
+        """Their dedupe claims (`<source>#<messageId>`): a claim outlives the event otherwise."""
+        keys = sorted({f"{source_id}#{message_id}" for message_id in message_ids})
+        for start in range(0, len(keys), DEDUPE_DELETES_PER_CALL):
+            pending = {
+                self._dedupe_table: [
+                    {"DeleteRequest": {"Key": {DEDUPE_PK: {"S": key}}}}
+                    for key in keys[start : start + DEDUPE_DELETES_PER_CALL]
+                ]
+            }
+            for _ in range(5):
+                pending = self._dynamodb_client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+            else:
+                raise RuntimeError("dedupe claims could not be removed (throttled); the batch is retried")
+        return len(keys)
+
+
+def _message_ids(events: list[dict[str, Any]]) -> list[str]:
+    return [str(event["messageId"]) for event in events if event.get("messageId")]

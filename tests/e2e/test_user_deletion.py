@@ -23,6 +23,7 @@ from switchyard.cli.main import main
 from switchyard.devstack.receiver import Received, WebhookReceiver
 from switchyard.devstack.stack import LocalStack
 from switchyard.devstack.standins import ToolStandIns
+from switchyard.privacy.deletion import definition
 from tests.e2e.conftest import wait_until
 from tests.e2e.tool_runs import send
 
@@ -122,6 +123,24 @@ def cli(stack: LocalStack, capsys: pytest.CaptureFixture[str], *arguments: str) 
 
 def tool_requests(tools: WebhookReceiver, prefix: str) -> list[Received]:
     return [received for received in list(tools.requests) if received.path.startswith(prefix)]
+
+
+def test_the_local_workflow_is_the_synthesized_definition(stack: LocalStack) -> None:
+    assert stack.resources is not None
+    resources = stack.resources
+    described = stack.client("stepfunctions").describe_state_machine(
+        stateMachineArn=resources.deletion_state_machine_arn
+    )
+    expected = definition.render(
+        {
+            definition.PLAN_FUNCTION: resources.function_arn("deletion_plan"),
+            definition.WORKER_FUNCTION: resources.function_arn("deletion_worker"),
+            definition.FINISH_FUNCTION: resources.function_arn("deletion_finish"),
+            definition.ARCHIVE_BUCKET: resources.archive_bucket,
+        }
+    )
+    # tests/infra/test_deletion.py checks that CDK synthesizes DEFINITION_TEMPLATE unchanged.
+    assert described["definition"] == expected
 
 
 def test_a_deleted_user_is_gone_from_every_archived_version_and_the_tools_were_asked(

@@ -20,6 +20,17 @@ class TargetError(Exception):
     """The region's stack or one of its outputs cannot be found."""
 
 
+# The local emulator accepts any credentials: a machine without AWS credentials still reaches it.
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+def _credentials(endpoint_url: str | None) -> dict[str, str]:
+    """Nothing for AWS (boto3's own chain); dummy ones for an emulator when none are configured."""
+    if endpoint_url and boto3.session.Session().get_credentials() is None:
+        return EMULATOR_CREDENTIALS
+    return {}
+
+
 @dataclass(frozen=True)
 class Target:
     region: str
@@ -27,7 +38,9 @@ class Target:
     outputs: dict[str, str]
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+        return boto3.client(
+            service, region_name=self.region, endpoint_url=self.endpoint_url, **_credentials(self.endpoint_url)
+        )
 
     def output(self, key: str) -> str:
         try:
@@ -45,7 +58,9 @@ def stack_name(region: str) -> str:
 def resolve_target(region: str | None = None, endpoint_url: str | None = None) -> Target:
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or constants.DEFAULT_REGION
     endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-    cloudformation = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint_url)
+    cloudformation = boto3.client(
+        "cloudformation", region_name=region, endpoint_url=endpoint_url, **_credentials(endpoint_url)
+    )
     name = stack_name(region)
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]

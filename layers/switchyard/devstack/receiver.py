@@ -115,6 +115,9 @@ class WebhookReceiver:
 def describe(event: dict[str, Any], signature_valid: bool | None, path: str = "/hook") -> str:
     """A Segment event as a webhook sends it; anything else (a tool's item, e.g. PostHog's) by its
     path and name."""
+    deleted = event.get("distinct_ids") or event.get("user_ids")  # PostHog's, Mixpanel's, Amplitude's deletions
+    if "type" not in event and isinstance(deleted, list):
+        return f"[receiver] {path} delete {', '.join(map(str, deleted))}"
     if "type" not in event:
         properties = event.get("properties") if isinstance(event.get("properties"), dict) else {}
         who = properties.get("distinct_id") or event.get("distinct_id")

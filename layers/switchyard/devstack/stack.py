@@ -261,7 +261,10 @@ class LocalStack:
 
 def quiet_library_logs() -> None:
     """The terminal is for the banner and the demo receiver; request lines and moto's notes
-    about what its engine ignores (ToleratedFailurePercentage) are noise there."""
+    about what its engine ignores (ToleratedFailurePercentage) are noise there, and so is its
+    Step Functions engine's dump of a state that fails on purpose (a deletion that is not
+    complete): `switchyard users deletion` and the execution history say what happened."""
     for name in ("werkzeug", "botocore", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("moto").setLevel(logging.ERROR)
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)

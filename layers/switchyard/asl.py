@@ -39,3 +39,40 @@ def render(template: str, substitutions: dict[str, str], variables: Iterable[str
     if missing:
         raise ValueError(f"missing substitutions: {sorted(missing)}")
     return re.sub(r"\$\{(\w+)\}", lambda match: substitutions[match.group(1)], template)
+
+
+def distributed_map(
+    *,
+    bucket_variable: str,
+    manifest_path: str,
+    concurrency_path: str,
+    item_selector: dict[str, Any],
+    step: str,
+    function_variable: str,
+    result_selector: dict[str, str],
+    attempts: int,
+) -> dict[str, Any]:
+    """A Distributed Map over a JSON manifest in S3: each item (a batch) goes to one invocation of
+    the function `function_variable` names, as a child execution of its own."""
+    return {
+        "Type": "Map",
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSON"},
+            "Parameters": {"Bucket": f"${{{bucket_variable}}}", "Key.$": manifest_path},
+        },
+        "MaxConcurrencyPath": concurrency_path,
+        "ItemSelector": item_selector,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": step,
+            "States": {
+                step: {
+                    **invoke(function_variable, {"Payload.$": "$"}),
+                    "ResultSelector": result_selector,
+                    "Retry": lambda_retry(attempts),
+                    "End": True,
+                }
+            },
+        },
+    }

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import orjson
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from switchyard.config.workspace import compile_workspace, parse_workspace
@@ -377,3 +378,49 @@ def test_refusals_that_say_why_get_their_own_outcome(code: str, outcome: Destina
     adapter = AnsweringAdapter(AttemptStatus.FINAL, code)
     (_, answer) = deletions_with({"braze": adapter}, clock).delete(WORKSPACE, ["gone"], deadline=1_000)
     assert answer.outcome is outcome
+
+
+class WithoutListBucket:
+    """The worker's S3 as AWS answers it: without s3:ListBucket, a missing key or version is a 403."""
+
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+        self.exceptions = s3.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+    def _denied_if_missing(self, call: Any, **kwargs: Any) -> Any:
+        try:
+            return call(**kwargs)
+        except self._s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NoSuchVersion"):
+                raise
+            error.response["Error"]["Code"] = "403"
+            raise
+
+    def head_object(self, **kwargs: Any) -> Any:
+        return self._denied_if_missing(self._s3.head_object, **kwargs)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        return self._denied_if_missing(self._s3.get_object, **kwargs)
+
+
+def test_a_retried_batch_passes_keys_an_earlier_attempt_deleted_although_s3_answers_403(archive: Any, aws: Any) -> None:
+    batches = run_workflow(archive, aws[1], FakeSuppressions())  # KEY_B is gone, every version of it
+    rewriter = ArchiveRewriter(BUCKET, DEDUPE, WithoutListBucket(archive), aws[1])
+    again = Rewritten()
+    for objects in batches:
+        rewriter.rewrite(subjects_of(REQUEST, frozenset({"cookie"})), objects, again)
+        rewriter.scan(subjects_of(REQUEST), objects)
+    assert again.keys == [] and again.counts["objects_checked"] == 3
+
+
+def test_a_real_403_on_an_object_that_exists_is_not_taken_for_absence(archive: Any, aws: Any) -> None:
+    class Forbidden(WithoutListBucket):
+        def head_object(self, **kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadObject")
+
+    rewriter = ArchiveRewriter(BUCKET, DEDUPE, Forbidden(archive), aws[1])
+    with pytest.raises(archive.exceptions.ClientError):
+        rewriter.rewrite(subjects_of(REQUEST), [{"key": KEY_A, "versions": versions(archive, KEY_A)}], Rewritten())

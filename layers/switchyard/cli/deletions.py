@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
 
 from switchyard import constants
+from switchyard.cli.progress import follow
 from switchyard.cli.targets import Target
 from switchyard.delivery.table import DeliveryTable
 from switchyard.privacy.deletion.model import FINISHED, DeletionRequestError, DeletionStatus, new_request
@@ -81,16 +81,9 @@ def deletion_command(args: argparse.Namespace, target: Target, fail: Callable[[s
 
 def wait(operator: DeletionOperator, deletion_id: str, interval: float = 1.0) -> DeletionRecord | None:
     """Poll until the deletion finishes, drawing a progress bar on stderr."""
-    while True:
-        record = operator.status(deletion_id)
-        if record is None:
-            return None
-        sys.stderr.write("\r" + progress_bar(record))
-        sys.stderr.flush()
-        if record.status in FINISHED:
-            sys.stderr.write("\n")
-            return record
-        time.sleep(interval)
+    return follow(
+        lambda: operator.status(deletion_id), lambda record: record.status in FINISHED, progress_bar, interval
+    )
 
 
 def progress_bar(record: DeletionRecord, width: int = 30) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
 
 from switchyard import constants
+from switchyard.cli.progress import follow
 from switchyard.cli.targets import Target, TargetError, resolve_target
 from switchyard.config.store import ConfigStore
 from switchyard.delivery.table import DeliveryTable
@@ -69,16 +69,7 @@ def start(args: argparse.Namespace, target: Target, operator: ReplayOperator) ->
 
 def wait(operator: ReplayOperator, replay_id: str, interval: float = 1.0) -> ReplayRecord | None:
     """Poll until the replay finishes, drawing a progress bar on stderr (None: its record is gone)."""
-    while True:
-        record = operator.status(replay_id)
-        if record is None:
-            return None
-        sys.stderr.write("\r" + progress_bar(record))
-        sys.stderr.flush()
-        if record.status in FINISHED:
-            sys.stderr.write("\n")
-            return record
-        time.sleep(interval)
+    return follow(lambda: operator.status(replay_id), lambda record: record.status in FINISHED, progress_bar, interval)
 
 
 def progress_bar(record: ReplayRecord, width: int = 30) -> str:

@@ -182,27 +182,34 @@ def _create_workflows(resources: LocalResources, client: Any) -> None:
             Architectures=["arm64"],
         )
     stepfunctions = client("stepfunctions")
-    replay = {
-        definition.PLAN_FUNCTION: resources.function_arn("replay_plan"),
-        definition.WORKER_FUNCTION: resources.function_arn("replay_worker"),
-        definition.REPORT_FUNCTION: resources.function_arn("replay_report"),
-        definition.ARCHIVE_BUCKET: resources.archive_bucket,
-    }
-    resources.replay_state_machine_arn = stepfunctions.create_state_machine(
-        name=resources.replay_state_machine, definition=definition.render(replay), roleArn=role, type="STANDARD"
-    )["stateMachineArn"]
-    deletion = {
-        deletion_definition.PLAN_FUNCTION: resources.function_arn("deletion_plan"),
-        deletion_definition.WORKER_FUNCTION: resources.function_arn("deletion_worker"),
-        deletion_definition.FINISH_FUNCTION: resources.function_arn("deletion_finish"),
-        deletion_definition.ARCHIVE_BUCKET: resources.archive_bucket,
-    }
-    resources.deletion_state_machine_arn = stepfunctions.create_state_machine(
-        name=resources.deletion_state_machine,
-        definition=deletion_definition.render(deletion),
-        roleArn=role,
-        type="STANDARD",
-    )["stateMachineArn"]
+
+    def state_machine(name: str, rendered: str) -> str:
+        return stepfunctions.create_state_machine(name=name, definition=rendered, roleArn=role, type="STANDARD")[
+            "stateMachineArn"
+        ]
+
+    resources.replay_state_machine_arn = state_machine(
+        resources.replay_state_machine,
+        definition.render(
+            {
+                definition.PLAN_FUNCTION: resources.function_arn("replay_plan"),
+                definition.WORKER_FUNCTION: resources.function_arn("replay_worker"),
+                definition.REPORT_FUNCTION: resources.function_arn("replay_report"),
+                definition.ARCHIVE_BUCKET: resources.archive_bucket,
+            }
+        ),
+    )
+    resources.deletion_state_machine_arn = state_machine(
+        resources.deletion_state_machine,
+        deletion_definition.render(
+            {
+                deletion_definition.PLAN_FUNCTION: resources.function_arn("deletion_plan"),
+                deletion_definition.WORKER_FUNCTION: resources.function_arn("deletion_worker"),
+                deletion_definition.FINISH_FUNCTION: resources.function_arn("deletion_finish"),
+                deletion_definition.ARCHIVE_BUCKET: resources.archive_bucket,
+            }
+        ),
+    )
 
 
 def create_delivery_table(dynamodb: Any, name: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from switchyard.asl import invoke, lambda_retry
+from switchyard.asl import distributed_map, invoke, lambda_retry
 from switchyard.asl import render as render_template
 
 # Substitution variables, as CloudFormation's Fn::Sub and CDK's definition_substitutions name them.
@@ -48,30 +48,20 @@ def definition() -> dict[str, Any]:
                 "Default": "Report",
             },
             "Replay": {
-                "Type": "Map",
-                "ItemReader": {
-                    "Resource": "arn:aws:states:::s3:getObject",
-                    "ReaderConfig": {"InputType": "JSON"},
-                    "Parameters": {"Bucket": f"${{{ARCHIVE_BUCKET}}}", "Key.$": "$.plan.manifest"},
-                },
-                "MaxConcurrencyPath": "$.plan.concurrency",
-                "ItemSelector": {
-                    "objects.$": "$$.Map.Item.Value",
-                    "replay.$": "$.replay",
-                    "concurrency.$": "$.plan.concurrency",
-                },
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                    "StartAt": "ReplayBatch",
-                    "States": {
-                        "ReplayBatch": {
-                            **invoke(WORKER_FUNCTION, {"Payload.$": "$"}),
-                            "ResultSelector": {"sent.$": "$.Payload.sent"},
-                            "Retry": lambda_retry(6),
-                            "End": True,
-                        }
+                **distributed_map(
+                    bucket_variable=ARCHIVE_BUCKET,
+                    manifest_path="$.plan.manifest",
+                    concurrency_path="$.plan.concurrency",
+                    item_selector={
+                        "objects.$": "$$.Map.Item.Value",
+                        "replay.$": "$.replay",
+                        "concurrency.$": "$.plan.concurrency",
                     },
-                },
+                    step="ReplayBatch",
+                    function_variable=WORKER_FUNCTION,
+                    result_selector={"sent.$": "$.Payload.sent"},
+                    attempts=6,
+                ),
                 # A few batches may fail (after their retries) without failing the replay; the
                 # report's objects read (objects_done of objects) shows what was not replayed.
                 "ToleratedFailurePercentage": 5.0,

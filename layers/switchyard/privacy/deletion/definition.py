@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from switchyard.asl import invoke, lambda_retry
+from switchyard.asl import distributed_map, invoke, lambda_retry
 from switchyard.asl import render as render_template
 
 # Substitution variables, as CloudFormation's Fn::Sub and CDK's definition_substitutions name them.
@@ -30,31 +30,21 @@ SCAN, REWRITE = "scan", "rewrite"
 def _pass_over_archive(phase: str, next_state: str, failed: list[dict[str, Any]]) -> dict[str, Any]:
     """A Distributed Map of workers over the plan's manifest, one batch of objects each."""
     return {
-        "Type": "Map",
-        "ItemReader": {
-            "Resource": "arn:aws:states:::s3:getObject",
-            "ReaderConfig": {"InputType": "JSON"},
-            "Parameters": {"Bucket": f"${{{ARCHIVE_BUCKET}}}", "Key.$": "$.plan.manifest"},
-        },
-        "MaxConcurrencyPath": "$.plan.concurrency",
-        "ItemSelector": {
-            "objects.$": "$$.Map.Item.Value",
-            "batch.$": "$$.Map.Item.Index",
-            "deletion.$": "$.deletion",
-            "phase": phase,
-        },
-        "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-            "StartAt": f"{phase.capitalize()}Batch",
-            "States": {
-                f"{phase.capitalize()}Batch": {
-                    **invoke(WORKER_FUNCTION, {"Payload.$": "$"}),
-                    "ResultSelector": {"objects.$": "$.Payload.objects"},
-                    "Retry": lambda_retry(6),
-                    "End": True,
-                }
+        **distributed_map(
+            bucket_variable=ARCHIVE_BUCKET,
+            manifest_path="$.plan.manifest",
+            concurrency_path="$.plan.concurrency",
+            item_selector={
+                "objects.$": "$$.Map.Item.Value",
+                "batch.$": "$$.Map.Item.Index",
+                "deletion.$": "$.deletion",
+                "phase": phase,
             },
-        },
+            step=f"{phase.capitalize()}Batch",
+            function_variable=WORKER_FUNCTION,
+            result_selector={"objects.$": "$.Payload.objects"},
+            attempts=6,
+        ),
         "ResultPath": None,
         "Catch": failed,
         "Next": next_state,

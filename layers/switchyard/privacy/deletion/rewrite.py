@@ -85,7 +85,7 @@ class ArchiveRewriter:
         for item in objects:
             for version in item["versions"]:
                 read += 1
-                for line in self.read_lines(item["key"], version):
+                for line in self._read_if_present(item["key"], version):
                     anonymous_id = subjects.ties_in(orjson.loads(line))
                     if anonymous_id is not None:
                         tied.add(anonymous_id)
@@ -156,28 +156,42 @@ class ArchiveRewriter:
         try:
             return self._s3_client.head_object(Bucket=self._bucket, Key=key).get("VersionId") or "null"
         except self._s3_client.exceptions.ClientError as error:
-            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "405"):
+            if _absent(error):
                 return None
+            if _denied(error):  # S3 says 403, not 404, for a missing key to a role without s3:ListBucket
+                listed = self._listed_versions(key)
+                if not listed or listed[0][1]:
+                    return None
             raise
+
+    def _listed_versions(self, key: str) -> list[tuple[str, bool]]:
+        """(version, is a deletion marker) of exactly this key, newest first."""
+        found: list[tuple[str, bool, str]] = []
+        paginator = self._s3_client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=key):
+            found += [
+                (v["VersionId"], False, v.get("LastModified", "")) for v in page.get("Versions", []) if v["Key"] == key
+            ]
+            found += [
+                (m["VersionId"], True, m.get("LastModified", ""))
+                for m in page.get("DeleteMarkers", [])
+                if m["Key"] == key
+            ]
+        return [(version, marker) for version, marker, _ in sorted(found, key=lambda entry: entry[2], reverse=True)]
 
     def _versions_except(self, key: str, keep: str | None) -> list[str]:
         """Every version (deletion markers included) of exactly this key but `keep`."""
-        found: list[str] = []
-        paginator = self._s3_client.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self._bucket, Prefix=key):
-            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-                if entry["Key"] == key and entry["VersionId"] != keep:
-                    found.append(entry["VersionId"])
-        return found
+        return [version for version, _ in self._listed_versions(key) if version != keep]
 
     def _read_if_present(self, key: str, version: str) -> list[bytes]:
+        """The version's lines, or none when an earlier attempt (or another deletion) removed it."""
         try:
             return self.read_lines(key, version)
-        except self._s3_client.exceptions.NoSuchKey:
-            return []  # deleted since the plan listed it
         except self._s3_client.exceptions.ClientError as error:
-            if error.response["Error"]["Code"] in ("NoSuchVersion", "404"):
+            if _absent(error):
                 return []
+            if _denied(error) and version not in {listed for listed, _ in self._listed_versions(key)}:
+                return []  # 403 for a version that is gone, as for a missing key (see _current_version)
             raise
 
     def _delete_versions(self, key: str, versions: list[str]) -> int:
@@ -202,6 +216,14 @@ class ArchiveRewriter:
             else:
                 raise RuntimeError("dedupe claims could not be removed (throttled); the batch is retried")
         return len(keys)
+
+
+def _absent(error: Any) -> bool:
+    return error.response["Error"]["Code"] in ("404", "NoSuchKey", "NoSuchVersion", "405")
+
+
+def _denied(error: Any) -> bool:
+    return error.response["Error"]["Code"] in ("403", "AccessDenied")
 
 
 def _message_ids(events: list[dict[str, Any]]) -> list[str]:

@@ -20,6 +20,7 @@ import gzip
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 import orjson
@@ -44,6 +45,27 @@ class Rewritten:
 
     counts: Counter[str] = field(default_factory=Counter)
     keys: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Action(StrEnum):
+    """What the rewrite did to an object holding their events (the report's `action`)."""
+
+    REWRITTEN = "rewritten"  # the current version replaced by one without them
+    DELETED = "deleted"  # nothing of anyone else was in it: every version deleted
+    OLDER_VERSIONS_DELETED = "older versions deleted"  # the current version was clean
+
+    @property
+    def counter(self) -> str:
+        return "objects_" + self.value.replace(" ", "_")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happened to one object: how, the messageIds of the events removed, versions deleted."""
+
+    action: Action
+    message_ids: list[str]
+    versions_deleted: int
 
 
 def source_of(key: str) -> str:
@@ -101,43 +123,49 @@ class ArchiveRewriter:
     def _rewrite_object(self, subjects: Subjects, key: str, versions: list[str], done: Rewritten) -> None:
         done.counts["objects_checked"] += 1
         current = self._current_version(key)
-        removed_ids: list[str] = []
-        versions_deleted = 0
-        action = ""
-        if current is not None:
-            kept, removed = self._split(subjects, self.read_lines(key, current))
+        change = self._rewrite_current(subjects, key, current) if current is not None else None
+        if change is None:  # the current version is clean (or gone): older ones may still hold them
+            change = self._delete_older_versions(subjects, key, versions, current)
+        if change is None:
+            return
+        done.counts[change.action.counter] += 1
+        done.counts["events_removed"] += len(change.message_ids)
+        done.counts["versions_deleted"] += change.versions_deleted
+        done.counts["dedupe_claims_removed"] += self._remove_claims(source_of(key), change.message_ids)
+        done.keys.append({"key": key, "action": change.action.value, "versions_deleted": change.versions_deleted})
+
+    def _rewrite_current(self, subjects: Subjects, key: str, current: str) -> Change | None:
+        """The current version without their events (or the key gone when nothing else is left), and
+        every older version deleted: each held what the current one held."""
+        kept, removed = self._split(subjects, self.read_lines(key, current))
+        if not removed:
+            return None
+        if not kept:
+            return Change(
+                Action.DELETED, _message_ids(removed), self._delete_versions(key, self._versions_except(key, None))
+            )
+        body = gzip.compress(b"\n".join(kept) + b"\n", compresslevel=3, mtime=0)
+        answer = self._s3_client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=ARCHIVE_CONTENT_TYPE)
+        new_version = answer.get("VersionId")
+        if new_version in (None, "null"):  # an unversioned bucket: the put replaced the only copy
+            return Change(Action.REWRITTEN, _message_ids(removed), 0)
+        return Change(
+            Action.REWRITTEN, _message_ids(removed), self._delete_versions(key, self._versions_except(key, new_version))
+        )
+
+    def _delete_older_versions(
+        self, subjects: Subjects, key: str, versions: list[str], current: str | None
+    ) -> Change | None:
+        message_ids: list[str] = []
+        deleted = 0
+        for version in versions:
+            if version == current:
+                continue
+            _, removed = self._split(subjects, self._read_if_present(key, version))
             if removed:
-                removed_ids += _message_ids(removed)
-                new_version = None
-                if kept:
-                    body = gzip.compress(b"\n".join(kept) + b"\n", compresslevel=3, mtime=0)
-                    new_version = self._s3_client.put_object(
-                        Bucket=self._bucket, Key=key, Body=body, ContentType=ARCHIVE_CONTENT_TYPE
-                    ).get("VersionId")
-                    action = "rewritten"
-                else:
-                    action = "deleted"  # nothing of anyone else: the key goes, every version of it
-                if new_version not in (None, "null"):  # unversioned: the put replaced the only copy
-                    versions_deleted += self._delete_versions(key, self._versions_except(key, new_version))
-                elif not kept:
-                    versions_deleted += self._delete_versions(key, self._versions_except(key, None))
-        if not action:
-            # The current version is clean (or the key is gone): older versions may still hold them.
-            for version in versions:
-                if version == current:
-                    continue
-                _, removed = self._split(subjects, self._read_if_present(key, version))
-                if removed:
-                    removed_ids += _message_ids(removed)
-                    versions_deleted += self._delete_versions(key, [version])
-            if versions_deleted:
-                action = "older versions deleted"
-        if action:
-            done.counts[f"objects_{action.replace(' ', '_')}"] += 1
-            done.counts["events_removed"] += len(removed_ids)
-            done.counts["versions_deleted"] += versions_deleted
-            done.counts["dedupe_claims_removed"] += self._remove_claims(source_of(key), removed_ids)
-            done.keys.append({"key": key, "action": action, "versions_deleted": versions_deleted})
+                message_ids += _message_ids(removed)
+                deleted += self._delete_versions(key, [version])
+        return Change(Action.OLDER_VERSIONS_DELETED, message_ids, deleted) if deleted else None
 
     @staticmethod
     def _split(subjects: Subjects, lines: list[bytes]) -> tuple[list[bytes], list[dict[str, Any]]]:

@@ -7,7 +7,7 @@ serves `--region eu-west-1` against AWS and `--endpoint-url http://127.0.0.1:456
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -24,11 +24,10 @@ class TargetError(Exception):
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
-def _credentials(endpoint_url: str | None) -> dict[str, str]:
-    """Nothing for AWS (boto3's own chain); dummy ones for an emulator when none are configured."""
-    if endpoint_url and boto3.session.Session().get_credentials() is None:
-        return EMULATOR_CREDENTIALS
-    return {}
+def client_for(session: boto3.session.Session, service: str, region: str, endpoint_url: str | None) -> Any:
+    """AWS: boto3's own credential chain. An emulator: the same, or stand-ins when none is configured."""
+    stand_ins = EMULATOR_CREDENTIALS if endpoint_url and session.get_credentials() is None else {}
+    return session.client(service, region_name=region, endpoint_url=endpoint_url, **stand_ins)
 
 
 @dataclass(frozen=True)
@@ -36,11 +35,11 @@ class Target:
     region: str
     endpoint_url: str | None
     outputs: dict[str, str]
+    # Its own session: the process-wide default one caches the credentials it first found.
+    session: boto3.session.Session = field(default_factory=boto3.session.Session, compare=False, repr=False)
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service, region_name=self.region, endpoint_url=self.endpoint_url, **_credentials(self.endpoint_url)
-        )
+        return client_for(self.session, service, self.region, self.endpoint_url)
 
     def output(self, key: str) -> str:
         try:
@@ -58,9 +57,8 @@ def stack_name(region: str) -> str:
 def resolve_target(region: str | None = None, endpoint_url: str | None = None) -> Target:
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or constants.DEFAULT_REGION
     endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-    cloudformation = boto3.client(
-        "cloudformation", region_name=region, endpoint_url=endpoint_url, **_credentials(endpoint_url)
-    )
+    session = boto3.session.Session()
+    cloudformation = client_for(session, "cloudformation", region, endpoint_url)
     name = stack_name(region)
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
@@ -70,4 +68,4 @@ def resolve_target(region: str | None = None, endpoint_url: str | None = None) -
         where = endpoint_url or f"AWS in {region}"
         raise TargetError(f"cannot reach {where}: {error}") from error
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
-    return Target(region, endpoint_url, outputs)
+    return Target(region, endpoint_url, outputs, session)

@@ -33,6 +33,11 @@ fuzz: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
 
+# The AWS bill per million events: measured on the local stack, priced, written into README.md.
+.PHONY: cost
+cost: $(VENV)/.installed
+	$(PY) -m bench.cost
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

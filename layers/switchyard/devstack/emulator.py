@@ -19,6 +19,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from switchyard.devstack import moto_speedups
 from switchyard.devstack.faults import AwsFaultPlan, FaultyAws
+from switchyard.devstack.meter import AwsMeter
 
 
 class SerializedApp:
@@ -41,12 +42,24 @@ def _is_lambda_invoke(environ: dict[str, Any]) -> bool:
 
 
 class Emulator:
-    """`faults` (the soak) puts AWS's failure answers in front of moto; without it, moto answers."""
+    """`faults` (the soak) puts AWS's failure answers in front of moto; without it, moto answers.
+    `meter` (`make cost`) counts the requests and their billed units."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566, *, faults: AwsFaultPlan | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        *,
+        faults: AwsFaultPlan | None = None,
+        meter: AwsMeter | None = None,
+    ) -> None:
         moto_speedups.install()
         moto: Callable[..., Iterable[bytes]] = DomainDispatcherApplication(create_backend_app)
-        app = SerializedApp(FaultyAws(moto, faults) if faults is not None else moto)
+        app: Callable[..., Iterable[bytes]] = FaultyAws(moto, faults) if faults is not None else moto
+        if meter is not None:  # `make cost`: counts what reaches AWS, faults included
+            meter.wrap(app)
+            app = meter
+        app = SerializedApp(app)
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator", daemon=True)
 

@@ -109,6 +109,7 @@ class LocalFunction:
         self.timeout_seconds = timeout_seconds
         self._functions_dir = functions_dir
         self._faults = faults
+        self.invocations = 0  # every invocation (`make cost` counts them per event)
         self.timeouts = 0  # invocations that ran past the time-out
         self.crashes = 0  # invocations whose environment died
         self._setup: list[Callable[[ModuleType], None]] = []
@@ -145,6 +146,8 @@ class LocalFunction:
             return self._live[0]
 
     def invoke(self, event: Any) -> Any:
+        with self._lock:
+            self.invocations += 1
         environment = self._environments.get()
         context = LocalLambdaContext(self.name, self.timeout_seconds)
         outcome: Future[Any] = Future()

@@ -19,6 +19,7 @@ from switchyard.devstack.faults import StackFaults
 from switchyard.devstack.http_api import HttpApiServer
 from switchyard.devstack.kinesis_poller import Consumer, KinesisPoller
 from switchyard.devstack.lambda_runtime import LocalFunction
+from switchyard.devstack.meter import AwsMeter
 from switchyard.devstack.receiver import WebhookReceiver
 from switchyard.devstack.resources import LocalResources, create_resources
 from switchyard.devstack.sqs_poller import SqsPoller
@@ -42,7 +43,8 @@ class LocalStack:
     For a soak: `faults` injects AWS failure answers and crashes (see faults.py), and
     `delivery_timeout_seconds` / `queue_visibility_seconds` scale the delivery function's time-out
     and the delivery queues' visibility time-out down from AWS's, so that a batch a crash or a
-    time-out brings back returns within seconds.
+    time-out brings back returns within seconds. For `make cost`: `meter` counts the AWS requests
+    and billed units the run makes (devstack/meter.py).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class LocalStack:
         faults: StackFaults | None = None,
         delivery_timeout_seconds: float = constants.DELIVERY_LAMBDA_TIMEOUT_SECONDS,
         queue_visibility_seconds: int = constants.DELIVERY_QUEUE_VISIBILITY_SECONDS,
+        meter: AwsMeter | None = None,
     ) -> None:
         self.config_path = Path(config_path)
         self.region = region
@@ -69,6 +72,7 @@ class LocalStack:
         self._demo_receiver_port = demo_receiver_port
         self._delivery_workers = delivery_workers
         self._faults = faults or StackFaults()
+        self._meter = meter
         self._delivery_timeout = delivery_timeout_seconds
         self._visibility = queue_visibility_seconds
         self._sqs_pollers: list[SqsPoller] = []
@@ -98,7 +102,7 @@ class LocalStack:
         return boto3.client(service, region_name=self.region, endpoint_url=self.aws_endpoint)
 
     def start(self) -> LocalStack:
-        self._moto = Emulator(port=self._aws_port, faults=self._faults.aws).start()
+        self._moto = Emulator(port=self._aws_port, faults=self._faults.aws, meter=self._meter).start()
         self._api = HttpApiServer(self._invoke_ingest, port=self._port)
         self.resources = LocalResources(self.region, LOCAL_ACCOUNT, self.api_url)
         os.environ.update(self._aws_environment())

@@ -1,0 +1,5 @@
+import sys
+
+from bench.cost.report import main
+
+sys.exit(main())

@@ -1,0 +1,237 @@
+"""The monthly AWS bill of one region, line by line: list prices (prices-<date>.json) times what a
+real run measured per event (measure.py, measured.json), with the volume-dependent parts (router
+invocations per shard and batching window, delivery batches, X-Ray sampling, fixed monthly items)
+modelled from the stack's constants and the assumptions below, each stated where it is made.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from switchyard import constants
+
+PRICES = Path(__file__).with_name("prices-2026-11.json")
+MONTH_SECONDS = 730 * 3600
+
+# --- Assumptions (AWS behaviour and round trips not measurable on one machine) ------------------
+ON_DEMAND_SHARDS = 4  # an on-demand stream starts at 4 MB/s of writes: four shards' worth
+PEAK_TO_MEAN = 3.0  # provisioned shards are sized for peaks three times the month's mean rate
+KINESIS_PUT_SECONDS = 0.015  # ingest's PutRecords round trip
+DEDUPE_WRITE_SECONDS = 0.005  # one conditional put; the router keeps 16 in flight
+ARCHIVE_PUT_SECONDS = 0.030  # one archive object PUT
+SQS_SEND_SECONDS = 0.010  # one SendMessageBatch (10 messages)
+DELIVERY_CPU_SECONDS_PER_EVENT = 0.0003  # the deliverer's own work per event (webhook: no packing)
+WEBHOOK_ANSWER_SECONDS = 0.050  # a webhook's answer; the deliverer sends `concurrency` (5) at once
+WEBHOOK_CONCURRENCY = 5
+DELIVERY_TABLE_SECONDS = 0.020  # rate window and statistics writes per hand-over
+INVOCATION_OVERHEAD_SECONDS = 0.002  # runtime and Powertools per invocation
+PLATFORM_LOG_BYTES = 400  # Lambda's START / END / REPORT lines (with the X-Ray trace id)
+ACCESS_LOG_BYTES = 300  # one API access log line
+XRAY_RESERVOIR_PER_SECOND = 1  # Lambda's default sampling: 1 request a second, then 5 %
+XRAY_RATE = 0.05
+IDLE_POLL_REQUESTS_PER_QUEUE = 5 * MONTH_SECONDS / 20  # Lambda's 5 pollers, 20 s long polls
+SQS_QUEUES = 3  # delivery, replay, dead-letter
+CONFIG_READS_PER_MONTH = 3 * 2 * (MONTH_SECONDS / constants.DEFAULT_CONFIG_CACHE_SECONDS) * 2
+ALARMS = 17  # tests/infra/test_observability.py lists them
+CUSTOM_METRICS = 20  # service-level metrics plus a few per source and destination
+KMS_KEYS = 2  # archive, alarm topic
+WAF_RULES = 3
+MEMORY_GB = {"ingest": 0.5, "router": 1.0, "delivery": 0.5}
+DESTINATIONS = 1
+
+
+@dataclass(frozen=True)
+class Prices:
+    values: dict[str, Any]
+
+    def __getitem__(self, name: str) -> float:
+        return float(self.values[name])
+
+    def tiered(self, name: str, quantity: float) -> float:
+        """Dollars for `quantity` requests on a per-million tier list [[up to, price], ...]."""
+        dollars, done = 0.0, 0.0
+        for limit, price in self.values[name]:
+            upto = quantity if limit is None else min(quantity, done + limit)
+            dollars += (upto - done) / 1e6 * price
+            done = upto
+            if done >= quantity:
+                break
+        return dollars
+
+
+def load_prices(region: str, path: Path = PRICES) -> Prices:
+    return Prices(json.loads(path.read_text())[region])
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    waf: bool = True  # the stack's default
+    provisioned_shards: bool = False  # `kinesis_shards=N` sized for the traffic instead of on-demand
+
+
+DEFAULTS = Settings("defaults")
+LOWEST_TODAY = Settings(
+    "lowest with today's options (waf=false, provisioned shards)", waf=False, provisioned_shards=True
+)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    events_per_month: float
+    mix: str  # "browser" (3 events a request) or "server" (100), as measured.json names them
+
+
+@dataclass(frozen=True)
+class LineItem:
+    name: str
+    dollars: float
+
+
+def _sampled(invocations: float) -> float:
+    reservoir = min(invocations, XRAY_RESERVOIR_PER_SECOND * MONTH_SECONDS)
+    return reservoir + XRAY_RATE * (invocations - reservoir)
+
+
+def _busy_windows(rate: float, window: float) -> float:
+    """Expected batching windows a month that hold at least one record (Poisson arrivals)."""
+    return MONTH_SECONDS / window * (1 - math.exp(-rate * window))
+
+
+def shards_for(events: float, bytes_per_event: float) -> int:
+    """Provisioned shards for the month's peak: 1 MB/s and 1,000 records/s each."""
+    rate = events / MONTH_SECONDS * PEAK_TO_MEAN
+    return max(1, math.ceil(max(rate * bytes_per_event / 1e6, rate / 1000)))
+
+
+def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any], prices: Prices) -> list[LineItem]:
+    mix = measured["mixes"][traffic.mix]
+    per = mix["requests"]
+    units = mix["units"]
+    cpu = measured["cpu"]
+    events = traffic.events_per_month
+    requests = events / mix["events_per_request"]
+    lines: list[LineItem] = []
+
+    def add(name: str, dollars: float) -> None:
+        lines.append(LineItem(name, dollars))
+
+    def lambda_cost(invocations: float, seconds_each: float, function: str) -> float:
+        billed = math.ceil((seconds_each + INVOCATION_OVERHEAD_SECONDS) * 1000) / 1000
+        gb_seconds = invocations * billed * MEMORY_GB[function]
+        return gb_seconds * prices["lambda_arm_gb_second"] + invocations / 1e6 * prices["lambda_per_million_requests"]
+
+    # Front door.
+    if settings.waf:
+        add("API Gateway REST API", prices.tiered("rest_api_per_million", requests))
+        add("AWS WAF requests", requests / 1e6 * prices["waf_per_million_requests"])
+    else:
+        add("API Gateway HTTP API", prices.tiered("http_api_per_million", requests))
+
+    # Ingest: one invocation per request.
+    per_request = mix["events_per_request"] * cpu["ingest_us_per_event"] / 1e6 + KINESIS_PUT_SECONDS
+    add("Lambda ingest", lambda_cost(requests, per_request, "ingest"))
+
+    # The stream.
+    record_bytes = units["kinesis_bytes"]
+    if settings.provisioned_shards:
+        shards = shards_for(events, record_bytes)
+        add(f"Kinesis provisioned, {shards} shard(s)", shards * 730 * prices["kinesis_shard_hour"])
+        payload_units = events * units["kinesis_records"] * math.ceil(record_bytes / 25_600)
+        add(
+            "Kinesis PUT payload units (25 KB each)",
+            payload_units / 1e6 * prices["kinesis_put_payload_units_per_million"],
+        )
+    else:
+        shards = ON_DEMAND_SHARDS
+        add("Kinesis on-demand stream-hours", 730 * prices["kinesis_on_demand_stream_hour"])
+        add(
+            "Kinesis on-demand data in (records rounded up to 1 KB)",
+            events * units["kinesis_billed_kb"] / 1024**2 * prices["kinesis_on_demand_ingest_gb"],
+        )
+        add("Kinesis on-demand data read", events * record_bytes / 1e9 * prices["kinesis_on_demand_retrieval_gb"])
+
+    # Router: one invocation per shard and batching window that holds records.
+    rate_per_shard = events / MONTH_SECONDS / shards
+    window = constants.ROUTER_BATCHING_WINDOW_SECONDS
+    per_window = rate_per_shard * window
+    router_invocations = (
+        shards * _busy_windows(rate_per_shard, window) * max(1.0, per_window / constants.ROUTER_BATCH_SIZE)
+    )
+    records_each = events / router_invocations
+    objects_each = per.get("s3.PutObject", 0) / max(mix["invocations"]["router"], 1e-12)
+    router_seconds = (
+        records_each * cpu["router_us_per_event"] / 1e6
+        + math.ceil(records_each / constants.ROUTER_DEDUPE_CONCURRENCY) * DEDUPE_WRITE_SECONDS
+        + objects_each * ARCHIVE_PUT_SECONDS
+        + math.ceil(records_each * DESTINATIONS / 10) * SQS_SEND_SECONDS
+    )
+    add("Lambda router", lambda_cost(router_invocations, router_seconds, "router"))
+    add(
+        "DynamoDB dedupe claims (on-demand writes)",
+        events * per.get("dynamodb.PutItem", 0) / 1e6 * prices["dynamodb_on_demand_per_million_writes"],
+    )
+    archive_puts = router_invocations * objects_each
+    add("S3 archive PUTs (one object per source and router batch)", archive_puts / 1000 * prices["s3_put_per_thousand"])
+    archive_gb = events * units.get("s3_put_bytes", 0) / 1e9
+    add("S3 archive storage (each month's data, per month kept)", archive_gb * prices["s3_standard_gb_month"])
+
+    # Delivery: one message per event and destination; Lambda takes them in batches.
+    messages = events * DESTINATIONS
+    rate = messages / MONTH_SECONDS
+    batches = max(
+        messages / constants.DELIVERY_BATCH_SIZE, _busy_windows(rate, constants.DELIVERY_BATCHING_WINDOW_SECONDS)
+    )
+    batch = messages / batches
+    delivery_seconds = (
+        batch * DELIVERY_CPU_SECONDS_PER_EVENT
+        + math.ceil(batch / WEBHOOK_CONCURRENCY) * WEBHOOK_ANSWER_SECONDS
+        + DELIVERY_TABLE_SECONDS
+    )
+    add("Lambda delivery", lambda_cost(batches, delivery_seconds, "delivery"))
+    sends = events * per.get("sqs.SendMessageBatch", 0)
+    add(
+        "SQS (sends, one receive and one delete per batch)",
+        (sends + 2 * batches) / 1e6 * prices["sqs_per_million_requests"],
+    )
+    per_delivery = per.get("dynamodb.UpdateItem", 0) / max(mix["invocations"]["delivery"], 1e-12)
+    add(
+        "DynamoDB delivery table (rate windows, statistics)",
+        batches * per_delivery / 1e6 * prices["dynamodb_on_demand_per_million_writes"],
+    )
+
+    # Logs and traces.
+    invocations = {"ingest": requests, "router": router_invocations, "delivery": batches}
+    log_bytes = sum(count * (mix["log_bytes"].get(name, 0) + PLATFORM_LOG_BYTES) for name, count in invocations.items())
+    log_bytes += requests * ACCESS_LOG_BYTES
+    add("CloudWatch Logs (functions, platform lines, API access log)", log_bytes / 1e9 * prices["logs_ingest_gb"])
+    add(
+        "X-Ray (active tracing on every function)",
+        sum(_sampled(count) for count in invocations.values()) / 1e6 * prices["xray_per_million_traces"],
+    )
+
+    # Fixed monthly items.
+    fixed = (
+        KMS_KEYS * prices["kms_key_month"]
+        + prices["cloudwatch_dashboard_month"]
+        + ALARMS * prices["cloudwatch_alarm_month"]
+    )
+    fixed += CUSTOM_METRICS * prices["cloudwatch_metric_month"]
+    fixed += SQS_QUEUES * IDLE_POLL_REQUESTS_PER_QUEUE / 1e6 * prices["sqs_per_million_requests"]
+    fixed += CONFIG_READS_PER_MONTH / 1e6 * prices["dynamodb_on_demand_per_million_reads"]
+    if settings.waf:
+        fixed += prices["waf_web_acl_month"] + WAF_RULES * prices["waf_rule_month"]
+    add(
+        "Fixed: keys, dashboard, alarms, metrics, idle queue polls, config reads"
+        + (", web ACL" if settings.waf else ""),
+        fixed,
+    )
+    return lines
+
+
+def per_million(lines: list[LineItem], events: float) -> float:
+    return sum(line.dollars for line in lines) / (events / 1e6)

@@ -1,0 +1,137 @@
+"""Counting what AWS would bill, in front of the emulator: requests per service and operation, and
+the units some of them are billed in (Kinesis records rounded up to 1 KB, DynamoDB write and read
+units, SQS requests per 64 KB chunk). `make cost` runs the local stack with a meter and divides by
+the events it sent (bench/cost/); nothing else turns it on.
+
+Operations are told apart as the AWS protocols name them: the JSON protocol's `X-Amz-Target`
+(Kinesis, DynamoDB, SQS, SSM, Step Functions), the query protocol's `Action` (CloudFormation, IAM),
+S3's method and query on a path-style URL, and Lambda's invoke path.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import threading
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+KB = 1024
+SQS_CHUNK = 64 * KB  # SQS bills each 64 KB of a request as one request
+DYNAMODB_WRITE_UNIT = KB
+DYNAMODB_READ_UNIT = 4 * KB
+_DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+
+
+class AwsMeter:
+    """WSGI middleware: counts each request before passing it on unchanged."""
+
+    def __init__(self) -> None:
+        self._app: Callable[..., Iterable[bytes]] | None = None
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()  # "<service>.<operation>" -> requests
+        # Billed units: kinesis_records, kinesis_billed_kb, dynamodb_wru, dynamodb_rru (in halves), ...
+        self.units: Counter[str] = Counter()
+
+    def wrap(self, app: Callable[..., Iterable[bytes]]) -> None:
+        """The application it counts for (the emulator sets it)."""
+        self._app = app
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {"requests": dict(self.requests), "units": dict(self.units)}
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.units.clear()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = _read_body(environ)
+        operation, units = classify(environ, body)
+        with self._lock:
+            self.requests[operation] += 1
+            self.units.update(units)
+        if self._app is None:
+            raise RuntimeError("the meter counts for no application: Emulator(meter=...) wraps it")
+        return self._app(environ, start_response)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The request body, read once and put back for the app behind."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def classify(environ: dict[str, Any], body: bytes) -> tuple[str, Counter[str]]:
+    """("<service>.<operation>", billed units) of one request."""
+    units: Counter[str] = Counter()
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    path = environ.get("PATH_INFO", "")
+    if target:
+        prefix, _, operation = target.partition(".")
+        service = prefix.split("_", 1)[0].removeprefix("Amazon").removeprefix("AWS").lower() or "unknown"
+        service = {"dynamodb": "dynamodb", "kinesis": "kinesis", "sqs": "sqs"}.get(service, service)
+        if service == "kinesis":
+            _kinesis_units(operation, body, units)
+        elif service == "dynamodb":
+            _dynamodb_units(operation, body, units)
+        elif service == "sqs":
+            units["sqs_requests"] += max(1, math.ceil(len(body) / SQS_CHUNK))
+        return f"{service}.{operation}", units
+    if path.startswith("/2015-03-31/functions/"):
+        return "lambda.Invoke", units
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if "Action" in query or b"Action=" in body[:200]:
+        form = urllib.parse.parse_qs(body.decode(errors="replace"))
+        action = query.get("Action", [""])[0] or form.get("Action", [""])[0]
+        return f"query.{action}", units
+    if path.startswith("/moto-api"):
+        return "emulator.control", units
+    operation = _s3_operation(environ.get("REQUEST_METHOD", "GET"), path, query)
+    if operation == "PutObject":
+        units["s3_put_bytes"] += len(body)
+    return f"s3.{operation}", units
+
+
+def _s3_operation(method: str, path: str, query: dict[str, list[str]]) -> str:
+    has_key = path.strip("/").count("/") >= 1
+    if method == "PUT":
+        return "PutObject" if has_key else "CreateBucket"
+    if method == "DELETE":
+        return "DeleteObject"
+    if method == "HEAD":
+        return "HeadObject"
+    if method == "GET" and not has_key:
+        return "ListObjectVersions" if "versions" in query else "ListObjects"
+    return "GetObject" if method == "GET" else method
+
+
+def _kinesis_units(operation: str, body: bytes, units: Counter[str]) -> None:
+    if operation not in ("PutRecords", "PutRecord"):
+        return
+    request = json.loads(body or b"{}")
+    records = request.get("Records") or [request]
+    for record in records:
+        size = len(record.get("Data", "")) * 3 // 4 + len(record.get("PartitionKey", ""))  # base64 -> bytes
+        units["kinesis_records"] += 1
+        units["kinesis_bytes"] += size
+        units["kinesis_billed_kb"] += max(1, math.ceil(size / KB))  # on-demand: each record rounded up to 1 KB
+
+
+def _dynamodb_units(operation: str, body: bytes, units: Counter[str]) -> None:
+    request = json.loads(body or b"{}")
+    if operation in _DYNAMODB_WRITES:
+        size = len(json.dumps(request.get("Item") or request))
+        units["dynamodb_wru"] += max(1, math.ceil(size / DYNAMODB_WRITE_UNIT))
+    elif operation == "BatchWriteItem":
+        for writes in request.get("RequestItems", {}).values():
+            units["dynamodb_wru"] += len(writes)
+    elif operation in ("GetItem", "Query", "Scan"):
+        consistent = request.get("ConsistentRead", False)
+        units["dynamodb_rru"] += 1 if consistent else 0.5  # a small item: one 4 KB unit (half if eventual)

@@ -2,11 +2,15 @@
 
 Encrypted with a customer-managed KMS key (rotated yearly, S3 Bucket Key on so that KMS is called
 per object batch, not per object), versioned, TLS-only, public access blocked, server access logs
-to a separate bucket. Lifecycle: Intelligent-Tiering after 30 days (objects under 128 KB are not
-transitioned by S3's default, so small objects are never charged as 128 KB), Glacier Instant
-Retrieval after 90 days (replay still reads in milliseconds), expiry after
-`archive_retention_days`. Retried batches overwrite deterministic keys, so old versions are kept
-only `NONCURRENT_VERSION_DAYS`.
+to a separate bucket. Lifecycle: objects of 128 KB or more move to Intelligent-Tiering after 30
+days and to Glacier Instant Retrieval after 90 (replay still reads in milliseconds), each step only
+if it pays off before the expiry after `archive_retention_days`. Smaller objects stay in S3
+Standard until they expire: the rule sets `TransitionDefaultMinimumObjectSize` to S3's
+`all_storage_classes_128K`, under which S3 transitions nothing below 128 KB (Intelligent-Tiering
+would not tier such an object, Glacier IR would bill it as 128 KB, and each transition is a paid
+request). The router writes an object per shard and batch window, so at low volume most objects are
+that small. Retried batches overwrite deterministic keys, so old versions are kept only
+`NONCURRENT_VERSION_DAYS`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.names import kept_bucket_name
 from infra.options import StackOptions
 from switchyard import constants
 
@@ -74,12 +79,12 @@ class Archive(Construct):
             "Key",
             description=f"Switchyard archive ({stack.region})",
             enable_key_rotation=True,
-            removal_policy=options.data_removal_policy,
+            removal_policy=options.removal_policy_except_on_create,
         )
         self.bucket = s3.Bucket(
             self,
             "Bucket",
-            bucket_name=constants.archive_bucket_name(stack.region, stack.account),
+            bucket_name=kept_bucket_name(self, constants.ARCHIVE_BUCKET),  # kept: see infra/names.py
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,
@@ -90,6 +95,8 @@ class Archive(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="archive/",
+            # Stated rather than left to S3's default for new buckets, which the claims above rely on.
+            transition_default_minimum_object_size=s3.TransitionDefaultMinimumObjectSize.ALL_STORAGE_CLASSES_128_K,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="tier-and-expire",

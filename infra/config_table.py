@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.names import kept_name
 from infra.options import StackOptions
 from switchyard import constants
 
@@ -18,7 +19,8 @@ class ConfigTable(Construct):
         self.table = dynamodb.Table(
             self,
             "Table",
-            table_name=constants.resource_name(constants.CONFIG_TABLE, Stack.of(self).region),
+            # Kept by `cdk destroy` and by a failed first deploy: a name the next stack does not reuse.
+            table_name=kept_name(self, constants.CONFIG_TABLE),
             partition_key=dynamodb.Attribute(name=constants.CONFIG_PK, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             # KMS (aws/dynamodb): the item holds write keys; key use shows in CloudTrail.

@@ -34,6 +34,7 @@ from constructs import Construct
 from infra import nag
 from infra.config_table import grant_workspace_read
 from infra.lambda_defaults import LambdaDefaults
+from infra.names import kept_name
 from infra.options import StackOptions
 from infra.paths import FUNCTIONS_DIR
 from switchyard import constants
@@ -101,7 +102,7 @@ class Delivery(Construct):
         self.table = dynamodb.Table(
             self,
             "Table",
-            table_name=constants.resource_name(constants.DELIVERY_TABLE, region),
+            table_name=kept_name(self, constants.DELIVERY_TABLE),  # kept: see infra/names.py
             partition_key=dynamodb.Attribute(name=constants.DELIVERY_TABLE_PK, type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=constants.DELIVERY_TABLE_SK, type=dynamodb.AttributeType.STRING),
             time_to_live_attribute=constants.DELIVERY_TABLE_TTL_ATTRIBUTE,

@@ -5,6 +5,14 @@ accepted message until the router has archived it, and a router broken on a Frid
 not cost the weekend's data. Extended retention costs about $0.02 per shard-hour provisioned, or
 per GB-month on-demand; at rest that is cents.
 
+On demand (`kinesis_shards=0`), the stream takes 4 MB/s or 4,000 records/s of writes at first, and
+then up to twice its peak of the last 30 days, reached within 15 minutes. Faster writes are
+throttled: ingest answers 503 and the SDKs retry, so a `/v1/import` backfill over that rate is
+slowed, not lost. To go faster, deploy with `kinesis_shards=<n>` for the backfill (n MB/s or
+n x 1,000 records/s; Kinesis at most doubles a stream's shards per change, so a large step takes
+several deploys) and with `0` afterwards: the stream keeps the shards it had and scales on from
+there (README: Deploy > Backfills).
+
 Encrypted with the AWS-managed `aws/kinesis` key: KMS encryption at rest without a customer key
 whose per-request cost scales with every producer and consumer (cdk-nag AwsSolutions-KDS3), and
 without kms:GenerateDataKey* / kms:ReEncrypt* wildcard grants on every function's role.

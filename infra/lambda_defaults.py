@@ -92,7 +92,7 @@ class LambdaDefaults(Construct):
             scope,
             f"{construct_id}Logs",
             retention=self.options.log_retention,
-            removal_policy=self.options.data_removal_policy,
+            removal_policy=self.options.removal_policy_except_on_create,
         )
         role = iam.Role(
             scope,

@@ -144,6 +144,16 @@ DELETION_CHILD_EXECUTIONS = Acknowledgment(
     "executions of this one state machine, the scope the Distributed Map documentation prescribes.",
 )
 
+ANALYSTS_ARCHIVE_OBJECTS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/source_id=*]",
+    reason="Analysts query the archive through its Athena table, and Athena reads the table's objects "
+    "with the analyst's own credentials. The objects are the table's partitions, named from the data "
+    "(source_id=<id>/date=<day>/hour=<hour>/<shard>-<sequence>.jsonl.gz) for sources added at any time "
+    "through the workspace config, so no fixed list exists at deploy time. The wildcard covers only "
+    "the event objects of the one regional archive bucket (not the replay and deletion records), for "
+    "s3:GetObject alone, and the archive key is granted for kms:Decrypt only through S3 for this bucket.",
+)
+
 ALL = (
     XRAY_WILDCARD,
     PINNED_RUNTIME,
@@ -159,6 +169,7 @@ ALL = (
     DELETION_ARCHIVE_OBJECTS,
     DELETION_RECORDS,
     DELETION_CHILD_EXECUTIONS,
+    ANALYSTS_ARCHIVE_OBJECTS,
 )
 
 
@@ -195,6 +206,11 @@ def acknowledge_archive_objects(function: lambda_.Function, bucket: s3.IBucket) 
 
 def acknowledge_state_machine_logs_and_tracing(policy: iam.ManagedPolicy) -> None:
     Validations.of(policy).acknowledge(STATE_MACHINE_LOGS_AND_TRACING)
+
+
+def acknowledge_analysts_policy(policy: iam.ManagedPolicy, bucket: s3.IBucket) -> None:
+    """The analysts' `<archive bucket>/source_id=*` read, on their managed policy only."""
+    _acknowledge_on_bucket(policy, bucket, ANALYSTS_ARCHIVE_OBJECTS)
 
 
 def acknowledge_replay_manifests(role: iam.IRole | None, bucket: s3.IBucket) -> None:

@@ -216,7 +216,11 @@ class Observability(Construct):
                 "Api5xxRate",
                 alarm_description=(
                     f"Tracking API answers 5xx to more than {API_5XX_RATE_PERCENT}% of requests; "
-                    "SDKs are retrying and events are delayed. Check the ingest function."
+                    "SDKs are retrying and events are delayed. Check the ingest function, and the "
+                    "dashboard's 'Events stream: write throttles': an on-demand stream takes 4 MB/s "
+                    "(4,000 records/s) until it has carried more, then up to twice its peak of the "
+                    "last 30 days; for a backfill, deploy with -c kinesis_shards=<MB/s needed> first "
+                    "(README: Deploy > Backfills)."
                 ),
                 threshold=API_5XX_RATE_PERCENT,
                 evaluation_periods=3,

@@ -14,7 +14,8 @@ Keys (defaults in parentheses; README "Deploy > Options" explains each):
 `log_level` (INFO), `config_cache_seconds` (the handler's default), `api_domain_name` and
 `api_certificate_arn` (none; together, certificate in the stack's region), `alarm_email` (none),
 `alarm_topic_arn` (none; same region), `removal_policy` (`retain`: `cdk destroy` keeps the config
-table, the delivery table, the archive, its key and the logs; `destroy` removes them, the archive
+table, the delivery table, the archive, its key and the logs, and a rolled-back first deploy keeps
+the tables and buckets, under names no later stack reuses; `destroy` removes them, the archive
 once emptied), `router_parallelization` (1: batches processed at once per stream shard, 1-10),
 `delivery_max_concurrency` (50: delivery functions the queue may run at once, 2-1000),
 `replay_max_concurrency` (10: delivery functions the replay queue may run at once, 2-1000),
@@ -23,7 +24,8 @@ once emptied), `router_parallelization` (1: batches processed at once per stream
 own Lambda; relative to the project root, or absolute), `waf` (true: the tracking API is a REST API
 behind an AWS WAF web ACL; false: the cheaper HTTP API without one), `waf_ip_limit_per_5_minutes`
 (10,000 requests per client address) and `waf_write_key_limit_per_5_minutes` (150,000 requests per
-`Authorization` header value): the web ACL's rate-based rules.
+`Authorization` header value): the web ACL's rate-based rules, `api_rate_limit_per_second` (1,000)
+and `api_burst_limit` (2,000): the tracking API stage's throttle for the whole region.
 """
 
 from __future__ import annotations
@@ -188,6 +190,12 @@ class StackOptions(BaseModel):
         le=MAX_WAF_RATE_LIMIT,
         description="requests per Authorization header value",
     )
+    # The stage's throttle, for the whole region (Segment asks clients to stay under 1,000 requests/s
+    # per workspace); over it API Gateway answers 429, behind the firewall in the JSON error shape.
+    # The account's API Gateway quota in the region (10,000 requests/s, bursts of 5,000, unless AWS
+    # raised it) caps whatever is set here, and is shared with every other API of the account.
+    api_rate_limit_per_second: WholeNumber = Field(default=1000, ge=1, description="requests per second, region-wide")
+    api_burst_limit: WholeNumber = Field(default=2000, ge=1, description="requests a burst may take at once")
 
     @field_validator("log_retention_days")
     @classmethod
@@ -232,8 +240,20 @@ class StackOptions(BaseModel):
 
     @property
     def data_removal_policy(self) -> RemovalPolicy:
-        """For what must survive a mistaken `cdk destroy`: config, archive, its key, logs."""
+        """For what must survive a mistaken `cdk destroy`: the config and delivery tables, the archive
+        and its access logs bucket."""
         return REMOVAL_POLICIES[self.removal_policy]
+
+    @property
+    def removal_policy_except_on_create(self) -> RemovalPolicy:
+        """For the archive key and the log groups: kept like data, except that CloudFormation deletes
+        them when the operation that created them rolls back (RetainExceptOnCreate), so a failed
+        first deploy leaves none behind. Not for the tables (their deletion protection would fail
+        the rollback) nor the buckets (S3 deletes no bucket that holds objects, and access logs
+        arrive within minutes): those are kept, under names a retry does not reuse (infra/names.py)."""
+        if self.data_removal_policy == RemovalPolicy.RETAIN:
+            return RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+        return self.data_removal_policy
 
     @property
     def log_retention(self) -> logs.RetentionDays:

@@ -15,6 +15,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.analysts import AnalystsAccess
 from infra.archive import Archive
 from infra.archive_catalog import ArchiveCatalog
 from infra.config_table import ConfigTable
@@ -60,6 +61,7 @@ class RegionalStack(Stack):
         self.archive = Archive(self, "Archive", options=self.options)
         self.archive_bucket = self.archive.bucket
         self.archive_catalog = ArchiveCatalog(self, "ArchiveCatalog", bucket=self.archive_bucket, options=self.options)
+        self.analysts = AnalystsAccess(self, "Analysts", archive=self.archive)
 
         # Ingest path.
         self.ingest = IngestFunction(
@@ -180,6 +182,12 @@ class RegionalStack(Stack):
         CfnOutput(self, constants.OUTPUT_CONFIG_TABLE, value=self.config_table.table_name)
         CfnOutput(self, constants.OUTPUT_DEDUPE_TABLE, value=self.dedupe_table.table_name)
         CfnOutput(self, constants.OUTPUT_ARCHIVE_BUCKET, value=self.archive_bucket.bucket_name)
+        CfnOutput(
+            self,
+            constants.OUTPUT_ANALYSTS_POLICY,
+            value=self.analysts.policy.managed_policy_arn,
+            description="Attach to analysts' roles: query the archive's Athena table (with their own Athena access)",
+        )
         CfnOutput(self, constants.OUTPUT_DELIVERY_QUEUE, value=self.delivery_queue.queue_url)
         CfnOutput(self, constants.OUTPUT_DELIVERY_TABLE, value=self.delivery_table.table_name)
         CfnOutput(

@@ -192,7 +192,7 @@ class TrackingApi(Construct):
             self,
             "AccessLogs",
             retention=options.log_retention,
-            removal_policy=options.data_removal_policy,
+            removal_policy=options.removal_policy_except_on_create,
         )
         self.http_api: apigwv2.HttpApi | None = None
         self.rest_api: apigw.RestApi | None = None
@@ -221,7 +221,7 @@ class TrackingApi(Construct):
             http_api=api,  # no stage_name: `$default`, served at the root
             auto_deploy=True,
             throttle=apigwv2.ThrottleSettings(
-                rate_limit=constants.API_THROTTLE_RATE, burst_limit=constants.API_THROTTLE_BURST
+                rate_limit=options.api_rate_limit_per_second, burst_limit=options.api_burst_limit
             ),
             access_log_settings=_AccessLogSettings(
                 apigwv2.LogGroupLogDestination(self.access_logs),
@@ -253,8 +253,8 @@ class TrackingApi(Construct):
             cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=constants.REST_API_STAGE,
-                throttling_rate_limit=constants.API_THROTTLE_RATE,
-                throttling_burst_limit=constants.API_THROTTLE_BURST,
+                throttling_rate_limit=options.api_rate_limit_per_second,
+                throttling_burst_limit=options.api_burst_limit,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
                 access_log_format=apigw.AccessLogFormat.custom(
                     json.dumps(REST_ACCESS_LOG_FIELDS, separators=(",", ":"))

@@ -7,10 +7,12 @@ tracing.
   which would be circular.
 - **Logs**: level ALL (every state transition, as cdk-nag asks), without execution data: states'
   inputs and outputs, and errors' causes, can hold archived events or the ids of deleted users,
-  which must never land in logs with their own retention. The log-delivery and X-Ray actions,
-  which take no resource, sit alone in a managed policy of their own, set on the role through
-  escape hatches rather than CDK's `logs`/`tracing_enabled`, which would put them in the role's
-  default policy among the narrow grants.
+  which must never land in logs with their own retention. The log group is
+  `/aws/vendedlogs/states/<state machine>-<stack id suffix>` (infra/names.py): under that prefix
+  the account's CloudWatch Logs resource policy needs no statement per group. The log-delivery and
+  X-Ray actions, which take no resource, sit alone in a managed policy of their own, set on the
+  role through escape hatches rather than CDK's `logs`/`tracing_enabled`, which would put them in
+  the role's default policy among the narrow grants.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from constructs import Construct
 
 from infra import nag
 from infra.archive import Archive
+from infra.names import vended_log_group_name
 from infra.options import StackOptions
 
 # Step Functions' logging to CloudWatch Logs goes through the vended log delivery API, and its
@@ -82,7 +85,11 @@ def archive_workflow(
         service="states", resource="execution", resource_name=f"{name}/*", arn_format=ArnFormat.COLON_RESOURCE_NAME
     )
     log_group = logs.LogGroup(
-        scope, "StateMachineLogs", retention=options.log_retention, removal_policy=options.data_removal_policy
+        scope,
+        "StateMachineLogs",
+        log_group_name=vended_log_group_name(scope, "states", name),
+        retention=options.log_retention,
+        removal_policy=options.removal_policy_except_on_create,
     )
     logs_and_tracing_policy = iam.ManagedPolicy(
         scope,

@@ -15,7 +15,9 @@ REGIONS = {"us-west-2": "Switchyard-Oregon", "eu-west-1": "Switchyard-Dublin"}
 
 
 def resource_name(kind: str, region: str) -> str:
-    """Physical name of a regional resource, identical in AWS and in the local stack."""
+    """Physical name of a regional resource, identical in AWS and in the local stack; in AWS the
+    resources `cdk destroy` keeps (config and delivery tables, archive) add the stack id's first 8
+    hex digits (infra/names.py), so a new stack never collides with them."""
     return f"switchyard-{kind}-{region}"
 
 
@@ -57,6 +59,8 @@ OUTPUT_API_DOMAIN_TARGET = "ApiDomainTarget"
 OUTPUT_FUNCTION_WEBHOOKS = "FunctionWebhooksUrl"
 # Only with the `waf` option: the tracking API's web ACL.
 OUTPUT_WEB_ACL = "WebAclArn"
+# The managed policy analysts' roles attach to query the archive with Athena (read and decrypt it).
+OUTPUT_ANALYSTS_POLICY = "AnalystsPolicyArn"
 
 # Environment variables the functions read (validated once per function, see settings.py).
 ENV_EVENTS_STREAM = "EVENTS_STREAM_NAME"
@@ -113,10 +117,6 @@ DEFAULT_CONFIG_CACHE_SECONDS = 10.0
 # and region, so 50 workers x 10 destinations stay under 2/s. A rotation takes effect within this
 # time, which is why a rotated signing secret stays valid beside the new one (`previous_secret`).
 CREDENTIALS_CACHE_SECONDS = 300.0
-
-# API Gateway stage throttling (Segment asks clients to stay under 1,000 req/s per workspace).
-API_THROTTLE_RATE = 1000
-API_THROTTLE_BURST = 2000
 
 # The tracking API as a REST API (the `waf` stack option: AWS WAF cannot protect an HTTP API). A
 # REST API's execute-api URL always starts with its stage, so the stage is named `v1` and holds the

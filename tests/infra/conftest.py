@@ -47,12 +47,16 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "delivery_success_alarm_threshold": "0.9",
     "waf_ip_limit_per_5_minutes": "5000",
     "waf_write_key_limit_per_5_minutes": 100000,
+    "api_rate_limit_per_second": "3000",
+    "api_burst_limit": 6000,
 }
 HTTP_API_CONTEXT: dict[str, Any] = {
     **SKIP_BUNDLING,
     "waf": "false",  # as `-c waf=false` passes it
     f"api_domain_name:{DUBLIN}": "events.eu.example.com",
     f"api_certificate_arn:{DUBLIN}": CERTIFICATE_ARN,
+    f"api_rate_limit_per_second:{DUBLIN}": 500,
+    f"api_burst_limit:{DUBLIN}": "800",
 }
 
 
@@ -156,6 +160,15 @@ def _resource_id(resource: str | dict[str, Any]) -> str:
         (target,) = [part["Fn::GetAtt"][0] for part in resource["Fn::Join"][1] if isinstance(part, dict)]
         return base_id(target) + "/*"
     return base_id(resource["Fn::GetAtt"][0])
+
+
+def name_stem(name: str | dict[str, Any]) -> str:
+    """A physical name without the stack suffix that kept resources' names end with (infra/names.py)."""
+    if isinstance(name, str):
+        return name
+    *stem, suffix = name["Fn::Join"][1]
+    assert "AWS::StackId" in str(suffix), name
+    return name["Fn::Join"][0].join(stem)
 
 
 def base_id(logical_id: str) -> str:

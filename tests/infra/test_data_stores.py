@@ -12,7 +12,7 @@ from infra.archive import Archive, archive_transitions
 from infra.options import StackOptions
 from switchyard import constants
 
-from .conftest import DUBLIN, Synthesized, base_id, only, resources
+from .conftest import DUBLIN, Synthesized, base_id, name_stem, only, resources
 
 pytestmark = pytest.mark.infra
 
@@ -44,7 +44,7 @@ def table(template_json: dict, kind: str) -> dict:
     return next(
         r
         for r in resources(template_json, "AWS::DynamoDB::Table").values()
-        if r["Properties"]["TableName"].startswith(f"switchyard-{kind}-")
+        if name_stem(r["Properties"]["TableName"]).startswith(f"switchyard-{kind}-")
     )
 
 
@@ -117,6 +117,14 @@ def test_archive_is_versioned_private_and_logged(template_json: dict) -> None:
     log_bucket_id = properties["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
     assert template_json["Resources"][log_bucket_id] is logs
     assert archive["DeletionPolicy"] == "Retain"
+    assert "BucketName" not in logs["Properties"]  # named by CloudFormation: kept, never in the way
+
+
+def test_the_archive_is_named_for_its_region_account_and_stack(template_json: dict, region: str) -> None:
+    archive, _ = buckets(template_json)
+    stem = name_stem(archive["Properties"]["BucketName"])
+    assert stem == f"switchyard-archive-{region}-000000000000"
+    assert len(stem) + 1 + 8 <= 63  # S3's limit, with the 8 hex digits of the stack id
 
 
 def test_every_bucket_refuses_requests_without_tls(template: Template, template_json: dict) -> None:
@@ -141,7 +149,13 @@ def test_access_logs_bucket_is_private_encrypted_and_expires(template_json: dict
 
 def test_archive_lifecycle_tiers_then_expires(template_json: dict) -> None:
     archive, _ = buckets(template_json)
+    # S3 transitions nothing under 128 KB: small objects stay in S3 Standard until they expire, never
+    # monitored by Intelligent-Tiering nor billed as 128 KB by Glacier IR (stated, not S3's default).
+    assert archive["Properties"]["LifecycleConfiguration"]["TransitionDefaultMinimumObjectSize"] == (
+        "all_storage_classes_128K"
+    )
     rules = {rule["Id"]: rule for rule in archive["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert not [rule for rule in rules.values() if "ObjectSizeGreaterThan" in rule or "ObjectSizeLessThan" in rule]
     main = rules["tier-and-expire"]
     assert main["ExpirationInDays"] == 365
     assert main["Transitions"] == [

@@ -22,7 +22,7 @@ from infra.workflow import LOG_DELIVERY_ACTIONS, STATE_MACHINE_XRAY_ACTIONS
 from switchyard import constants
 from switchyard.privacy.deletion import definition
 
-from .conftest import DUBLIN, OREGON, SKIP_BUNDLING, Synthesized, base_id, named, resources, synthesize
+from .conftest import DUBLIN, OREGON, SKIP_BUNDLING, Synthesized, base_id, name_stem, named, resources, synthesize
 from .test_iam import as_list, identity_statements
 from .test_observability import alarms
 from .test_replay import target
@@ -374,7 +374,7 @@ def test_the_deployed_definition_renders_to_valid_json(template_json: dict) -> N
         assert batch["Parameters"]["FunctionName"] == f"<{definition.WORKER_FUNCTION}>"
 
 
-def test_logs_every_transition_without_execution_data(template_json: dict) -> None:
+def test_logs_every_transition_without_execution_data(template_json: dict, region: str) -> None:
     logging = state_machine(template_json)["LoggingConfiguration"]
     assert logging["Level"] == "ALL"
     assert logging["IncludeExecutionData"] is False  # states' data names the deleted users
@@ -383,7 +383,9 @@ def test_logs_every_transition_without_execution_data(template_json: dict) -> No
     assert base_id(log_group_id) == "DeletionStateMachineLogs"
     log_group = template_json["Resources"][log_group_id]
     assert log_group["Properties"]["RetentionInDays"] == 30
-    assert log_group["DeletionPolicy"] == "Retain"
+    name = constants.resource_name(constants.DELETION_STATE_MACHINE, region)
+    assert name_stem(log_group["Properties"]["LogGroupName"]) == f"/aws/vendedlogs/states/{name}"
+    assert (log_group["DeletionPolicy"], log_group["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
 
 
 def test_tracing_is_on(template_json: dict) -> None:

@@ -7,7 +7,7 @@ import pytest
 from infra.delivery import DELIVERY_MEMORY_MB
 from switchyard import constants
 
-from .conftest import DUBLIN, Synthesized, base_id, function_policy, granted_resources, named, resources
+from .conftest import DUBLIN, Synthesized, base_id, function_policy, granted_resources, name_stem, named, resources
 
 pytestmark = pytest.mark.infra
 
@@ -86,7 +86,7 @@ def test_both_queues_refuse_requests_without_tls(template_json: dict) -> None:
 
 def test_delivery_table_keys_ttl_and_billing(template_json: dict, region: str) -> None:
     properties = delivery_table(template_json)["Properties"]
-    assert properties["TableName"] == constants.resource_name(constants.DELIVERY_TABLE, region)
+    assert name_stem(properties["TableName"]) == constants.resource_name(constants.DELIVERY_TABLE, region)
     assert properties["KeySchema"] == [
         {"AttributeName": constants.DELIVERY_TABLE_PK, "KeyType": "HASH"},
         {"AttributeName": constants.DELIVERY_TABLE_SK, "KeyType": "RANGE"},

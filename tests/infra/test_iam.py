@@ -57,6 +57,8 @@ WILDCARD_RESOURCE_ALLOWED = {
     "`_deletions/<deletion id>/...`.",
     ("DeletionFinishRoleDefaultPolicy", ("ssm:GetParameter",)): "Destination credentials, for the destinations' "
     "delete calls.",
+    ("AnalystsPolicy", ("s3:GetObject",)): "The archive's event objects (`source_id=*`), which Athena reads with the "
+    "analyst's credentials: the table's partitions, named from the data.",
     ("DeletionStateMachineRoleDefaultPolicy", ("s3:GetObject",)): "The Distributed Maps read the deletion's manifest "
     "(`_deletions/*`).",
     (

@@ -140,6 +140,13 @@ def test_alarms_for_5xx_rate_lambda_errors_and_iterator_age(template_json: dict)
     assert found["StreamIteratorAge"]["Threshold"] == 300_000
 
 
+def test_the_5xx_alarm_says_how_to_raise_the_streams_capacity(template_json: dict) -> None:
+    # Ingest's 503s are mostly the stream throttling writes: an on-demand stream starts at 4 MB/s.
+    description = alarms(template_json)["Api5xxRate"]["AlarmDescription"]
+    assert "4 MB/s" in description and "-c kinesis_shards=" in description
+    assert len(description) <= 1024  # CloudWatch's limit
+
+
 def test_alarms_notify_the_alarm_topic_on_alarm_and_recovery(template_json: dict) -> None:
     topic_id = next(iter(resources(template_json, "AWS::SNS::Topic")))
     for properties in alarms(template_json).values():

@@ -22,6 +22,19 @@ def test_defaults_are_on_demand_seven_days_and_retained() -> None:
     assert options.data_removal_policy == RemovalPolicy.RETAIN
 
 
+def test_retained_data_survives_destroy_and_logs_and_key_also_a_failed_create() -> None:
+    assert StackOptions(region=DUBLIN).removal_policy_except_on_create == RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+    disposable = StackOptions.parse(DUBLIN, {"removal_policy": "destroy"})
+    assert disposable.removal_policy_except_on_create == RemovalPolicy.DESTROY
+
+
+def test_the_api_throttle_defaults_to_1000_per_second_with_bursts_of_2000() -> None:
+    defaults = StackOptions(region=DUBLIN)
+    assert (defaults.api_rate_limit_per_second, defaults.api_burst_limit) == (1000, 2000)
+    options = StackOptions.parse(DUBLIN, {"api_rate_limit_per_second": "5000", "api_burst_limit": 5000})
+    assert (options.api_rate_limit_per_second, options.api_burst_limit) == (5000, 5000)
+
+
 def test_values_from_the_command_line_are_coerced() -> None:
     options = StackOptions.parse(
         DUBLIN,
@@ -128,6 +141,11 @@ def test_a_region_suffixed_key_overrides_the_plain_key_for_that_region_only() ->
         {"waf_ip_limit_per_5_minutes": True},
         {"waf_write_key_limit_per_5_minutes": 0},
         {"waf_write_key_limit_per_5_minutes": "lots"},
+        {"api_rate_limit_per_second": 0},
+        {"api_rate_limit_per_second": "fast"},
+        {"api_rate_limit_per_second": True},
+        {"api_burst_limit": 0},
+        {"api_burst_limit": 2.5},
     ],
 )
 def test_invalid_options_are_refused_before_anything_is_built(raw: dict) -> None:

@@ -16,7 +16,7 @@ from infra.workflow import LOG_DELIVERY_ACTIONS, STATE_MACHINE_XRAY_ACTIONS
 from switchyard import constants
 from switchyard.replay import definition
 
-from .conftest import DUBLIN, Synthesized, base_id, named, only, resources
+from .conftest import DUBLIN, Synthesized, base_id, name_stem, named, only, resources
 from .test_delivery import event_source
 from .test_observability import alarms, dashboard, graphed
 
@@ -263,7 +263,7 @@ def test_the_deployed_definition_renders_to_valid_json(template_json: dict) -> N
     assert states["Replay"]["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
 
 
-def test_logs_every_transition_without_execution_data(template_json: dict) -> None:
+def test_logs_every_transition_without_execution_data(template_json: dict, region: str) -> None:
     logging = state_machine(template_json)["LoggingConfiguration"]
     assert logging["Level"] == "ALL"
     assert logging["IncludeExecutionData"] is False  # states' data can hold archived events
@@ -272,7 +272,11 @@ def test_logs_every_transition_without_execution_data(template_json: dict) -> No
     assert base_id(log_group_id) == "ReplayStateMachineLogs"
     log_group = template_json["Resources"][log_group_id]
     assert log_group["Properties"]["RetentionInDays"] == 30
-    assert log_group["DeletionPolicy"] == "Retain"
+    # Vended logs' prefix: no statement per group in the account's CloudWatch Logs resource policy.
+    name = constants.resource_name(constants.REPLAY_STATE_MACHINE, region)
+    assert name_stem(log_group["Properties"]["LogGroupName"]) == f"/aws/vendedlogs/states/{name}"
+    # Kept by `cdk destroy` (a name of its own stack); deleted if its creation rolls back.
+    assert (log_group["DeletionPolicy"], log_group["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
 
 
 def test_tracing_is_on(template_json: dict) -> None:

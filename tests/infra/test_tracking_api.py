@@ -99,18 +99,17 @@ def test_api_gateway_does_not_answer_cors_itself(http_api_template_json: dict) -
     assert api["ProtocolType"] == "HTTP"
 
 
-def test_the_default_stage_serves_the_root_with_throttling(http_api_template_json: dict) -> None:
-    Template.from_json(http_api_template_json, skip_cyclical_dependencies_check=True).has_resource_properties(
-        "AWS::ApiGatewayV2::Stage",
-        {
-            "StageName": "$default",
-            "AutoDeploy": True,
-            "DefaultRouteSettings": {
-                "ThrottlingRateLimit": constants.API_THROTTLE_RATE,
-                "ThrottlingBurstLimit": constants.API_THROTTLE_BURST,
+def test_the_default_stage_serves_the_root_with_throttling(http_api_app: Synthesized) -> None:
+    # Oregon has the defaults; the HTTP API app sets Dublin's throttle (api_*:eu-west-1).
+    for region, (rate, burst) in ((OREGON, (1000, 2000)), (DUBLIN, (500, 800))):
+        Template.from_json(http_api_app.json[region], skip_cyclical_dependencies_check=True).has_resource_properties(
+            "AWS::ApiGatewayV2::Stage",
+            {
+                "StageName": "$default",
+                "AutoDeploy": True,
+                "DefaultRouteSettings": {"ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst},
             },
-        },
-    )
+        )
 
 
 def test_access_logs_go_to_a_log_group_with_retention(http_api_template_json: dict) -> None:
@@ -221,14 +220,20 @@ def test_ingest_may_be_invoked_only_by_each_method_of_the_v1_stage(template_json
 def test_the_rest_stage_throttles_and_logs_access_only(template_json: dict) -> None:
     stage = only(template_json, "AWS::ApiGateway::Stage")["Properties"]
     (settings,) = stage["MethodSettings"]
-    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (
-        constants.API_THROTTLE_RATE,
-        constants.API_THROTTLE_BURST,
-    )
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (1000, 2000)
     assert (settings["LoggingLevel"], settings["DataTraceEnabled"]) == ("OFF", False)
     log_group = stage["AccessLogSetting"]["DestinationArn"]["Fn::Join"][1][-1]["Ref"]
     assert template_json["Resources"][log_group]["Properties"]["RetentionInDays"] == 30
     assert not resources(template_json, "AWS::ApiGateway::Account"), "the account's logging role is not ours"
+
+
+def test_the_stage_throttle_is_an_option_and_its_429_stays_json(custom_app: Synthesized) -> None:
+    for template_json in custom_app.json.values():  # api_rate_limit_per_second=3000, api_burst_limit=6000
+        (settings,) = only(template_json, "AWS::ApiGateway::Stage")["Properties"]["MethodSettings"]
+        assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (3000, 6000)
+        throttled = gateway_responses(template_json)["THROTTLED"]
+        assert throttled["StatusCode"] == "429"
+        assert json.loads(throttled["ResponseTemplates"]["application/json"])["code"] == "rate_limited"
 
 
 def test_rest_access_log_format_never_contains_the_write_key(template_json: dict) -> None:

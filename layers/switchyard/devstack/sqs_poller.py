@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,9 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
             for message in messages
         ]
     }
+
+
+STOP_WAIT_SECONDS = 10.0
 
 
 class SqsPoller:
@@ -69,10 +73,18 @@ class SqsPoller:
         for thread in self._threads:
             thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
+    def stop(self, deadline: float | None = None) -> None:
+        """Stop polling, and wait for invocations in flight until `deadline` (monotonic; 10 s from
+        now by default) for all the threads together: a delivery waiting on a slow destination must
+        not hold a Ctrl-C for 10 s per thread. The threads are daemons: whatever is left dies with
+        the process, and its messages come back after their visibility time-out."""
+        self.signal_stop()
+        deadline = deadline if deadline is not None else time.monotonic() + STOP_WAIT_SECONDS
         for thread in self._threads:
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def signal_stop(self) -> None:
+        self._stop.set()
 
     def _run(self) -> None:
         idle = self._idle

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from switchyard.devstack.lambda_runtime import LocalFunction
 from switchyard.devstack.meter import AwsMeter
 from switchyard.devstack.receiver import WebhookReceiver
 from switchyard.devstack.resources import LocalResources, create_resources
-from switchyard.devstack.sqs_poller import SqsPoller
+from switchyard.devstack.sqs_poller import STOP_WAIT_SECONDS, SqsPoller
 from switchyard.devstack.standins import ToolStandIns
 from switchyard.devstack.stepfunctions import LambdaInvokeAdapter, placeholder_zip
 from switchyard.functions.secrets import FunctionSecrets
@@ -181,10 +182,13 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        for poller in self._sqs_pollers:  # all stop polling at once, then share one wait
+            poller.signal_stop()
         if self._poller:
             self._poller.stop()
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
         for poller in self._sqs_pollers:
-            poller.stop()
+            poller.stop(deadline)
         if self.receiver:
             self.receiver.stop()
         if self._api:

@@ -39,6 +39,7 @@ class IngestFunction(Construct):
             },
             timeout=Duration.seconds(constants.INGEST_LAMBDA_TIMEOUT_SECONDS),
             memory_size=INGEST_MEMORY_MB,
+            sampled_upstream=True,  # `tracing=sampled`: the REST API stage samples, ingest records those
         )
         stream.grant_write(self.function)  # kinesis:PutRecord(s), ListShards on this stream
         grant_workspace_read(config_table, self.function, suppressions=True)  # drops suppressed users' events

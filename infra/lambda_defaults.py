@@ -1,4 +1,5 @@
-"""What every Switchyard function gets: runtime, architecture, layers, tracing, logs, Powertools env.
+"""What every Switchyard function gets: runtime, architecture, layers, tracing (the `tracing` option),
+JSON logs (`log_level`, `system_log_level`), Powertools env.
 
 Later capabilities (router, delivery, replay, user functions) create their functions with
 `LambdaDefaults.make_function(...)` and then grant the returned function what it uses.
@@ -43,14 +44,24 @@ class LambdaDefaults(Construct):
         ).layer
         self.domain_layer = DomainLayer(self, "Domain", runtime=RUNTIME, architecture=ARCHITECTURE).layer
         # One customer-managed policy for tracing, so the unavoidable `Resource: *` lives in exactly
-        # one acknowledged place and never hides in a function's own policy.
-        self.xray_policy = iam.ManagedPolicy(
-            self,
-            "XRayWrite",
-            description="Lets Switchyard functions send X-Ray trace segments",
-            statements=[iam.PolicyStatement(actions=XRAY_WRITE_ACTIONS, resources=["*"])],
-        )
-        nag.acknowledge_xray_policy(self.xray_policy)
+        # one acknowledged place and never hides in a function's own policy; none at all when
+        # nothing is traced (`tracing=off`).
+        self.xray_policy: iam.ManagedPolicy | None = None
+        if options.tracing != "off":
+            self.xray_policy = iam.ManagedPolicy(
+                self,
+                "XRayWrite",
+                description="Lets Switchyard functions send X-Ray trace segments",
+                statements=[iam.PolicyStatement(actions=XRAY_WRITE_ACTIONS, resources=["*"])],
+            )
+            nag.acknowledge_xray_policy(self.xray_policy)
+
+    def traced(self, *, sampled_upstream: bool = False) -> bool:
+        """Whether a function records traces (and so gets the X-Ray policy): all with `tracing=active`,
+        only those behind a sampling caller with `tracing=sampled`, none with `off`."""
+        if self.options.tracing == "active":
+            return True
+        return self.options.tracing == "sampled" and sampled_upstream
 
     @property
     def layers(self) -> list[lambda_.ILayerVersion]:
@@ -80,6 +91,7 @@ class LambdaDefaults(Construct):
         memory_size: int = 512,
         extra_layers: Sequence[lambda_.ILayerVersion] = (),
         use_shared_layers: bool = True,
+        sampled_upstream: bool = False,
         **kwargs: object,
     ) -> lambda_.Function:
         """A function with its own role (logs and tracing only) and its own log group.
@@ -87,7 +99,10 @@ class LambdaDefaults(Construct):
         `code` is a directory (packaged as is) or a ready `Code` (e.g. a locally bundled asset).
         Grant it what it uses afterwards (`stream.grant_write(fn)`, ...). The shared layers are
         code, not permissions: user functions use them too, and stay isolated by their role.
+        `sampled_upstream`: its callers sample traces (the REST API stage, for ingest), which it
+        records with `tracing=sampled`.
         """
+        traced = self.traced(sampled_upstream=sampled_upstream)
         log_group = logs.LogGroup(
             scope,
             f"{construct_id}Logs",
@@ -99,7 +114,7 @@ class LambdaDefaults(Construct):
             f"{construct_id}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Runs {scope.node.path}/{construct_id}: its logs, tracing and explicit grants only",
-            managed_policies=[self.xray_policy],
+            managed_policies=[self.xray_policy] if traced and self.xray_policy else None,
         )
         log_group.grant_write(role)
         function = lambda_.Function(
@@ -116,13 +131,21 @@ class LambdaDefaults(Construct):
             timeout=timeout,
             memory_size=memory_size,
             log_group=log_group,
+            # JSON lines Lambda filters by level: the application's at `log_level`, its own
+            # platform lines (START/END/REPORT at INFO) at `system_log_level`.
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel[self.options.application_log_level],
+            system_log_level_v2=lambda_.SystemLogLevel[self.options.system_log_level],
             **kwargs,
         )
-        # Active tracing set on the resource itself: `tracing=Tracing.ACTIVE` would add a second,
-        # wildcard X-Ray statement to the role's own policy (xray_policy already grants it).
+        # Tracing set on the resource itself: `tracing=Tracing.ACTIVE` would add a second, wildcard
+        # X-Ray statement to the role's own policy (xray_policy already grants it). PassThrough
+        # (stated, so a change from Active takes effect) records only what a caller sampled.
         cfn_function = function.node.default_child
         if not isinstance(cfn_function, lambda_.CfnFunction):
             raise TypeError(f"unexpected function resource {cfn_function!r}")
-        cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
+        cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(
+            mode="Active" if self.options.tracing == "active" else "PassThrough"
+        )
         nag.acknowledge_pinned_runtime(function)
         return function

@@ -9,9 +9,11 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import IConstruct
 
 XRAY_WILDCARD = Acknowledgment(
@@ -64,6 +66,25 @@ NO_EXECUTION_LOGS = Acknowledgment(
     "firewall's verdict and API Gateway's error type; the ingest function logs its own errors.",
 )
 
+NO_ACCESS_LOGS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-APIG1",
+    reason="The operator turned the tracking API's access log off (api_access_logs=false) to stop "
+    "paying CloudWatch Logs ingestion for one line per request, the largest log item at high volume. "
+    "Requests remain counted and timed in API Gateway's stage metrics (count, 4xx, 5xx, latency), "
+    "which the dashboard shows and the 5xx-rate alarm watches; the ingest function logs every error it "
+    "answers with; with waf=true the firewall's rule metrics count what it blocks. The access log "
+    "returns with api_access_logs=true on the next deploy.",
+)
+
+DEDUPE_WITHOUT_BACKUPS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-DDB3",
+    reason="The dedupe table holds only claims of (source, messageId) pairs for the dedupe window "
+    "(24 hours by default), each expiring by TTL; it is no record of anything. Point-in-time recovery "
+    "would bill continuous backups of data worth nothing a day later, and a restore would bring back "
+    "stale claims that make the router drop events as duplicates. Losing the table costs at most a "
+    "window of duplicate suppression; the events themselves are in the stream and the archive.",
+)
+
 # The id names the archive bucket's logical id; archive_objects() fills it in.
 ARCHIVE_OBJECTS = Acknowledgment(
     id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/*]",
@@ -86,6 +107,26 @@ STATE_MACHINE_LOGS_AND_TRACING = Acknowledgment(
     "GetSamplingTargets); none of these actions supports resource-level permissions (AWS Service "
     "Authorization Reference; the Step Functions logging guide requires Resource '*'). The statement "
     "sits alone in this customer-managed policy, attached to one workflow's role only (replay, user deletion).",
+)
+
+# The same policy without tracing (`tracing` off or sampled): log delivery only.
+STATE_MACHINE_LOGS = Acknowledgment(
+    id=STATE_MACHINE_LOGS_AND_TRACING.id,
+    reason="Step Functions delivers its logs through the CloudWatch Logs vended log delivery API "
+    "(logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, "
+    "ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups), none of which "
+    "supports resource-level permissions (AWS Service Authorization Reference; the Step Functions "
+    "logging guide requires Resource '*'). The statement sits alone in this customer-managed policy, "
+    "attached to one workflow's role only (replay, user deletion); the workflow is not traced.",
+)
+
+UNTRACED_WORKFLOW = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-SF2",
+    reason="X-Ray tracing is a cost lever the operator sets with the tracing option, and only "
+    "tracing=active traces the workflows. The replay and user deletion workflows are operator-started "
+    "batch jobs whose every state transition is already in the workflow's own log group (level ALL, "
+    "without execution data), and each of their functions logs its own work and errors; traces would "
+    "add latency breakdowns but no record that is not already kept. tracing=active turns it back on.",
 )
 
 REPLAY_ARCHIVE_OBJECTS = Acknowledgment(
@@ -161,8 +202,12 @@ ALL = (
     WRITE_KEY_AUTH_NOT_COGNITO,
     HANDLER_VALIDATES_REQUESTS,
     NO_EXECUTION_LOGS,
+    NO_ACCESS_LOGS,
+    DEDUPE_WITHOUT_BACKUPS,
     ARCHIVE_OBJECTS,
     STATE_MACHINE_LOGS_AND_TRACING,
+    STATE_MACHINE_LOGS,
+    UNTRACED_WORKFLOW,
     REPLAY_ARCHIVE_OBJECTS,
     REPLAY_MANIFESTS,
     REPLAY_CHILD_EXECUTIONS,
@@ -199,13 +244,28 @@ def acknowledge_rest_api(api: apigw.RestApi) -> None:
     Validations.of(api.deployment_stage.node.default_child).acknowledge(NO_EXECUTION_LOGS)
 
 
+def acknowledge_no_access_logs(stage: apigw.Stage | apigwv2.HttpStage) -> None:
+    """A tracking API stage without an access log (`api_access_logs=false`), that stage only."""
+    Validations.of(stage.node.default_child).acknowledge(NO_ACCESS_LOGS)
+
+
+def acknowledge_dedupe_without_backups(table: dynamodb.Table) -> None:
+    """The dedupe table's missing point-in-time recovery, on that table only."""
+    Validations.of(table.node.default_child).acknowledge(DEDUPE_WITHOUT_BACKUPS)
+
+
 def acknowledge_archive_objects(function: lambda_.Function, bucket: s3.IBucket) -> None:
     """The `<archive bucket>/*` object grant, on the function's role policy only."""
     _acknowledge_on_bucket(_default_policy(function.role), bucket, ARCHIVE_OBJECTS)
 
 
-def acknowledge_state_machine_logs_and_tracing(policy: iam.ManagedPolicy) -> None:
-    Validations.of(policy).acknowledge(STATE_MACHINE_LOGS_AND_TRACING)
+def acknowledge_state_machine_logs_and_tracing(policy: iam.ManagedPolicy, *, traced: bool) -> None:
+    Validations.of(policy).acknowledge(STATE_MACHINE_LOGS_AND_TRACING if traced else STATE_MACHINE_LOGS)
+
+
+def acknowledge_untraced_workflow(state_machine: sfn.StateMachine) -> None:
+    """A workflow's state machine without X-Ray (`tracing` off or sampled), that state machine only."""
+    Validations.of(state_machine.node.default_child).acknowledge(UNTRACED_WORKFLOW)
 
 
 def acknowledge_analysts_policy(policy: iam.ManagedPolicy, bucket: s3.IBucket) -> None:

@@ -26,6 +26,18 @@ behind an AWS WAF web ACL; false: the cheaper HTTP API without one), `waf_ip_lim
 (10,000 requests per client address) and `waf_write_key_limit_per_5_minutes` (150,000 requests per
 `Authorization` header value): the web ACL's rate-based rules, `api_rate_limit_per_second` (1,000)
 and `api_burst_limit` (2,000): the tracking API stage's throttle for the whole region.
+
+Cost levers (issue 14; README "Cost" prices them): `tracing` (`off`: no X-Ray anywhere, no X-Ray
+policy; `sampled`: the REST API stage traces with X-Ray's default sampling rule, 1 request/s then
+5%, and ingest records the requests it sampled (PassThrough), nothing else traced, `waf=true` only;
+`active`: every function samples its own invocations, both workflows traced), `system_log_level`
+(`WARN`: Lambda's START/END/REPORT platform lines dropped; `INFO` keeps them, `DEBUG` adds more;
+every function logs JSON with `log_level` as its application log level), `api_access_logs` (true:
+the tracking API's access log; false: none, and no log group), `dedupe_capacity` (`on_demand`;
+`provisioned`: writes auto-scaled at 70% utilization between `dedupe_min_write_capacity` (5) and
+`dedupe_max_write_capacity` (4,000), 1 read unit), `router_batching_window_seconds` (1: how long
+Lambda gathers stream records before invoking the router, 0-300) and `router_batch_size` (500:
+most records per router invocation, 1-10,000).
 """
 
 from __future__ import annotations
@@ -40,6 +52,7 @@ from constructs import Construct
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infra.paths import ROOT
+from switchyard import constants
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
@@ -107,6 +120,17 @@ MIN_ROUTER_PARALLELIZATION, MAX_ROUTER_PARALLELIZATION = 1, 10
 MIN_DELIVERY_CONCURRENCY, MAX_DELIVERY_CONCURRENCY = 2, 1000
 # AWS WAF's bounds for a rate-based rule's limit (requests per evaluation window).
 MIN_WAF_RATE_LIMIT, MAX_WAF_RATE_LIMIT = 10, 2_000_000_000
+# Lambda's limits for a Kinesis event source's batch size and batching window.
+MIN_ROUTER_BATCH_SIZE, MAX_ROUTER_BATCH_SIZE = 1, 10_000
+MAX_ROUTER_BATCHING_WINDOW_SECONDS = 300
+# Auto-scaled provisioned write capacity of the dedupe table: DynamoDB's default quota of write
+# units per table (40,000) bounds the ceiling.
+MIN_DEDUPE_WRITE_CAPACITY, MAX_DEDUPE_WRITE_CAPACITY = 1, 40_000
+TRACING_MODES = ("off", "sampled", "active")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+DEDUPE_CAPACITY_MODES = ("on_demand", "provisioned")
+# The options' log levels (Python's) as Lambda's application log levels.
+APPLICATION_LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR", "CRITICAL": "FATAL"}
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d{12}):")
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -131,8 +155,14 @@ def _switch(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+def _word(value: Any) -> Any:
+    """A choice as text, any case (`-c tracing=Active`, `-c dedupe_capacity=PROVISIONED`)."""
+    return str(value).strip().lower() if value is not None else None
+
+
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 Text = Annotated[str | None, BeforeValidator(_text)]
+Switch = Annotated[bool, BeforeValidator(_switch)]
 
 
 class StackOptions(BaseModel):
@@ -178,9 +208,7 @@ class StackOptions(BaseModel):
     # (or a server fleet behind one NAT gateway at ~33 requests/s), while one address can take at most
     # a thirtieth of the stage's 1,000 requests/s. One write key (in `Authorization`) may use half
     # the stage, so no single source, leaked key or runaway retry loop can starve the others.
-    waf: Annotated[bool, BeforeValidator(_switch)] = Field(
-        default=True, description="true: REST API behind AWS WAF; false: HTTP API, no WAF"
-    )
+    waf: Switch = Field(default=True, description="true: REST API behind AWS WAF; false: HTTP API, no WAF")
     waf_ip_limit_per_5_minutes: WholeNumber = Field(
         default=10_000, ge=MIN_WAF_RATE_LIMIT, le=MAX_WAF_RATE_LIMIT, description="requests per client address"
     )
@@ -196,6 +224,45 @@ class StackOptions(BaseModel):
     # raised it) caps whatever is set here, and is shared with every other API of the account.
     api_rate_limit_per_second: WholeNumber = Field(default=1000, ge=1, description="requests per second, region-wide")
     api_burst_limit: WholeNumber = Field(default=2000, ge=1, description="requests a burst may take at once")
+    # Cost levers (issue 14). Tracing: X-Ray bills every trace recorded. With `active`, every function
+    # samples its own invocations (1 request/s then 5% each, X-Ray's default rule) and the workflows
+    # trace too; `sampled` keeps a view of the tracking API path only (the REST API stage samples
+    # with that rule, ingest records what it sampled), a fraction of the traces.
+    tracing: Annotated[Literal[TRACING_MODES], BeforeValidator(_word)] = Field(
+        default="off", description="off | sampled (waf=true only) | active"
+    )
+    # Lambda's own platform lines (START, END, REPORT: three per invocation) are logged at INFO;
+    # WARN keeps only platform warnings and errors (time-outs, crashes, init errors).
+    system_log_level: Annotated[
+        Literal[SYSTEM_LOG_LEVELS], BeforeValidator(lambda value: str(value).strip().upper())
+    ] = Field(default="WARN", description="DEBUG | INFO | WARN: Lambda's platform log lines")
+    api_access_logs: Switch = Field(default=True, description="true: the tracking API's access log; false: none")
+    # The dedupe table takes one conditional write per event; provisioned writes at the 70% target
+    # cost about 40% of on-demand ones at a steady load (us-west-2 list prices), more while capacity
+    # idles at its floor. DynamoDB allows switching a table to provisioned once a day.
+    dedupe_capacity: Annotated[Literal[DEDUPE_CAPACITY_MODES], BeforeValidator(_word)] = Field(
+        default="on_demand", description="on_demand | provisioned (auto-scaled writes)"
+    )
+    dedupe_min_write_capacity: WholeNumber = Field(
+        default=5, ge=MIN_DEDUPE_WRITE_CAPACITY, le=MAX_DEDUPE_WRITE_CAPACITY, description="write units"
+    )
+    dedupe_max_write_capacity: WholeNumber = Field(
+        default=4000, ge=MIN_DEDUPE_WRITE_CAPACITY, le=MAX_DEDUPE_WRITE_CAPACITY, description="write units"
+    )
+    # The router's Kinesis event source: a longer window fills larger batches at low volume (fewer
+    # invocations and archive objects) and delays every event by up to that long.
+    router_batching_window_seconds: WholeNumber = Field(
+        default=constants.ROUTER_BATCHING_WINDOW_SECONDS,
+        ge=0,
+        le=MAX_ROUTER_BATCHING_WINDOW_SECONDS,
+        description="Lambda's limit for a Kinesis source",
+    )
+    router_batch_size: WholeNumber = Field(
+        default=constants.ROUTER_BATCH_SIZE,
+        ge=MIN_ROUTER_BATCH_SIZE,
+        le=MAX_ROUTER_BATCH_SIZE,
+        description="Lambda's limit for a Kinesis source",
+    )
 
     @field_validator("log_retention_days")
     @classmethod
@@ -215,6 +282,16 @@ class StackOptions(BaseModel):
             self._check_regional_arn("api_certificate_arn", self.api_certificate_arn, "acm")
         if self.alarm_topic_arn:
             self._check_regional_arn("alarm_topic_arn", self.alarm_topic_arn, "sns")
+        if self.tracing == "sampled" and not self.waf:
+            raise ValueError(
+                "tracing=sampled needs waf=true: the samples are taken by the REST API's stage, and an HTTP "
+                "API (waf=false) cannot trace; use tracing=active (every function samples its own) or off"
+            )
+        if self.dedupe_min_write_capacity > self.dedupe_max_write_capacity:
+            raise ValueError(
+                f"dedupe_min_write_capacity ({self.dedupe_min_write_capacity}) is above "
+                f"dedupe_max_write_capacity ({self.dedupe_max_write_capacity})"
+            )
         if self.workspace_path is not None and not self.workspace_path.is_file():
             raise ValueError(
                 f"workspace: no workspace file at {self.workspace_path} (a path relative to the project "
@@ -258,6 +335,15 @@ class StackOptions(BaseModel):
     @property
     def log_retention(self) -> logs.RetentionDays:
         return _RETENTION_DAYS[self.log_retention_days]
+
+    @property
+    def application_log_level(self) -> str:
+        """`log_level` as Lambda's application log level (WARNING is WARN, CRITICAL is FATAL)."""
+        return APPLICATION_LOG_LEVELS[self.log_level]
+
+    @property
+    def provisioned_dedupe(self) -> bool:
+        return self.dedupe_capacity == "provisioned"
 
     @property
     def custom_domain(self) -> bool:

@@ -12,6 +12,8 @@ dedupe claim remembers the stream record that made it).
 
 from __future__ import annotations
 
+import math
+
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -30,6 +32,22 @@ from infra.paths import FUNCTIONS_DIR
 from switchyard import constants
 
 ROUTER_MEMORY_MB = 1024  # also buys CPU: gzip of the archive objects, JSON of 500-record batches
+# The router's time budget per record of its largest batch (`router_batch_size`), beyond the base
+# time-out: a claim is a ~5 ms conditional write (16 in flight), the CPU well under 1 ms, so 30 ms a
+# record leaves room for throttled writes' retries. 120 s covers batches up to 4,000 records; the
+# largest, 10,000, gets 300 s. Lambda's invocation payload (6 MB) caps a batch of 1.5 KB events at
+# about 4,000 records anyway; only small events fill 10,000.
+ROUTER_SECONDS_PER_RECORD = 0.03
+MAX_LAMBDA_TIMEOUT_SECONDS = 900
+
+
+def router_timeout_seconds(batch_size: int) -> int:
+    """The router's time-out for batches of up to `batch_size` records: at least
+    constants.ROUTER_LAMBDA_TIMEOUT_SECONDS, ROUTER_SECONDS_PER_RECORD for each record."""
+    budget = math.ceil(batch_size * ROUTER_SECONDS_PER_RECORD)
+    return min(MAX_LAMBDA_TIMEOUT_SECONDS, max(constants.ROUTER_LAMBDA_TIMEOUT_SECONDS, budget))
+
+
 # The delivery-table items the router writes (router/violations.py, privacy/inventory.py).
 ROUTER_DELIVERY_TABLE_KEYS = ("violations#*", "violation-samples#*", "pii#*")
 
@@ -63,7 +81,7 @@ class Router(Construct):
                 constants.ENV_DELIVERY_QUEUE_URL: delivery_queue.queue_url,
                 constants.ENV_DELIVERY_TABLE: delivery_table.table_name,
             },
-            timeout=Duration.seconds(constants.ROUTER_LAMBDA_TIMEOUT_SECONDS),
+            timeout=Duration.seconds(router_timeout_seconds(options.router_batch_size)),
             memory_size=ROUTER_MEMORY_MB,
         )
         grant_workspace_read(config_table, self.function, suppressions=True)  # drops suppressed users' events
@@ -86,8 +104,10 @@ class Router(Construct):
             event_sources.KinesisEventSource(
                 stream,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=constants.ROUTER_BATCH_SIZE,
-                max_batching_window=Duration.seconds(constants.ROUTER_BATCHING_WINDOW_SECONDS),
+                # `router_batch_size` records at most; `router_batching_window_seconds` waited for
+                # them (a record waits up to that long before the router sees it).
+                batch_size=options.router_batch_size,
+                max_batching_window=Duration.seconds(options.router_batching_window_seconds),
                 bisect_batch_on_error=True,
                 report_batch_item_failures=True,
                 parallelization_factor=options.router_parallelization,

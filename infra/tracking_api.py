@@ -22,7 +22,9 @@ Both:
   which the ingest function checks against the config table.
 - Access logs never contain the write key: the route or resource *template* (`$context.routeKey`,
   `$context.resourcePath`) instead of the path (`/v1/projects/<writeKey>/settings`), no headers
-  (Authorization), no query string (`/v1/pixel/...?writeKey=`).
+  (Authorization), no query string (`/v1/pixel/...?writeKey=`). With `api_access_logs=false`,
+  neither kind has an access log nor its log group (cdk-nag's APIG1 acknowledged on the stage).
+- X-Ray: only with `tracing=sampled`, on the REST API's stage (an HTTP API cannot trace).
 """
 
 from __future__ import annotations
@@ -188,12 +190,14 @@ class TrackingApi(Construct):
                 certificate=acm.Certificate.from_certificate_arn(self, "Certificate", options.api_certificate_arn),
                 security_policy=apigwv2.SecurityPolicy.TLS_1_2,
             )
-        self.access_logs = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=options.log_retention,
-            removal_policy=options.removal_policy_except_on_create,
-        )
+        self.access_logs: logs.LogGroup | None = None
+        if options.api_access_logs:
+            self.access_logs = logs.LogGroup(
+                self,
+                "AccessLogs",
+                retention=options.log_retention,
+                removal_policy=options.removal_policy_except_on_create,
+            )
         self.http_api: apigwv2.HttpApi | None = None
         self.rest_api: apigw.RestApi | None = None
         self.firewall: TrackingFirewall | None = None
@@ -226,7 +230,9 @@ class TrackingApi(Construct):
             access_log_settings=_AccessLogSettings(
                 apigwv2.LogGroupLogDestination(self.access_logs),
                 apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))),
-            ),
+            )
+            if self.access_logs
+            else None,
             domain_mapping=apigwv2.DomainMappingOptions(domain_name=self.domain_name) if self.domain_name else None,
         )
         integration = HttpLambdaIntegration(
@@ -235,6 +241,8 @@ class TrackingApi(Construct):
         for methods, path in ROUTES:
             api.add_routes(path=path, methods=list(methods), integration=integration)
         nag.acknowledge_write_key_routes(api)
+        if not self.access_logs:
+            nag.acknowledge_no_access_logs(self.stage)
         return api
 
     def _rest_api(self, handler: lambda_.IFunction, options: StackOptions) -> apigw.RestApi:
@@ -255,16 +263,20 @@ class TrackingApi(Construct):
                 stage_name=constants.REST_API_STAGE,
                 throttling_rate_limit=options.api_rate_limit_per_second,
                 throttling_burst_limit=options.api_burst_limit,
-                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs) if self.access_logs else None,
                 access_log_format=apigw.AccessLogFormat.custom(
                     json.dumps(REST_ACCESS_LOG_FIELDS, separators=(",", ":"))
-                ),
+                )
+                if self.access_logs
+                else None,
                 # No execution logs: they record paths, query strings and headers (write keys,
-                # webhook tokens). No per-method metrics or API Gateway traces: both cost per request.
+                # webhook tokens). No per-method metrics: they cost per request. X-Ray traces only
+                # with `tracing=sampled`: API Gateway's default sampling rule (1 request/s, then 5%),
+                # the samples ingest then records (its PassThrough tracing).
                 logging_level=apigw.MethodLoggingLevel.OFF,
                 data_trace_enabled=False,
                 metrics_enabled=False,
-                tracing_enabled=False,
+                tracing_enabled=options.tracing == "sampled",
             ),
         )
         self.stage = api.deployment_stage
@@ -296,6 +308,8 @@ class TrackingApi(Construct):
                 api_mapping_key=constants.REST_API_STAGE,  # https://<domain>/v1/... is the stage's /...
             )
         nag.acknowledge_rest_api(api)
+        if not self.access_logs:
+            nag.acknowledge_no_access_logs(self.stage)
         return api
 
     @property

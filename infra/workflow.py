@@ -13,6 +13,7 @@ tracing.
   X-Ray actions, which take no resource, sit alone in a managed policy of their own, set on the
   role through escape hatches rather than CDK's `logs`/`tracing_enabled`, which would put them in
   the role's default policy among the narrow grants.
+- **Tracing**: X-Ray with `tracing=active` only; otherwise off, and the policy has no X-Ray actions.
 """
 
 from __future__ import annotations
@@ -91,13 +92,19 @@ def archive_workflow(
         retention=options.log_retention,
         removal_policy=options.removal_policy_except_on_create,
     )
+    # Traced with `tracing=active` only (`sampled` traces the tracking API path alone).
+    traced = options.tracing == "active"
     logs_and_tracing_policy = iam.ManagedPolicy(
         scope,
         "StateMachineLogsAndTracing",
-        description=f"Lets the Switchyard {title} workflow deliver its logs and X-Ray traces",
-        statements=[iam.PolicyStatement(actions=[*LOG_DELIVERY_ACTIONS, *STATE_MACHINE_XRAY_ACTIONS], resources=["*"])],
+        description=f"Lets the Switchyard {title} workflow deliver its logs" + (" and X-Ray traces" if traced else ""),
+        statements=[
+            iam.PolicyStatement(
+                actions=[*LOG_DELIVERY_ACTIONS, *(STATE_MACHINE_XRAY_ACTIONS if traced else [])], resources=["*"]
+            )
+        ],
     )
-    nag.acknowledge_state_machine_logs_and_tracing(logs_and_tracing_policy)
+    nag.acknowledge_state_machine_logs_and_tracing(logs_and_tracing_policy, traced=traced)
     # A managed policy of the role: CloudFormation attaches it before creating the state machine,
     # which checks at creation that its role may deliver logs.
     role = iam.Role(
@@ -152,5 +159,7 @@ def archive_workflow(
             )
         ],
     )
-    cfn.tracing_configuration = sfn.CfnStateMachine.TracingConfigurationProperty(enabled=True)
+    cfn.tracing_configuration = sfn.CfnStateMachine.TracingConfigurationProperty(enabled=traced)
+    if not traced:
+        nag.acknowledge_untraced_workflow(state_machine)
     return Workflow(state_machine, role, log_group, logs_and_tracing_policy, state_machine_arn, child_executions_arn)

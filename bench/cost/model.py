@@ -69,15 +69,29 @@ def load_prices(region: str, path: Path = PRICES) -> Prices:
 
 @dataclass(frozen=True)
 class Settings:
+    """The stack options that move the bill (infra/options.py), as the model prices them."""
+
     name: str
-    waf: bool = True  # the stack's default
+    waf: bool = True
     provisioned_shards: bool = False  # `kinesis_shards=N` sized for the traffic instead of on-demand
+    tracing: str = "off"  # off | sampled | active
+    system_log_level: str = "WARN"  # WARN drops Lambda's START / END / REPORT lines
+    api_access_logs: bool = True
+    dedupe_capacity: str = "on_demand"  # on_demand | provisioned (auto-scaled)
+    router_batching_window_seconds: float = constants.ROUTER_BATCHING_WINDOW_SECONDS
+    router_batch_size: int = constants.ROUTER_BATCH_SIZE
 
 
 DEFAULTS = Settings("defaults")
-LOWEST_TODAY = Settings(
-    "lowest with today's options (waf=false, provisioned shards)", waf=False, provisioned_shards=True
+RECOMMENDED = Settings(
+    "recommended (waf=false, kinesis_shards sized, dedupe_capacity=provisioned, router window 2 s)",
+    waf=False,
+    provisioned_shards=True,
+    dedupe_capacity="provisioned",
+    router_batching_window_seconds=2,  # adds at most 2 s (1 s on average) from receivedAt to delivery
 )
+DEDUPE_TARGET_UTILIZATION = 0.7  # the auto-scaling target: provisioned writes follow load at 70 %
+DEDUPE_MIN_WRITE_CAPACITY = 5
 
 
 @dataclass(frozen=True)
@@ -157,10 +171,10 @@ def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any],
 
     # Router: one invocation per shard and batching window that holds records.
     rate_per_shard = events / MONTH_SECONDS / shards
-    window = constants.ROUTER_BATCHING_WINDOW_SECONDS
+    window = max(settings.router_batching_window_seconds, 1.0)  # Lambda polls each shard once a second
     per_window = rate_per_shard * window
     router_invocations = (
-        shards * _busy_windows(rate_per_shard, window) * max(1.0, per_window / constants.ROUTER_BATCH_SIZE)
+        shards * _busy_windows(rate_per_shard, window) * max(1.0, per_window / settings.router_batch_size)
     )
     records_each = events / router_invocations
     objects_each = per.get("s3.PutObject", 0) / max(mix["invocations"]["router"], 1e-12)
@@ -171,10 +185,13 @@ def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any],
         + math.ceil(records_each * DESTINATIONS / 10) * SQS_SEND_SECONDS
     )
     add("Lambda router", lambda_cost(router_invocations, router_seconds, "router"))
-    add(
-        "DynamoDB dedupe claims (on-demand writes)",
-        events * per.get("dynamodb.PutItem", 0) / 1e6 * prices["dynamodb_on_demand_per_million_writes"],
-    )
+    claims = events * per.get("dynamodb.PutItem", 0)
+    if settings.dedupe_capacity == "provisioned":
+        capacity = max(DEDUPE_MIN_WRITE_CAPACITY, claims / MONTH_SECONDS / DEDUPE_TARGET_UTILIZATION)
+        hourly = capacity * prices["dynamodb_provisioned_wcu_hour"] + prices["dynamodb_provisioned_rcu_hour"]
+        add("DynamoDB dedupe claims (provisioned, auto-scaled writes)", 730 * hourly)
+    else:
+        add("DynamoDB dedupe claims (on-demand writes)", claims / 1e6 * prices["dynamodb_on_demand_per_million_writes"])
     archive_puts = router_invocations * objects_each
     add("S3 archive PUTs (one object per source and router batch)", archive_puts / 1000 * prices["s3_put_per_thousand"])
     archive_gb = events * units.get("s3_put_bytes", 0) / 1e9
@@ -206,13 +223,13 @@ def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any],
 
     # Logs and traces.
     invocations = {"ingest": requests, "router": router_invocations, "delivery": batches}
-    log_bytes = sum(count * (mix["log_bytes"].get(name, 0) + PLATFORM_LOG_BYTES) for name, count in invocations.items())
-    log_bytes += requests * ACCESS_LOG_BYTES
+    platform = 0 if settings.system_log_level == "WARN" else PLATFORM_LOG_BYTES
+    log_bytes = sum(count * (mix["log_bytes"].get(name, 0) + platform) for name, count in invocations.items())
+    log_bytes += requests * (ACCESS_LOG_BYTES if settings.api_access_logs else 0)
     add("CloudWatch Logs (functions, platform lines, API access log)", log_bytes / 1e9 * prices["logs_ingest_gb"])
-    add(
-        "X-Ray (active tracing on every function)",
-        sum(_sampled(count) for count in invocations.values()) / 1e6 * prices["xray_per_million_traces"],
-    )
+    traced = {"off": [], "sampled": ["ingest"], "active": list(invocations)}[settings.tracing]
+    traces = sum(_sampled(invocations[name]) for name in traced)
+    add(f"X-Ray (tracing={settings.tracing})", traces / 1e6 * prices["xray_per_million_traces"])
 
     # Fixed monthly items.
     fixed = (

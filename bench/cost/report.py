@@ -18,8 +18,8 @@ from typing import Any
 
 from bench.cost.model import (
     DEFAULTS,
-    LOWEST_TODAY,
     PRICES,
+    RECOMMENDED,
     LineItem,
     Settings,
     Traffic,
@@ -36,26 +36,34 @@ VOLUMES = (10e6, 100e6, 1e9)
 MIXES = ("browser", "server")
 # Issue 14's goals, per million events (us-west-2).
 TARGETS = {(1e9, "server"): 0.50, (1e9, "browser"): 1.00, (100e6, "server"): 0.90, (100e6, "browser"): 1.50}
-# What would move each line item, and whether the stack has it yet.
+# What would move each line item: (lever, built yet).
 LEVERS = {
-    "DynamoDB dedupe": "dedupe table `provisioned` capacity (not built yet)",
-    "Kinesis on-demand data in": "compressed or packed records, 1 KB billed per event at most (not built yet)",
-    "Lambda router": "router batching window and batch size options (not built yet)",
-    "S3 archive PUTs": "archive objects per source and window, not per shard-second (not built yet)",
-    "SQS": "many events per delivery message (not built yet)",
-    "Lambda delivery": "many events per delivery message (not built yet)",
-    "DynamoDB delivery table": "fewer rate-window and statistics writes per hand-over (not built yet)",
-    "X-Ray": "tracing `off | sampled | active` (not built yet)",
-    "CloudWatch Logs": "JSON logs with system log level WARN, access logs optional (not built yet)",
-    "API Gateway REST API": "`waf=false` (HTTP API), or an Application Load Balancer (not modelled yet)",
-    "AWS WAF": "`waf=false`",
-    "API Gateway HTTP API": "an Application Load Balancer in front of ingest (not modelled yet)",
-    "Kinesis on-demand stream-hours": "`kinesis_shards=N` (provisioned)",
+    "DynamoDB dedupe claims (on-demand": ("`dedupe_capacity=provisioned`", True),
+    "DynamoDB dedupe claims (provisioned": (
+        "one write per event is what dedupe costs: a per-source switch to turn it off",
+        False,
+    ),
+    "Kinesis on-demand data in": ("compressed or packed records, 1 KB billed per event at most", False),
+    "Kinesis provisioned": ("fewer, larger records (packing)", False),
+    "Lambda router": ("`router_batching_window_seconds`, `router_batch_size`", True),
+    "S3 archive PUTs": ("`router_batching_window_seconds`: one object per source and window", True),
+    "SQS": ("many events per delivery message", False),
+    "Lambda delivery": ("many events per delivery message", False),
+    "DynamoDB delivery table": ("fewer rate-window and statistics writes per hand-over", False),
+    "X-Ray": ("`tracing=off` (the default) or `sampled`", True),
+    "CloudWatch Logs": ("`system_log_level=WARN` (the default), `api_access_logs=false`", True),
+    "API Gateway REST API": ("`waf=false` (HTTP API)", True),
+    "AWS WAF": ("`waf=false`", True),
+    "API Gateway HTTP API": ("an Application Load Balancer in front of ingest", False),
+    "Kinesis on-demand stream-hours": ("`kinesis_shards=N` (provisioned)", True),
 }
 
 
 def lever_for(name: str) -> str:
-    return next((lever for prefix, lever in LEVERS.items() if name.startswith(prefix)), "-")
+    for prefix, (lever, built) in LEVERS.items():
+        if name.startswith(prefix):
+            return lever if built else f"{lever} (not built yet)"
+    return "-"
 
 
 def money(value: float) -> str:
@@ -104,7 +112,7 @@ def render(measured: dict[str, Any], region: str = "us-west-2") -> str:
     header = " | ".join(f"{volume(v)} {mix}" for v in VOLUMES for mix in MIXES)
     out.append(f"| settings | {header} |")
     out.append("|---|" + "---|" * (len(VOLUMES) * len(MIXES)))
-    for settings in (DEFAULTS, LOWEST_TODAY):
+    for settings in (DEFAULTS, RECOMMENDED):
         cells = [
             money(per_million(monthly_cost(Traffic(v, mix), settings, measured, prices), v))
             for v in VOLUMES
@@ -112,12 +120,12 @@ def render(measured: dict[str, Any], region: str = "us-west-2") -> str:
         ]
         out.append(f"| {settings.name} | {' | '.join(cells)} |")
     out.append("")
-    out.append("**Against the goals** (issue 14), with the lowest settings available today:")
+    out.append("**Against the goals** (issue 14), at the recommended settings:")
     out.append("")
     out.append("| traffic | goal | now | largest items (per million events) and what would move them |")
     out.append("|---|---|---|---|")
     for (events, mix), goal in TARGETS.items():
-        lines = monthly_cost(Traffic(events, mix), LOWEST_TODAY, measured, prices)
+        lines = monthly_cost(Traffic(events, mix), RECOMMENDED, measured, prices)
         now = per_million(lines, events)
         largest = sorted(lines, key=lambda line: line.dollars, reverse=True)[:3]
         why = "; ".join(
@@ -178,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         measured = measure()
         write(measured, MEASURED)
     for region in [args.region] if args.region else ["us-west-2", "eu-west-1"]:
-        for settings in (DEFAULTS, LOWEST_TODAY):
+        for settings in (DEFAULTS, RECOMMENDED):
             print_lines(measured, settings, region)
     section = render(measured)
     print("\n" + section)

@@ -1,7 +1,7 @@
 """The Logger and Metrics every handler shares (configured by POWERTOOLS_* variables).
 
-No Powertools Tracer: it imports the X-Ray SDK (~110 ms of cold start), and Lambda's active
-tracing already records each invocation.
+No Powertools Tracer: it imports the X-Ray SDK (~110 ms of cold start), and Lambda's own tracing
+(the `tracing` stack option: off by default, `sampled` or `active`) records the invocations it traces.
 """
 
 from __future__ import annotations

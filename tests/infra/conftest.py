@@ -3,7 +3,7 @@
 The default app is what `cdk synth` builds with cdk.json's context (a REST API behind AWS WAF); the
 "custom" app turns on every optional feature (provisioned shards, custom domain, existing alarm
 topic, ...); the "HTTP API" app turns the firewall off (`waf=false`: the HTTP API), with a custom
-domain in Dublin only.
+domain in Dublin only; the "lean" app sets the cost levers to their cheapest.
 """
 
 from __future__ import annotations
@@ -49,6 +49,15 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "waf_write_key_limit_per_5_minutes": 100000,
     "api_rate_limit_per_second": "3000",
     "api_burst_limit": 6000,
+    # The cost levers at their most observable: everything traced, Lambda's platform lines kept,
+    # the largest router batches after a 5 s window, auto-scaled dedupe writes.
+    "tracing": "Active",
+    "system_log_level": "info",
+    "router_batching_window_seconds": "5",
+    "router_batch_size": 10000,
+    "dedupe_capacity": "provisioned",
+    "dedupe_min_write_capacity": "10",
+    "dedupe_max_write_capacity": 1000,
 }
 HTTP_API_CONTEXT: dict[str, Any] = {
     **SKIP_BUNDLING,
@@ -57,6 +66,17 @@ HTTP_API_CONTEXT: dict[str, Any] = {
     f"api_certificate_arn:{DUBLIN}": CERTIFICATE_ARN,
     f"api_rate_limit_per_second:{DUBLIN}": 500,
     f"api_burst_limit:{DUBLIN}": "800",
+}
+
+# The cost levers at their cheapest (issue 14): no access logs, provisioned dedupe writes (default
+# floor and ceiling); Oregon behind the firewall with sampled tracing, Dublin an HTTP API untraced.
+LEAN_CONTEXT: dict[str, Any] = {
+    **SKIP_BUNDLING,
+    "api_access_logs": "false",
+    "dedupe_capacity": "provisioned",
+    f"tracing:{OREGON}": "sampled",
+    f"waf:{DUBLIN}": False,
+    "router_batching_window_seconds": 0,
 }
 
 
@@ -92,6 +112,11 @@ def custom_app() -> Synthesized:
 @pytest.fixture(scope="session")
 def http_api_app() -> Synthesized:
     return synthesize(HTTP_API_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def lean_app() -> Synthesized:
+    return synthesize(LEAN_CONTEXT)
 
 
 @pytest.fixture(scope="session")

@@ -42,9 +42,12 @@ def strings(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, 
 
 
 @pytest.fixture(scope="module")
-def every_app(default_app: Synthesized, custom_app: Synthesized, http_api_app: Synthesized) -> list[Synthesized]:
-    """Both API kinds: a REST API behind AWS WAF (default, custom) and the HTTP API (`waf=false`)."""
-    return [default_app, custom_app, http_api_app]
+def every_app(
+    default_app: Synthesized, custom_app: Synthesized, http_api_app: Synthesized, lean_app: Synthesized
+) -> list[Synthesized]:
+    """Both API kinds: a REST API behind AWS WAF (default, custom) and the HTTP API (`waf=false`), and
+    the cost levers (lean: auto-scaled dedupe writes, sampled tracing)."""
+    return [default_app, custom_app, http_api_app, lean_app]
 
 
 def templates(apps: list[Synthesized]) -> Iterator[tuple[str, dict]]:
@@ -70,6 +73,8 @@ def test_every_endpoint_is_in_the_region(every_app: list[Synthesized]) -> None:
         for path, text in strings(template_json):
             if path[-2:] == ("Principal", "Service") or path[-1] == "Principal":
                 continue  # a service principal names who, not where
+            if ":role/aws-service-role/" in text:
+                continue  # a service-linked role's path names its service (auto-scaling of the dedupe table)
             for endpoint in ENDPOINT.findall(text):
                 assert region in endpoint, (path, text)
 

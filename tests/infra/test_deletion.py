@@ -148,7 +148,7 @@ def test_functions_run_with_the_lambda_defaults_and_their_own_size(template_json
     _, timeout, memory = FUNCTIONS[prefix]
     properties = function(template_json, prefix)
     assert (properties["Runtime"], properties["Architectures"]) == ("python3.12", ["arm64"])
-    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert properties["TracingConfig"] == {"Mode": "PassThrough"}  # tracing=off by default
     assert properties["Handler"] == "handler.lambda_handler"
     assert (properties["Timeout"], properties["MemorySize"]) == (timeout, memory)
     assert len(properties["Layers"]) == 2
@@ -202,8 +202,7 @@ def test_each_role_trusts_lambda_and_has_no_other_policy(template_json: dict, pr
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
     assert "Policies" not in role
-    # The shared X-Ray write policy, nothing else managed.
-    assert [base_id(arn["Ref"]) for arn in role["ManagedPolicyArns"]] == ["LambdaDefaultsXRayWrite"]
+    assert "ManagedPolicyArns" not in role  # tracing=off: not even the X-Ray write policy
     attached = [
         base_id(logical_id)
         for logical_id, resource in resources(template_json, "AWS::IAM::Policy").items()
@@ -291,7 +290,7 @@ def test_workflow_role_trusts_step_functions_and_holds_the_wildcards_apart(templ
     policy = named(template_json, "AWS::IAM::ManagedPolicy", "DeletionStateMachineLogsAndTracing")["Properties"]
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert statement["Resource"] == "*"
-    assert sorted(statement["Action"]) == sorted(LOG_DELIVERY_ACTIONS + STATE_MACHINE_XRAY_ACTIONS)
+    assert sorted(statement["Action"]) == sorted(LOG_DELIVERY_ACTIONS)  # tracing=off: no X-Ray actions
     attached = [
         r
         for r in resources(template_json, "AWS::IAM::Role").values()
@@ -388,8 +387,13 @@ def test_logs_every_transition_without_execution_data(template_json: dict, regio
     assert (log_group["DeletionPolicy"], log_group["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
 
 
-def test_tracing_is_on(template_json: dict) -> None:
-    assert state_machine(template_json)["TracingConfiguration"] == {"Enabled": True}
+def test_tracing_follows_the_option(template_json: dict, custom_app: Synthesized, region: str) -> None:
+    assert state_machine(template_json)["TracingConfiguration"] == {"Enabled": False}  # tracing=off
+    traced = custom_app.json[region]  # tracing=active
+    assert state_machine(traced)["TracingConfiguration"] == {"Enabled": True}
+    policy = named(traced, "AWS::IAM::ManagedPolicy", "DeletionStateMachineLogsAndTracing")["Properties"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert sorted(statement["Action"]) == sorted(LOG_DELIVERY_ACTIONS + STATE_MACHINE_XRAY_ACTIONS)
 
 
 def test_created_after_its_role_can_deliver_logs(template_json: dict) -> None:

@@ -119,7 +119,7 @@ def test_dead_letters_survive_a_destroy_unless_told_otherwise(template_json: dic
 def test_runs_with_the_lambda_defaults_outside_any_vpc(template_json: dict) -> None:
     function = delivery_function(template_json)
     assert (function["Runtime"], function["Architectures"]) == ("python3.12", ["arm64"])
-    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["TracingConfig"] == {"Mode": "PassThrough"}  # tracing=off by default
     assert function["Handler"] == "handler.lambda_handler"
     assert function["Timeout"] == constants.DELIVERY_LAMBDA_TIMEOUT_SECONDS
     assert function["MemorySize"] == DELIVERY_MEMORY_MB == 512

@@ -29,6 +29,16 @@ WILDCARD_RESOURCE_ALLOWED = {
         "ReplayStateMachineLogsAndTracing",
         tuple(sorted(LOG_DELIVERY_ACTIONS + STATE_MACHINE_XRAY_ACTIONS)),
     ): "Vended log delivery and X-Ray actions support no resource types; alone in their managed policy.",
+    # The same policies with `tracing` off or sampled: the log-delivery actions alone (a subset of the
+    # entries above, no new wildcard).
+    (
+        "ReplayStateMachineLogsAndTracing",
+        tuple(sorted(LOG_DELIVERY_ACTIONS)),
+    ): "Vended log delivery actions support no resource types; alone in their managed policy (workflow untraced).",
+    (
+        "DeletionStateMachineLogsAndTracing",
+        tuple(sorted(LOG_DELIVERY_ACTIONS)),
+    ): "Vended log delivery actions support no resource types; alone in their managed policy (workflow untraced).",
     ("ReplayPlanRoleDefaultPolicy", ("s3:PutObject",)): "Replay manifests, `_replays/<replay id>/...`: ids are made "
     "at run time.",
     ("ReplayWorkerRoleDefaultPolicy", ("s3:GetObject",)): "The archive's event objects (`source_id=*`): keys derive "
@@ -86,19 +96,21 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def all_templates(default_app: Synthesized, custom_app: Synthesized) -> list[dict]:
-    return [*default_app.json.values(), *custom_app.json.values()]
+def all_templates(default_app: Synthesized, custom_app: Synthesized, lean_app: Synthesized | None = None) -> list[dict]:
+    return [*default_app.json.values(), *custom_app.json.values(), *(lean_app.json.values() if lean_app else [])]
 
 
-def test_no_wildcard_actions(default_app: Synthesized, custom_app: Synthesized) -> None:
-    for template_json in all_templates(default_app, custom_app):
+def test_no_wildcard_actions(default_app: Synthesized, custom_app: Synthesized, lean_app: Synthesized) -> None:
+    for template_json in all_templates(default_app, custom_app, lean_app):
         for logical_id, statement in identity_statements(template_json):
             wildcards = [a for a in as_list(statement["Action"]) if "*" in a]
             assert not wildcards, f"{logical_id}: {wildcards}"
 
 
-def test_no_wildcard_resources_outside_the_allowlist(default_app: Synthesized, custom_app: Synthesized) -> None:
-    for template_json in all_templates(default_app, custom_app):
+def test_no_wildcard_resources_outside_the_allowlist(
+    default_app: Synthesized, custom_app: Synthesized, lean_app: Synthesized
+) -> None:
+    for template_json in all_templates(default_app, custom_app, lean_app):
         for logical_id, statement in identity_statements(template_json):
             literal = [r for r in as_list(statement["Resource"]) if isinstance(r, str) and "*" in r]
             joined = [r for r in as_list(statement["Resource"]) if not isinstance(r, str) and "*" in json.dumps(r)]

@@ -6,7 +6,7 @@ import pytest
 
 from switchyard import constants
 
-from .conftest import Synthesized, function_policy, named, resources
+from .conftest import Synthesized, base_id, function_policy, named, resources
 
 pytestmark = pytest.mark.infra
 
@@ -15,11 +15,11 @@ def ingest_function(template_json: dict) -> dict:
     return named(template_json, "AWS::Lambda::Function", "IngestFunction")["Properties"]
 
 
-def test_runs_python_on_arm64_with_active_tracing(template_json: dict) -> None:
+def test_runs_python_on_arm64_untraced_by_default(template_json: dict) -> None:
     function = ingest_function(template_json)
     assert function["Runtime"] == "python3.12"
     assert function["Architectures"] == ["arm64"]
-    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["TracingConfig"] == {"Mode": "PassThrough"}  # tracing=off
     assert function["Handler"] == "handler.lambda_handler"
 
 
@@ -90,8 +90,9 @@ def test_config_readers_may_get_only_the_workspace_item(template_json: dict, fun
     assert statement["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys}}
 
 
-def test_role_has_no_aws_managed_policies(template_json: dict) -> None:
+def test_role_has_no_aws_managed_policies(template_json: dict, custom_app: Synthesized, region: str) -> None:
     role = named(template_json, "AWS::IAM::Role", "IngestFunctionRole")["Properties"]
-    assert [arn["Ref"] for arn in role["ManagedPolicyArns"]] == [
-        next(iter(resources(template_json, "AWS::IAM::ManagedPolicy")))
-    ]
+    assert "ManagedPolicyArns" not in role  # tracing=off: no X-Ray policy
+    traced = custom_app.json[region]  # tracing=active: the stack's own X-Ray policy only
+    role = named(traced, "AWS::IAM::Role", "IngestFunctionRole")["Properties"]
+    assert [base_id(arn["Ref"]) for arn in role["ManagedPolicyArns"]] == ["LambdaDefaultsXRayWrite"]

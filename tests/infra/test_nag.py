@@ -12,19 +12,23 @@ from app import build_app
 from infra import nag
 from switchyard import constants
 
-from .conftest import DUBLIN, OREGON, SKIP_BUNDLING, Synthesized
+from .conftest import ACCOUNT, DUBLIN, OREGON, SKIP_BUNDLING, Synthesized
 
 pytestmark = pytest.mark.infra
 
 REST_METHODS = {(path, method) for path, methods in constants.REST_API_RESOURCES for method in methods}
 
 # Rule -> the constructs (path below the stack) it may be acknowledged on.
+# The defaults: `tracing=off` (no X-Ray policy, untraced workflows), the dedupe table without
+# point-in-time recovery.
 EXPECTED_ACKNOWLEDGEMENTS = {
+    # The workflows' log delivery (with `tracing=active`, X-Ray too; see below for the functions').
     "AwsSolutions-IAM5[Resource::*]": {
-        "LambdaDefaults/XRayWrite",
         "Replay/StateMachineLogsAndTracing",
         "Deletion/StateMachineLogsAndTracing",
     },
+    "AwsSolutions-SF2": {"Replay/StateMachine/Resource", "Deletion/StateMachine/Resource"},
+    "AwsSolutions-DDB3": {"Dedupe/Table/Resource"},
     "AwsSolutions-L1": {
         "Ingest/Function",
         "Router/Function",
@@ -78,6 +82,8 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     "AwsSolutions-APIG2": {"TrackingApi/RestApi/Resource"},
     "AwsSolutions-APIG6": {"TrackingApi/RestApi/DeploymentStage.v1/Resource"},
 }
+# X-Ray's write policy, which exists only when something is traced (`tracing` sampled or active).
+XRAY_POLICY = "LambdaDefaults/XRayWrite"
 # With `waf=false`, the HTTP API's routes instead.
 HTTP_API_ROUTES = {
     f"TrackingApi/Api/{route}"
@@ -99,7 +105,7 @@ def report(synthesized: Synthesized) -> dict:
     return plugin
 
 
-@pytest.mark.parametrize("app_name", ["default_app", "custom_app", "http_api_app"])
+@pytest.mark.parametrize("app_name", ["default_app", "custom_app", "http_api_app", "lean_app"])
 def test_no_unacknowledged_findings(app_name: str, request: pytest.FixtureRequest) -> None:
     plugin = report(request.getfixturevalue(app_name))  # the synth itself raises on a finding
     assert plugin["conclusion"] == "success"
@@ -123,6 +129,27 @@ def test_without_the_firewall_the_http_api_routes_are_acknowledged_instead(http_
     rest_api_rules = ("AwsSolutions-APIG4", "AwsSolutions-COG4", "AwsSolutions-APIG2", "AwsSolutions-APIG6")
     expected = {rule: paths for rule, paths in EXPECTED_ACKNOWLEDGEMENTS.items() if rule not in rest_api_rules}
     assert acknowledged_at(http_api_app) == {**expected, "AwsSolutions-APIG4": HTTP_API_ROUTES}
+
+
+def test_with_active_tracing_the_xray_policy_is_acknowledged_and_the_workflows_traced(custom_app: Synthesized) -> None:
+    expected = {  # the custom app names its account in ARNs
+        rule.replace("000000000000", ACCOUNT): paths
+        for rule, paths in EXPECTED_ACKNOWLEDGEMENTS.items()
+        if rule != "AwsSolutions-SF2"
+    }
+    wildcards = "AwsSolutions-IAM5[Resource::*]"
+    assert acknowledged_at(custom_app) == {**expected, wildcards: {*expected[wildcards], XRAY_POLICY}}
+
+
+def test_the_lean_levers_acknowledge_the_missing_access_logs_on_the_stages_only(lean_app: Synthesized) -> None:
+    # Oregon: REST API, sampled tracing (the X-Ray policy for ingest); Dublin: HTTP API, tracing off.
+    wildcards = "AwsSolutions-IAM5[Resource::*]"
+    assert acknowledged_at(lean_app) == {
+        **EXPECTED_ACKNOWLEDGEMENTS,
+        wildcards: {*EXPECTED_ACKNOWLEDGEMENTS[wildcards], XRAY_POLICY},
+        "AwsSolutions-APIG4": EXPECTED_ACKNOWLEDGEMENTS["AwsSolutions-APIG4"] | HTTP_API_ROUTES,
+        "AwsSolutions-APIG1": {"TrackingApi/RestApi/DeploymentStage.v1/Resource", "TrackingApi/Stage/Resource"},
+    }
 
 
 def test_every_acknowledgement_gives_a_real_reason() -> None:

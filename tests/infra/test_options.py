@@ -7,6 +7,7 @@ from aws_cdk import App, RemovalPolicy
 
 from app import cdk_json_context
 from infra.options import OptionError, StackOptions
+from switchyard import constants
 
 from .conftest import DUBLIN, OREGON
 
@@ -146,6 +147,21 @@ def test_a_region_suffixed_key_overrides_the_plain_key_for_that_region_only() ->
         {"api_rate_limit_per_second": True},
         {"api_burst_limit": 0},
         {"api_burst_limit": 2.5},
+        {"tracing": "on"},
+        {"tracing": True},
+        {"system_log_level": "ERROR"},  # Lambda's system log levels stop at WARN
+        {"system_log_level": "WARNING"},
+        {"api_access_logs": "maybe"},
+        {"dedupe_capacity": "reserved"},
+        {"dedupe_min_write_capacity": 0},
+        {"dedupe_max_write_capacity": 40_001},  # DynamoDB's default per-table quota
+        {"dedupe_max_write_capacity": True},
+        {"router_batch_size": 0},
+        {"router_batch_size": 10_001},  # Lambda's limit for a Kinesis source
+        {"router_batch_size": "many"},
+        {"router_batching_window_seconds": -1},
+        {"router_batching_window_seconds": 301},  # Lambda's limit for a Kinesis source
+        {"router_batching_window_seconds": 1.5},
     ],
 )
 def test_invalid_options_are_refused_before_anything_is_built(raw: dict) -> None:
@@ -166,3 +182,63 @@ def test_an_alarm_topic_from_another_region_is_refused() -> None:
 def test_a_matching_domain_and_certificate_are_accepted() -> None:
     options = StackOptions.parse(DUBLIN, {"api_domain_name": "events.eu.example.com", "api_certificate_arn": CERT})
     assert options.custom_domain
+
+
+# The cost levers (issue 14).
+
+
+def test_the_cost_levers_default_to_no_tracing_quiet_platform_logs_on_demand_dedupe_and_today_s_batches() -> None:
+    defaults = StackOptions(region=DUBLIN)
+    assert defaults.tracing == "off"
+    assert defaults.system_log_level == "WARN"
+    assert defaults.api_access_logs is True
+    assert (defaults.dedupe_capacity, defaults.provisioned_dedupe) == ("on_demand", False)
+    assert (defaults.dedupe_min_write_capacity, defaults.dedupe_max_write_capacity) == (5, 4000)
+    # The router's batching defaults have one home: the domain constants.
+    assert defaults.router_batch_size == constants.ROUTER_BATCH_SIZE == 500
+    assert defaults.router_batching_window_seconds == constants.ROUTER_BATCHING_WINDOW_SECONDS == 1
+
+
+def test_the_cost_levers_from_the_command_line_are_coerced() -> None:
+    options = StackOptions.parse(
+        DUBLIN,
+        {
+            "tracing": "Active",
+            "system_log_level": "info",
+            "api_access_logs": "false",
+            "dedupe_capacity": "PROVISIONED",
+            "dedupe_min_write_capacity": "1",
+            "dedupe_max_write_capacity": "40000",
+            "router_batch_size": "10000",
+            "router_batching_window_seconds": "300",
+        },
+    )
+    assert (options.tracing, options.system_log_level, options.api_access_logs) == ("active", "INFO", False)
+    assert options.provisioned_dedupe
+    assert (options.dedupe_min_write_capacity, options.dedupe_max_write_capacity) == (1, 40_000)
+    assert (options.router_batch_size, options.router_batching_window_seconds) == (10_000, 300)
+    assert StackOptions.parse(DUBLIN, {"router_batching_window_seconds": 0}).router_batching_window_seconds == 0
+
+
+@pytest.mark.parametrize(
+    ("log_level", "lambda_level"),
+    [("DEBUG", "DEBUG"), ("INFO", "INFO"), ("WARNING", "WARN"), ("ERROR", "ERROR"), ("CRITICAL", "FATAL")],
+)
+def test_log_level_becomes_lambdas_application_log_level(log_level: str, lambda_level: str) -> None:
+    assert StackOptions.parse(DUBLIN, {"log_level": log_level}).application_log_level == lambda_level
+
+
+def test_sampled_tracing_needs_the_rest_api() -> None:
+    assert StackOptions.parse(DUBLIN, {"tracing": "sampled"}).tracing == "sampled"  # waf=true by default
+    with pytest.raises(OptionError, match=r"tracing=sampled needs waf=true: .*HTTP API \(waf=false\) cannot trace"):
+        StackOptions.parse(DUBLIN, {"tracing": "sampled", "waf": "false"})
+    assert StackOptions.parse(DUBLIN, {"tracing": "active", "waf": "false"}).tracing == "active"
+
+
+def test_the_dedupe_floor_cannot_exceed_its_ceiling() -> None:
+    with pytest.raises(
+        OptionError, match=r"dedupe_min_write_capacity \(500\) is above dedupe_max_write_capacity \(100\)"
+    ):
+        StackOptions.parse(DUBLIN, {"dedupe_min_write_capacity": 500, "dedupe_max_write_capacity": 100})
+    options = StackOptions.parse(DUBLIN, {"dedupe_min_write_capacity": 100, "dedupe_max_write_capacity": 100})
+    assert options.dedupe_min_write_capacity == options.dedupe_max_write_capacity == 100

@@ -45,7 +45,7 @@ def test_the_functions_and_their_event_sources(template_json: dict) -> None:
 def test_runs_with_the_lambda_defaults_and_its_own_size(template_json: dict) -> None:
     function = router_function(template_json)
     assert (function["Runtime"], function["Architectures"]) == ("python3.12", ["arm64"])
-    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["TracingConfig"] == {"Mode": "PassThrough"}  # tracing=off by default
     assert function["Handler"] == "handler.lambda_handler"
     assert function["Timeout"] == constants.ROUTER_LAMBDA_TIMEOUT_SECONDS
     assert function["MemorySize"] == ROUTER_MEMORY_MB == 1024

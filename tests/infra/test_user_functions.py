@@ -113,7 +113,15 @@ def workspace_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def workspace_app(workspace_path: Path) -> Synthesized:
     """Both regions with the workspace's functions; cdk-nag runs in the synth and raises on a finding."""
-    return synthesize({**SKIP_BUNDLING, "workspace": str(workspace_path)})
+    # Oregon traces every function; Dublin samples the tracking API only, which leaves user functions out.
+    return synthesize(
+        {
+            **SKIP_BUNDLING,
+            "workspace": str(workspace_path),
+            f"tracing:{OREGON}": "active",
+            f"tracing:{DUBLIN}": "sampled",
+        }
+    )
 
 
 @pytest.fixture(scope="module", params=[OREGON, DUBLIN])
@@ -194,7 +202,10 @@ def test_one_lambda_per_function_named_for_its_region(with_functions: tuple[str,
         assert properties["Runtime"] == "python3.12"
         assert properties["Architectures"] == ["arm64"]
         assert properties["Handler"] == "handler.lambda_handler"
-        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["TracingConfig"] == {"Mode": "Active" if region == OREGON else "PassThrough"}
+        role = template_json["Resources"][properties["Role"]["Fn::GetAtt"][0]]["Properties"]
+        managed = [base_id(arn["Ref"]) for arn in role.get("ManagedPolicyArns", [])]
+        assert managed == (["LambdaDefaultsXRayWrite"] if region == OREGON else [])
         # The shared layers are code (the runtime and orjson), not permissions.
         assert sorted(layer["Ref"] for layer in properties["Layers"]) == layers
 

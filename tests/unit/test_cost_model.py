@@ -12,8 +12,8 @@ import pytest
 
 from bench.cost.model import (
     DEFAULTS,
-    LOWEST_TODAY,
     PRICES,
+    RECOMMENDED,
     Prices,
     Traffic,
     load_prices,
@@ -63,7 +63,7 @@ def test_the_lowest_options_today_cost_less_and_browser_traffic_costs_more() -> 
     prices = load_prices("us-west-2")
     for events in (10e6, 100e6, 1e9):
         browser, server = (Traffic(events, mix) for mix in ("browser", "server"))
-        assert per_million(monthly_cost(browser, LOWEST_TODAY, MEASUREMENT, prices), events) < per_million(
+        assert per_million(monthly_cost(browser, RECOMMENDED, MEASUREMENT, prices), events) < per_million(
             monthly_cost(browser, DEFAULTS, MEASUREMENT, prices), events
         )
         assert per_million(monthly_cost(browser, DEFAULTS, MEASUREMENT, prices), events) > per_million(

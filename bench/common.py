@@ -6,7 +6,7 @@ import gc
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +57,20 @@ def time_pair(
     Alternating keeps a burst of load on a shared machine from landing on one side only, so the
     ratio of the two stays meaningful even when absolute times wobble.
     """
+    first_seconds, second_seconds = time_each([first, second], rounds=rounds, min_seconds=min_seconds, timer=timer)
+    return first_seconds, second_seconds
+
+
+def time_each(
+    functions: Sequence[Callable[[], object]],
+    *,
+    rounds: int = 15,
+    min_seconds: float = 0.05,
+    timer: Callable[[], float] = time.perf_counter,
+) -> list[float]:
+    """Best seconds per call of each function, in alternating rounds (see time_pair)."""
     calls = []
-    for function in (first, second):
+    for function in functions:
         function()
         count = 1
         while True:
@@ -69,12 +81,12 @@ def time_pair(
                 break
             count *= 2
         calls.append(count)
-    best = [float("inf"), float("inf")]
+    best = [float("inf")] * len(functions)
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         for _ in range(rounds):
-            for index, function in enumerate((first, second)):
+            for index, function in enumerate(functions):
                 started = timer()
                 for _ in range(calls[index]):
                     function()
@@ -82,7 +94,7 @@ def time_pair(
     finally:
         if gc_was_enabled:
             gc.enable()
-    return best[0], best[1]
+    return best
 
 
 def median(values: list[float]) -> float:

@@ -17,7 +17,6 @@ cost that grows faster than the work shows as a ratio above 1.
 
 from __future__ import annotations
 
-import gc
 import io
 import sys
 import time
@@ -30,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import Figure, print_figures  # noqa: E402
+from bench.common import Figure, print_figures, time_each  # noqa: E402
 from bench.ingest import api_event, batch_body, load_handler  # noqa: E402
 from bench.replay import FakeListing, replay_request  # noqa: E402
 from bench.router import build_router, lambda_event  # noqa: E402
@@ -82,42 +81,6 @@ class Curve:
         )
 
 
-def time_each(
-    functions: Sequence[Callable[[], object]],
-    *,
-    rounds: int,
-    min_seconds: float,
-    timer: Callable[[], float] = time.process_time,
-) -> list[float]:
-    """Best seconds per call of each function, in alternating rounds (bench.common.time_pair for N)."""
-    calls = []
-    for function in functions:
-        function()
-        count = 1
-        while True:
-            started = timer()
-            for _ in range(count):
-                function()
-            if timer() - started >= min_seconds:
-                break
-            count *= 2
-        calls.append(count)
-    best = [float("inf")] * len(functions)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(rounds):
-            for index, function in enumerate(functions):
-                started = timer()
-                for _ in range(calls[index]):
-                    function()
-                best[index] = min(best[index], (timer() - started) / calls[index])
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return best
-
-
 def largest_batch_within_limit(limit: int, up_to: int) -> int:
     """The most browser-like events (bench.ingest.batch_body) one request may carry under `limit` bytes."""
     low, high = 1, up_to
@@ -161,7 +124,9 @@ def ingest_curve(sizes: Sequence[int] = INGEST_SIZES, *, rounds: int = 15, min_s
 
         return handle
 
-    seconds = time_each([handle_for(size) for size in sizes], rounds=rounds, min_seconds=min_seconds)
+    seconds = time_each(
+        [handle_for(size) for size in sizes], rounds=rounds, min_seconds=min_seconds, timer=time.process_time
+    )
     return Curve(
         "ingest",
         "ingest handler: CPU per event by batch size (browser-like events, uncompressed)",
@@ -191,7 +156,9 @@ def router_curve(sizes: Sequence[int] = ROUTER_SIZES, *, rounds: int = 7, min_se
         return route
 
     # CPU time of the whole process: the router's worker threads do part of the work.
-    seconds = time_each([route_for(size) for size in sizes], rounds=rounds, min_seconds=min_seconds)
+    seconds = time_each(
+        [route_for(size) for size in sizes], rounds=rounds, min_seconds=min_seconds, timer=time.process_time
+    )
     return Curve(
         "router",
         "router: CPU per stream record by batch size (dedupe, archive, fan-out to 1 destination)",
@@ -246,7 +213,9 @@ def replay_plan_curve(sizes: Sequence[int] = REPLAY_SIZES, *, rounds: int = 5, m
 
         return plan
 
-    seconds = time_each([plan_for(size) for size in sizes], rounds=rounds, min_seconds=min_seconds)
+    seconds = time_each(
+        [plan_for(size) for size in sizes], rounds=rounds, min_seconds=min_seconds, timer=time.process_time
+    )
     return Curve(
         "replay-plan",
         "replay planning: CPU per archive object by objects in range (one day, 24 hourly prefixes)",

@@ -5,7 +5,7 @@ kept).
 Worst case for the rewrite: every object holds one event of the user among 199 of others', so every
 object is rewritten and its older version deleted. An in-memory S3 (versions kept as the archive
 bucket keeps them) and dedupe table stand in for AWS: the figure is the worker's own CPU per object.
-In AWS each object adds about four S3 round trips (HEAD, GET, PUT, list versions, ~20-50 ms each) and
+In AWS each object adds three S3 round trips (GET, PUT, list versions, ~20-50 ms each) and
 one version DELETE, so a worker's real throughput is bounded by those, which the per-worker
 objects/s figure below leaves out.
 """
@@ -58,13 +58,13 @@ class VersionedBucket:
         self.versions.setdefault(Key, []).append((version, Body))
         return {"VersionId": version}
 
-    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
+    def get_object(self, Bucket: str, Key: str, VersionId: str | None = None) -> dict[str, Any]:  # noqa: N803
         if not self.versions.get(Key):
             raise self.exceptions.ClientError()
-        return {"VersionId": self.versions[Key][-1][0]}
-
-    def get_object(self, Bucket: str, Key: str, VersionId: str) -> dict[str, Any]:  # noqa: N803
-        return {"Body": _Body(dict(self.versions[Key])[VersionId])}
+        version, body = (
+            self.versions[Key][-1] if VersionId is None else (VersionId, dict(self.versions[Key])[VersionId])
+        )
+        return {"Body": _Body(body), "VersionId": version}
 
     def delete_object(self, Bucket: str, Key: str, VersionId: str) -> dict[str, Any]:  # noqa: N803
         self.versions[Key] = [entry for entry in self.versions[Key] if entry[0] != VersionId]

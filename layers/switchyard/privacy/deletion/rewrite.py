@@ -95,8 +95,7 @@ class ArchiveRewriter:
     # -- reading --------------------------------------------------------------------------------
 
     def read_lines(self, key: str, version: str) -> list[bytes]:
-        body = self._s3_client.get_object(Bucket=self._bucket, Key=key, VersionId=version)["Body"].read()
-        return [line for line in gzip.decompress(body).splitlines() if line]
+        return _lines(self._s3_client.get_object(Bucket=self._bucket, Key=key, VersionId=version)["Body"].read())
 
     # -- the two passes -------------------------------------------------------------------------
 
@@ -122,8 +121,9 @@ class ArchiveRewriter:
 
     def _rewrite_object(self, subjects: Subjects, key: str, versions: list[str], done: Rewritten) -> None:
         done.counts["objects_checked"] += 1
-        current = self._current_version(key)
-        change = self._rewrite_current(subjects, key, current) if current is not None else None
+        found = self._read_current(key)
+        current = found[0] if found is not None else None
+        change = self._rewrite_current(subjects, key, *found) if found is not None else None
         if change is None:  # the current version is clean (or gone): older ones may still hold them
             change = self._delete_older_versions(subjects, key, versions, current)
         if change is None:
@@ -134,10 +134,10 @@ class ArchiveRewriter:
         done.counts["dedupe_claims_removed"] += self._remove_claims(source_of(key), change.message_ids)
         done.keys.append({"key": key, "action": change.action.value, "versions_deleted": change.versions_deleted})
 
-    def _rewrite_current(self, subjects: Subjects, key: str, current: str) -> Change | None:
+    def _rewrite_current(self, subjects: Subjects, key: str, current: str, lines: list[bytes]) -> Change | None:
         """The current version without their events (or the key gone when nothing else is left), and
         every older version deleted: each held what the current one held."""
-        kept, removed = self._split(subjects, self.read_lines(key, current))
+        kept, removed = self._split(subjects, lines)
         if not removed:
             return None
         if not kept:
@@ -179,10 +179,12 @@ class ArchiveRewriter:
                 kept.append(line)
         return kept, removed
 
-    def _current_version(self, key: str) -> str | None:
-        """The key's current data version (None: no object, or a deletion marker on top)."""
+    def _read_current(self, key: str) -> tuple[str, list[bytes]] | None:
+        """The key's current data version and its lines, in one GET (None: no object, or a deletion
+        marker on top)."""
         try:
-            return self._s3_client.head_object(Bucket=self._bucket, Key=key).get("VersionId") or "null"
+            answer = self._s3_client.get_object(Bucket=self._bucket, Key=key)
+            return answer.get("VersionId") or "null", _lines(answer["Body"].read())
         except self._s3_client.exceptions.ClientError as error:
             if _absent(error):
                 return None
@@ -219,7 +221,7 @@ class ArchiveRewriter:
             if _absent(error):
                 return []
             if _denied(error) and version not in {listed for listed, _ in self._listed_versions(key)}:
-                return []  # 403 for a version that is gone, as for a missing key (see _current_version)
+                return []  # 403 for a version that is gone, as for a missing key (see _read_current)
             raise
 
     def _delete_versions(self, key: str, versions: list[str]) -> int:
@@ -244,6 +246,10 @@ class ArchiveRewriter:
             else:
                 raise RuntimeError("dedupe claims could not be removed (throttled); the batch is retried")
         return len(keys)
+
+
+def _lines(body: bytes) -> list[bytes]:
+    return [line for line in gzip.decompress(body).splitlines() if line]
 
 
 def _absent(error: Any) -> bool:

@@ -224,19 +224,14 @@ class Amplitude(DestinationType):
 
     def channel_url(self, channel: str, settings: AmplitudeSettings, aws_region: str) -> str:
         """`endpoint` replaces every host; User Mapping has a US host of its own."""
-        if settings.endpoint or channel != USERMAP:
-            return self.base_url(settings, aws_region) + PATHS[channel]
-        return "https://" + USERMAP_HOSTS.for_residency(settings.residency(aws_region)) + PATHS[channel]
+        return self.url_on(USERMAP_HOSTS if channel == USERMAP else self.hosts, settings, aws_region) + PATHS[channel]
 
     def delete_call(
         self, user_ids: Sequence[str], settings: AmplitudeSettings, context: CallContext
     ) -> HttpCall | None:
         if not settings.secret_key:
             return None
-        if settings.endpoint:
-            url = self.base_url(settings, context.aws_region) + DELETION_PATH
-        else:
-            url = "https://" + DELETION_HOSTS.for_residency(settings.residency(context.aws_region)) + DELETION_PATH
+        url = self.url_on(DELETION_HOSTS, settings, context.aws_region) + DELETION_PATH
         credentials = base64.b64encode(f"{settings.api_key}:{settings.secret_key}".encode()).decode("ascii")
         body = orjson.dumps({"user_ids": list(user_ids), "requester": REQUESTER, "ignore_invalid_id": "True"})
         return HttpCall("POST", url, body, {**JSON_HEADERS, "Authorization": "Basic " + credentials})

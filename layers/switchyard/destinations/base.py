@@ -280,12 +280,18 @@ class DestinationType:
 
     def base_url(self, settings: ToolSettings, aws_region: str) -> str:
         """`endpoint` if set, else the tool's host for the settings' residency."""
+        return self.url_on(self.hosts, settings, aws_region)
+
+    def url_on(self, hosts: Hosts | None, settings: ToolSettings, aws_region: str) -> str:
+        """`endpoint` if set (it replaces every host of the tool), else `hosts`' host for the settings'
+        residency: also for an API the tool serves from hosts of its own (user deletions, Amplitude's
+        User Mapping)."""
         if settings.endpoint:
             return settings.endpoint.rstrip("/")
-        if self.hosts is None:
+        if hosts is None:
             raise ValueError(f"{self.name} has no default host: set `endpoint`")
         residency = settings.residency(aws_region) if isinstance(settings, RegionalSettings) else Residency.US
-        return "https://" + self.hosts.for_residency(residency)
+        return "https://" + hosts.for_residency(residency)
 
     def residency_warning(self, settings: DestinationSettings, aws_region: str) -> str | None:
         """For `switchyard apply`: a Dublin destination that would send to a non-EU host."""

@@ -231,10 +231,7 @@ class Mixpanel(DestinationType):
     def delete_call(self, user_ids: Sequence[str], settings: MixpanelSettings, context: CallContext) -> HttpCall | None:
         if not settings.gdpr_api_token:
             return None
-        if settings.endpoint:
-            base = self.base_url(settings, context.aws_region)
-        else:
-            base = "https://" + GDPR_HOSTS.for_residency(settings.residency(context.aws_region))
+        base = self.url_on(GDPR_HOSTS, settings, context.aws_region)
         url = f"{base}{DELETION_PATH}?token={quote(settings.project_token, safe='')}"
         body = orjson.dumps({"distinct_ids": list(user_ids), "compliance_type": "GDPR"})
         headers = {"Content-Type": "application/json", "Authorization": "Bearer " + settings.gdpr_api_token}

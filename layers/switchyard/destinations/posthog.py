@@ -189,10 +189,7 @@ class Posthog(DestinationType):
     def delete_call(self, user_ids: Sequence[str], settings: PosthogSettings, context: CallContext) -> HttpCall | None:
         if not settings.personal_api_key or not settings.project_id:
             return None
-        if settings.endpoint:
-            base = self.base_url(settings, context.aws_region)
-        else:
-            base = "https://" + APP_HOSTS.for_residency(settings.residency(context.aws_region))
+        base = self.url_on(APP_HOSTS, settings, context.aws_region)
         url = f"{base}/api/projects/{settings.project_id}/persons/bulk_delete/"
         body = orjson.dumps({"distinct_ids": list(user_ids), "delete_events": True, "delete_recordings": True})
         return HttpCall("POST", url, body, {"Authorization": "Bearer " + settings.personal_api_key})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 # Lambda's transient errors: retried with backoff on every task.
@@ -22,6 +23,35 @@ LAMBDA_TRANSIENT_ERRORS = [
 
 def lambda_retry(attempts: int) -> list[dict[str, Any]]:
     return [{"ErrorEquals": LAMBDA_TRANSIENT_ERRORS, "IntervalSeconds": 2, "MaxAttempts": attempts, "BackoffRate": 2.0}]
+
+
+@dataclass(frozen=True)
+class MapPlan:
+    """What a workflow's plan step hands its Distributed Maps (`plan_task` keeps it at `$.plan`)."""
+
+    manifest: str  # the manifest's key in the archive bucket: a JSON list of batches
+    objects: int
+    batches: int
+    concurrency: int
+
+    def to_output(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def plan_task(function_variable: str, *, catch: list[dict[str, Any]], next_state: str) -> dict[str, Any]:
+    """The plan step: its function's MapPlan at `$.plan`, retried on Lambda's transient errors."""
+    return {
+        **invoke(function_variable, {"Payload.$": "$"}),
+        "ResultSelector": {
+            "manifest.$": "$.Payload.manifest",
+            "batches.$": "$.Payload.batches",
+            "concurrency.$": "$.Payload.concurrency",
+        },
+        "ResultPath": "$.plan",
+        "Retry": lambda_retry(3),
+        "Catch": catch,
+        "Next": next_state,
+    }
 
 
 def invoke(variable: str, payload: Any) -> dict[str, Any]:

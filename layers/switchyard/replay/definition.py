@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from switchyard.asl import distributed_map, invoke, lambda_retry
+from switchyard.asl import distributed_map, invoke, lambda_retry, plan_task
 from switchyard.asl import render as render_template
 
 # Substitution variables, as CloudFormation's Fn::Sub and CDK's definition_substitutions name them.
@@ -30,18 +30,7 @@ def definition() -> dict[str, Any]:
         "Comment": "Switchyard replay: plan the archive objects in range, replay them in parallel, report.",
         "StartAt": "Plan",
         "States": {
-            "Plan": {
-                **invoke(PLAN_FUNCTION, {"Payload.$": "$"}),
-                "ResultSelector": {
-                    "manifest.$": "$.Payload.manifest",
-                    "batches.$": "$.Payload.batches",
-                    "concurrency.$": "$.Payload.concurrency",
-                },
-                "ResultPath": "$.plan",
-                "Retry": lambda_retry(3),
-                "Catch": failed_to_report,
-                "Next": "AnythingToReplay",
-            },
+            "Plan": plan_task(PLAN_FUNCTION, catch=failed_to_report, next_state="AnythingToReplay"),
             "AnythingToReplay": {
                 "Type": "Choice",
                 "Choices": [{"Variable": "$.plan.batches", "NumericGreaterThan": 0, "Next": "Replay"}],

@@ -8,13 +8,13 @@ share of the requested rate, and concurrency is derived from the rate.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
 from switchyard import aws
+from switchyard.asl import MapPlan
 from switchyard.constants import REPLAY_MANIFEST_PREFIX
 from switchyard.replay.model import ReplayRequest
 from switchyard.router.archive import prefix_for
@@ -26,22 +26,6 @@ MAX_CONCURRENCY = 40
 EVENTS_PER_OBJECT = 500
 WORKER_SECONDS = 600
 MAX_OBJECTS_PER_BATCH = 8
-
-
-@dataclass(frozen=True)
-class Plan:
-    manifest: str
-    objects: int
-    batches: int
-    concurrency: int
-
-    def to_output(self) -> dict[str, Any]:
-        return {
-            "manifest": self.manifest,
-            "objects": self.objects,
-            "batches": self.batches,
-            "concurrency": self.concurrency,
-        }
 
 
 def hours_between(start: datetime, end: datetime) -> list[tuple[str, str]]:
@@ -82,7 +66,7 @@ class Planner:
                 keys += [item["Key"] for item in page.get("Contents", [])]
         return keys
 
-    def plan(self, request: ReplayRequest) -> Plan:
+    def plan(self, request: ReplayRequest) -> MapPlan:
         keys = self.list_objects(request)
         concurrency = concurrency_for(request.rate)
         size = objects_per_batch(request.rate, concurrency)
@@ -91,4 +75,4 @@ class Planner:
         self._client.put_object(
             Bucket=self._bucket, Key=manifest, Body=orjson.dumps(batches), ContentType="application/json"
         )
-        return Plan(manifest, len(keys), len(batches), min(concurrency, max(1, len(batches))))
+        return MapPlan(manifest, len(keys), len(batches), min(concurrency, max(1, len(batches))))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from switchyard.asl import distributed_map, invoke, lambda_retry
+from switchyard.asl import distributed_map, invoke, lambda_retry, plan_task
 from switchyard.asl import render as render_template
 
 # Substitution variables, as CloudFormation's Fn::Sub and CDK's definition_substitutions name them.
@@ -58,18 +58,7 @@ def definition() -> dict[str, Any]:
         "clear stored samples, ask the destinations to delete, record it all.",
         "StartAt": "Plan",
         "States": {
-            "Plan": {
-                **invoke(PLAN_FUNCTION, {"Payload.$": "$"}),
-                "ResultSelector": {
-                    "manifest.$": "$.Payload.manifest",
-                    "batches.$": "$.Payload.batches",
-                    "concurrency.$": "$.Payload.concurrency",
-                },
-                "ResultPath": "$.plan",
-                "Retry": lambda_retry(3),
-                "Catch": failed,
-                "Next": "AnythingArchived",
-            },
+            "Plan": plan_task(PLAN_FUNCTION, catch=failed, next_state="AnythingArchived"),
             "AnythingArchived": {
                 "Type": "Choice",
                 "Choices": [{"Variable": "$.plan.batches", "NumericGreaterThan": 0, "Next": "Scan"}],

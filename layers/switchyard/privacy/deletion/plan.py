@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import orjson
 
 from switchyard import aws
+from switchyard.asl import MapPlan
 from switchyard.constants import DELETION_PREFIX
 from switchyard.privacy.deletion.model import DeletionRequest
 from switchyard.privacy.suppression import entries
@@ -29,22 +30,6 @@ MAX_CONCURRENCY = 40
 
 class Suppressions(Protocol):
     def add(self, ids: set[str]) -> None: ...
-
-
-@dataclass(frozen=True)
-class DeletionPlan:
-    manifest: str
-    objects: int
-    batches: int
-    concurrency: int
-
-    def to_output(self) -> dict[str, Any]:
-        return {
-            "manifest": self.manifest,
-            "objects": self.objects,
-            "batches": self.batches,
-            "concurrency": self.concurrency,
-        }
 
 
 @dataclass
@@ -83,7 +68,7 @@ class DeletionPlanner:
                     objects.setdefault(key, ArchivedObject(key, [])).versions.append(version["VersionId"])
         return list(objects.values())
 
-    def plan(self, request: DeletionRequest) -> DeletionPlan:
+    def plan(self, request: DeletionRequest) -> MapPlan:
         self._suppressions.add(entries(request.user_ids, request.anonymous_ids))
         objects = [item.to_item() for item in self.archived_objects()]
         batches = [objects[i : i + OBJECTS_PER_BATCH] for i in range(0, len(objects), OBJECTS_PER_BATCH)]
@@ -91,4 +76,4 @@ class DeletionPlanner:
         self._client.put_object(
             Bucket=self._bucket, Key=manifest, Body=orjson.dumps(batches), ContentType="application/json"
         )
-        return DeletionPlan(manifest, len(objects), len(batches), max(1, min(MAX_CONCURRENCY, len(batches))))
+        return MapPlan(manifest, len(objects), len(batches), max(1, min(MAX_CONCURRENCY, len(batches))))

@@ -197,6 +197,24 @@ class Observability(Construct):
         self.alarms.append(alarm)
         return alarm
 
+    def _failed_executions_alarm(
+        self, state_machine: sfn.IStateMachine, construct_id: str, label: str, description: str
+    ) -> cloudwatch.IMetric:
+        """An alarm on any failed execution of a workflow; returns the metric, for its graph."""
+        failed = state_machine.metric_failed(period=PERIOD, statistic="Sum", label=label)
+        self.add_alarm(
+            failed.create_alarm(
+                self,
+                construct_id,
+                alarm_description=description,
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        return failed
+
     # What the regional stack watches.
 
     def watch_tracking_api(self, api: TrackingApi) -> None:
@@ -463,19 +481,13 @@ class Observability(Construct):
 
     def watch_replay(self, state_machine: sfn.IStateMachine, queue: sqs.IQueue) -> None:
         """The replay workflow's executions and the replay lane, and an alarm on failed replays."""
-        failed = state_machine.metric_failed(period=PERIOD, statistic="Sum", label="failed")
-        self.add_alarm(
-            failed.create_alarm(
-                self,
-                "ReplayExecutionsFailed",
-                alarm_description="A replay execution failed (an error no retry, catch or tolerated-failure "
-                "threshold absorbed). `switchyard replay status <id>` shows how far it got; the workflow's "
-                "execution history and logs show the failing state.",
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+        failed = self._failed_executions_alarm(
+            state_machine,
+            "ReplayExecutionsFailed",
+            "failed",
+            "A replay execution failed (an error no retry, catch or tolerated-failure threshold absorbed). "
+            "`switchyard replay status <id>` shows how far it got; the workflow's execution history and logs "
+            "show the failing state.",
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -494,19 +506,13 @@ class Observability(Construct):
 
     def watch_deletion(self, state_machine: sfn.IStateMachine) -> None:
         """An alarm on user deletions that did not complete (the workflow fails them on purpose)."""
-        failed = state_machine.metric_failed(period=PERIOD, statistic="Sum", label="not complete")
-        self.add_alarm(
-            failed.create_alarm(
-                self,
-                "DeletionExecutionsFailed",
-                alarm_description="A user deletion did not complete: a step failed, or a destination did not take "
-                "its delete call. `switchyard users deletion <id>` shows what was done and what failed; starting "
-                "the deletion again is safe (every step is idempotent).",
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+        self._failed_executions_alarm(
+            state_machine,
+            "DeletionExecutionsFailed",
+            "not complete",
+            "A user deletion did not complete: a step failed, or a destination did not take its delete call. "
+            "`switchyard users deletion <id>` shows what was done and what failed; starting the deletion again "
+            "is safe (every step is idempotent).",
         )
 
     def _service_metric(self, name: str, period: Duration) -> cloudwatch.Metric:

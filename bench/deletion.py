@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from bench.common import Figure, time_pair
+from bench.replay import Readable
 from bench.router import stored_event
 from switchyard.privacy.deletion.model import Subjects
 from switchyard.privacy.deletion.rewrite import ArchiveRewriter, Rewritten
@@ -30,14 +31,6 @@ OBJECTS = 20
 EVENTS_PER_OBJECT = 200
 TARGET_RATIO = 2.0
 USER = "gone-user"
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def read(self) -> bytes:
-        return self.data
 
 
 class VersionedBucket:
@@ -64,7 +57,7 @@ class VersionedBucket:
         version, body = (
             self.versions[Key][-1] if VersionId is None else (VersionId, dict(self.versions[Key])[VersionId])
         )
-        return {"Body": _Body(body), "VersionId": version}
+        return {"Body": Readable(body), "VersionId": version}
 
     def delete_object(self, Bucket: str, Key: str, VersionId: str) -> dict[str, Any]:  # noqa: N803
         self.versions[Key] = [entry for entry in self.versions[Key] if entry[0] != VersionId]

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,20 @@ def floor(event: dict[str, Any]) -> None:
         orjson.dumps(item)
 
 
+def handling(handler: Any, context: Any, event: dict[str, Any], sink: io.StringIO) -> Callable[[], None]:
+    """One call of the ingest handler on `event`, its EMF output (what Lambda would print) into `sink`."""
+
+    def handle() -> None:
+        sink.seek(0)
+        sink.truncate()
+        with redirect_stdout(sink):
+            result = handler(event, context)
+        if result["statusCode"] != 200:
+            raise RuntimeError(f"the benchmark's request was refused: {result}")
+
+    return handle
+
+
 def handler_figures() -> list[Figure]:
     from switchyard.devstack.lambda_runtime import LocalLambdaContext
 
@@ -171,14 +186,7 @@ def handler_figures() -> list[Figure]:
     sink = io.StringIO()
     for gzipped in (False, True):
         event = api_event(body, gzipped=gzipped)
-
-        def handle(event: dict[str, Any] = event) -> None:
-            sink.seek(0)
-            sink.truncate()
-            with redirect_stdout(sink):  # the EMF metrics Lambda would print
-                result = handler(event, context)
-            if result["statusCode"] != 200:
-                raise RuntimeError(f"the benchmark's request was refused: {result}")
+        handle = handling(handler, context, event, sink)
 
         # CPU time, in alternating rounds: steadier than wall time on a shared 2-core machine.
         handler_seconds, floor_seconds = time_pair(

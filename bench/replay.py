@@ -52,10 +52,12 @@ class FakeObjects:
         self.body = body
 
     def get_object(self, Bucket: str, Key: str) -> dict:  # noqa: N803
-        return {"Body": _Readable(self.body)}
+        return {"Body": Readable(self.body)}
 
 
-class _Readable:
+class Readable:
+    """An S3 answer's Body: what get_object hands back."""
+
     def __init__(self, data: bytes) -> None:
         self.data = data
 

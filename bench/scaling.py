@@ -21,7 +21,6 @@ import io
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Figure, print_figures, time_each  # noqa: E402
-from bench.ingest import api_event, batch_body, load_handler  # noqa: E402
+from bench.ingest import api_event, batch_body, handling, load_handler  # noqa: E402
 from bench.replay import FakeListing, replay_request  # noqa: E402
 from bench.router import build_router, lambda_event  # noqa: E402
 
@@ -112,17 +111,7 @@ def ingest_curve(sizes: Sequence[int] = INGEST_SIZES, *, rounds: int = 15, min_s
     sink = io.StringIO()
 
     def handle_for(size: int) -> Callable[[], None]:
-        event = api_event(batch_body(size), gzipped=False)
-
-        def handle() -> None:
-            sink.seek(0)
-            sink.truncate()
-            with redirect_stdout(sink):  # the EMF metrics Lambda would print
-                result = handler(event, context)
-            if result["statusCode"] != 200:
-                raise RuntimeError(f"the benchmark's request was refused: {result}")
-
-        return handle
+        return handling(handler, context, api_event(batch_body(size), gzipped=False), sink)
 
     seconds = time_each(
         [handle_for(size) for size in sizes], rounds=rounds, min_seconds=min_seconds, timer=time.process_time

@@ -81,22 +81,24 @@ class DestinationDeletions:
         result = DestinationDeletion(destination.id, destination.type, DestinationOutcome.FAILED)
         pending = list(user_ids)
         settled: list[DeletionAttempt] = []
+        retry: list[DeletionAttempt] = []
         wait = FIRST_BACKOFF_SECONDS
-        while pending and result.attempts < MAX_ATTEMPTS and self._clock() < deadline:
-            result.attempts += 1
-            attempts = adapter.delete_users(destination, pending, deadline)
-            retry = [attempt for attempt in attempts if attempt.status is AttemptStatus.RETRY]
-            settled += [attempt for attempt in attempts if attempt.status is not AttemptStatus.RETRY]
-            pending = [user_id for attempt in retry for user_id in attempt.user_ids]
-            if not pending or result.attempts == MAX_ATTEMPTS:
-                settled += retry
+        for _ in range(MAX_ATTEMPTS):
+            if self._clock() >= deadline:
+                retry = [DeletionAttempt(tuple(pending), AttemptStatus.RETRY, "out_of_time", {}, {})]
                 break
-            asked = max((attempt.retry_after or 0.0 for attempt in retry), default=0.0)
-            pause = min(MAX_WAIT_SECONDS, max(wait, asked), max(0.0, deadline - self._clock()))
-            self._sleep(pause)
-            wait *= 2
-        else:
-            settled += [DeletionAttempt(tuple(pending), AttemptStatus.RETRY, "out_of_time", {}, {})] if pending else []
+            result.attempts += 1
+            answers = adapter.delete_users(destination, pending, deadline)
+            settled += [answer for answer in answers if answer.status is not AttemptStatus.RETRY]
+            retry = [answer for answer in answers if answer.status is AttemptStatus.RETRY]
+            pending = [user_id for answer in retry for user_id in answer.user_ids]
+            if not pending:
+                break
+            if result.attempts < MAX_ATTEMPTS:
+                asked = max((answer.retry_after or 0.0 for answer in retry), default=0.0)
+                self._sleep(min(MAX_WAIT_SECONDS, max(wait, asked), max(0.0, deadline - self._clock())))
+                wait *= 2
+        settled += retry  # still failing after the last attempt, or out of time
         result.answers = [_answer(attempt) for attempt in settled]
         result.outcome = _outcome(settled)
         return result

@@ -21,6 +21,7 @@ from switchyard.replay.model import ReplayRequest
 COUNTERS = ("read", "matched", "filtered", "sent", "failed", "objects_done")
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+_RECORD = "replay"  # the record's sort key
 
 
 @dataclass
@@ -46,8 +47,12 @@ class ReplayStore:
     def __init__(self, table: DeliveryTable) -> None:
         self._table = table
 
+    @staticmethod
+    def _pk(replay_id: str) -> str:
+        return f"replay#{replay_id}"
+
     def _key(self, replay_id: str) -> dict[str, Any]:
-        return {PK: {"S": f"replay#{replay_id}"}, SK: {"S": "replay"}}
+        return {PK: {"S": self._pk(replay_id)}, SK: {"S": _RECORD}}
 
     def create(self, request: ReplayRequest, execution_arn: str) -> None:
         client = self._table.client
@@ -81,19 +86,8 @@ class ReplayStore:
         )
 
     def add_progress(self, replay_id: str, counts: dict[str, int]) -> None:
-        additions = {name: value for name, value in counts.items() if value}
-        if not additions:
-            return
-        names = {f"#c{i}": f"c_{name}" for i, name in enumerate(additions)}
-        values = {f":v{i}": {"N": str(value)} for i, value in enumerate(additions.values())}
-        expression = "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(additions)))
-        self._table.client.update_item(
-            TableName=self._table.name,
-            Key=self._key(replay_id),
-            UpdateExpression=expression,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        additions = {f"c_{name}": value for name, value in counts.items() if value}
+        self._table.add_counts(self._pk(replay_id), _RECORD, additions, None)
 
     def finish(self, replay_id: str, status: str, error: str = "") -> None:
         """Final status, unless already finished (a cancel is not overwritten by the report)."""

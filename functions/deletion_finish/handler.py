@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchyard import aws
 from switchyard.config.credentials import CachedCredentials
-from switchyard.config.store import ConfigStore
+from switchyard.config.store import Cached, ConfigStore
 from switchyard.delivery.http import BoundedHttp
 from switchyard.delivery.table import DeliveryTable
 from switchyard.destinations.catalog import FUNCTION_TYPE, TOOLS
@@ -25,24 +25,25 @@ from switchyard.privacy.deletion.store import DeletionStore
 from switchyard.privacy.deletion.stored import StoredEvents
 from switchyard.settings import DeletionSettings
 
-# Destination credentials are read once per deletion (a cold start or two): no reason to cache them longer.
-CREDENTIALS_CACHE_SECONDS = 60
+# Destination credentials and the workspace are read once per deletion: no reason to keep them longer.
+CACHE_SECONDS = 60
 
 
 @functools.cache
 def step() -> FinishStep:
     settings = DeletionSettings.from_environment()
     table = DeliveryTable(settings.delivery_table_name)
-    config = ConfigStore(settings.config_table_name)
-    credentials = CachedCredentials(aws.client("ssm"), settings.region, CREDENTIALS_CACHE_SECONDS)
+    # One read of the workspace serves the step and the destination functions' adapter.
+    workspace = Cached(ConfigStore(settings.config_table_name).current, CACHE_SECONDS).get
+    credentials = CachedCredentials(aws.client("ssm"), settings.region, CACHE_SECONDS)
     http = BoundedHttp()
     adapters: dict[str, DeletionAdapter] = {
         name: ToolAdapter(kind, settings.region, http=http, credentials=credentials) for name, kind in TOOLS.items()
     }
-    adapters[FUNCTION_TYPE] = FunctionDestinationAdapter(config.current, FunctionInvoker(settings.region))
+    adapters[FUNCTION_TYPE] = FunctionDestinationAdapter(workspace, FunctionInvoker(settings.region))
     return FinishStep(
         DeletionStore(table),
-        config.current,
+        workspace,
         StoredEvents(table),
         DestinationDeletions(adapters),
         AuditObjects(settings.archive_bucket_name),

@@ -63,6 +63,12 @@ def invoke(variable: str, payload: Any) -> dict[str, Any]:
     }
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN `start_execution(name=...)` gives the execution: known before it starts, so a record
+    can name it first."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
 def render(template: str, substitutions: dict[str, str], variables: Iterable[str]) -> str:
     """The template with `${Variable}` replaced, as CloudFormation does at deploy time."""
     missing = set(variables) - set(substitutions)

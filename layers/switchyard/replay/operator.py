@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from switchyard.asl import execution_arn
 from switchyard.config.compiled import CompiledWorkspace
 from switchyard.replay.model import (
     MAX_RATE,
@@ -91,8 +92,7 @@ class ReplayOperator:
         self._state_machine = state_machine_arn
 
     def start(self, request: ReplayRequest) -> str:
-        execution_arn = self._state_machine.replace(":stateMachine:", ":execution:") + f":{request.id}"
-        self._store.create(request, execution_arn)
+        self._store.create(request, execution_arn(self._state_machine, request.id))
         self._sfn.start_execution(
             stateMachineArn=self._state_machine,
             name=request.id,

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from switchyard.asl import execution_arn
 from switchyard.privacy.deletion.model import DeletionRequest
 from switchyard.privacy.deletion.reports import AuditObjects
 from switchyard.privacy.deletion.store import DeletionRecord, DeletionStore
@@ -19,8 +20,7 @@ class DeletionOperator:
         self._audit = audit
 
     def start(self, request: DeletionRequest) -> str:
-        execution_arn = self._state_machine.replace(":stateMachine:", ":execution:") + f":{request.id}"
-        self._store.create(request, execution_arn)
+        self._store.create(request, execution_arn(self._state_machine, request.id))
         self._sfn.start_execution(
             stateMachineArn=self._state_machine,
             name=request.id,

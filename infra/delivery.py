@@ -140,11 +140,13 @@ class Delivery(Construct):
         nag.acknowledge_destination_credentials(self.function, credentials_arn)
         self.table.grant(self.function, *DELIVERY_TABLE_ACTIONS)
         # Receive, delete, change visibility (the retry delay), attributes: granted by the event
-        # source. Nothing to send: redrives are the CLI's, with the operator's credentials.
+        # source. Send: the events of a message to retry while others went through are queued again
+        # alone (redrives are the CLI's, with the operator's credentials).
+        self.queue.grant_send_messages(self.function)
         self.function.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
-                batch_size=constants.DELIVERY_BATCH_SIZE,
+                batch_size=constants.delivery_messages_per_batch(options.delivery_events_per_message),
                 max_batching_window=Duration.seconds(constants.DELIVERY_BATCHING_WINDOW_SECONDS),
                 report_batch_item_failures=True,
                 max_concurrency=options.delivery_max_concurrency,

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.config_table import grant_workspace_read
 from infra.lambda_defaults import LambdaDefaults
+from infra.options import StackOptions
 from infra.paths import FUNCTIONS_DIR
 from switchyard import constants
 
@@ -23,6 +24,7 @@ class IngestFunction(Construct):
         construct_id: str,
         *,
         defaults: LambdaDefaults,
+        options: StackOptions,
         stream: kinesis.IStream,
         config_table: dynamodb.ITable,
     ) -> None:
@@ -36,6 +38,7 @@ class IngestFunction(Construct):
             environment={
                 constants.ENV_EVENTS_STREAM: stream.stream_name,
                 constants.ENV_CONFIG_TABLE: config_table.table_name,
+                constants.ENV_STREAM_COMPRESSION: "true" if options.stream_compression else "false",
             },
             timeout=Duration.seconds(constants.INGEST_LAMBDA_TIMEOUT_SECONDS),
             memory_size=INGEST_MEMORY_MB,

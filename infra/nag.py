@@ -10,6 +10,8 @@ from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -74,6 +76,31 @@ NO_ACCESS_LOGS = Acknowledgment(
     "which the dashboard shows and the 5xx-rate alarm watches; the ingest function logs every error it "
     "answers with; with waf=true the firewall's rule metrics count what it blocks. The access log "
     "returns with api_access_logs=true on the next deploy.",
+)
+
+ALB_NO_ACCESS_LOGS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-ELB2",
+    reason="The tracking load balancer (front_door=alb) keeps no access log on purpose: an ALB access log "
+    "records each request's full URL, and write keys travel in /v1/projects/{writeKey}/settings and in "
+    "pixel query strings, which this project keeps out of every log. Requests, 4xx, 5xx and latency are "
+    "the ALB's CloudWatch metrics, which the dashboard shows and the 5xx-rate alarm watches; the ingest "
+    "function logs every error it answers with.",
+)
+
+ALB_OPEN_TO_SDKS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-EC23",
+    reason="The tracking load balancer is the public Segment-compatible endpoint: browsers and server "
+    "SDKs anywhere send to it, so its security group allows HTTPS (443 only) from any address. It allows "
+    "no egress (its Lambda target is invoked, not reached over the network); the ingest function checks "
+    "every request's write key.",
+)
+
+ALB_VPC_WITHOUT_FLOW_LOGS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-VPC7",
+    reason="This VPC holds only the tracking load balancer's two network interfaces (public subnets, no "
+    "NAT gateway, no instances): its traffic is the HTTPS requests the ALB's metrics already count. "
+    "Flow logs would bill CloudWatch Logs for a record per connection of every SDK, the cost the "
+    "front_door=alb option exists to avoid.",
 )
 
 DEDUPE_WITHOUT_BACKUPS = Acknowledgment(
@@ -215,6 +242,9 @@ ALL = (
     DELETION_RECORDS,
     DELETION_CHILD_EXECUTIONS,
     ANALYSTS_ARCHIVE_OBJECTS,
+    ALB_NO_ACCESS_LOGS,
+    ALB_OPEN_TO_SDKS,
+    ALB_VPC_WITHOUT_FLOW_LOGS,
 )
 
 
@@ -247,6 +277,15 @@ def acknowledge_rest_api(api: apigw.RestApi) -> None:
 def acknowledge_no_access_logs(stage: apigw.Stage | apigwv2.HttpStage) -> None:
     """A tracking API stage without an access log (`api_access_logs=false`), that stage only."""
     Validations.of(stage.node.default_child).acknowledge(NO_ACCESS_LOGS)
+
+
+def acknowledge_load_balancer(
+    load_balancer: elbv2.ApplicationLoadBalancer, security_group: ec2.SecurityGroup, vpc: ec2.Vpc
+) -> None:
+    """The tracking load balancer (no access log), its security group (open on 443), its VPC (no flow logs)."""
+    Validations.of(load_balancer.node.default_child).acknowledge(ALB_NO_ACCESS_LOGS)
+    Validations.of(security_group.node.default_child).acknowledge(ALB_OPEN_TO_SDKS)
+    Validations.of(vpc.node.default_child).acknowledge(ALB_VPC_WITHOUT_FLOW_LOGS)
 
 
 def acknowledge_dedupe_without_backups(table: dynamodb.Table) -> None:

@@ -36,8 +36,11 @@ every function logs JSON with `log_level` as its application log level), `api_ac
 the tracking API's access log; false: none, and no log group), `dedupe_capacity` (`on_demand`;
 `provisioned`: writes auto-scaled at 70% utilization between `dedupe_min_write_capacity` (5) and
 `dedupe_max_write_capacity` (4,000), 1 read unit), `router_batching_window_seconds` (1: how long
-Lambda gathers stream records before invoking the router, 0-300) and `router_batch_size` (500:
-most records per router invocation, 1-10,000).
+Lambda gathers stream records before invoking the router, 0-300), `router_batch_size` (500:
+most records per router invocation, 1-10,000), `delivery_events_per_message` (10: events of one
+destination per delivery queue message, 1-50), `stream_compression` (false: each Kinesis record
+deflated) and `front_door` (`api_gateway`; `alb`: an Application Load Balancer on the custom
+domain in front of ingest, with `waf=false`).
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ MIN_DEDUPE_WRITE_CAPACITY, MAX_DEDUPE_WRITE_CAPACITY = 1, 40_000
 TRACING_MODES = ("off", "sampled", "active")
 SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
 DEDUPE_CAPACITY_MODES = ("on_demand", "provisioned")
+FRONT_DOORS = ("api_gateway", "alb")
 # The options' log levels (Python's) as Lambda's application log levels.
 APPLICATION_LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR", "CRITICAL": "FATAL"}
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d{12}):")
@@ -263,6 +267,26 @@ class StackOptions(BaseModel):
         le=MAX_ROUTER_BATCH_SIZE,
         description="Lambda's limit for a Kinesis source",
     )
+    # Events of one destination per delivery queue message: SQS bills each send slot, receive and
+    # delete once for all of them; the delivery event source takes 50 // this many messages at once.
+    delivery_events_per_message: WholeNumber = Field(
+        default=constants.DELIVERY_EVENTS_PER_MESSAGE,
+        ge=1,
+        le=constants.MAX_DELIVERY_EVENTS_PER_MESSAGE,
+        description="events of one destination per SQS message",
+    )
+    # Each stream record deflated with a preset dictionary of Segment's field names (switchyard.
+    # stream_codec): a 1.5 KB event is billed as one 1 KB unit by an on-demand stream instead of
+    # two, for several microseconds of ingest CPU per event (`make bench` prices it). Sized
+    # provisioned shards gain only when bytes, not records, set their number.
+    stream_compression: Switch = Field(default=False, description="true: deflate each Kinesis record")
+    # What receives the SDKs' requests: API Gateway (the kind `waf` picks), or an Application Load
+    # Balancer in front of the same ingest function, cheaper from ~30M requests a month (README,
+    # Cost). The ALB serves only HTTPS on the custom domain, so it needs api_domain_name and
+    # api_certificate_arn, and has no stage throttle (api_rate_limit_per_second does not apply).
+    front_door: Annotated[Literal[FRONT_DOORS], BeforeValidator(_word)] = Field(
+        default="api_gateway", description="api_gateway | alb (needs api_domain_name, api_certificate_arn)"
+    )
 
     @field_validator("log_retention_days")
     @classmethod
@@ -286,6 +310,16 @@ class StackOptions(BaseModel):
             raise ValueError(
                 "tracing=sampled needs waf=true: the samples are taken by the REST API's stage, and an HTTP "
                 "API (waf=false) cannot trace; use tracing=active (every function samples its own) or off"
+            )
+        if self.alb_front_door and not self.custom_domain:
+            raise ValueError(
+                "front_door=alb serves HTTPS on the custom domain only (an ALB's own host name cannot "
+                "have a certificate): set api_domain_name and api_certificate_arn for this region"
+            )
+        if self.alb_front_door and self.waf:
+            raise ValueError(
+                "front_door=alb needs waf=false: the firewall answers its blocks in the contract's JSON "
+                "only through the REST API's gateway responses"
             )
         if self.dedupe_min_write_capacity > self.dedupe_max_write_capacity:
             raise ValueError(
@@ -344,6 +378,10 @@ class StackOptions(BaseModel):
     @property
     def provisioned_dedupe(self) -> bool:
         return self.dedupe_capacity == "provisioned"
+
+    @property
+    def alb_front_door(self) -> bool:
+        return self.front_door == "alb"
 
     @property
     def custom_domain(self) -> bool:

@@ -77,11 +77,12 @@ class Replay(Construct):
         )
         # The delivery function's second source. It grants receive, delete, change visibility (the
         # retry delay) and attributes on this queue; the handler finds the queue of each message
-        # from its eventSourceARN.
+        # from its eventSourceARN, and queues there again what it retries of a message alone.
+        self.queue.grant_send_messages(delivery.function)
         delivery.function.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
-                batch_size=constants.DELIVERY_BATCH_SIZE,
+                batch_size=constants.delivery_messages_per_batch(options.delivery_events_per_message),
                 max_batching_window=Duration.seconds(constants.DELIVERY_BATCHING_WINDOW_SECONDS),
                 report_batch_item_failures=True,
                 max_concurrency=options.replay_max_concurrency,
@@ -92,6 +93,7 @@ class Replay(Construct):
             constants.ENV_ARCHIVE_BUCKET: archive.bucket.bucket_name,
             constants.ENV_DELIVERY_TABLE: delivery.table.table_name,
             constants.ENV_REPLAY_QUEUE_URL: self.queue.queue_url,
+            constants.ENV_DELIVERY_EVENTS_PER_MESSAGE: str(options.delivery_events_per_message),
         }
         self.plan_function: lambda_.Function = defaults.make_function(
             self,

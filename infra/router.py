@@ -79,6 +79,7 @@ class Router(Construct):
                 constants.ENV_DEDUPE_WINDOW_HOURS: str(options.dedupe_window_hours),
                 constants.ENV_ARCHIVE_BUCKET: archive.bucket.bucket_name,
                 constants.ENV_DELIVERY_QUEUE_URL: delivery_queue.queue_url,
+                constants.ENV_DELIVERY_EVENTS_PER_MESSAGE: str(options.delivery_events_per_message),
                 constants.ENV_DELIVERY_TABLE: delivery_table.table_name,
             },
             timeout=Duration.seconds(router_timeout_seconds(options.router_batch_size)),

@@ -65,10 +65,15 @@ class RegionalStack(Stack):
 
         # Ingest path.
         self.ingest = IngestFunction(
-            self, "Ingest", defaults=self.lambdas, stream=self.events_stream, config_table=self.config_table
+            self,
+            "Ingest",
+            defaults=self.lambdas,
+            options=self.options,
+            stream=self.events_stream,
+            config_table=self.config_table,
         )
         self.tracking_api = TrackingApi(self, "TrackingApi", handler=self.ingest.function, options=self.options)
-        # One of the two is None: a REST API behind AWS WAF (the `waf` option), or an HTTP API.
+        # At most one is set: a REST API behind AWS WAF (the `waf` option), an HTTP API, or neither (`front_door=alb`).
         self.rest_api = self.tracking_api.rest_api
         self.http_api = self.tracking_api.http_api
 
@@ -210,10 +215,10 @@ class RegionalStack(Stack):
             description="Archive objects expire after this many days: replays cannot start earlier",
         )
         CfnOutput(self, constants.OUTPUT_ALARM_TOPIC, value=self.observability.alarm_topic.topic_arn)
-        if self.tracking_api.domain_name is not None:
+        if self.tracking_api.domain_target is not None:
             CfnOutput(
                 self,
                 constants.OUTPUT_API_DOMAIN_TARGET,
-                value=self.tracking_api.domain_name.regional_domain_name,
+                value=self.tracking_api.domain_target,
                 description="Point a CNAME (or Route 53 alias) for the custom domain here",
             )

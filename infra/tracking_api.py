@@ -9,8 +9,11 @@ Two kinds, chosen by the `waf` option (AWS WAF cannot be attached to an HTTP API
   root paths move below the stage: webhooks to /v1/functions/{id}, the document to /v1/openapi.json.
   API Gateway's own answers (throttling, firewall blocks, unknown paths, oversize bodies, its 5xx)
   are gateway responses in the contract's JSON `{"code", "message"}` with CORS headers.
-- `waf=false`: an HTTP API (`$default` stage, no mapping key), routes ROUTES. The cheapest: $1.00
-  per million requests against $3.50 for a REST API plus $0.60 for WAF.
+- `waf=false`: an HTTP API (`$default` stage, no mapping key), routes ROUTES. $1.00 per million
+  requests against $3.50 for a REST API plus $0.60 for WAF.
+
+Or, with `front_door=alb`, no API Gateway at all: an Application Load Balancer on the custom domain
+(infra/load_balancer.py), the cheapest at high volume. What follows is about the two API kinds.
 
 Both:
 - Mounted at the root of the host: @segment/analytics-node drops any path prefix of its `host`. A
@@ -44,6 +47,7 @@ from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
 from infra import nag
+from infra.load_balancer import TrackingLoadBalancer
 from infra.options import StackOptions
 from infra.waf import TrackingFirewall
 from switchyard import constants
@@ -172,7 +176,8 @@ class _AccessLogSettings:
 
 
 class TrackingApi(Construct):
-    """The tracking API of a region, of either kind; the rest of the stack uses only this facade."""
+    """The tracking API of a region, of any kind (REST API, HTTP API, load balancer); the rest of the
+    stack uses only this facade."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, handler: lambda_.IFunction, options: StackOptions
@@ -180,6 +185,15 @@ class TrackingApi(Construct):
         super().__init__(scope, construct_id)
         self._domain = options.api_domain_name
         self.domain_name: apigwv2.DomainName | None = None
+        self.http_api: apigwv2.HttpApi | None = None
+        self.rest_api: apigw.RestApi | None = None
+        self.firewall: TrackingFirewall | None = None
+        self.access_logs: logs.LogGroup | None = None
+        self.load_balancer: TrackingLoadBalancer | None = None
+        self._api: apigw.RestApi | apigwv2.HttpApi | TrackingLoadBalancer
+        if options.alb_front_door:
+            self.load_balancer = self._api = TrackingLoadBalancer(self, "Alb", handler=handler, options=options)
+            return
         if options.custom_domain:
             # A regional API Gateway domain either kind can map to, so `waf` can change without
             # replacing the domain (nor its DNS target, the ApiDomainTarget output).
@@ -190,7 +204,6 @@ class TrackingApi(Construct):
                 certificate=acm.Certificate.from_certificate_arn(self, "Certificate", options.api_certificate_arn),
                 security_policy=apigwv2.SecurityPolicy.TLS_1_2,
             )
-        self.access_logs: logs.LogGroup | None = None
         if options.api_access_logs:
             self.access_logs = logs.LogGroup(
                 self,
@@ -198,10 +211,6 @@ class TrackingApi(Construct):
                 retention=options.log_retention,
                 removal_policy=options.removal_policy_except_on_create,
             )
-        self.http_api: apigwv2.HttpApi | None = None
-        self.rest_api: apigw.RestApi | None = None
-        self.firewall: TrackingFirewall | None = None
-        self._api: apigw.RestApi | apigwv2.HttpApi
         if options.waf:
             self.rest_api = self._api = self._rest_api(handler, options)
             self.firewall = TrackingFirewall(self, "Firewall", stage=self.rest_api.deployment_stage, options=options)
@@ -316,7 +325,7 @@ class TrackingApi(Construct):
     def endpoint(self) -> str:
         """What SDKs use as `host`: the custom domain if there is one, else the execute-api URL,
         without a stage or path (the REST API's `v1` stage is the `/v1` of every contract path)."""
-        if self.domain_name:
+        if self._domain:  # an API Gateway custom domain, or the load balancer's
             return f"https://{self._domain}"
         if isinstance(self._api, apigw.RestApi):
             stack = Stack.of(self)
@@ -324,21 +333,34 @@ class TrackingApi(Construct):
         return self._api.api_endpoint
 
     @property
+    def domain_target(self) -> str | None:
+        """Where the custom domain's CNAME (or Route 53 alias) points, if there is a custom domain."""
+        if self.load_balancer is not None:
+            return self.load_balancer.dns_name
+        return self.domain_name.regional_domain_name if self.domain_name is not None else None
+
+    @property
     def function_webhooks(self) -> str:
         """Where source-function webhooks are: POST <this>/<function id>?token=..."""
         stage = f"/{constants.REST_API_STAGE}" if self.rest_api is not None else ""
         return f"{self.endpoint}{stage}{constants.FUNCTION_WEBHOOK_PATH}"
 
-    # The API's metrics, whichever kind it is (AWS/ApiGateway; a REST API's by ApiName).
+    # The API's metrics, whichever kind it is (AWS/ApiGateway, a REST API's by ApiName; or the ALB's).
 
-    def metric_requests(self, **options: object) -> cloudwatch.Metric:
+    def metric_requests(self, **options: object) -> cloudwatch.IMetric:
+        if isinstance(self._api, TrackingLoadBalancer):
+            return self._api.metric_requests(**options)
         return self._api.metric_count(**options)
 
-    def metric_client_errors(self, **options: object) -> cloudwatch.Metric:
+    def metric_client_errors(self, **options: object) -> cloudwatch.IMetric:
+        if isinstance(self._api, TrackingLoadBalancer):
+            return self._api.metric_client_errors(**options)
         return self._api.metric_client_error(**options)
 
-    def metric_server_errors(self, **options: object) -> cloudwatch.Metric:
+    def metric_server_errors(self, **options: object) -> cloudwatch.IMetric:
+        if isinstance(self._api, TrackingLoadBalancer):
+            return self._api.metric_server_errors(**options)
         return self._api.metric_server_error(**options)
 
-    def metric_latency(self, **options: object) -> cloudwatch.Metric:
+    def metric_latency(self, **options: object) -> cloudwatch.IMetric:
         return self._api.metric_latency(**options)

@@ -1,15 +1,22 @@
 """Delivery Lambda: consumes the delivery queue (SQS) and delivers to destinations.
 
-Messages to retry get their visibility set to the backoff delay and are reported as batch item
-failures, so SQS hands them back after the delay without holding up anything else. It also
-consumes the lanes' dead-letter queue, moving what SQS gave up on into the dead-letter store.
+A message carries several events of one destination (switchyard.delivery.requests). When all of
+them are to be retried, the message gets its visibility set to the backoff delay and is reported as
+a batch item failure, so SQS hands it back after the delay without holding up anything else. When
+only some are, those are queued again alone, as a new message that carries their receive count,
+and the message is deleted: an event that went through is never sent twice (unless that send fails:
+then the whole message is retried, the at-least-once fallback). It also consumes the lanes'
+dead-letter queue, moving what SQS gave up on into the dead-letter store.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import time
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,8 +31,9 @@ from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
 from switchyard.delivery.http import BoundedHttp
 from switchyard.delivery.policy import Action
+from switchyard.delivery.queue import DeliveryQueue, QueueSendFailed
 from switchyard.delivery.ratelimit import RateLimiter
-from switchyard.delivery.requests import DeliveryRequest
+from switchyard.delivery.requests import DeliveryMessage
 from switchyard.delivery.service import Adapter, Deliverer, Outcome, QueuedDelivery
 from switchyard.delivery.stats import DeliveryStats
 from switchyard.delivery.table import DeliveryTable
@@ -38,6 +46,7 @@ from switchyard.observability import logger
 from switchyard.privacy.suppression import SuppressionStore
 from switchyard.settings import DeliverySettings
 
+MAX_SQS_DELAY_SECONDS = 900  # SendMessage's longest DelaySeconds; longer waits ride in `not_before`
 METRIC_FOR = {
     Action.DONE: Metric.DELIVERED,
     Action.DROP: Metric.NOT_DELIVERED,
@@ -47,34 +56,85 @@ METRIC_FOR = {
 }
 
 
+class ReceivedMessage(NamedTuple):
+    record: dict[str, Any]
+    message: DeliveryMessage
+    items: list[QueuedDelivery]
+
+
 class DeliveryHandler:
     """One invocation's work: outcomes from the deliverer, retry delays set on the queue."""
 
-    def __init__(self, deliverer: Deliverer, sqs: Any) -> None:
+    def __init__(self, deliverer: Deliverer, sqs: Any, *, clock: Callable[[], float] = time.time) -> None:
         self.deliverer = deliverer
         self._sqs = sqs
+        self._clock = clock
         self._queue_urls: dict[str, str] = {}  # event source ARN -> queue URL (each lane, the DLQ)
 
     def handle(self, event: dict[str, Any], remaining_seconds: float) -> dict[str, Any]:
         records = event.get("Records", [])
-        items = [item for item in (queued(record) for record in records) if item is not None]
+        received = [message for message in (queued(record) for record in records) if message is not None]
+        failures: list[dict[str, str]] = []
         if records and is_dead_letter_queue(records[0]):
+            items = [item for message in received for item in message.items]
             outcomes = self.deliverer.park_exhausted(items)
+            for message in received:  # parking is idempotent: a message not wholly parked comes back whole
+                if any(item.message_id not in outcomes for item in message.items):
+                    self.defer(message.record, 5)
+                    failures.append({"itemIdentifier": message.record["messageId"]})
         else:
+            now = self._clock()
+            due = []
+            for message in received:
+                if message.message.not_before and message.message.not_before > now:
+                    self.defer(message.record, math.ceil(message.message.not_before - now))
+                    failures.append({"itemIdentifier": message.record["messageId"]})
+                else:
+                    due.append(message)
+            items = [item for message in due for item in message.items]
             # Leave time to defer what was not attempted before Lambda's own time-out.
             outcomes = self.deliverer.deliver(items, budget_seconds=remaining_seconds - 10)
-        by_id = {record["messageId"]: record for record in records}
-        failures = []
-        for item in items:
-            outcome = outcomes.get(item.message_id)
-            if outcome is None or outcome.decision.action is Action.RETRY_LATER:  # no outcome: keep it queued
-                self.defer(by_id[item.message_id], outcome.decision.delay_seconds if outcome else 5)
-                failures.append({"itemIdentifier": item.message_id})
+            for message in due:
+                if not self.settle(message, outcomes):
+                    failures.append({"itemIdentifier": message.record["messageId"]})
         try:
             emit_metrics(items, outcomes)
         except Exception:  # noqa: BLE001 - metrics must not bring back a batch whose outcomes are settled
             logger.exception("could not emit delivery metrics")
         return {"batchItemFailures": failures}
+
+    def settle(self, received: ReceivedMessage, outcomes: dict[str, Outcome]) -> bool:
+        """Whether the message may be deleted: every event settled, or the ones to retry queued again."""
+        waiting = []
+        for item in received.items:
+            outcome = outcomes.get(item.message_id)
+            if outcome is None or outcome.decision.action is Action.RETRY_LATER:  # no outcome: keep it queued
+                waiting.append((item, outcome.decision.delay_seconds if outcome else 5))
+        if not waiting:
+            return True
+        delay = min(seconds for _, seconds in waiting)
+        if len(waiting) < len(received.items) and self.requeue(received, [item for item, _ in waiting], delay):
+            return True
+        self.defer(received.record, delay)
+        return False
+
+    def requeue(self, received: ReceivedMessage, items: list[QueuedDelivery], delay_seconds: int) -> bool:
+        """The events to retry as a new message, as they were received (not as filters or an insert
+        function changed them), with their receive count and first receipt."""
+        later = delay_seconds > MAX_SQS_DELAY_SECONDS
+        message = DeliveryMessage(
+            [item.as_received or item.request for item in items],
+            receives=max(item.receive_count for item in items),
+            first_received_at=min(item.first_received_at for item in items),
+            not_before=self._clock() + delay_seconds if later else None,
+        )
+        queue = DeliveryQueue(self.queue_url(received.record["eventSourceARN"]), self._sqs, budget_seconds=5)
+        try:
+            queue.send_messages([message], min(delay_seconds, MAX_SQS_DELAY_SECONDS))
+        except QueueSendFailed:
+            logger.exception("could not queue the events to retry alone; their whole message is retried")
+            return False
+        return True
 
     def defer(self, record: dict[str, Any], delay_seconds: int) -> None:
         """Hand the message back after the delay; if that fails, the queue's visibility time-out does it."""
@@ -140,19 +200,29 @@ def is_dead_letter_queue(record: dict[str, Any]) -> bool:
     return name == resource_name(DELIVERY_DLQ, record.get("awsRegion", ""))
 
 
-def queued(record: dict[str, Any]) -> QueuedDelivery | None:
+def queued(record: dict[str, Any]) -> ReceivedMessage | None:
+    """A queue record's events, each with an id of its own (`<message id>:<index>` when the message
+    holds more than one) and the receive count and first receipt its earlier messages carried."""
     try:
-        request = DeliveryRequest.from_body(record["body"])
+        message = DeliveryMessage.from_body(record["body"])
     except (ValueError, KeyError, TypeError):
         logger.error("undecodable delivery request dropped", extra={"message_id": record.get("messageId")})
         return None
     attributes = record.get("attributes", {})
-    return QueuedDelivery(
-        message_id=record["messageId"],
-        request=request,
-        receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
-        first_received_at=int(attributes.get("ApproximateFirstReceiveTimestamp", "0")) / 1000,
-    )
+    receive_count = int(attributes.get("ApproximateReceiveCount", "1")) + message.receives
+    first_received_at = message.first_received_at or int(attributes.get("ApproximateFirstReceiveTimestamp", "0")) / 1000
+    message_id = record["messageId"]
+    single = len(message.requests) == 1
+    items = [
+        QueuedDelivery(
+            message_id=message_id if single else f"{message_id}:{index}",
+            request=request,
+            receive_count=receive_count,
+            first_received_at=first_received_at,
+        )
+        for index, request in enumerate(message.requests)
+    ]
+    return ReceivedMessage(record, message, items)
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -211,7 +211,9 @@ def api() -> IngestApi:
     settings = IngestSettings.from_environment()
     workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
     suppressions = Cached(SuppressionStore(settings.config_table_name).load, settings.config_cache_seconds)
-    stream = KinesisEventStream(settings.events_stream_name, budget_seconds=settings.put_budget_seconds)
+    stream = KinesisEventStream(
+        settings.events_stream_name, budget_seconds=settings.put_budget_seconds, compress=settings.stream_compression
+    )
     service = IngestService(
         workspace.get, stream, settings.region, functions=FunctionInvoker(settings.region), suppressed=suppressions.get
     )

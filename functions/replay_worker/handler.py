@@ -23,7 +23,7 @@ def worker() -> ReplayWorker:
         settings = ReplaySettings.from_environment()
         _worker = ReplayWorker(
             settings.archive_bucket_name,
-            DeliveryQueue(settings.replay_queue_url),
+            DeliveryQueue(settings.replay_queue_url, events_per_message=settings.delivery_events_per_message),
             ReplayStore(DeliveryTable(settings.delivery_table_name)),
         )
     return _worker

@@ -46,7 +46,7 @@ def router() -> Router:
             workspace.get,
             DedupeStore(settings.dedupe_table_name, window_hours=settings.dedupe_window_hours),
             Archive(settings.archive_bucket_name),
-            DeliveryQueue(settings.delivery_queue_url),
+            DeliveryQueue(settings.delivery_queue_url, events_per_message=settings.delivery_events_per_message),
             after_archive=_after_archive,
             suppressed=Cached(SuppressionStore(settings.config_table_name).load, settings.config_cache_seconds).get,
         )

@@ -71,8 +71,11 @@ ENV_DEDUPE_TABLE = "DEDUPE_TABLE_NAME"
 ENV_DEDUPE_WINDOW_HOURS = "DEDUPE_WINDOW_HOURS"
 ENV_ARCHIVE_BUCKET = "ARCHIVE_BUCKET_NAME"
 ENV_DELIVERY_QUEUE_URL = "DELIVERY_QUEUE_URL"
+ENV_DELIVERY_EVENTS_PER_MESSAGE = "DELIVERY_EVENTS_PER_MESSAGE"
 ENV_DELIVERY_TABLE = "DELIVERY_TABLE_NAME"
 ENV_REPLAY_QUEUE_URL = "REPLAY_QUEUE_URL"
+# "true": ingest deflates each stream record (the `stream_compression` option, switchyard.stream_codec).
+ENV_STREAM_COMPRESSION = "STREAM_COMPRESSION"
 
 # Config table layout: the whole applied workspace is one item, so an apply is atomic.
 CONFIG_PK = "pk"
@@ -145,7 +148,20 @@ ROUTER_LAMBDA_TIMEOUT_SECONDS = 120
 ROUTER_DEDUPE_CONCURRENCY = 16  # conditional writes in flight per batch: ~3,000/s at 5 ms each, 3x a shard's 1,000/s
 
 # Delivery: SQS event source mapping; the Lambda must outlive the slowest destination time-out.
-DELIVERY_BATCH_SIZE = 50
+DELIVERY_BATCH_SIZE = 50  # events per invocation: the event source takes this many // events per message
+# Events of one destination per queue message (the `delivery_events_per_message` stack option):
+# one SQS send slot, receive and delete for all of them. At 10, a 1.5 KB event's message is ~15 KB,
+# and a batch of ten such messages stays well under SQS's 256 KB per request.
+DELIVERY_EVENTS_PER_MESSAGE = 10
+MAX_DELIVERY_EVENTS_PER_MESSAGE = 50
+
+
+def delivery_messages_per_batch(events_per_message: int) -> int:
+    """The delivery event source's batch size: about DELIVERY_BATCH_SIZE events per invocation, which
+    the deliverer's time budget is planned for."""
+    return max(1, DELIVERY_BATCH_SIZE // events_per_message)
+
+
 DELIVERY_BATCHING_WINDOW_SECONDS = 1
 DELIVERY_LAMBDA_TIMEOUT_SECONDS = 60
 DELIVERY_QUEUE_VISIBILITY_SECONDS = 6 * DELIVERY_LAMBDA_TIMEOUT_SECONDS

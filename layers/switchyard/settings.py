@@ -33,6 +33,15 @@ def _region() -> str:
     return Field(min_length=1, validation_alias=AliasChoices(constants.ENV_REGION, "AWS_REGION"))
 
 
+def _delivery_events_per_message() -> int:
+    return Field(
+        default=constants.DELIVERY_EVENTS_PER_MESSAGE,
+        ge=1,
+        le=constants.MAX_DELIVERY_EVENTS_PER_MESSAGE,
+        validation_alias=constants.ENV_DELIVERY_EVENTS_PER_MESSAGE,
+    )
+
+
 def _config_cache_seconds() -> float:
     return Field(
         default=constants.DEFAULT_CONFIG_CACHE_SECONDS, ge=0, validation_alias=constants.ENV_CONFIG_CACHE_SECONDS
@@ -47,6 +56,7 @@ class RouterSettings(_EnvironmentSettings):
     )
     archive_bucket_name: str = Field(min_length=1, validation_alias=constants.ENV_ARCHIVE_BUCKET)
     delivery_queue_url: str = Field(min_length=1, validation_alias=constants.ENV_DELIVERY_QUEUE_URL)
+    delivery_events_per_message: int = _delivery_events_per_message()
     # Tracking plans' violation counts and samples (router/violations.py).
     delivery_table_name: str = Field(min_length=1, validation_alias=constants.ENV_DELIVERY_TABLE)
     config_cache_seconds: float = _config_cache_seconds()
@@ -63,6 +73,7 @@ class ReplaySettings(_EnvironmentSettings):
     archive_bucket_name: str = Field(min_length=1, validation_alias=constants.ENV_ARCHIVE_BUCKET)
     delivery_table_name: str = Field(min_length=1, validation_alias=constants.ENV_DELIVERY_TABLE)
     replay_queue_url: str = Field(default="", validation_alias=constants.ENV_REPLAY_QUEUE_URL)
+    delivery_events_per_message: int = _delivery_events_per_message()
 
 
 class DeletionSettings(_EnvironmentSettings):

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from switchyard import aws
+from switchyard import aws, stream_codec
 from switchyard.constants import KINESIS_MAX_BYTES_PER_PUT, KINESIS_MAX_RECORDS_PER_PUT
 from switchyard.retries import EntriesNotWritten, FailedEntryRetry
 
 
 class StreamRecord(Protocol):
+    partition_key: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class EncodedRecord:
     partition_key: str
     data: bytes
 
@@ -57,6 +64,9 @@ class KinesisEventStream:
     Order: records of one partition key keep their order, except that a record retried after a
     partial failure lands after the ones that succeeded first (Kinesis offers strict order only
     with single PutRecord calls, which would cost one round trip per event).
+
+    With `compress` (the `stream_compression` option) each record's data is deflated
+    (switchyard.stream_codec) before it is chunked, so the PutRecords limits count what is sent.
     """
 
     def __init__(
@@ -69,8 +79,10 @@ class KinesisEventStream:
         max_delay: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        compress: bool = False,
     ) -> None:
         self._stream_name = stream_name
+        self._compress = compress
         self._kinesis = kinesis
         self._budget = budget_seconds
         self._base_delay = base_delay
@@ -87,6 +99,9 @@ class KinesisEventStream:
     def put(self, records: Sequence[StreamRecord]) -> None:
         deadline = self._clock() + self._budget
         retry = FailedEntryRetry(self._attempt, self._clock, self._sleep, self._base_delay, self._max_delay)
+        if self._compress:
+            encode = stream_codec.encode
+            records = [EncodedRecord(record.partition_key, encode(record.data)) for record in records]
         for chunk in chunks(records):
             try:
                 retry.run(chunk, deadline)

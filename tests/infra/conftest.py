@@ -3,7 +3,8 @@
 The default app is what `cdk synth` builds with cdk.json's context (a REST API behind AWS WAF); the
 "custom" app turns on every optional feature (provisioned shards, custom domain, existing alarm
 topic, ...); the "HTTP API" app turns the firewall off (`waf=false`: the HTTP API), with a custom
-domain in Dublin only; the "lean" app sets the cost levers to their cheapest.
+domain in Dublin only; the "lean" app sets the cost levers to their cheapest; the "ALB" app puts
+a load balancer in front of ingest instead of API Gateway (`front_door=alb`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ CUSTOM_CONTEXT: dict[str, Any] = {
     "dedupe_capacity": "provisioned",
     "dedupe_min_write_capacity": "10",
     "dedupe_max_write_capacity": 1000,
+    "delivery_events_per_message": "25",
 }
 HTTP_API_CONTEXT: dict[str, Any] = {
     **SKIP_BUNDLING,
@@ -77,6 +79,19 @@ LEAN_CONTEXT: dict[str, Any] = {
     f"tracing:{OREGON}": "sampled",
     f"waf:{DUBLIN}": False,
     "router_batching_window_seconds": 0,
+    "stream_compression": "true",
+}
+
+# The load balancer in front of ingest (`front_door=alb`), which serves HTTPS on each region's domain.
+ALB_CONTEXT: dict[str, Any] = {
+    **SKIP_BUNDLING,
+    "account": ACCOUNT,
+    "waf": "false",
+    "front_door": "ALB",
+    f"api_domain_name:{OREGON}": "events.example.com",
+    f"api_certificate_arn:{OREGON}": CERTIFICATE_ARN.replace(DUBLIN, OREGON),
+    f"api_domain_name:{DUBLIN}": "events.eu.example.com",
+    f"api_certificate_arn:{DUBLIN}": CERTIFICATE_ARN,
 }
 
 
@@ -117,6 +132,11 @@ def http_api_app() -> Synthesized:
 @pytest.fixture(scope="session")
 def lean_app() -> Synthesized:
     return synthesize(LEAN_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def alb_app() -> Synthesized:
+    return synthesize(ALB_CONTEXT)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """The cost levers (issue 14) as synthesized: tracing, Lambda log levels, API access logs, dedupe
-table capacity, router batching. Defaults in the default app; `tracing=active` and the largest
-router batches in the custom app; the cheapest settings in the lean app (Oregon: REST API with
-sampled tracing; Dublin: HTTP API untraced; both without access logs, dedupe writes provisioned)."""
+table capacity, router batching, stream compression. Defaults in the default app; `tracing=active`
+and the largest router batches in the custom app; the cheapest settings in the lean app (Oregon:
+REST API with sampled tracing; Dublin: HTTP API untraced; both without access logs, dedupe writes
+provisioned, stream records deflated)."""
 
 from __future__ import annotations
 
@@ -189,3 +190,35 @@ def test_the_router_time_out_grows_past_4000_records_and_stays_within_lambdas_li
     assert router_timeout_seconds(1) == router_timeout_seconds(500) == router_timeout_seconds(4000) == 120
     assert router_timeout_seconds(4001) == 121
     assert router_timeout_seconds(10_000) == 300 <= 900
+
+
+# Stream compression.
+
+
+@pytest.mark.parametrize(("app_name", "switch"), [("default_app", "false"), ("lean_app", "true")])
+def test_ingest_deflates_stream_records_only_with_stream_compression(
+    app_name: str, switch: str, request: pytest.FixtureRequest
+) -> None:
+    for template_json in request.getfixturevalue(app_name).json.values():
+        ingest = named(template_json, "AWS::Lambda::Function", "IngestFunction")["Properties"]
+        assert ingest["Environment"]["Variables"][constants.ENV_STREAM_COMPRESSION] == switch
+        # Every reader decodes both forms, so only the writer is told.
+        for name, function in functions(template_json).items():
+            variables = function.get("Environment", {}).get("Variables", {})
+            assert (constants.ENV_STREAM_COMPRESSION in variables) == (name == "IngestFunction"), name
+
+
+def test_events_per_delivery_message_reach_the_senders_and_size_the_delivery_batches(
+    default_app: Synthesized, custom_app: Synthesized
+) -> None:
+    for app, per_message, batch in ((default_app, "10", 5), (custom_app, "25", 2)):
+        for template_json in app.json.values():
+            for sender in ("RouterFunction", "ReplayWorker"):
+                variables = named(template_json, "AWS::Lambda::Function", sender)["Properties"]["Environment"]
+                assert variables["Variables"][constants.ENV_DELIVERY_EVENTS_PER_MESSAGE] == per_message, sender
+            mappings = resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+            lanes = [m["Properties"] for m in mappings if "Queue" in str(m["Properties"]["EventSourceArn"])]
+            sizes = {
+                str(m["EventSourceArn"]): m["BatchSize"] for m in lanes if "DeadLetter" not in str(m["EventSourceArn"])
+            }
+            assert set(sizes.values()) == {batch} and len(sizes) == 2, sizes

@@ -105,7 +105,7 @@ def report(synthesized: Synthesized) -> dict:
     return plugin
 
 
-@pytest.mark.parametrize("app_name", ["default_app", "custom_app", "http_api_app", "lean_app"])
+@pytest.mark.parametrize("app_name", ["default_app", "custom_app", "http_api_app", "lean_app", "alb_app"])
 def test_no_unacknowledged_findings(app_name: str, request: pytest.FixtureRequest) -> None:
     plugin = report(request.getfixturevalue(app_name))  # the synth itself raises on a finding
     assert plugin["conclusion"] == "success"
@@ -149,6 +149,23 @@ def test_the_lean_levers_acknowledge_the_missing_access_logs_on_the_stages_only(
         wildcards: {*EXPECTED_ACKNOWLEDGEMENTS[wildcards], XRAY_POLICY},
         "AwsSolutions-APIG4": EXPECTED_ACKNOWLEDGEMENTS["AwsSolutions-APIG4"] | HTTP_API_ROUTES,
         "AwsSolutions-APIG1": {"TrackingApi/RestApi/DeploymentStage.v1/Resource", "TrackingApi/Stage/Resource"},
+    }
+
+
+def test_the_load_balancer_acknowledges_its_log_its_open_port_and_its_vpc_instead_of_the_apis(
+    alb_app: Synthesized,
+) -> None:
+    rest_api_rules = ("AwsSolutions-APIG4", "AwsSolutions-COG4", "AwsSolutions-APIG2", "AwsSolutions-APIG6")
+    expected = {
+        rule.replace("000000000000", ACCOUNT): paths
+        for rule, paths in EXPECTED_ACKNOWLEDGEMENTS.items()
+        if rule not in rest_api_rules
+    }
+    assert acknowledged_at(alb_app) == {
+        **expected,
+        "AwsSolutions-ELB2": {"TrackingApi/Alb/LoadBalancer/Resource"},
+        "AwsSolutions-EC23": {"TrackingApi/Alb/SecurityGroup/Resource"},
+        "AwsSolutions-VPC7": {"TrackingApi/Alb/Vpc/Resource"},
     }
 
 

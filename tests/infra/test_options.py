@@ -242,3 +242,21 @@ def test_the_dedupe_floor_cannot_exceed_its_ceiling() -> None:
         StackOptions.parse(DUBLIN, {"dedupe_min_write_capacity": 500, "dedupe_max_write_capacity": 100})
     options = StackOptions.parse(DUBLIN, {"dedupe_min_write_capacity": 100, "dedupe_max_write_capacity": 100})
     assert options.dedupe_min_write_capacity == options.dedupe_max_write_capacity == 100
+
+
+def test_compression_is_off_and_api_gateway_the_front_door_by_default() -> None:
+    defaults = StackOptions(region=DUBLIN)
+    assert (defaults.stream_compression, defaults.front_door, defaults.alb_front_door) == (False, "api_gateway", False)
+    assert StackOptions.parse(DUBLIN, {"stream_compression": "true"}).stream_compression is True
+
+
+def test_the_load_balancer_serves_the_custom_domain_without_the_firewall() -> None:
+    domain = {"api_domain_name": "events.eu.example.com", "api_certificate_arn": CERT}
+    options = StackOptions.parse(DUBLIN, {"front_door": "ALB", "waf": "false", **domain})
+    assert (options.front_door, options.alb_front_door) == ("alb", True)
+    with pytest.raises(OptionError, match=r"front_door=alb serves HTTPS on the custom domain only"):
+        StackOptions.parse(DUBLIN, {"front_door": "alb", "waf": "false"})
+    with pytest.raises(OptionError, match=r"front_door=alb needs waf=false"):
+        StackOptions.parse(DUBLIN, {"front_door": "alb", **domain})
+    with pytest.raises(OptionError, match=r"front_door: Input should be 'api_gateway' or 'alb'"):
+        StackOptions.parse(DUBLIN, {"front_door": "cloudfront"})

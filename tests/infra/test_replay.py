@@ -90,7 +90,11 @@ def test_replay_queue_shares_the_delivery_dead_letter_queue(template_json: dict)
 def test_the_delivery_function_consumes_the_replay_queue_in_a_lane_of_its_own(template_json: dict) -> None:
     live, replay = event_source(template_json), event_source(template_json, "ReplayQueue")
     assert base_id(replay["FunctionName"]["Ref"]) == "DeliveryFunction"
-    assert replay["BatchSize"] == constants.DELIVERY_BATCH_SIZE
+    assert (
+        replay["BatchSize"]
+        == live["BatchSize"]
+        == constants.delivery_messages_per_batch(constants.DELIVERY_EVENTS_PER_MESSAGE)
+    )
     assert replay["MaximumBatchingWindowInSeconds"] == constants.DELIVERY_BATCHING_WINDOW_SECONDS
     assert replay["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # Each lane has its own ceiling: replays cannot take the live lane's delivery functions.

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
+from switchyard import constants
 from switchyard.config.store import CachedWorkspace, ConfigStore
 from switchyard.devstack.resources import LocalResources
 from switchyard.ingest.service import IngestService
@@ -65,6 +66,29 @@ def test_a_track_call_lands_in_the_stream(ingest: ModuleType, stream: StreamRead
         "web",
         "198.51.100.7",
     )
+
+
+def raw_records(aws: LocalResources) -> list[bytes]:
+    kinesis = boto3.client("kinesis")
+    found = []
+    for shard in kinesis.list_shards(StreamName=aws.events_stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=aws.events_stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        found += [record["Data"] for record in kinesis.get_records(ShardIterator=iterator)["Records"]]
+    return found
+
+
+def test_with_stream_compression_records_land_deflated(
+    monkeypatch: pytest.MonkeyPatch, ingest: ModuleType, aws: LocalResources, stream: StreamReader
+):
+    monkeypatch.setenv(constants.ENV_STREAM_COMPRESSION, "true")  # read on the first request
+    status, _, _ = invoke(ingest, http_event("POST", "/v1/track", {"userId": "u1", "event": "Signed Up"}))
+    assert status == 200
+    [data] = raw_records(aws)
+    assert not data.startswith(b"{")
+    [stored] = stream.read_new()  # decoded, as every reader of the stream does
+    assert stored["event"] == "Signed Up"
 
 
 def test_partial_put_records_failures_succeed_on_retry(ingest: ModuleType, aws: LocalResources, stream: StreamReader):

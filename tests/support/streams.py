@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from switchyard.stream_codec import decode
+
 
 class StreamReader:
     """Remembers where it stopped on each shard, so each call returns only new records."""
@@ -27,7 +29,7 @@ class StreamReader:
                 page = self._kinesis.get_records(ShardIterator=iterator, Limit=10_000)
                 iterator = page["NextShardIterator"]
                 for record in page["Records"]:
-                    message = orjson.loads(record["Data"])
+                    message = orjson.loads(decode(record["Data"]))  # deflated or not (`stream_compression`)
                     message["__partition_key"] = record["PartitionKey"]
                     found.append(message)
                 if not page["Records"]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from switchyard.delivery.policy import Action, Decision
-from switchyard.delivery.requests import DeliveryRequest
+from switchyard.delivery.requests import DeliveryMessage, DeliveryRequest
 from switchyard.delivery.service import Outcome, QueuedDelivery
 from switchyard.devstack.lambda_runtime import load_handler_module
 
@@ -56,14 +56,22 @@ class FakeDeliverer:
 
 
 class FakeSqs:
-    def __init__(self) -> None:
+    def __init__(self, *, refuse_sends: bool = False) -> None:
         self.visibility: dict[str, int] = {}
+        self.sent: list[tuple[str, str, int]] = []
+        self.refuse_sends = refuse_sends
 
     def get_queue_url(self, QueueName: str, QueueOwnerAWSAccountId: str) -> dict[str, str]:  # noqa: N803
         return {"QueueUrl": f"https://sqs/{QueueOwnerAWSAccountId}/{QueueName}"}
 
     def change_message_visibility(self, QueueUrl: str, ReceiptHandle: str, VisibilityTimeout: int) -> None:  # noqa: N803
         self.visibility[ReceiptHandle] = VisibilityTimeout
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        if self.refuse_sends:
+            return {"Failed": [{"Id": entry["Id"], "Code": "InternalError"} for entry in Entries]}
+        self.sent += [(QueueUrl, entry["MessageBody"], entry["DelaySeconds"]) for entry in Entries]
+        return {"Successful": [{"Id": entry["Id"]} for entry in Entries]}
 
 
 def test_retries_keep_their_delay_and_done_messages_are_deleted(delivery: ModuleType):
@@ -92,7 +100,7 @@ def test_destination_filter_and_consent_drops_are_counted_per_destination(
     delivery: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    items = [delivery.queued(record(name)) for name in ("a", "b", "c", "d")]
+    items = [item for name in ("a", "b", "c", "d") for item in delivery.queued(record(name)).items]
     outcomes = {
         "a": Outcome(Decision(Action.SKIP), filtered_by="No internal traffic"),
         "b": Outcome(Decision(Action.SKIP), filtered_by="No internal traffic"),
@@ -111,3 +119,104 @@ def test_destination_filter_and_consent_drops_are_counted_per_destination(
     assert sorted(by_filter[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["destination", "filter", "service"]
     (by_consent,) = [d for d in documents if "FilteredByConsent" in d]
     assert (by_consent["destination"], by_consent["FilteredByConsent"]) == ("hook", [1.0])
+
+
+# Messages of several events (switchyard.delivery.requests).
+
+
+def packed(message_id: str, names: list[str], *, arn: str = LIVE_ARN, **carried: Any) -> dict[str, Any]:
+    requests = [DeliveryRequest("hook", {"type": "track", "event": "E", "messageId": name}) for name in names]
+    body = DeliveryMessage(requests, **carried).to_body().decode()
+    return record(message_id, arn, body)
+
+
+def test_each_event_of_a_message_gets_its_own_id_and_the_carried_receive_count(delivery: ModuleType):
+    received = delivery.queued(packed("q1", ["a", "b"], receives=3, first_received_at=1.7e9))
+    assert [item.message_id for item in received.items] == ["q1:0", "q1:1"]
+    assert [item.request.event["messageId"] for item in received.items] == ["a", "b"]
+    assert {(item.receive_count, item.first_received_at) for item in received.items} == {(5, 1.7e9)}
+    alone = delivery.queued(record("q2")).items
+    assert [item.message_id for item in alone] == ["q2"], "a one-event body keeps the message's id"
+
+
+def test_a_message_whose_events_all_went_through_is_deleted(delivery: ModuleType):
+    deliverer, sqs = FakeDeliverer({"q1:0": Decision(DONE), "q1:1": Decision(Action.SKIP)}), FakeSqs()
+    answer = delivery.DeliveryHandler(deliverer, sqs).handle({"Records": [packed("q1", ["a", "b"])]}, 60)
+    assert answer == {"batchItemFailures": []}
+    assert (sqs.visibility, sqs.sent) == ({}, [])
+
+
+def test_a_message_whose_events_all_wait_is_retried_whole_after_the_shortest_delay(delivery: ModuleType):
+    decisions = {"q1:0": Decision(RETRY_LATER, 30), "q1:1": Decision(RETRY_LATER, 12)}
+    deliverer, sqs = FakeDeliverer(decisions), FakeSqs()
+    answer = delivery.DeliveryHandler(deliverer, sqs).handle({"Records": [packed("q1", ["a", "b"])]}, 60)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "q1"}]}
+    assert (sqs.visibility, sqs.sent) == ({"rh-q1": 12}, [])
+
+
+def test_only_the_events_to_retry_are_queued_again_and_the_message_is_deleted(delivery: ModuleType):
+    decisions = {"q1:0": Decision(DONE), "q1:1": Decision(RETRY_LATER, 40), "q1:2": Decision(RETRY_LATER, 20)}
+    deliverer, sqs = FakeDeliverer(decisions), FakeSqs()
+    handler = delivery.DeliveryHandler(deliverer, sqs, clock=lambda: 1.8e9 + 5)
+    answer = handler.handle({"Records": [packed("q1", ["a", "b", "c"])]}, 60)
+    assert answer == {"batchItemFailures": []}, "what went through is never sent again"
+    [(url, body, delay)] = sqs.sent
+    assert url.endswith(f"switchyard-delivery-{REGION}") and delay == 20
+    again = DeliveryMessage.from_body(body)
+    assert [request.event["messageId"] for request in again.requests] == ["b", "c"]
+    assert (again.receives, again.first_received_at, again.not_before) == (2, 1.8e9, None)
+
+
+def test_the_requeued_events_are_the_ones_received_not_as_filters_changed_them(delivery: ModuleType):
+    class Rewriting(FakeDeliverer):
+        def deliver(self, items: Sequence[QueuedDelivery], budget_seconds: float) -> dict[str, Outcome]:
+            for item in items:
+                item.as_received = item.request
+                item.request = DeliveryRequest("hook", {**item.request.event, "event": "Changed"})
+            return super().deliver(items, budget_seconds)
+
+    deliverer, sqs = Rewriting({"q1:0": Decision(DONE), "q1:1": Decision(RETRY_LATER, 5)}), FakeSqs()
+    delivery.DeliveryHandler(deliverer, sqs).handle({"Records": [packed("q1", ["a", "b"])]}, 60)
+    [(_, body, _)] = sqs.sent
+    assert [request.event["event"] for request in DeliveryMessage.from_body(body).requests] == ["E"]
+
+
+def test_a_wait_beyond_sqs_delays_rides_in_the_message_and_holds_it_back(delivery: ModuleType):
+    decisions = {"q1:0": Decision(DONE), "q1:1": Decision(RETRY_LATER, 3600)}
+    deliverer, sqs = FakeDeliverer(decisions), FakeSqs()
+    handler = delivery.DeliveryHandler(deliverer, sqs, clock=lambda: 1000.0)
+    handler.handle({"Records": [packed("q1", ["a", "b"])]}, 60)
+    [(_, body, delay)] = sqs.sent
+    assert delay == 900 and DeliveryMessage.from_body(body).not_before == 4600.0
+    # Back after 15 minutes: not tried, hidden for the rest of the wait.
+    early, deliverer.delivered = record("q2", body=body), []
+    answer = delivery.DeliveryHandler(deliverer, sqs, clock=lambda: 1900.0).handle({"Records": [early]}, 60)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "q2"}]}
+    assert (sqs.visibility["rh-q2"], deliverer.delivered) == (2700, [])
+
+
+def test_if_the_events_to_retry_cannot_be_queued_the_whole_message_is_retried(delivery: ModuleType):
+    deliverer, sqs = (
+        FakeDeliverer({"q1:0": Decision(DONE), "q1:1": Decision(RETRY_LATER, 7)}),
+        FakeSqs(refuse_sends=True),
+    )
+    answer = delivery.DeliveryHandler(deliverer, sqs).handle({"Records": [packed("q1", ["a", "b"])]}, 60)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "q1"}]}, "at least once: nothing is lost"
+    assert sqs.visibility == {"rh-q1": 7}
+
+
+def test_a_dead_lettered_message_is_parked_event_by_event(delivery: ModuleType):
+    deliverer, sqs = FakeDeliverer({}), FakeSqs()
+    answer = delivery.DeliveryHandler(deliverer, sqs).handle({"Records": [packed("x", ["a", "b"], arn=DLQ_ARN)]}, 60)
+    assert answer == {"batchItemFailures": []}
+    assert [item.message_id for item in deliverer.parked] == ["x:0", "x:1"]
+
+
+def test_a_dead_lettered_message_not_wholly_parked_comes_back_whole(delivery: ModuleType):
+    class ParksOne(FakeDeliverer):
+        def park_exhausted(self, items: Sequence[QueuedDelivery]) -> dict[str, Outcome]:
+            return {items[0].message_id: Outcome(Decision(GIVE_UP))}
+
+    sqs = FakeSqs()
+    answer = delivery.DeliveryHandler(ParksOne({}), sqs).handle({"Records": [packed("x", ["a", "b"], arn=DLQ_ARN)]}, 60)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "x"}]}

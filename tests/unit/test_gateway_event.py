@@ -178,3 +178,57 @@ def test_a_bare_event_from_a_test_invoke_does_not_crash():
     }
     assert converted["headers"] == {}
     assert converted["isBase64Encoded"] is False
+
+
+# Application Load Balancer events (`front_door=alb`).
+
+
+def alb_event(**overrides: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/t/1"}},
+        "httpMethod": "GET",
+        "path": "/v1/pixel/track",
+        "queryStringParameters": {"data": "eyJ1%2BIjoi%2Fn0%3D", "note": "a+b%20c", "k%20ey": "v"},
+        "headers": {
+            "host": "events.eu.example.com",
+            "user-agent": "curl/8",
+            "x-forwarded-for": "10.0.0.1, 203.0.113.9",
+            "x-amzn-trace-id": "Root=1-abc",
+        },
+        "body": "",
+        "isBase64Encoded": False,
+    }
+    event.update(overrides)
+    return event
+
+
+def test_a_load_balancer_event_becomes_the_http_api_shape():
+    converted = http_api_event(alb_event())
+    assert converted["rawPath"] == "/v1/pixel/track", "served at the root, as the HTTP API"
+    assert converted["requestContext"]["http"] == {
+        "method": "GET",
+        "path": "/v1/pixel/track",
+        "sourceIp": "203.0.113.9",
+        "userAgent": "curl/8",
+    }
+    assert converted["requestContext"]["domainName"] == "events.eu.example.com"
+    assert converted["queryStringParameters"] == {"data": "eyJ1+Ijoi/n0=", "note": "a b c", "k ey": "v"}
+
+
+def test_a_load_balancer_event_with_multi_value_headers_and_query_joins_repeats():
+    event = alb_event(
+        headers=None,
+        queryStringParameters=None,
+        multiValueHeaders={"Host": ["events.example.com"], "X-Retry-Count": ["1", "2"]},
+        multiValueQueryStringParameters={"tag": ["a%2Cb", "c"]},
+    )
+    converted = http_api_event(event)
+    assert converted["headers"] == {"host": "events.example.com", "x-retry-count": "1,2"}
+    assert converted["queryStringParameters"] == {"tag": "a,b,c"}
+    assert converted["requestContext"]["http"]["sourceIp"] is None, "no X-Forwarded-For: no address"
+
+
+def test_a_load_balancer_event_without_query_or_body_does_not_crash():
+    converted = http_api_event(alb_event(queryStringParameters={}, body=None, path=None))
+    assert (converted["rawPath"], converted["body"]) == ("/", None)
+    assert "queryStringParameters" not in converted

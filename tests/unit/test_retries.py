@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from switchyard.delivery.queue import DeliveryQueue, QueueSendFailed
-from switchyard.delivery.requests import DeliveryRequest
+from switchyard.delivery.requests import DeliveryMessage, DeliveryRequest
 from switchyard.retries import EntriesNotWritten, FailedEntryRetry
 
 
@@ -55,9 +55,10 @@ class PartlyFailingSqs:
 
 def test_the_delivery_queue_sends_each_request_once_despite_partial_failures():
     sqs, clock = PartlyFailingSqs(failures=2), Clock()
-    requests = [DeliveryRequest("hook", {"messageId": f"m{i}"}) for i in range(5)]
+    requests = [DeliveryRequest(f"hook{i}", {"messageId": f"m{i}"}) for i in range(5)]  # five messages
     DeliveryQueue("url", sqs, sleep=clock.sleep, clock=clock).send(requests)
-    assert sorted(sqs.received) == sorted(r.to_body().decode() for r in requests)
+    sent = [request.event for body in sqs.received for request in DeliveryMessage.from_body(body).requests]
+    assert sorted(event["messageId"] for event in sent) == [f"m{i}" for i in range(5)]
 
 
 def test_the_delivery_queue_reports_what_it_could_not_send():

@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from switchyard.config.workspace import compile_workspace, parse_workspace
-from switchyard.router.service import KinesisRecord, Router
+from switchyard.router.service import KinesisRecord, Router, decode
+from switchyard.stream_codec import encode
 from tests.support.router import MemoryArchive, MemoryDedupe, MemoryQueue
 
 WORKSPACE = compile_workspace(
@@ -95,6 +96,28 @@ def test_undecodable_records_are_skipped_not_retried_forever():
     junk = KinesisRecord("shardId-0", "9", base64.b64encode(b"not json").decode())
     report = router.process([junk, record(10, "a")])
     assert (report.undecodable, report.first_failure, archive.archived_ids()) == (1, None, ["a"])
+
+
+def deflated(plain: KinesisRecord) -> KinesisRecord:
+    """The record as ingest writes it with `stream_compression`."""
+    data = encode(base64.b64decode(plain.data_base64))
+    return KinesisRecord(plain.shard_id, plain.sequence, base64.b64encode(data).decode())
+
+
+def test_deflated_records_decode_to_the_same_event_as_plain_ones():
+    plain = record(1, "a", properties={"name": "Zoë", "tags": ["☕", 2**63]})
+    event = decode(deflated(plain))
+    assert event == decode(plain)
+    assert event is not None and event.data == base64.b64decode(plain.data_base64)  # JSON, as archived
+
+
+def test_deflated_and_plain_records_are_archived_and_delivered_alike():
+    router, (_, archive, queue) = make_router()
+    plain = [record(1, "a"), record(2, "b")]
+    report = router.process([plain[0], deflated(plain[1])])
+    assert (report.undecodable, report.archived, report.fanned_out) == (0, 2, 2)
+    assert archive.archived == [base64.b64decode(each.data_base64) for each in plain]
+    assert [request.event_json for request in queue.sent] == archive.archived
 
 
 def test_events_blocked_by_integrations_are_archived_but_not_fanned_out():

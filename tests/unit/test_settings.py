@@ -22,9 +22,16 @@ def test_ingest_settings_take_the_runtime_region_unless_switchyard_names_one():
     assert (settings.region, settings.config_cache_seconds) == ("us-west-2", 2.5)
 
 
+@pytest.mark.parametrize(("value", "compress"), [(None, False), ("", False), ("false", False), ("true", True)])
+def test_ingest_deflates_stream_records_only_when_told(value: str | None, compress: bool):
+    environ = INGEST if value is None else {**INGEST, constants.ENV_STREAM_COMPRESSION: value}
+    assert IngestSettings.from_environment(environ).stream_compression is compress
+
+
 @pytest.mark.parametrize(
     "environ",
     [
+        {**INGEST, constants.ENV_STREAM_COMPRESSION: "yes"},
         {**INGEST, constants.ENV_EVENTS_STREAM: ""},
         {**INGEST, constants.ENV_CONFIG_CACHE_SECONDS: "soon"},
         {**INGEST, constants.ENV_CONFIG_CACHE_SECONDS: "-1"},

@@ -1,12 +1,15 @@
-"""Kinesis writes: chunking within limits, retrying only failed records, giving up in time."""
+"""Kinesis writes: chunking within limits, retrying only failed records, giving up in time,
+deflating each record with `stream_compression`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import orjson
 import pytest
 from botocore.exceptions import ClientError
 
+from switchyard.stream_codec import decode
 from switchyard.streams import KinesisEventStream, StreamWriteFailed, chunks
 
 
@@ -89,3 +92,32 @@ def test_persistent_failure_gives_up_within_the_budget():
         stream.put(batch)
     assert caught.value.pending == 1
     assert "ProvisionedThroughputExceeded" in caught.value.last_error
+
+
+def json_records(count: int, padding: int) -> list[Record]:
+    return [Record(f"web/u{i}", orjson.dumps({"messageId": f"m{i}", "padding": " " * padding})) for i in range(count)]
+
+
+def test_compressed_records_are_written_deflated_and_read_back_as_json():
+    batch = json_records(3, padding=100)
+    kinesis = FakeKinesis()
+    KinesisEventStream("events", kinesis, compress=True).put(batch)
+    assert all(data[:1] != b"{" for data in kinesis.stored)
+    assert [decode(data) for data in kinesis.stored] == [record.data for record in batch]
+    assert batch[0].data.startswith(b"{")  # the caller's records keep their JSON (its byte metrics count it)
+
+
+def test_compressed_records_are_chunked_by_their_deflated_size():
+    batch = json_records(400, padding=30_000)  # 12 MB of JSON: three calls uncompressed
+    assert len(list(chunks(batch))) == 3
+    kinesis = FakeKinesis()
+    KinesisEventStream("events", kinesis, compress=True).put(batch)
+    assert kinesis.calls == [400]
+
+
+def test_compressed_records_that_failed_are_retried_deflated():
+    batch = json_records(4, padding=10)
+    kinesis = FakeKinesis(raise_calls=1)
+    KinesisEventStream("events", kinesis, compress=True, sleep=lambda _: None).put(batch)
+    assert kinesis.calls == [4, 4]
+    assert [decode(data) for data in kinesis.stored] == [record.data for record in batch]

@@ -1,10 +1,15 @@
-"""`switchyard tail`: print the events arriving in a region's stream, one JSON line each."""
+"""`switchyard tail`: print the events arriving in a region's stream, one JSON line each.
+
+Records ingest deflated (the `stream_compression` option) are printed as their JSON, like the rest.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 from typing import Any, TextIO
+
+from switchyard.stream_codec import decode
 
 
 def tail_stream(
@@ -13,12 +18,14 @@ def tail_stream(
     *,
     from_start: bool,
     out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
     limit: int | None = None,
     idle_seconds: float = 0.5,
     stop_when_idle: bool = False,
 ) -> int:
     """Follow every shard until interrupted, `limit` records, or (with `stop_when_idle`) the first
-    pass that finds nothing new; returns how many were printed."""
+    pass that finds nothing new; returns how many were printed. A record that is not a message
+    (not JSON, or deflated with a dictionary this version does not know) is reported on `err`."""
     shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
     position = "TRIM_HORIZON" if from_start else "LATEST"
     iterators = {
@@ -33,9 +40,14 @@ def tail_stream(
         for shard_id, iterator in list(iterators.items()):
             page = kinesis.get_records(ShardIterator=iterator, Limit=500)
             for record in page["Records"]:
-                out.write(record["Data"].decode("utf-8", "replace") + "\n")
-                printed += 1
                 got_any = True
+                try:
+                    data = decode(record["Data"])
+                except ValueError as error:
+                    err.write(f"record {record['SequenceNumber']} of {shard_id} skipped: {error}\n")
+                    continue
+                out.write(data.decode("utf-8", "replace") + "\n")
+                printed += 1
                 if limit is not None and printed >= limit:
                     out.flush()
                     return printed

@@ -1,4 +1,5 @@
-"""Sending delivery requests to SQS: batches within SQS limits, retrying only failed entries."""
+"""Sending delivery requests to SQS: packed into messages (requests.pack), sent in batches within
+SQS limits, retrying only failed entries."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from switchyard import aws
-from switchyard.delivery.requests import DeliveryRequest
+from switchyard.constants import DELIVERY_EVENTS_PER_MESSAGE
+from switchyard.delivery.requests import DeliveryMessage, DeliveryRequest, pack
 from switchyard.retries import EntriesNotWritten, FailedEntryRetry
 
 SQS_MAX_ENTRIES = 10
@@ -39,12 +41,14 @@ class DeliveryQueue:
         queue_url: str,
         sqs: Any = None,
         *,
+        events_per_message: int = DELIVERY_EVENTS_PER_MESSAGE,
         budget_seconds: float = 20.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.queue_url = queue_url
         self._sqs = sqs
+        self._events_per_message = events_per_message
         self._budget = budget_seconds
         self._sleep = sleep
         self._clock = clock
@@ -57,8 +61,11 @@ class DeliveryQueue:
 
     def send(self, requests: Sequence[DeliveryRequest], delay_seconds: int = 0) -> None:
         """All of them or QueueSendFailed (then the caller retries the whole lot)."""
+        self.send_messages(pack(requests, self._events_per_message, SQS_MAX_BATCH_BYTES), delay_seconds)
+
+    def send_messages(self, messages: Sequence[DeliveryMessage], delay_seconds: int = 0) -> None:
         deadline = self._clock() + self._budget
-        bodies = [request.to_body() for request in requests]
+        bodies = [message.to_body() for message in messages]
         retry = FailedEntryRetry(lambda batch: self._attempt(batch, delay_seconds), self._clock, self._sleep)
         for batch in _batches(bodies):
             try:

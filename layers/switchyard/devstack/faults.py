@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from switchyard.delivery.requests import DeliveryRequest
+from switchyard.delivery.requests import DeliveryMessage
 from switchyard.devstack.lambda_runtime import InvocationFaults
 from switchyard.devstack.receiver import Answer, Received
 
@@ -324,7 +324,8 @@ class DeliveryCrashes:
     outcome: the first `times` invocations, once `after` of them have run, that settled every
     record of their batch (the HTTP calls got their answers) and hold at most one record for each
     destination, all of them among `destinations`. Their events come back after the visibility
-    time-out and are sent again: each crash costs at most one duplicate per destination."""
+    time-out and are sent again: each crash costs one duplicate of each event in those records
+    (one message per destination, of up to `delivery_events_per_message` events)."""
 
     def __init__(self, times: int, *, destinations: Iterable[str], after: int = 0, function: str = "delivery") -> None:
         self._times = times
@@ -352,10 +353,14 @@ class DeliveryCrashes:
                 return False
             if not records or result.get("batchItemFailures"):
                 return False
-            requests = [DeliveryRequest.from_body(record["body"]) for record in records]
-            destinations = [request.destination_id for request in requests]
+            messages = [DeliveryMessage.from_body(record["body"]) for record in records]
+            destinations = [message.requests[0].destination_id for message in messages]
             if len(set(destinations)) != len(destinations) or not set(destinations) <= self._destinations:
                 return False
             self.crashes += 1
-            self.crashed += [(request.destination_id, str(request.event.get("messageId"))) for request in requests]
+            self.crashed += [
+                (request.destination_id, str(request.event.get("messageId")))
+                for message in messages
+                for request in message.requests
+            ]
             return True

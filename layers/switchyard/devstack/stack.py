@@ -45,7 +45,8 @@ class LocalStack:
     `delivery_timeout_seconds` / `queue_visibility_seconds` scale the delivery function's time-out
     and the delivery queues' visibility time-out down from AWS's, so that a batch a crash or a
     time-out brings back returns within seconds. For `make cost`: `meter` counts the AWS requests
-    and billed units the run makes (devstack/meter.py).
+    and billed units the run makes (devstack/meter.py). `stream_compression` is the stack option of
+    that name: ingest deflates each stream record.
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class LocalStack:
         delivery_timeout_seconds: float = constants.DELIVERY_LAMBDA_TIMEOUT_SECONDS,
         queue_visibility_seconds: int = constants.DELIVERY_QUEUE_VISIBILITY_SECONDS,
         meter: AwsMeter | None = None,
+        stream_compression: bool = False,
     ) -> None:
         self.config_path = Path(config_path)
         self.region = region
@@ -74,6 +76,7 @@ class LocalStack:
         self._delivery_workers = delivery_workers
         self._faults = faults or StackFaults()
         self._meter = meter
+        self._stream_compression = stream_compression
         self._delivery_timeout = delivery_timeout_seconds
         self._visibility = queue_visibility_seconds
         self._sqs_pollers: list[SqsPoller] = []
@@ -233,6 +236,7 @@ class LocalStack:
             constants.ENV_DELIVERY_QUEUE_URL: self.resources.delivery_queue_url,
             constants.ENV_DELIVERY_TABLE: self.resources.delivery_table,
             constants.ENV_REPLAY_QUEUE_URL: self.resources.replay_queue_url,
+            constants.ENV_STREAM_COMPRESSION: "true" if self._stream_compression else "false",
             "POWERTOOLS_SERVICE_NAME": constants.SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": constants.METRICS_NAMESPACE,
             # Locally nobody reads EMF from stdout; keep the terminal for what matters.

@@ -22,6 +22,14 @@ outside /v1: source-function webhooks (`/functions/{id}`) and `/openapi.json`
 
 Bodies: the REST API declares every media type binary, so a gzip body reaches Lambda base64-encoded
 with `isBase64Encoded`, as the HTTP API sends it; `body.raw_body` decodes either form.
+
+An Application Load Balancer's event (`front_door=alb`, `requestContext.elb`) has the REST API's
+`httpMethod` but no resource: the path is `path` as the client sent it (the ALB serves the contract's
+paths at the root, as the HTTP API does). Its query names and values arrive as sent, percent-encoded,
+and are decoded here as the HTTP API would have (`+` as a space, as form encoding has it). The client's
+address is the last entry of `X-Forwarded-For`, the one the ALB itself appended (earlier ones are
+whatever the client claimed), and the host is the `Host` header. The ALB reads the same answer
+(`statusCode`, `headers`, `body`, `isBase64Encoded`), so answers need no conversion.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote_plus
 
 from switchyard.constants import HTTP_API_ROOT_PATHS, REST_API_STAGE
 
@@ -40,6 +49,8 @@ def http_api_event(event: dict[str, Any]) -> dict[str, Any]:
     """`event` in the HTTP API's shape: as it is when it already has it, else converted."""
     if "httpMethod" not in event:
         return event
+    if "elb" in (event.get("requestContext") or {}):
+        return _from_load_balancer(event)
     return _from_rest_api(event)
 
 
@@ -85,6 +96,47 @@ def _from_rest_api(event: dict[str, Any]) -> dict[str, Any]:
     if query:
         converted["queryStringParameters"] = query
     return converted
+
+
+def _from_load_balancer(event: dict[str, Any]) -> dict[str, Any]:
+    method = event["httpMethod"]
+    path = event.get("path") or "/"
+    headers = _joined(event.get("multiValueHeaders"), event.get("headers"), lower_case=True)
+    converted: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "headers": headers,
+        "requestContext": {
+            "domainName": headers.get("host", ""),
+            "http": {
+                "method": method,
+                "path": path,
+                "sourceIp": headers.get("x-forwarded-for", "").rsplit(",", 1)[-1].strip() or None,
+                "userAgent": headers.get("user-agent"),
+            },
+            "requestId": headers.get("x-amzn-trace-id"),
+        },
+        "body": event.get("body"),
+        "isBase64Encoded": bool(event.get("isBase64Encoded")),
+    }
+    query = _joined(
+        _decoded(event.get("multiValueQueryStringParameters")), _decoded(event.get("queryStringParameters"))
+    )
+    if query:
+        converted["queryStringParameters"] = query
+    return converted
+
+
+def _decoded(parameters: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Query names and values (a value, or a list of them) percent-decoded, `+` as a space."""
+    if not parameters:
+        return None
+    return {
+        unquote_plus(name): [unquote_plus(each) for each in value] if isinstance(value, list) else unquote_plus(value)
+        for name, value in parameters.items()
+        if value is not None
+    }
 
 
 def _joined(

@@ -2,7 +2,7 @@
 
 The other functions' settings are pydantic models (switchyard.settings). Ingest answers SDKs and
 browsers, so its cold start is user-facing, and pydantic's first model costs ~70 ms there
-(`python -X importtime`): five values do not need it.
+(`python -X importtime`): six values do not need it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class IngestSettings:
     events_stream_name: str
     config_table_name: str
     region: str
+    stream_compression: bool  # deflate each stream record (switchyard.stream_codec)
     config_cache_seconds: float = constants.DEFAULT_CONFIG_CACHE_SECONDS
     put_budget_seconds: float = constants.INGEST_PUT_BUDGET_SECONDS
 
@@ -40,8 +41,17 @@ class IngestSettings:
             events_stream_name=_required(environ, constants.ENV_EVENTS_STREAM),
             config_table_name=_required(environ, constants.ENV_CONFIG_TABLE),
             region=environ.get(constants.ENV_REGION) or _required(environ, "AWS_REGION"),
+            stream_compression=_switch(environ, constants.ENV_STREAM_COMPRESSION),
             config_cache_seconds=cache_seconds,
         )
+
+
+def _switch(environ: Mapping[str, str], name: str) -> bool:
+    """`true` or `false`; unset is false."""
+    value = environ.get(name) or "false"
+    if value not in ("true", "false"):
+        raise SettingsError(f"{name} must be true or false, not {value!r}")
+    return value == "true"
 
 
 def _required(environ: Mapping[str, str], name: str) -> str:

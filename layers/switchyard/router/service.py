@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from switchyard import stream_codec
 from switchyard.config.compiled import CompiledWorkspace
 from switchyard.delivery.requests import DeliveryRequest
 from switchyard.privacy.inventory import count_pii
@@ -104,8 +105,9 @@ class BatchReport:
 
 
 def decode(record: KinesisRecord) -> StreamEvent | None:
+    """The record's message, its data as JSON whether ingest deflated it or not (`stream_compression`)."""
     try:
-        data = b64decode(record.data_base64)
+        data = stream_codec.decode(b64decode(record.data_base64))
         message = orjson.loads(data)
     except (binascii.Error, ValueError):
         return None

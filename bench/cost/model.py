@@ -42,6 +42,20 @@ KMS_KEYS = 2  # archive, alarm topic
 WAF_RULES = 3
 MEMORY_GB = {"ingest": 0.5, "router": 1.0, "delivery": 0.5}
 DESTINATIONS = 1
+# The load balancer (`front_door=alb`): an ALB in two Availability Zones holds at least two public
+# IPv4 addresses; it bills the hour and load-balancer capacity units (LCUs), each hour the largest of
+# new connections (25 a second per LCU), active connections (3,000 a minute), bytes processed (0.4 GB
+# an hour per LCU for Lambda targets) and rule evaluations (1,000 a second, the first 10 rules free:
+# it has one). Browsers open a TLS connection per page view (about one per request here); server
+# SDKs keep theirs alive (one per 100 requests), each connection open about 10 s.
+ALB_PUBLIC_IPS = 2
+ALB_NEW_CONNECTIONS_PER_LCU_SECOND = 25
+ALB_ACTIVE_CONNECTIONS_PER_LCU_MINUTE = 3000  # concurrent connections, sampled each minute
+ALB_LAMBDA_GB_PER_LCU_HOUR = 0.4
+NEW_CONNECTIONS_PER_REQUEST = {"browser": 1.0, "server": 0.01}
+CONNECTION_SECONDS = 10
+RESPONSE_BYTES = 300  # `{"success": true}` with its headers
+LOAD_BALANCER_ITEM = "Application Load Balancer (hours, 2 addresses, LCUs)"
 
 
 @dataclass(frozen=True)
@@ -80,15 +94,20 @@ class Settings:
     dedupe_capacity: str = "on_demand"  # on_demand | provisioned (auto-scaled)
     router_batching_window_seconds: float = constants.ROUTER_BATCHING_WINDOW_SECONDS
     router_batch_size: int = constants.ROUTER_BATCH_SIZE
+    delivery_events_per_message: int = constants.DELIVERY_EVENTS_PER_MESSAGE
+    stream_compression: bool = False
+    front_door: str = "api_gateway"  # api_gateway | alb; `cheapest`: whichever costs less at the traffic
 
 
 DEFAULTS = Settings("defaults")
 RECOMMENDED = Settings(
-    "recommended (waf=false, kinesis_shards sized, dedupe_capacity=provisioned, router window 2 s)",
+    "recommended (waf=false, kinesis_shards sized, dedupe_capacity=provisioned, router window 2 s, "
+    "front_door=alb where it is cheaper)",
     waf=False,
     provisioned_shards=True,
     dedupe_capacity="provisioned",
     router_batching_window_seconds=2,  # adds at most 2 s (1 s on average) from receivedAt to delivery
+    front_door="cheapest",
 )
 DEDUPE_TARGET_UTILIZATION = 0.7  # the auto-scaling target: provisioned writes follow load at 70 %
 DEDUPE_MIN_WRITE_CAPACITY = 5
@@ -122,6 +141,53 @@ def shards_for(events: float, bytes_per_event: float) -> int:
     return max(1, math.ceil(max(rate * bytes_per_event / 1e6, rate / 1000)))
 
 
+def load_balancer_cost(traffic: Traffic, measured: dict[str, Any], prices: Prices) -> float:
+    """An ALB's month for this traffic (hours, addresses, LCUs at the mean rate)."""
+    mix = measured["mixes"][traffic.mix]
+    requests_per_second = traffic.events_per_month / mix["events_per_request"] / MONTH_SECONDS
+    new_connections = requests_per_second * NEW_CONNECTIONS_PER_REQUEST[traffic.mix]
+    request_bytes = mix["events_per_request"] * mix["units"]["kinesis_bytes"]  # as stored: a little over what was sent
+    gb_per_hour = requests_per_second * 3600 * (request_bytes + RESPONSE_BYTES) / 1e9
+    lcus = max(
+        new_connections / ALB_NEW_CONNECTIONS_PER_LCU_SECOND,
+        new_connections * CONNECTION_SECONDS / ALB_ACTIVE_CONNECTIONS_PER_LCU_MINUTE,  # open at once
+        gb_per_hour / ALB_LAMBDA_GB_PER_LCU_HOUR,
+    )
+    hourly = prices["alb_hour"] + ALB_PUBLIC_IPS * prices["public_ipv4_hour"] + lcus * prices["alb_lcu_hour"]
+    return 730 * hourly
+
+
+def front_door(traffic: Traffic, settings: Settings, measured: dict[str, Any], prices: Prices) -> LineItem:
+    requests = traffic.events_per_month / measured["mixes"][traffic.mix]["events_per_request"]
+    if settings.waf:
+        return LineItem("API Gateway REST API", prices.tiered("rest_api_per_million", requests))
+    http_api = LineItem("API Gateway HTTP API", prices.tiered("http_api_per_million", requests))
+    alb = LineItem(LOAD_BALANCER_ITEM, load_balancer_cost(traffic, measured, prices))
+    if settings.front_door == "alb":
+        return alb
+    if settings.front_door == "cheapest":
+        return min(http_api, alb, key=lambda line: line.dollars)
+    return http_api
+
+
+BREAK_EVEN_SEARCH = (1e5, 1e11)  # requests a month
+
+
+def break_even_requests(measured: dict[str, Any], mix: str, prices: Prices) -> float | None:
+    """Requests a month above which an ALB costs less than an HTTP API (bisection: both rise with
+    volume), or None when it does not at any volume searched."""
+    low, high = BREAK_EVEN_SEARCH
+    for _ in range(60):
+        middle = (low * high) ** 0.5
+        traffic = Traffic(middle * measured["mixes"][mix]["events_per_request"], mix)
+        http_api = prices.tiered("http_api_per_million", middle)
+        if load_balancer_cost(traffic, measured, prices) < http_api:
+            high = middle
+        else:
+            low = middle
+    return None if high >= BREAK_EVEN_SEARCH[1] else high
+
+
 def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any], prices: Prices) -> list[LineItem]:
     mix = measured["mixes"][traffic.mix]
     per = mix["requests"]
@@ -140,18 +206,22 @@ def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any],
         return gb_seconds * prices["lambda_arm_gb_second"] + invocations / 1e6 * prices["lambda_per_million_requests"]
 
     # Front door.
+    door = front_door(traffic, settings, measured, prices)
+    lines.append(door)
+    access_logs = settings.api_access_logs and door.name != LOAD_BALANCER_ITEM  # an ALB keeps none
     if settings.waf:
-        add("API Gateway REST API", prices.tiered("rest_api_per_million", requests))
         add("AWS WAF requests", requests / 1e6 * prices["waf_per_million_requests"])
-    else:
-        add("API Gateway HTTP API", prices.tiered("http_api_per_million", requests))
 
     # Ingest: one invocation per request.
-    per_request = mix["events_per_request"] * cpu["ingest_us_per_event"] / 1e6 + KINESIS_PUT_SECONDS
+    compressed = settings.stream_compression
+    ingest_us = cpu["ingest_us_per_event"] + (cpu["ingest_compression_us_per_event"] if compressed else 0)
+    router_us = cpu["router_us_per_event"] + (cpu["router_decompression_us_per_event"] if compressed else 0)
+    per_request = mix["events_per_request"] * ingest_us / 1e6 + KINESIS_PUT_SECONDS
     add("Lambda ingest", lambda_cost(requests, per_request, "ingest"))
 
     # The stream.
-    record_bytes = units["kinesis_bytes"]
+    record_bytes = units["kinesis_compressed_bytes" if compressed else "kinesis_bytes"]
+    billed_kb = units["kinesis_compressed_billed_kb" if compressed else "kinesis_billed_kb"]
     if settings.provisioned_shards:
         shards = shards_for(events, record_bytes)
         add(f"Kinesis provisioned, {shards} shard(s)", shards * 730 * prices["kinesis_shard_hour"])
@@ -165,7 +235,7 @@ def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any],
         add("Kinesis on-demand stream-hours", 730 * prices["kinesis_on_demand_stream_hour"])
         add(
             "Kinesis on-demand data in (records rounded up to 1 KB)",
-            events * units["kinesis_billed_kb"] / 1024**2 * prices["kinesis_on_demand_ingest_gb"],
+            events * billed_kb / 1024**2 * prices["kinesis_on_demand_ingest_gb"],
         )
         add("Kinesis on-demand data read", events * record_bytes / 1e9 * prices["kinesis_on_demand_retrieval_gb"])
 
@@ -178,11 +248,15 @@ def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any],
     )
     records_each = events / router_invocations
     objects_each = per.get("s3.PutObject", 0) / max(mix["invocations"]["router"], 1e-12)
+    # Each router invocation packs its events per destination into messages, ten messages a send.
+    per_message = settings.delivery_events_per_message
+    messages_each = DESTINATIONS * math.ceil(records_each / per_message)
+    sends_each = math.ceil(messages_each / 10)
     router_seconds = (
-        records_each * cpu["router_us_per_event"] / 1e6
+        records_each * router_us / 1e6
         + math.ceil(records_each / constants.ROUTER_DEDUPE_CONCURRENCY) * DEDUPE_WRITE_SECONDS
         + objects_each * ARCHIVE_PUT_SECONDS
-        + math.ceil(records_each * DESTINATIONS / 10) * SQS_SEND_SECONDS
+        + sends_each * SQS_SEND_SECONDS
     )
     add("Lambda router", lambda_cost(router_invocations, router_seconds, "router"))
     claims = events * per.get("dynamodb.PutItem", 0)
@@ -197,20 +271,22 @@ def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any],
     archive_gb = events * units.get("s3_put_bytes", 0) / 1e9
     add("S3 archive storage (each month's data, per month kept)", archive_gb * prices["s3_standard_gb_month"])
 
-    # Delivery: one message per event and destination; Lambda takes them in batches.
-    messages = events * DESTINATIONS
+    # Delivery: messages of up to `delivery_events_per_message` events; Lambda takes 50 // that many
+    # messages at once (about 50 events), or what one batching window gathered.
+    messages = router_invocations * messages_each
     rate = messages / MONTH_SECONDS
     batches = max(
-        messages / constants.DELIVERY_BATCH_SIZE, _busy_windows(rate, constants.DELIVERY_BATCHING_WINDOW_SECONDS)
+        messages / constants.delivery_messages_per_batch(per_message),
+        _busy_windows(rate, constants.DELIVERY_BATCHING_WINDOW_SECONDS),
     )
-    batch = messages / batches
+    batch = events * DESTINATIONS / batches
     delivery_seconds = (
         batch * DELIVERY_CPU_SECONDS_PER_EVENT
         + math.ceil(batch / WEBHOOK_CONCURRENCY) * WEBHOOK_ANSWER_SECONDS
         + DELIVERY_TABLE_SECONDS
     )
     add("Lambda delivery", lambda_cost(batches, delivery_seconds, "delivery"))
-    sends = events * per.get("sqs.SendMessageBatch", 0)
+    sends = router_invocations * sends_each
     add(
         "SQS (sends, one receive and one delete per batch)",
         (sends + 2 * batches) / 1e6 * prices["sqs_per_million_requests"],
@@ -225,7 +301,7 @@ def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any],
     invocations = {"ingest": requests, "router": router_invocations, "delivery": batches}
     platform = 0 if settings.system_log_level == "WARN" else PLATFORM_LOG_BYTES
     log_bytes = sum(count * (mix["log_bytes"].get(name, 0) + platform) for name, count in invocations.items())
-    log_bytes += requests * (ACCESS_LOG_BYTES if settings.api_access_logs else 0)
+    log_bytes += requests * (ACCESS_LOG_BYTES if access_logs else 0)
     add("CloudWatch Logs (functions, platform lines, API access log)", log_bytes / 1e9 * prices["logs_ingest_gb"])
     traced = {"off": [], "sampled": ["ingest"], "active": list(invocations)}[settings.tracing]
     traces = sum(_sampled(invocations[name]) for name in traced)

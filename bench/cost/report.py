@@ -10,6 +10,7 @@ The README's section between the `make cost` markers is this module's output, ne
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -21,8 +22,10 @@ from bench.cost.model import (
     PRICES,
     RECOMMENDED,
     LineItem,
+    Prices,
     Settings,
     Traffic,
+    break_even_requests,
     load_prices,
     monthly_cost,
     per_million,
@@ -43,20 +46,39 @@ LEVERS = {
         "one write per event is what dedupe costs: a per-source switch to turn it off",
         False,
     ),
-    "Kinesis on-demand data in": ("compressed or packed records, 1 KB billed per event at most", False),
+    "Kinesis on-demand data in": ("`stream_compression=true`: 1 KB billed per event", True),
     "Kinesis provisioned": ("fewer, larger records (packing)", False),
     "Lambda router": ("`router_batching_window_seconds`, `router_batch_size`", True),
     "S3 archive PUTs": ("`router_batching_window_seconds`: one object per source and window", True),
-    "SQS": ("many events per delivery message", False),
-    "Lambda delivery": ("many events per delivery message", False),
+    "SQS": ("`delivery_events_per_message` (10 by default)", True),
+    "Lambda delivery": ("a destination's `concurrency`: the function waits on the tool's answers", True),
     "DynamoDB delivery table": ("fewer rate-window and statistics writes per hand-over", False),
     "X-Ray": ("`tracing=off` (the default) or `sampled`", True),
     "CloudWatch Logs": ("`system_log_level=WARN` (the default), `api_access_logs=false`", True),
     "API Gateway REST API": ("`waf=false` (HTTP API)", True),
     "AWS WAF": ("`waf=false`", True),
-    "API Gateway HTTP API": ("an Application Load Balancer in front of ingest", False),
+    "API Gateway HTTP API": ("`front_door=alb` above the break-even below", True),
+    "Application Load Balancer": ("`front_door=api_gateway` below the break-even below", True),
     "Kinesis on-demand stream-hours": ("`kinesis_shards=N` (provisioned)", True),
 }
+
+
+# One option changed from the defaults, each (infra/options.py names them).
+LEVER_SETTINGS = tuple(
+    (label, dataclasses.replace(DEFAULTS, name=label, **changes))
+    for label, changes in (
+        ("`waf=false` (HTTP API)", {"waf": False}),
+        ("`waf=false`, `front_door=alb`", {"waf": False, "front_door": "alb"}),
+        ("`kinesis_shards` sized for the peak", {"provisioned_shards": True}),
+        ("`stream_compression=true`", {"stream_compression": True}),
+        ("`dedupe_capacity=provisioned`", {"dedupe_capacity": "provisioned"}),
+        ("`router_batching_window_seconds=2`", {"router_batching_window_seconds": 2}),
+        ("`delivery_events_per_message=1` (one event a message)", {"delivery_events_per_message": 1}),
+        ("`api_access_logs=false`", {"api_access_logs": False}),
+        ("`system_log_level=INFO` (platform lines kept)", {"system_log_level": "INFO"}),
+        ("`tracing=active`", {"tracing": "active"}),
+    )
+)
 
 
 def lever_for(name: str) -> str:
@@ -133,6 +155,20 @@ def render(measured: dict[str, Any], region: str = "us-west-2") -> str:
         )
         verdict = "met" if now <= goal else why.replace("|", "\\|")
         out.append(f"| {volume(events)} {mix} | {money(goal)} | {money(now)} | {verdict} |")
+    out.append("")
+    out.append("**Front door**: " + front_door_summary(measured, prices))
+    out.append("")
+    out.append("**Each lever alone**, from the defaults (per million events):")
+    out.append("")
+    out.append("| lever | " + " | ".join(f"{volume(v)} {mix}" for v in VOLUMES[1:] for mix in MIXES) + " |")
+    out.append("|---|" + "---|" * (len(VOLUMES[1:]) * len(MIXES)))
+    for label, settings in (("defaults", DEFAULTS), *LEVER_SETTINGS):
+        cells = [
+            money(per_million(monthly_cost(Traffic(v, mix), settings, measured, prices), v))
+            for v in VOLUMES[1:]
+            for mix in MIXES
+        ]
+        out.append(f"| {label} | {' | '.join(cells)} |")
     for events, mix in ((100e6, "browser"), (1e9, "server")):
         out.append("")
         out.append(f"**Line items, {volume(events)} {mix} events a month, defaults:**")
@@ -145,6 +181,28 @@ def render(measured: dict[str, Any], region: str = "us-west-2") -> str:
         total = sum(line.dollars for line in lines)
         out.append(f"| **total** | **{money(total)}** | **{money(per_million(lines, events))}** |")
     return "\n".join(out) + "\n"
+
+
+def front_door_summary(measured: dict[str, Any], prices: Prices) -> str:
+    """Where an Application Load Balancer starts to cost less than the HTTP API, per traffic mix."""
+    parts = []
+    for mix, connections in (("browser", "each request on a new connection"), ("server", "kept-alive connections")):
+        requests = break_even_requests(measured, mix, prices)
+        if requests is None:
+            parts.append(
+                f"{mix} traffic ({connections}) never: its large requests cost more in the ALB's capacity units "
+                "for bytes processed than the HTTP API charges per request"
+            )
+            continue
+        events = requests * measured["mixes"][mix]["events_per_request"]
+        parts.append(
+            f"{mix} traffic ({connections}) above {requests / 1e6:,.0f}M requests ({events / 1e6:,.0f}M events) a month"
+        )
+    return (
+        "an Application Load Balancer (`front_door=alb`) costs less than the HTTP API for "
+        + "; for ".join(parts)
+        + ". The recommended settings take whichever is cheaper at each volume."
+    )
 
 
 def write_readme(section: str, readme: Path = README) -> None:

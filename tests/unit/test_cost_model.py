@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
 
 from bench.cost.model import (
@@ -16,12 +18,15 @@ from bench.cost.model import (
     RECOMMENDED,
     Prices,
     Traffic,
+    break_even_requests,
     load_prices,
     monthly_cost,
     per_million,
     shards_for,
 )
 from bench.cost.report import MEASURED, readme_section, render
+from bench.ingest import browser_event
+from switchyard import stream_codec
 from switchyard.devstack.meter import AwsMeter, classify
 
 MEASUREMENT = json.loads(MEASURED.read_text())
@@ -82,6 +87,70 @@ def test_the_meter_counts_kinesis_records_rounded_up_to_a_kilobyte() -> None:
     operation, units = classify(environ(body, HTTP_X_AMZ_TARGET="Kinesis_20131202.PutRecords"), body)
     assert operation == "kinesis.PutRecords"
     assert (units["kinesis_records"], units["kinesis_billed_kb"]) == (3, 6)
+
+
+@pytest.mark.parametrize("written_compressed", [False, True])
+def test_the_meter_prices_each_record_as_json_and_as_deflated_whichever_was_written(written_compressed: bool) -> None:
+    message = orjson.dumps(browser_event(7))
+    assert 1024 < len(message) < 2048
+    written = stream_codec.encode(message) if written_compressed else message
+    record = {"Data": base64.b64encode(written).decode(), "PartitionKey": "web/a1"}
+    body = json.dumps({"StreamName": "s", "Records": [record]}).encode()
+    _, units = classify(environ(body, HTTP_X_AMZ_TARGET="Kinesis_20131202.PutRecords"), body)
+    assert (units["kinesis_bytes"], units["kinesis_billed_kb"]) == (len(message) + 6, 2)
+    assert units["kinesis_compressed_bytes"] == len(stream_codec.encode(message)) + 6
+    assert units["kinesis_compressed_billed_kb"] == 1
+
+
+def line(lines: list, prefix: str) -> float:
+    return sum(item.dollars for item in lines if item.name.startswith(prefix))
+
+
+def test_the_load_balancer_wins_at_high_browser_volume_and_never_for_large_server_requests() -> None:
+    prices = load_prices("us-west-2")
+    http_api, alb = (replace(DEFAULTS, waf=False, front_door=door) for door in ("api_gateway", "alb"))
+    browser = Traffic(1e9, "browser")
+    assert line(monthly_cost(browser, alb, MEASUREMENT, prices), "Application Load Balancer") < line(
+        monthly_cost(browser, http_api, MEASUREMENT, prices), "API Gateway HTTP API"
+    )
+    # No access log behind the ALB: its log line goes too.
+    assert line(monthly_cost(browser, alb, MEASUREMENT, prices), "CloudWatch Logs") < line(
+        monthly_cost(browser, http_api, MEASUREMENT, prices), "CloudWatch Logs"
+    )
+    even = break_even_requests(MEASUREMENT, "browser", prices)
+    assert even is not None and 10e6 < even < 100e6
+    assert break_even_requests(MEASUREMENT, "server", prices) is None
+    cheapest = replace(http_api, front_door="cheapest")
+    for traffic in (Traffic(10e6, "browser"), Traffic(1e9, "browser"), Traffic(1e9, "server")):
+        chosen = per_million(monthly_cost(traffic, cheapest, MEASUREMENT, prices), traffic.events_per_month)
+        either = [
+            per_million(monthly_cost(traffic, s, MEASUREMENT, prices), traffic.events_per_month)
+            for s in (http_api, alb)
+        ]
+        assert chosen == pytest.approx(min(either))
+
+
+def test_packing_delivery_messages_cuts_sqs_requests() -> None:
+    prices = load_prices("us-west-2")
+    traffic = Traffic(1e9, "server")
+    one, ten = (replace(DEFAULTS, delivery_events_per_message=n) for n in (1, 10))
+    sqs_one = line(monthly_cost(traffic, one, MEASUREMENT, prices), "SQS")
+    sqs_ten = line(monthly_cost(traffic, ten, MEASUREMENT, prices), "SQS")
+    assert sqs_ten < sqs_one / 2
+
+
+def test_compression_halves_on_demand_data_in_for_more_ingest_cpu() -> None:
+    prices = load_prices("us-west-2")
+    traffic = Traffic(100e6, "browser")
+    plain = monthly_cost(traffic, DEFAULTS, MEASUREMENT, prices)
+    deflated = monthly_cost(traffic, replace(DEFAULTS, stream_compression=True), MEASUREMENT, prices)
+    assert line(deflated, "Kinesis on-demand data in") == pytest.approx(line(plain, "Kinesis on-demand data in") / 2)
+    # Lambda bills whole milliseconds: three events' deflating may not show, a hundred do.
+    assert line(deflated, "Lambda ingest") >= line(plain, "Lambda ingest")
+    server = Traffic(1e9, "server")
+    assert line(
+        monthly_cost(server, replace(DEFAULTS, stream_compression=True), MEASUREMENT, prices), "Lambda ingest"
+    ) > (line(monthly_cost(server, DEFAULTS, MEASUREMENT, prices), "Lambda ingest"))
 
 
 def test_the_meter_counts_dynamodb_units_sqs_chunks_and_s3_operations() -> None:

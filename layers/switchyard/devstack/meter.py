@@ -10,6 +10,7 @@ S3's method and query on a path-style URL, and Lambda's invoke path.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import math
@@ -18,6 +19,8 @@ import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from switchyard import stream_codec
 
 KB = 1024
 SQS_CHUNK = 64 * KB  # SQS bills each 64 KB of a request as one request
@@ -118,10 +121,21 @@ def _kinesis_units(operation: str, body: bytes, units: Counter[str]) -> None:
     request = json.loads(body or b"{}")
     records = request.get("Records") or [request]
     for record in records:
-        size = len(record.get("Data", "")) * 3 // 4 + len(record.get("PartitionKey", ""))  # base64 -> bytes
+        data = base64.b64decode(record.get("Data", ""))
+        key = len(record.get("PartitionKey", ""))
+        # The record as JSON and as `stream_compression` deflates it, whichever was written, so one
+        # run prices both settings.
+        try:
+            message = stream_codec.decode(data)
+        except ValueError:  # not a record ingest wrote: counted as it is
+            message = data
+        for prefix, size in (
+            ("kinesis", len(message) + key),
+            ("kinesis_compressed", len(stream_codec.encode(message)) + key),
+        ):
+            units[f"{prefix}_bytes"] += size
+            units[f"{prefix}_billed_kb"] += max(1, math.ceil(size / KB))  # on-demand: each record rounded up to 1 KB
         units["kinesis_records"] += 1
-        units["kinesis_bytes"] += size
-        units["kinesis_billed_kb"] += max(1, math.ceil(size / KB))  # on-demand: each record rounded up to 1 KB
 
 
 def _dynamodb_units(operation: str, body: bytes, units: Counter[str]) -> None:

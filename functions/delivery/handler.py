@@ -26,7 +26,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from switchyard import aws
 from switchyard.config.credentials import CachedCredentials
 from switchyard.config.store import Cached, CachedWorkspace, ConfigStore
-from switchyard.constants import CREDENTIALS_CACHE_SECONDS, DELIVERY_DLQ, METRICS_NAMESPACE, SERVICE_NAME, resource_name
+from switchyard.constants import (
+    CREDENTIALS_CACHE_SECONDS,
+    DELIVERY_DLQ,
+    METRICS_NAMESPACE,
+    OTHER_METRIC_NAME,
+    SERVICE_NAME,
+    resource_name,
+)
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.deadletters import DeadLetters
 from switchyard.delivery.http import BoundedHttp
@@ -98,7 +105,7 @@ class DeliveryHandler:
                 if not self.settle(message, outcomes):
                     failures.append({"itemIdentifier": message.record["messageId"]})
         try:
-            emit_metrics(items, outcomes)
+            emit_metrics(items, outcomes, self.deliverer.metric_destination)
         except Exception:  # noqa: BLE001 - metrics must not bring back a batch whose outcomes are settled
             logger.exception("could not emit delivery metrics")
         return {"batchItemFailures": failures}
@@ -230,11 +237,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return handler().handle(event, context.get_remaining_time_in_millis() / 1000)
 
 
-def emit_metrics(items: list[QueuedDelivery], outcomes: dict[str, Outcome]) -> None:
+def emit_metrics(items: list[QueuedDelivery], outcomes: dict[str, Outcome], metric_name: Callable[[str], str]) -> None:
     """EMF per destination (Delivered, NotDelivered, Retried, DeadLettered, DeliveryLatency), and the
     same counts across destinations, which the success-rate alarm reads (alarms cannot SEARCH);
     per destination and filter, what its destination filters dropped (at most 10 filters each), and
-    per destination what consent kept from it."""
+    per destination what consent kept from it. Destinations beyond the first METRIC_NAMED_IDS of the
+    workspace are counted together (`metric_name`), without per-filter figures."""
     totals = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
     for name, count in Counter(METRIC_FOR[outcome.decision.action] for outcome in outcomes.values()).items():
         totals.add_metric(name=name, unit=MetricUnit.Count, value=count)
@@ -243,7 +251,7 @@ def emit_metrics(items: list[QueuedDelivery], outcomes: dict[str, Outcome]) -> N
     per_destination: dict[str, list[Outcome]] = {}
     for item in items:
         if item.message_id in outcomes:
-            per_destination.setdefault(item.request.destination_id, []).append(outcomes[item.message_id])
+            per_destination.setdefault(metric_name(item.request.destination_id), []).append(outcomes[item.message_id])
     for destination, results in per_destination.items():
         emitter = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
         emitter.add_dimension(name=Dimension.DESTINATION, value=destination)
@@ -257,6 +265,8 @@ def emit_metrics(items: list[QueuedDelivery], outcomes: dict[str, Outcome]) -> N
         if denied:
             emitter.add_metric(name=Metric.FILTERED_BY_CONSENT, unit=MetricUnit.Count, value=denied)
         emitter.flush_metrics()
+        if destination == OTHER_METRIC_NAME:
+            continue
         for title, count in Counter(outcome.filtered_by for outcome in results if outcome.filtered_by).items():
             by_filter = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
             by_filter.add_dimension(name=Dimension.DESTINATION, value=destination)

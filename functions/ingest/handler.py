@@ -151,8 +151,9 @@ class IngestApi:
         """Metrics per source (received, bytes, discards by reason) and, a few times a minute, discard samples."""
         if outcome.source_id is None:
             return
+        source = self.service.metric_source(outcome.source_id)
         if outcome.accepted:
-            metrics.add_dimension(name=Dimension.SOURCE, value=outcome.source_id)
+            metrics.add_dimension(name=Dimension.SOURCE, value=source)
             metrics.add_metric(name=Metric.MESSAGES_RECEIVED, unit=MetricUnit.Count, value=outcome.accepted)
             metrics.add_metric(name=Metric.BYTES_RECEIVED, unit=MetricUnit.Bytes, value=outcome.accepted_bytes)
         if outcome.suppressed:
@@ -161,7 +162,7 @@ class IngestApi:
                 unit=MetricUnit.Count,
                 value=outcome.suppressed,
                 namespace=METRICS_NAMESPACE,
-                default_dimensions={Dimension.SERVICE: SERVICE_NAME, Dimension.SOURCE: outcome.source_id},
+                default_dimensions={Dimension.SERVICE: SERVICE_NAME, Dimension.SOURCE: source},
             ):
                 pass
         for reason, count in outcome.discards.items():
@@ -170,7 +171,7 @@ class IngestApi:
                 unit=MetricUnit.Count,
                 value=count,
                 namespace=METRICS_NAMESPACE,
-                default_dimensions={Dimension.SERVICE: SERVICE_NAME, Dimension.SOURCE: outcome.source_id},
+                default_dimensions={Dimension.SERVICE: SERVICE_NAME, Dimension.SOURCE: source},
             ) as metric:
                 metric.add_dimension(name=Dimension.REASON, value=reason)
         skipped = self._discard_log.spend() if outcome.discard_samples else None

@@ -70,7 +70,7 @@ def _emit(name: Metric, count: int, source_id: str, dimension: Dimension, value:
         unit=MetricUnit.Count,
         value=count,
         namespace=METRICS_NAMESPACE,
-        default_dimensions={Dimension.SERVICE: SERVICE_NAME, Dimension.SOURCE: source_id},
+        default_dimensions={Dimension.SERVICE: SERVICE_NAME, Dimension.SOURCE: router().metric_source(source_id)},
     ) as metric:
         metric.add_dimension(name=dimension, value=value)
 

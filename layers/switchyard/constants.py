@@ -153,6 +153,12 @@ DELIVERY_BATCH_SIZE = 50  # events per invocation: the event source takes this m
 # one SQS send slot, receive and delete for all of them. At 10, a 1.5 KB event's message is ~15 KB,
 # and a batch of ten such messages stays well under SQS's 256 KB per request.
 DELIVERY_EVENTS_PER_MESSAGE = 10
+# CloudWatch bills each metric (name and dimension values) monthly, so per-source and per-destination
+# figures name at most this many of each, the first in the workspace file; the others are counted
+# together under OTHER_METRIC_NAME. Per-destination figures for all stay in the Event Delivery
+# statistics (`switchyard delivery`), which are DynamoDB counters.
+METRIC_NAMED_IDS = 20
+OTHER_METRIC_NAME = "_other"
 MAX_DELIVERY_EVENTS_PER_MESSAGE = 50
 
 

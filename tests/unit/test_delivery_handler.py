@@ -107,7 +107,7 @@ def test_destination_filter_and_consent_drops_are_counted_per_destination(
         "c": Outcome(Decision(DONE)),
         "d": Outcome(Decision(Action.SKIP), consent_denied=True),
     }
-    delivery.emit_metrics(items, outcomes)
+    delivery.emit_metrics(items, outcomes, lambda destination: destination)
     documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     by_filter = [d for d in documents if "FilteredAtDestination" in d]
     assert len(by_filter) == 1

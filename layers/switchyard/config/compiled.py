@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from switchyard import constants
+
 
 def write_key_hash(write_key: str) -> str:
     return hashlib.sha256(write_key.encode("utf-8")).hexdigest()
@@ -299,6 +301,19 @@ class CompiledWorkspace:
         object.__setattr__(self, "_functions", {function.id: function for function in self.functions})
         plans = {source_id: plan for plan in self.tracking_plans for source_id in plan.sources}
         object.__setattr__(self, "_plans", plans)
+        named = constants.METRIC_NAMED_IDS
+        object.__setattr__(self, "_metric_sources", {source.id for source in self.sources[:named]})
+        object.__setattr__(self, "_metric_destinations", {destination.id for destination in self.destinations[:named]})
+
+    def source_metric_name(self, source_id: str) -> str:
+        """The source's dimension value in CloudWatch: its id, for the first METRIC_NAMED_IDS sources."""
+        return source_id if source_id in self._metric_sources else constants.OTHER_METRIC_NAME  # type: ignore[attr-defined]
+
+    def destination_metric_name(self, destination_id: str) -> str:
+        """The destination's dimension value in CloudWatch: its id, for the first METRIC_NAMED_IDS."""
+        if destination_id in self._metric_destinations:  # type: ignore[attr-defined]
+            return destination_id
+        return constants.OTHER_METRIC_NAME
 
     def function(self, function_id: str) -> FunctionConfig | None:
         return self._functions.get(function_id)  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from switchyard.config.compiled import CompiledWorkspace, ConsentDefault, Destination, DestinationPii, FunctionConfig
-from switchyard.constants import DELIVERY_QUEUE_MAX_RECEIVES
+from switchyard.constants import DELIVERY_QUEUE_MAX_RECEIVES, OTHER_METRIC_NAME
 from switchyard.delivery.attempts import Attempt, AttemptStatus
 from switchyard.delivery.breaker import CircuitBreakers
 from switchyard.delivery.consent import FILTERED_BY_CONSENT, consented
@@ -161,6 +161,13 @@ class Deliverer:
         except Exception:  # noqa: BLE001 - statistics are best-effort; deliveries already happened
             log.exception("could not write Event Delivery statistics")
         return outcomes
+
+    def metric_destination(self, destination_id: str) -> str:
+        """The destination's name in CloudWatch metrics (a bounded set: CompiledWorkspace.destination_metric_name)."""
+        try:
+            return self._workspace().destination_metric_name(destination_id)
+        except Exception:  # noqa: BLE001 - outcomes are settled; their metrics go under the shared name
+            return OTHER_METRIC_NAME
 
     def park_exhausted(self, items: Sequence[QueuedDelivery]) -> dict[str, Outcome]:
         """Messages the queue gave up on after its receive limit (its own DLQ sent them here): into

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from switchyard.config.compiled import CompiledWorkspace, FunctionConfig, Source
-from switchyard.constants import DISCARD_SAMPLES_PER_REQUEST, MAX_BATCH_ITEMS
+from switchyard.constants import DISCARD_SAMPLES_PER_REQUEST, MAX_BATCH_ITEMS, OTHER_METRIC_NAME
 from switchyard.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from switchyard.functions.runtime import SourceResult
 from switchyard.ingest import body as bodies
@@ -160,6 +160,13 @@ class IngestService:
             return self._suppressed()
         except Exception as error:  # never take a message a suppression might have dropped
             raise ServiceUnavailable("config_unavailable", "Configuration is unavailable; retry.") from error
+
+    def metric_source(self, source_id: str) -> str:
+        """The source's name in CloudWatch metrics (a bounded set: CompiledWorkspace.source_metric_name)."""
+        try:
+            return self._workspace().source_metric_name(source_id)
+        except Exception:  # noqa: BLE001 - the request is answered; its metrics go under the shared name
+            return OTHER_METRIC_NAME
 
     def _current_workspace(self) -> CompiledWorkspace:
         try:

@@ -34,6 +34,7 @@ import orjson
 
 from switchyard import stream_codec
 from switchyard.config.compiled import CompiledWorkspace
+from switchyard.constants import OTHER_METRIC_NAME
 from switchyard.delivery.requests import DeliveryRequest
 from switchyard.privacy.inventory import count_pii
 from switchyard.privacy.pii import Scanners
@@ -137,6 +138,13 @@ class Router:
         self._schema_filters = SchemaFilters()
         self._plans = TrackingPlans()
         self._pii = Scanners()
+
+    def metric_source(self, source_id: str) -> str:
+        """The source's name in CloudWatch metrics (a bounded set: CompiledWorkspace.source_metric_name)."""
+        try:
+            return self._workspace().source_metric_name(source_id)
+        except Exception:  # noqa: BLE001 - outcomes are settled; their metrics go under the shared name
+            return OTHER_METRIC_NAME
 
     def process(self, records: Sequence[KinesisRecord]) -> BatchReport:
         report = BatchReport(received=len(records))

@@ -164,8 +164,11 @@ class SoakReport:
         return self.not_archived + sum(figures.lost for figures in self.destinations.values())
 
     def duplicates_within_goal(self, destination: str) -> bool:
+        """A delivery environment that dies after the tool answered loses its batch's outcomes, so
+        those events come back and are sent again (at least once): a message's worth each, up to
+        `delivery_events_per_message` events. Beyond those, duplicates stay under the share."""
         figures = self.destinations[destination]
-        return figures.duplicates <= self.settings.max_duplicate_share * figures.routed
+        return figures.duplicates <= figures.from_crashes + self.settings.max_duplicate_share * figures.routed
 
     @property
     def goal_met(self) -> bool:
@@ -195,7 +198,10 @@ class SoakReport:
                 f"{name:<12}{f.routed:>8}{f.delivered:>11}{f.duplicates:>12}{f.from_crashes:>11}"
                 f"{f.dead_letters:>14}{f.lost:>7}{mark}"
             )
-        goal = f"0 lost, archived once, duplicates <= {s.max_duplicate_share:.1%} per destination"
+        goal = (
+            f"0 lost, archived once, duplicates <= {s.max_duplicate_share:.1%} per destination "
+            "besides those of crashed deliveries"
+        )
         verdict = "met" if self.goal_met else "MISSED"
         lines += ["", f"lost {self.lost}; goal ({goal}): {verdict}" + ("" if self.drained else " (drain timed out)")]
         return lines

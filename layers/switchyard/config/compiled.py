@@ -20,6 +20,27 @@ def write_key_hash(write_key: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class LakeSync:
+    """What of a source the lake holds (the workspace's `lake:`, Segment's Selective Sync; everything
+    by default). `exclude_events` names track events, as sent or as their table name (`Order
+    Completed` or `order_completed`): they leave `tracks` and get no table. `exclude_properties`
+    names keys of properties, traits or context, dotted for nested ones (`address.street`,
+    `context.ip`), matched by column name: the key and all under it are left out of every table."""
+
+    enabled: bool = True
+    exclude_events: tuple[str, ...] = ()
+    exclude_properties: tuple[str, ...] = ()
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> LakeSync:
+        return cls(
+            enabled=document.get("enabled", True),
+            exclude_events=tuple(document.get("exclude_events", ())),
+            exclude_properties=tuple(document.get("exclude_properties", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class SchemaControls:
     """A source's schema filters (see the workspace's `schema`): `*` globs of names to block; a
     `True` block blocks every page (screen)."""
@@ -60,6 +81,7 @@ class Source:
     labels: dict[str, str] = field(default_factory=dict)
     schema: SchemaControls | None = None
     consent_default: ConsentDefault = ConsentDefault.ALLOW  # also for configurations stored before consent
+    lake: LakeSync = field(default_factory=LakeSync)  # also for configurations stored before the lake
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Source:
@@ -69,6 +91,8 @@ class Source:
         }
         if "consent_default" in document:
             fields["consent_default"] = ConsentDefault(document["consent_default"])
+        if "lake" in document:
+            fields["lake"] = LakeSync.from_document(document["lake"])
         return cls(**fields)
 
 

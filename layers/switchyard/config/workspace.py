@@ -17,6 +17,7 @@ from switchyard.config.compiled import (
     DestinationFilter,
     FilterActionType,
     FunctionConfig,
+    LakeSync,
     RetryPolicy,
     SchemaControls,
     Source,
@@ -57,6 +58,18 @@ class SchemaSpec(BaseModel):
     omit_group_traits: list[str] = Field(default_factory=list, description="Group traits removed")
 
 
+class LakeSpec(BaseModel):
+    """A source's selective sync into the lake (Segment's Selective Sync for warehouses)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    exclude_events: list[str] = Field(default_factory=list, description="Track event names kept out of the lake")
+    exclude_properties: list[str] = Field(
+        default_factory=list, description="Property (and trait) names kept out of every table; `a.b` for nested ones"
+    )
+
+
 class SourceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -70,6 +83,7 @@ class SourceSpec(BaseModel):
         default=ConsentDefault.ALLOW,
         description="What consent-gated destinations get of events without consent preferences",
     )
+    lake: LakeSpec = Field(default_factory=LakeSpec, description="What of this source the lake's tables hold")
 
 
 class RetrySpec(BaseModel):
@@ -378,6 +392,11 @@ def compile_workspace(spec: WorkspaceSpec, tokens: dict[str, str] | None = None)
                 if source.schema_controls
                 else None,
                 consent_default=source.consent_default,
+                lake=LakeSync(
+                    enabled=source.lake.enabled,
+                    exclude_events=tuple(source.lake.exclude_events),
+                    exclude_properties=tuple(source.lake.exclude_properties),
+                ),
             )
             for source in spec.sources
         ),

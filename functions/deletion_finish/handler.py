@@ -17,6 +17,7 @@ from switchyard.destinations.catalog import FUNCTION_TYPE, TOOLS
 from switchyard.destinations.driver import ToolAdapter
 from switchyard.destinations.function import FunctionDestinationAdapter
 from switchyard.functions.invoker import FunctionInvoker
+from switchyard.lake.reloads import LakeReloads
 from switchyard.observability import logger
 from switchyard.privacy.deletion.destinations import DeletionAdapter, DestinationDeletions
 from switchyard.privacy.deletion.reports import AuditObjects
@@ -47,6 +48,9 @@ def step() -> FinishStep:
         StoredEvents(table),
         DestinationDeletions(adapters),
         AuditObjects(settings.archive_bucket_name),
+        lake=LakeReloads(aws.client("lambda"), settings.lake_loader_function)
+        if settings.lake_loader_function
+        else None,
     )
 
 

@@ -70,6 +70,8 @@ ENV_CONFIG_CACHE_SECONDS = "CONFIG_CACHE_SECONDS"
 ENV_DEDUPE_TABLE = "DEDUPE_TABLE_NAME"
 ENV_DEDUPE_WINDOW_HOURS = "DEDUPE_WINDOW_HOURS"
 ENV_ARCHIVE_BUCKET = "ARCHIVE_BUCKET_NAME"
+ENV_ARCHIVE_RETENTION_DAYS = "ARCHIVE_RETENTION_DAYS"
+ENV_ROUTER_FUNCTION = "ROUTER_FUNCTION_NAME"
 ENV_DELIVERY_QUEUE_URL = "DELIVERY_QUEUE_URL"
 ENV_DELIVERY_EVENTS_PER_MESSAGE = "DELIVERY_EVENTS_PER_MESSAGE"
 ENV_DELIVERY_TABLE = "DELIVERY_TABLE_NAME"
@@ -185,6 +187,16 @@ REPLAY_REPORT_TIMEOUT_SECONDS = 60
 REPLAY_MANIFEST_PREFIX = "_replays/"  # in the archive bucket, outside the Hive partitions Athena reads
 # User deletions' manifests, per-batch object lists and reports, likewise outside the partitions.
 DELETION_PREFIX = "_deletions/"
+# The lake (issue 11): Segment-schema Parquet tables in the archive bucket, catalogued in Glue.
+LAKE_PREFIX = "lake/"
+LAKE_DATABASE = "switchyard_lake"
+LAKE_LOADER = "lake-loader"  # the loader function's name stem: switchyard-lake-loader-<region>
+LAKE_LOADER_TIMEOUT_SECONDS = 900  # a busy source-hour: its archive read, its tables written
+ATHENA_RESULTS_PREFIX = "_athena/"  # the workgroup's query results, in the archive bucket
+OUTPUT_LAKE_DATABASE = "LakeDatabaseName"
+OUTPUT_LAKE_LOADER = "LakeLoaderFunctionName"
+OUTPUT_ATHENA_WORKGROUP = "AthenaWorkGroupName"
+ENV_LAKE_LOADER_FUNCTION = "LAKE_LOADER_FUNCTION_NAME"
 DELETION_PLAN_TIMEOUT_SECONDS = 900  # lists every version of the archive
 DELETION_WORKER_TIMEOUT_SECONDS = 900
 DELETION_FINISH_TIMEOUT_SECONDS = 900  # destinations' delete calls, with their retries

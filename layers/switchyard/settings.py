@@ -84,3 +84,17 @@ class DeletionSettings(_EnvironmentSettings):
     delivery_table_name: str = Field(min_length=1, validation_alias=constants.ENV_DELIVERY_TABLE)
     config_table_name: str = Field(min_length=1, validation_alias=constants.ENV_CONFIG_TABLE)
     dedupe_table_name: str = Field(min_length=1, validation_alias=constants.ENV_DEDUPE_TABLE)
+    # The finish step asks the lake loader to rebuild the hours it rewrote (empty: no lake).
+    lake_loader_function: str = Field(default="", validation_alias=constants.ENV_LAKE_LOADER_FUNCTION)
+
+
+class LakeSettings(_EnvironmentSettings):
+    """The lake loader (switchyard.lake)."""
+
+    region: str = _region()
+    archive_bucket_name: str = Field(min_length=1, validation_alias=constants.ENV_ARCHIVE_BUCKET)
+    archive_retention_days: int = Field(default=365, ge=1, validation_alias=constants.ENV_ARCHIVE_RETENTION_DAYS)
+    config_table_name: str = Field(min_length=1, validation_alias=constants.ENV_CONFIG_TABLE)
+    # Its iterator age says when an hour is complete in the archive; empty: not checked (local stack).
+    router_function_name: str = Field(default="", validation_alias=constants.ENV_ROUTER_FUNCTION)
+    config_cache_seconds: float = _config_cache_seconds()

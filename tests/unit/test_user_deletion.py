@@ -6,7 +6,7 @@ the finish step's status and report follow what each part did."""
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import boto3
@@ -292,7 +292,18 @@ def test_out_of_time_leaves_the_rest_failed_instead_of_waiting() -> None:
     assert answer.answers[-1]["code"] == "out_of_time" and clock.slept == [30]
 
 
-def finish(aws: Any, archive: Any, adapters: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+class FakeLakeReloads:
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def request(self, keys: Iterable[str]) -> int:
+        self.keys += keys
+        return len({key.rsplit("/", 1)[0] for key in self.keys})
+
+
+def finish(
+    aws: Any, archive: Any, adapters: dict[str, Any], event: dict[str, Any], lake: FakeLakeReloads | None = None
+) -> dict[str, Any]:
     deletions = store(aws[1])
     clock = FakeClock()
     step = FinishStep(
@@ -301,6 +312,7 @@ def finish(aws: Any, archive: Any, adapters: dict[str, Any], event: dict[str, An
         StoredEvents(DeliveryTable(DELIVERY, aws[1])),
         deletions_with(adapters, clock),
         AuditObjects(BUCKET, archive),
+        lake=lake,
         clock=clock,
     )
     return step.run(event, seconds_left=900)
@@ -308,8 +320,9 @@ def finish(aws: Any, archive: Any, adapters: dict[str, Any], event: dict[str, An
 
 def test_the_finish_step_writes_the_report_and_the_audit_record(archive: Any, aws: Any) -> None:
     run_workflow(archive, aws[1], FakeSuppressions())
+    lake = FakeLakeReloads()
     summary = finish(
-        aws, archive, {"braze": ScriptedAdapter(AttemptStatus.DELIVERED)}, {"deletion": REQUEST.to_input()}
+        aws, archive, {"braze": ScriptedAdapter(AttemptStatus.DELIVERED)}, {"deletion": REQUEST.to_input()}, lake
     )
     assert summary["status"] == DeletionStatus.SUCCEEDED
     report = AuditObjects(BUCKET, archive).report("dl-1")
@@ -321,6 +334,8 @@ def test_the_finish_step_writes_the_report_and_the_audit_record(archive: Any, aw
         (KEY_B, "deleted"),
     ]
     assert report["tied_anonymous_ids"] == ["cookie"]
+    # The lake's files of those hours are rebuilt from the rewritten archive.
+    assert sorted(lake.keys) == sorted([KEY_A, KEY_B, KEY_C]) and report["lake_hours_reloaded"] == 3
     record = store(aws[1]).get("dl-1")
     assert record is not None and record.status is DeletionStatus.SUCCEEDED
     assert [answer["outcome"] for answer in record.destinations] == ["not_supported", "accepted"]

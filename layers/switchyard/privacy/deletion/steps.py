@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -76,6 +76,10 @@ class BatchStep:
         return {"objects": len(objects)}
 
 
+class LakeReloader(Protocol):
+    def request(self, keys: Iterable[str]) -> int: ...
+
+
 class FinishStep:
     def __init__(
         self,
@@ -85,8 +89,10 @@ class FinishStep:
         destinations: DestinationDeletions,
         audit: AuditObjects,
         *,
+        lake: LakeReloader | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._lake = lake
         self._store = store
         self._workspace = workspace
         self._stored = stored
@@ -112,6 +118,8 @@ class FinishStep:
             status = DeletionStatus.SUCCEEDED
         record = self._store.get(request.id)
         destinations = [answer.to_record() for answer in answered]
+        changed = self._audit.changed_objects(request.id)
+        lake_hours = self._lake.request(entry["key"] for entry in changed) if self._lake is not None else 0
         report = {
             "deletion": request.to_input(),
             "status": status.value,
@@ -119,7 +127,8 @@ class FinishStep:
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "tied_anonymous_ids": sorted(tied),
             "counts": record.counters if record is not None else {},
-            "objects": self._audit.changed_objects(request.id),
+            "objects": changed,
+            "lake_hours_reloaded": lake_hours,
             "destinations": destinations,
         }
         key = self._audit.put_report(request.id, report)

@@ -1,0 +1,268 @@
+"""Loading one source's hour of the archive into the lake, and compacting that hour's archive.
+
+An hour is `source_id=<id>/date=<YYYY-MM-DD>/hour=<HH>/` in the archive bucket. Loading it reads
+every gzip JSON Lines object there, builds the Segment warehouse tables (switchyard.lake.rows and
+.arrow), writes one Parquet file per table to `lake/<table>/source_id=<id>/date=.../hour=.../`
+under a fixed name (so a reload replaces it), removes the files of tables the hour no longer has,
+and widens the catalog. Every older version of the files it replaced is deleted too: the bucket is
+versioned, and a user deletion must leave no copy of the user's rows once the hour is reloaded.
+
+Compaction (a closed hour only: the router writes no more into it) then merges the hour's many small
+objects into one, `compacted.jsonl.gz`, keeping every line byte for byte (the first of any repeated
+messageId). It is written before the small objects are deleted, so nothing is lost if the loader
+dies in between; the next load of the hour merges the leftovers again. Replay and user deletion
+read the compacted object as they read any other. Idempotent: loading an hour again changes
+nothing when the archive did not change.
+"""
+
+from __future__ import annotations
+
+import gc
+import gzip
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from switchyard.config.compiled import LakeSync
+from switchyard.constants import LAKE_PREFIX
+from switchyard.lake import arrow, parquet, rows
+from switchyard.lake.catalog import LakeCatalog
+from switchyard.lake.hours import Hour
+
+ARCHIVE_SUFFIX = ".jsonl.gz"
+# What each load wrote, per hour (outside `lake/`, which holds only tables): the next load of the
+# hour removes the files of tables it no longer has, and the scheduler finds hours not loaded yet.
+# A failed attempt leaves `failed.json` beside it (why), removed by the next load that succeeds.
+LOADS_PREFIX = "_lake_loads/"
+COMPACTED_NAME = "compacted.jsonl.gz"
+PARQUET_NAME = "part-00000.parquet"
+
+
+@dataclass
+class HourLoad:
+    """What loading an hour did."""
+
+    hour: Hour
+    messages: int = 0
+    skipped: int = 0  # lines that were not Segment messages
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows written
+    widened: dict[str, list[str]] = field(default_factory=dict)  # table -> columns that became string
+    objects_before: int = 0  # archive objects of the hour
+    objects_after: int = 0  # after compaction (the same when the hour was not compacted)
+    seconds: float = 0.0
+
+
+class LakeLoader:
+    def __init__(
+        self,
+        bucket: str,
+        s3: Any,
+        catalog: LakeCatalog,
+        selective_sync: Callable[[str], LakeSync],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._bucket = bucket
+        self._s3 = s3
+        self._catalog = catalog
+        self._selective_sync = selective_sync
+        self._clock = clock
+        self._monotonic = monotonic
+
+    def load(self, hour: Hour, *, compact: bool) -> HourLoad:
+        started = self._monotonic()
+        result = HourLoad(hour)
+        keys = self._archive_keys(hour)
+        result.objects_before = result.objects_after = len(keys)
+        lines = self._lines(keys)
+        messages: list[Any] = []
+        with _collector_paused():
+            for line in lines:
+                try:
+                    messages.append(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    result.skipped += 1
+            result.messages = len(messages)
+            built = rows.build_rows(messages, loaded_at=self._clock(), sync=self._selective_sync(hour.source_id))
+        result.skipped += built.bad_messages
+        builds = arrow.build_tables(built, {table: self._catalog.columns(table) for table in built.tables})
+        written = set()
+        for table, build in builds.items():
+            key = self._lake_key(table, hour)
+            self._put_replacing(key, parquet.write_parquet(build.table))
+            self._catalog.ensure(table, build.columns, hour.source_id)
+            written.add(key)
+            result.rows[table] = build.table.num_rows
+            if build.widened:
+                result.widened[table] = sorted(build.widened)
+                self._rewrite_widened(table, build.widened, skip=key)
+        previous = self.last_load(hour)
+        for key in sorted(set(previous.get("files", [])) - written if previous else ()):
+            self._delete_versions(key, keep=None)
+        if compact and len(keys) > 1:
+            result.objects_after = self._compact(hour, keys, lines)
+        result.seconds = self._monotonic() - started
+        self._record(hour, result, written)
+        return result
+
+    def archived_at(self, hour: Hour) -> datetime | None:
+        """When the hour's archive last changed (its newest object), or None when it holds nothing."""
+        newest = None
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=hour.partition):
+            for item in page.get("Contents", []):
+                if item["Key"].endswith(ARCHIVE_SUFFIX) and (newest is None or item["LastModified"] > newest):
+                    newest = item["LastModified"]
+        return newest
+
+    def loaded_at(self, hour: Hour) -> datetime | None:
+        record = self.last_load(hour)
+        return datetime.fromisoformat(record["loaded_at"]) if record else None
+
+    def last_load(self, hour: Hour) -> dict[str, Any] | None:
+        """What the hour's last load recorded (None: never loaded)."""
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=_load_key(hour))["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        return orjson.loads(body)
+
+    def record_failure(self, hour: Hour, error: str) -> None:
+        """Beside the hour's last good load, why the latest attempt failed (until one succeeds)."""
+        record = {"failed_at": self._clock().isoformat(), "error": error}
+        self._s3.put_object(Bucket=self._bucket, Key=_failure_key(hour), Body=orjson.dumps(record))
+
+    def _record(self, hour: Hour, result: HourLoad, files: set[str]) -> None:
+        record = {
+            "loaded_at": self._clock().isoformat(),
+            "messages": result.messages,
+            "skipped": result.skipped,
+            "rows": result.rows,
+            "widened": result.widened,
+            "objects_before": result.objects_before,
+            "objects_after": result.objects_after,
+            "files": sorted(files),
+        }
+        self._s3.put_object(Bucket=self._bucket, Key=_load_key(hour), Body=orjson.dumps(record))
+        self._s3.delete_object(Bucket=self._bucket, Key=_failure_key(hour))
+
+    # The archive side.
+
+    def _archive_keys(self, hour: Hour) -> list[str]:
+        keys = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=hour.partition):
+            keys += [item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(ARCHIVE_SUFFIX)]
+        return sorted(keys)
+
+    def _lines(self, keys: Iterable[str]) -> list[bytes]:
+        """Every line of the hour, each messageId's first only (a compaction cut short leaves both
+        the compacted object and the small ones it merged)."""
+        seen: set[bytes] = set()
+        kept: list[bytes] = []
+        for key in keys:
+            body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+            for line in gzip.decompress(body).splitlines():
+                if not line:
+                    continue
+                identity = _message_id(line)
+                if identity is not None:
+                    if identity in seen:
+                        continue
+                    seen.add(identity)
+                kept.append(line)
+        return kept
+
+    def _compact(self, hour: Hour, keys: Sequence[str], lines: Sequence[bytes]) -> int:
+        compacted = hour.partition + COMPACTED_NAME
+        body = gzip.compress(b"\n".join(lines) + b"\n", compresslevel=6)
+        self._s3.put_object(Bucket=self._bucket, Key=compacted, Body=body, ContentType="application/x-ndjson")
+        for key in keys:
+            if key != compacted:
+                self._s3.delete_object(Bucket=self._bucket, Key=key)
+        return 1
+
+    # The lake side.
+
+    @staticmethod
+    def _lake_key(table: str, hour: Hour) -> str:
+        return f"{LAKE_PREFIX}{table}/{hour.partition}{PARQUET_NAME}"
+
+    def _rewrite_widened(self, table: str, widened: Iterable[str], skip: str) -> None:
+        """Every other file of `table` (all sources and hours) with the widened columns as strings:
+        Athena reads a Parquet column only as the type its table declares. Rare (a property whose
+        values changed type) and bounded by the table's size."""
+        columns = set(widened)
+        for page in self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=f"{LAKE_PREFIX}{table}/"
+        ):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if key == skip or not key.endswith(PARQUET_NAME):
+                    continue
+                data = parquet.read_parquet(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
+                cast = _as_strings(data, columns)
+                if cast is not None:
+                    self._put_replacing(key, parquet.write_parquet(cast))
+
+    def _put_replacing(self, key: str, body: bytes) -> None:
+        """Write `key`, then delete every older version of it (derived data: only the newest counts)."""
+        answer = self._s3.put_object(
+            Bucket=self._bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet"
+        )
+        current = answer.get("VersionId")
+        self._delete_versions(key, keep=current)
+
+    def _delete_versions(self, key: str, keep: str | None) -> None:
+        for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=self._bucket, Prefix=key):
+            for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                if version["Key"] == key and version["VersionId"] not in (keep, None, "null"):
+                    self._s3.delete_object(Bucket=self._bucket, Key=key, VersionId=version["VersionId"])
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection while an hour's messages are parsed into rows: millions of new
+    containers, none of them garbage, would trigger it over and over (about 3x the parse time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _as_strings(table: pa.Table, columns: set[str]) -> pa.Table | None:
+    """`table` with those of `columns` it holds as another type cast to string (None: nothing to do)."""
+    changed = table
+    for name in sorted(columns & set(table.column_names)):
+        column = changed.column(name)
+        if pa.types.is_string(column.type):
+            continue
+        index = changed.schema.get_field_index(name)
+        changed = changed.set_column(index, pa.field(name, pa.string()), column.cast(pa.string()))
+    return None if changed is table else changed
+
+
+def _load_key(hour: Hour) -> str:
+    return f"{LOADS_PREFIX}{hour.partition}load.json"
+
+
+def _failure_key(hour: Hour) -> str:
+    return f"{LOADS_PREFIX}{hour.partition}failed.json"
+
+
+def _message_id(line: bytes) -> bytes | None:
+    """The `"messageId":"..."` of a stored line, found without parsing it (ingest always writes it)."""
+    start = line.find(b'"messageId":"')
+    if start < 0:
+        return None
+    start += len(b'"messageId":"')
+    end = line.find(b'"', start)
+    return line[start:end] if end > 0 else None

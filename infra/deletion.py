@@ -11,7 +11,8 @@ them, clears what the delivery table keeps of them and asks each destination to 
     the suppressed users, removes dedupe claims, writes its batch's list of changed objects;
   - finish: reads the workspace, queries and deletes the delivery table's samples and dead
     letters, reads destination credentials, calls the tools (and invokes destination functions,
-    granted in stack.py once they exist), writes the report and the audit record.
+    granted in stack.py once they exist), asks the lake loader to reload the hours the deletion
+    rewrote (invokes that one function), writes the report and the audit record.
 - Nothing leaves the region: the report and the audit record stay in this stack's bucket and table.
 """
 
@@ -61,6 +62,7 @@ class Deletion(Construct):
         delivery: Delivery,
         config_table: dynamodb.ITable,
         dedupe_table: dynamodb.ITable,
+        lake_loader: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         self._defaults = defaults
@@ -91,8 +93,8 @@ class Deletion(Construct):
         self.finish_function = self._function(
             "Finish",
             "deletion_finish",
-            "samples, dead letters, destinations' deletes, report",
-            environment,
+            "samples, dead letters, destinations' deletes, lake reloads, report",
+            {**environment, constants.ENV_LAKE_LOADER_FUNCTION: lake_loader.function_name},
             FINISH_MEMORY_MB,
             constants.DELETION_FINISH_TIMEOUT_SECONDS,
         )
@@ -143,6 +145,10 @@ class Deletion(Construct):
             iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[credentials_arn])
         )
         nag.acknowledge_destination_credentials(self.finish_function, credentials_arn)
+        # The lake's hours the deletion rewrote: the loader's exact ARN (not `grant_invoke`, which adds `:*`).
+        self.finish_function.add_to_role_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[lake_loader.function_arn])
+        )
         for function in (self.plan_function, self.worker_function, self.finish_function):
             archive.key.grant(function, "kms:GenerateDataKey", "kms:Decrypt")
         nag.acknowledge_deletion_grants(self.plan_function.role, bucket, archive_objects=False)

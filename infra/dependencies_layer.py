@@ -2,6 +2,8 @@
 
 Built at synth by pip on the build machine (wheels for arm64 / CPython 3.12, see bundling.py), the
 AWS SDK included: the functions run the boto3, botocore and urllib3 the tests ran, not the runtime's.
+The same class builds the lake layer (pyarrow, layers/lake/requirements.txt) from another `source`
+with its own `description`: only the lake loader gets that one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from constructs import Construct
 
 from infra import bundling
 from infra.paths import DEPENDENCIES_DIR
+
+DESCRIPTION = "Switchyard third-party dependencies (powertools, pydantic, orjson, boto3, urllib3, ...)"
 
 
 def asset_hash(requirements: Path) -> str:
@@ -34,6 +38,7 @@ class DependenciesLayer(Construct):
         runtime: lambda_.Runtime,
         architecture: lambda_.Architecture,
         source: Path = DEPENDENCIES_DIR,
+        description: str = DESCRIPTION,
     ) -> None:
         super().__init__(scope, construct_id)
         requirements = source / "requirements.txt"
@@ -51,6 +56,6 @@ class DependenciesLayer(Construct):
             ),
             compatible_runtimes=[runtime],
             compatible_architectures=[architecture],
-            description="Switchyard third-party dependencies (powertools, pydantic, orjson, boto3, urllib3, ...)",
+            description=description,
             removal_policy=RemovalPolicy.DESTROY,
         )

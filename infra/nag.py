@@ -222,6 +222,85 @@ ANALYSTS_ARCHIVE_OBJECTS = Acknowledgment(
     "s3:GetObject alone, and the archive key is granted for kms:Decrypt only through S3 for this bucket.",
 )
 
+LAKE_ARCHIVE_OBJECTS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/source_id=*]",
+    reason="The lake loader reads every archive object of the hours it loads (s3:GetObject) and, once an "
+    "hour is closed, deletes the small objects it merged into the hour's compacted object (s3:DeleteObject, "
+    "which in the versioned bucket only adds a delete marker: the versions expire with the archive's "
+    "noncurrent-version rule). Keys derive from the data (source_id=<id>/date=<day>/hour=<hour>/...) for "
+    "sources added at any time through the workspace, so no fixed list exists at deploy time. The wildcard "
+    "covers only the event objects of the one regional archive bucket, not its other prefixes.",
+)
+
+LAKE_COMPACTED_OBJECTS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/source_id=*/compacted.jsonl.gz]",
+    reason="Compaction writes one object per closed hour, source_id=<id>/date=<day>/hour=<hour>/"
+    "compacted.jsonl.gz, in hours and for sources known only at run time. The loader may put nothing "
+    "else among the event objects: the wildcard stands for the source, day and hour only, and the object "
+    "name is fixed, so it cannot overwrite any object the router wrote (s3:PutObject alone).",
+)
+
+LAKE_FILES = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/lake/*]",
+    reason="The lake's Parquet files are lake/<table>/source_id=<id>/date=<day>/hour=<hour>/part-00000.parquet, "
+    "with tables created from the events' names (one per track event) and sources added at run time, so no "
+    "key is known at deploy time. The loader writes, reads and replaces them, and deletes every older "
+    "version of a file it replaced (s3:DeleteObjectVersion) so that a user deletion leaves no copy once the "
+    "hour is reloaded. The wildcard covers only the lake/ prefix of the one regional archive bucket, which "
+    "holds derived data only, never the archived events.",
+)
+
+LAKE_LOAD_RECORDS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/_lake_loads/*]",
+    reason="The loader keeps one record per loaded hour at _lake_loads/source_id=<id>/date=<day>/hour=<hour>/"
+    "load.json (when it loaded, the files it wrote), for hours and sources known only at run time; the "
+    "next load of the hour reads it back. The wildcard covers only the _lake_loads/ prefix of the one "
+    "regional archive bucket, outside the event partitions, for s3:GetObject and s3:PutObject only.",
+)
+
+LAKE_TABLES = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<lake tables>]",
+    reason="The lake's tables are created by the loader as data arrives (one per track event name, like "
+    "Segment's warehouse schema) and widened when new properties appear, so their names are not known at "
+    "deploy time. The wildcard covers the tables of the switchyard_lake database of this region's Data "
+    "Catalog only, for glue:GetTable, GetTables, CreateTable and UpdateTable: no deletes, no other "
+    "database (not the archive's table), no partitions (projected, never registered).",
+)
+
+LAKE_ROUTER_LAG = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+    reason="The lake loader reads the router's IteratorAge (cloudwatch:GetMetricStatistics) to know which "
+    "hours are complete in the archive before it compacts them. CloudWatch's metric reads support no "
+    "resource types and no condition keys (AWS Service Authorization Reference), so Resource '*' is the "
+    "narrowest scope IAM allows. The statement sits alone, with that one read action, in this "
+    "customer-managed policy attached to the loader's role only; metric data holds no event data.",
+)
+
+ANALYSTS_LAKE_FILES = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/lake/*]",
+    reason="Analysts query the lake's tables through Athena, which reads their Parquet files with the "
+    "analyst's own credentials. The files are lake/<table>/source_id=<id>/date=<day>/hour=<hour>/..., with "
+    "tables and sources created at run time, so no fixed list exists at deploy time. The wildcard covers "
+    "only the lake/ prefix of the one regional archive bucket (derived data), for s3:GetObject alone, and "
+    "listings only under that prefix.",
+)
+
+ANALYSTS_QUERY_RESULTS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/_athena/*]",
+    reason="The stack's Athena workgroup enforces its query results location, _athena/ in the archive "
+    "bucket, encrypted with the archive key; Athena writes each query's results there under a query id made "
+    "at run time and reads them back, with the analyst's own credentials. The wildcard covers only that "
+    "prefix (s3:GetObject, s3:PutObject, and listings under it), outside the event partitions and the lake.",
+)
+
+ANALYSTS_LAKE_TABLES = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<lake tables>]",
+    reason="The lake's tables are created by the loader at run time (one per track event name), so the "
+    "analysts' read of the catalog cannot list them at deploy time. The wildcard covers the tables of the "
+    "switchyard_lake database of this region's Data Catalog only, for Glue read actions (the table, its "
+    "projected partitions, the list of tables): no create, update or delete, and no other database.",
+)
+
 ALL = (
     XRAY_WILDCARD,
     PINNED_RUNTIME,
@@ -245,6 +324,15 @@ ALL = (
     ALB_NO_ACCESS_LOGS,
     ALB_OPEN_TO_SDKS,
     ALB_VPC_WITHOUT_FLOW_LOGS,
+    LAKE_ARCHIVE_OBJECTS,
+    LAKE_COMPACTED_OBJECTS,
+    LAKE_FILES,
+    LAKE_LOAD_RECORDS,
+    LAKE_TABLES,
+    LAKE_ROUTER_LAG,
+    ANALYSTS_LAKE_FILES,
+    ANALYSTS_QUERY_RESULTS,
+    ANALYSTS_LAKE_TABLES,
 )
 
 
@@ -307,9 +395,27 @@ def acknowledge_untraced_workflow(state_machine: sfn.StateMachine) -> None:
     Validations.of(state_machine.node.default_child).acknowledge(UNTRACED_WORKFLOW)
 
 
-def acknowledge_analysts_policy(policy: iam.ManagedPolicy, bucket: s3.IBucket) -> None:
-    """The analysts' `<archive bucket>/source_id=*` read, on their managed policy only."""
+def acknowledge_analysts_policy(policy: iam.ManagedPolicy, bucket: s3.IBucket, lake_tables_arn: str) -> None:
+    """The analysts' `<archive bucket>/source_id=*` and `lake/*` reads, their query results under
+    `_athena/*` and the lake's tables, on their managed policy only."""
     _acknowledge_on_bucket(policy, bucket, ANALYSTS_ARCHIVE_OBJECTS)
+    _acknowledge_on_bucket(policy, bucket, ANALYSTS_LAKE_FILES)
+    _acknowledge_on_bucket(policy, bucket, ANALYSTS_QUERY_RESULTS)
+    _acknowledge_arn(policy, ANALYSTS_LAKE_TABLES, "<lake tables>", lake_tables_arn)
+
+
+def acknowledge_lake_loader(role: iam.IRole | None, bucket: s3.IBucket, lake_tables_arn: str) -> None:
+    """The lake loader's grants on the archive's event objects, compacted objects, lake files and load
+    records, and on the lake's tables, on its role policy only."""
+    policy = _default_policy(role)
+    for acknowledgement in (LAKE_ARCHIVE_OBJECTS, LAKE_COMPACTED_OBJECTS, LAKE_FILES, LAKE_LOAD_RECORDS):
+        _acknowledge_on_bucket(policy, bucket, acknowledgement)
+    _acknowledge_arn(policy, LAKE_TABLES, "<lake tables>", lake_tables_arn)
+
+
+def acknowledge_lake_router_lag(policy: iam.ManagedPolicy) -> None:
+    """The loader's `cloudwatch:GetMetricStatistics` on `*`, on its own managed policy only."""
+    Validations.of(policy).acknowledge(LAKE_ROUTER_LAG)
 
 
 def acknowledge_replay_manifests(role: iam.IRole | None, bucket: s3.IBucket) -> None:
@@ -366,12 +472,13 @@ DESTINATION_CREDENTIALS = Acknowledgment(
 def acknowledge_destination_credentials(function: lambda_.Function, parameter_arn: str) -> None:
     """The delivery function's read of every destination's credentials parameter, on its role only."""
     policy = _default_policy(function.role)
-    arn = _concrete(policy, parameter_arn)
-    Validations.of(policy).acknowledge(
-        Acknowledgment(
-            id=DESTINATION_CREDENTIALS.id.replace("<destination credentials>", arn),
-            reason=DESTINATION_CREDENTIALS.reason,
-        )
+    _acknowledge_arn(policy, DESTINATION_CREDENTIALS, "<destination credentials>", parameter_arn)
+
+
+def _acknowledge_arn(scope: IConstruct, acknowledgement: Acknowledgment, placeholder: str, arn: str) -> None:
+    """`acknowledgement` with `placeholder` replaced by `arn` as cdk-nag prints it, on `scope`."""
+    Validations.of(scope).acknowledge(
+        Acknowledgment(id=acknowledgement.id.replace(placeholder, _concrete(scope, arn)), reason=acknowledgement.reason)
     )
 
 

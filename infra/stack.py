@@ -25,6 +25,7 @@ from infra.delivery import Delivery
 from infra.destination_grants import grant_destination_access
 from infra.events_stream import EventsStream
 from infra.ingest import IngestFunction
+from infra.lake import Lake
 from infra.lambda_defaults import LambdaDefaults
 from infra.observability import Observability
 from infra.options import StackOptions
@@ -141,7 +142,21 @@ class RegionalStack(Stack):
         )
         self.observability.watch_user_functions(self.user_functions.functions)
 
-        # User deletion: the workflow over the archive, the stored samples and the destinations.
+        # The lake: the archive as Parquet tables, loaded hourly (the router's lag says when an hour
+        # is complete), and the Athena workgroup to query it and the archive.
+        self.lake = Lake(
+            self,
+            "Lake",
+            defaults=self.lambdas,
+            options=self.options,
+            archive=self.archive,
+            config_table=self.config_table,
+            router_function=self.router.function,
+            observability=self.observability,
+        )
+
+        # User deletion: the workflow over the archive, the stored samples and the destinations, and
+        # the lake's hours it rewrote (reloaded by the lake loader).
         self.deletion = Deletion(
             self,
             "Deletion",
@@ -151,6 +166,7 @@ class RegionalStack(Stack):
             delivery=self.delivery,
             config_table=self.config_table,
             dedupe_table=self.dedupe_table,
+            lake_loader=self.lake.function,
         )
         self.user_functions.grant_destination_invoke(self.deletion.finish_function)  # their on_delete
         self.observability.watch_deletion(self.deletion.state_machine)
@@ -191,7 +207,7 @@ class RegionalStack(Stack):
             self,
             constants.OUTPUT_ANALYSTS_POLICY,
             value=self.analysts.policy.managed_policy_arn,
-            description="Attach to analysts' roles: query the archive's Athena table (with their own Athena access)",
+            description="Attach to analysts' roles: query the archive and the lake in the stack's Athena workgroup",
         )
         CfnOutput(self, constants.OUTPUT_DELIVERY_QUEUE, value=self.delivery_queue.queue_url)
         CfnOutput(self, constants.OUTPUT_DELIVERY_TABLE, value=self.delivery_table.table_name)
@@ -213,6 +229,24 @@ class RegionalStack(Stack):
             constants.OUTPUT_ARCHIVE_RETENTION_DAYS,
             value=str(self.options.archive_retention_days),
             description="Archive objects expire after this many days: replays cannot start earlier",
+        )
+        CfnOutput(
+            self,
+            constants.OUTPUT_LAKE_DATABASE,
+            value=constants.LAKE_DATABASE,
+            description="The lake's Glue database: Segment-schema Parquet tables (`switchyard lake tables`)",
+        )
+        CfnOutput(
+            self,
+            constants.OUTPUT_LAKE_LOADER,
+            value=self.lake.function.function_name,
+            description="The lake loader, run hourly (`switchyard lake load` runs it for the hours given)",
+        )
+        CfnOutput(
+            self,
+            constants.OUTPUT_ATHENA_WORKGROUP,
+            value=self.lake.workgroup.ref,
+            description="The Athena workgroup for the archive and the lake (`switchyard lake query`)",
         )
         CfnOutput(self, constants.OUTPUT_ALARM_TOPIC, value=self.observability.alarm_topic.topic_arn)
         if self.tracking_api.domain_target is not None:

@@ -1,10 +1,11 @@
-"""The analysts' managed policy: read the archive's Athena table, its event objects and their key."""
+"""The analysts' managed policy: read the archive's Athena table, its event objects and their key; read
+the lake's tables and files; run queries in the stack's workgroup and keep their results in its location."""
 
 from __future__ import annotations
 
 import pytest
 
-from infra.analysts import GLUE_READ_ACTIONS, analysts_policy_name
+from infra.analysts import ATHENA_QUERY_ACTIONS, GLUE_READ_ACTIONS, LAKE_GLUE_READ_ACTIONS, analysts_policy_name
 from infra.archive_catalog import DATABASE_NAME, TABLE_NAME
 from switchyard import constants
 
@@ -65,6 +66,59 @@ def test_it_decrypts_with_the_archive_key_only_through_s3_for_the_archive(templa
     assert conditions["kms:EncryptionContext:aws:s3:arn"] == ARCHIVE_BUCKET
 
 
+def test_it_reads_the_lake_tables_in_the_glue_catalog(template_json: dict, region: str) -> None:
+    tables = statements(template_json)["LakeTables"]
+    assert sorted(tables["Action"]) == sorted(LAKE_GLUE_READ_ACTIONS)
+    assert set(LAKE_GLUE_READ_ACTIONS) - set(GLUE_READ_ACTIONS) == {"glue:GetTables"}  # tables appear at run time
+    prefix = f"arn:aws:glue:{region}:000000000000:"
+    assert tables["Resource"] == [
+        f"{prefix}catalog",
+        f"{prefix}database/{constants.LAKE_DATABASE}",
+        f"{prefix}table/{constants.LAKE_DATABASE}/*",
+    ]
+
+
+def test_it_lists_and_reads_only_the_lake_files(template_json: dict) -> None:
+    found = statements(template_json)
+    listing = found["ListLakeFiles"]
+    assert (listing["Action"], listing["Resource"]) == ("s3:ListBucket", ARCHIVE_BUCKET)
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "lake/*"}}  # not _lake_loads/
+    reading = found["ReadLakeFiles"]
+    assert reading["Action"] == "s3:GetObject"
+    assert reading["Resource"] == {"Fn::Join": ["", [ARCHIVE_BUCKET, "/lake/*"]]}
+
+
+def test_it_runs_queries_in_the_stack_workgroup_only(template_json: dict, region: str) -> None:
+    workgroup = statements(template_json)["AthenaWorkGroup"]
+    assert sorted(workgroup["Action"]) == sorted(ATHENA_QUERY_ACTIONS)
+    assert set(ATHENA_QUERY_ACTIONS) == {
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:StopQueryExecution",
+        "athena:GetWorkGroup",
+    }
+    assert workgroup["Resource"] == f"arn:aws:athena:{region}:000000000000:workgroup/switchyard-{region}"
+
+
+def test_it_reads_and_writes_query_results_in_the_workgroup_location_only(template_json: dict, region: str) -> None:
+    found = statements(template_json)
+    listing = found["ListQueryResults"]
+    assert (listing["Action"], listing["Resource"]) == ("s3:ListBucket", ARCHIVE_BUCKET)
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "_athena/*"}}
+    results = found["QueryResults"]
+    assert sorted(results["Action"]) == ["s3:GetObject", "s3:PutObject"]
+    assert results["Resource"] == {"Fn::Join": ["", [ARCHIVE_BUCKET, "/_athena/*"]]}
+    encrypt = found["EncryptQueryResults"]
+    assert encrypt["Action"] == "kms:GenerateDataKey"
+    assert base_id(encrypt["Resource"]["Fn::GetAtt"][0]) == "ArchiveKey"
+    # The same conditions as the decrypt: through S3 in this region, for this bucket only.
+    assert encrypt["Condition"] == found["DecryptEventObjects"]["Condition"]
+    assert encrypt["Condition"]["StringEquals"]["kms:ViaService"] == {
+        "Fn::Join": ["", [f"s3.{region}.", {"Ref": "AWS::URLSuffix"}]]
+    }
+
+
 def test_it_grants_nothing_else_and_is_attached_to_no_one(template_json: dict) -> None:
     assert set(statements(template_json)) == {
         "ArchiveTable",
@@ -72,14 +126,20 @@ def test_it_grants_nothing_else_and_is_attached_to_no_one(template_json: dict) -
         "ListEventObjects",
         "ReadEventObjects",
         "DecryptEventObjects",
+        "LakeTables",
+        "ListLakeFiles",
+        "ReadLakeFiles",
+        "AthenaWorkGroup",
+        "ListQueryResults",
+        "QueryResults",
+        "EncryptQueryResults",
     }
-    for statement in statements(template_json).values():
+    for sid, statement in statements(template_json).items():
         assert statement["Effect"] == "Allow"
-        assert not [
-            a
-            for a in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
-            if "Put" in a or "Delete" in a or "*" in a
-        ]
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        assert not [a for a in actions if "Delete" in a or "*" in a or a.startswith(("glue:Create", "glue:Update"))]
+        if sid != "QueryResults":  # the only write: query results, in the workgroup's location
+            assert not [a for a in actions if "Put" in a], sid
     policy = analysts_policy(template_json)
     assert not {"Roles", "Users", "Groups"} & set(policy)  # the operator attaches it to analysts
     policy_id = next(k for k in resources(template_json, "AWS::IAM::ManagedPolicy") if k.startswith("AnalystsPolicy"))

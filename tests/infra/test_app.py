@@ -28,6 +28,9 @@ OUTPUT_KEYS = {
     constants.OUTPUT_ALARM_TOPIC,
     constants.OUTPUT_FUNCTION_WEBHOOKS,
     constants.OUTPUT_ANALYSTS_POLICY,
+    constants.OUTPUT_LAKE_DATABASE,
+    constants.OUTPUT_LAKE_LOADER,
+    constants.OUTPUT_ATHENA_WORKGROUP,
 }
 
 

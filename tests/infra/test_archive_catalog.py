@@ -17,7 +17,7 @@ from infra.archive_catalog import (
 )
 from switchyard.router.archive import archive_key
 
-from .conftest import DUBLIN, Synthesized, only
+from .conftest import DUBLIN, Synthesized, named, only
 
 pytestmark = pytest.mark.infra
 
@@ -31,7 +31,7 @@ def bucket_ref(template_json: dict) -> str:
 
 
 def test_one_database_and_table_in_the_account_catalog(template_json: dict) -> None:
-    database = only(template_json, "AWS::Glue::Database")
+    database = named(template_json, "AWS::Glue::Database", "ArchiveCatalog")  # beside it, the lake's (test_lake)
     table = only(template_json, "AWS::Glue::Table")
     assert database["Properties"]["DatabaseInput"]["Name"] == DATABASE_NAME
     assert table["Properties"]["DatabaseName"] == DATABASE_NAME

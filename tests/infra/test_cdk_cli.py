@@ -84,6 +84,12 @@ def test_synth_bundles_the_dependencies_layer_for_arm64(cloud_assembly: Path) ->
     assert list((layer / "python" / "pydantic_core").glob("*aarch64-linux-gnu.so"))
 
 
+def test_synth_bundles_the_lake_layer_for_arm64(cloud_assembly: Path) -> None:
+    layer = staged_layer(cloud_assembly, "Switchyard-Dublin", "Switchyard lake")
+    assert list((layer / "python" / "pyarrow").glob("lib.*aarch64-linux-gnu.so"))
+    assert (layer / "python" / "pyarrow" / "parquet" / "__init__.py").is_file()
+
+
 def test_cfn_lint_finds_no_errors(
     cloud_assembly: Path, custom_app: Synthesized, http_api_app: Synthesized, tmp_path: Path
 ) -> None:

@@ -25,9 +25,15 @@ def functions(template_json: dict) -> dict[str, dict]:
     return {base_id(k): r["Properties"] for k, r in resources(template_json, "AWS::Lambda::Function").items()}
 
 
+# Managed policies a function has whatever the tracing: the lake loader's CloudWatch read (infra/lake.py).
+OWN_MANAGED_POLICIES = {"LakeRouterLagRead"}
+
+
 def managed_policies_of(template_json: dict, function: dict) -> list[str]:
+    """A function role's managed policies that tracing decides (its own aside)."""
     role = template_json["Resources"][function["Role"]["Fn::GetAtt"][0]]["Properties"]
-    return [base_id(arn["Ref"]) for arn in role.get("ManagedPolicyArns", [])]
+    found = [base_id(arn["Ref"]) for arn in role.get("ManagedPolicyArns", [])]
+    return [name for name in found if name not in OWN_MANAGED_POLICIES]
 
 
 def state_machines(template_json: dict) -> list[dict]:

@@ -47,6 +47,8 @@ SUPPRESSIONS_ONLY = json.dumps(
 )
 WORKSPACE_ONLY = json.dumps({"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [constants.CONFIG_WORKSPACE_KEY]}})
 EVENT_PREFIXES = json.dumps({"StringLike": {"s3:prefix": "source_id=*"}})
+# The finish step asks the lake loader to reload the hours the deletion rewrote.
+LAKE_RELOAD = (("lambda:InvokeFunction",), frozenset({"LakeLoader"}), NO_CONDITION)
 RECORD_PREFIXES = json.dumps({"StringLike": {"s3:prefix": "_deletions/*"}})
 
 
@@ -131,6 +133,7 @@ def expected_grants(prefix: str, region: str, account: str) -> list[Grant]:
             (("s3:ListBucket",), frozenset({"ArchiveBucket"}), RECORD_PREFIXES),
             (("s3:GetObject", "s3:PutObject"), RECORDS, NO_CONDITION),
             (("ssm:GetParameter",), frozenset({credentials_arn(region, account)}), NO_CONDITION),
+            LAKE_RELOAD,
             key,
         ]
     return sorted(granted, key=repr)
@@ -180,6 +183,21 @@ def test_environment_names_the_archive_and_the_three_tables(template_json: dict,
     assert variables[constants.ENV_REGION] == region
     for other in (constants.ENV_EVENTS_STREAM, constants.ENV_DELIVERY_QUEUE_URL, constants.ENV_REPLAY_QUEUE_URL):
         assert other not in variables, other
+    if prefix == "DeletionFinish":  # the lake's hours to reload: the loader's name (its Ref)
+        assert base_id(variables[constants.ENV_LAKE_LOADER_FUNCTION]["Ref"]) == "LakeLoader"
+    else:
+        assert constants.ENV_LAKE_LOADER_FUNCTION not in variables
+
+
+def test_finish_may_invoke_the_lake_loader_and_no_other_pipeline_function(template_json: dict) -> None:
+    (invoke,) = [
+        s for s in statements_of(template_json, "DeletionFinishRoleDefaultPolicy") if "lambda:" in json.dumps(s)
+    ]
+    assert invoke["Action"] == "lambda:InvokeFunction"
+    (loader_id,) = [k for k in resources(template_json, "AWS::Lambda::Function") if base_id(k) == "LakeLoader"]
+    assert invoke["Resource"] == {"Fn::GetAtt": [loader_id, "Arn"]}, "the exact ARN, no `:*`"
+    for prefix in ("DeletionPlan", "DeletionWorker"):
+        assert "lambda:" not in json.dumps(statements_of(template_json, f"{prefix}RoleDefaultPolicy"))
 
 
 # Least privilege: exactly what infra/deletion.py's docstring lists.
@@ -453,13 +471,25 @@ def test_finish_invokes_exactly_the_destination_functions(workspace_app: Synthes
         found = user_functions(template_json)
         assert set(found) == {"stripe-events", "enrich", "to-warehouse"}
         (destination_id, _) = found["to-warehouse"]
-        expected = expected_grants("DeletionFinish", region, account_of(workspace_app, region))
-        invoke_grant: Grant = (("lambda:InvokeFunction",), frozenset({base_id(destination_id)}), NO_CONDITION)
+        expected = [
+            grant
+            for grant in expected_grants("DeletionFinish", region, account_of(workspace_app, region))
+            if grant != LAKE_RELOAD
+        ]
+        # One statement (IAM policy minimization): the destination function and the lake loader.
+        invoke_grant: Grant = (
+            ("lambda:InvokeFunction",),
+            frozenset({base_id(destination_id), "LakeLoader"}),
+            NO_CONDITION,
+        )
         assert grants(template_json, "DeletionFinishRoleDefaultPolicy") == sorted([*expected, invoke_grant], key=repr)
         (invoke,) = [
             s for s in statements_of(template_json, "DeletionFinishRoleDefaultPolicy") if "lambda:" in json.dumps(s)
         ]
-        assert invoke["Resource"] == {"Fn::GetAtt": [destination_id, "Arn"]}, "the exact ARN, no `:*`"
+        (loader_id,) = [k for k in resources(template_json, "AWS::Lambda::Function") if base_id(k) == "LakeLoader"]
+        assert sorted(invoke["Resource"], key=json.dumps) == sorted(
+            [{"Fn::GetAtt": [destination_id, "Arn"]}, {"Fn::GetAtt": [loader_id, "Arn"]}], key=json.dumps
+        ), "the exact ARNs, no `:*`"
         # The other steps gain nothing from the workspace.
         for prefix in ("DeletionPlan", "DeletionWorker"):
             assert grants(template_json, f"{prefix}RoleDefaultPolicy") == expected_grants(

@@ -1,5 +1,6 @@
 """The real dependencies layer, built without Docker, is importable on Lambda (arm64, CPython 3.12)
-and ships exactly the versions the tests ran against.
+and ships exactly the versions the tests ran against; so does the lake layer (pyarrow), which only
+the lake loader gets, and the loader with its layers fits in Lambda's size limit.
 
 Slow (pip, ~5-30 s) and needs the package index.
 """
@@ -17,17 +18,28 @@ import pytest
 
 from infra.bundling import LAMBDA_PYTHON_VERSION, PackageLayerBundler, PipLayerBundler
 from infra.domain_layer import LOCAL_ONLY_SUBPACKAGES
-from infra.paths import DEPENDENCIES_DIR, DOMAIN_PACKAGE_DIR, FUNCTIONS_DIR, ROOT
+from infra.paths import DEPENDENCIES_DIR, DOMAIN_PACKAGE_DIR, FUNCTIONS_DIR, LAKE_LAYER_DIR, ROOT
 
 pytestmark = pytest.mark.infra
 
 ABI = f"cpython-{LAMBDA_PYTHON_VERSION.replace('.', '')}-aarch64-linux-gnu"
+# Lambda's limit on a function's code and all its layers, unzipped.
+LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
+# The functions that get the lake layer (infra/lake.py), and what only they may import from it.
+LAKE_LAYER_FUNCTIONS = {"lake_loader"}
 
 
 @pytest.fixture(scope="module")
 def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("dependencies-layer")
     assert PipLayerBundler(DEPENDENCIES_DIR / "requirements.txt").try_bundle(str(output), image=None)
+    return output / "python"
+
+
+@pytest.fixture(scope="module")
+def lake_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("lake-layer")
+    assert PipLayerBundler(LAKE_LAYER_DIR / "requirements.txt").try_bundle(str(output), image=None)
     return output / "python"
 
 
@@ -92,6 +104,39 @@ def test_layer_pins_equal_the_project_pins() -> None:
     project_pins = requirement_pins("\n".join(project))
     assert layer_pins
     assert {name: project_pins.get(name) for name in layer_pins} == layer_pins
+
+
+def test_lake_layer_pins_equal_the_project_pins() -> None:
+    """pyarrow is a dev dependency of the project (the tests and the local stack), and the lake layer's one pin."""
+    layer_pins = requirement_pins((LAKE_LAYER_DIR / "requirements.txt").read_text())
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    project_pins = requirement_pins("\n".join(dev))
+    assert layer_pins == {"pyarrow": "20.0.0"}
+    assert {name: project_pins.get(name) for name in layer_pins} == layer_pins
+    assert importlib.metadata.version("pyarrow") == layer_pins["pyarrow"]
+
+
+def test_lake_layer_is_arm64_pyarrow_for_the_runtime_and_nothing_else(lake_layer: Path) -> None:
+    assert (lake_layer / "pyarrow" / "__init__.py").is_file()
+    # What the loader uses (Arrow tables, Parquet), as the wheel ships it: the bundler drops only bin/.
+    for compiled in ("lib", "_parquet", "_compute", "_fs"):
+        assert (lake_layer / "pyarrow" / f"{compiled}.{ABI}.so").is_file(), compiled
+    for library in ("libarrow.so.2000", "libparquet.so.2000", "libarrow_python.so"):
+        assert (lake_layer / "pyarrow" / library).is_file(), library
+    assert not list(lake_layer.rglob("*x86_64*.so"))
+    assert not list(lake_layer.rglob("*.pyc"))
+    assert not (lake_layer / "bin").exists()
+    in_layer = dict(set(distributions(lake_layer).values()))
+    assert in_layer == {"pyarrow": "20.0.0"}  # pyarrow pulls in nothing (numpy and pandas are optional)
+
+
+def size(root: Path) -> int:
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file() and not path.is_symlink())
+
+
+def test_the_lake_loader_and_its_layers_fit_in_lambda(layer: Path, lake_layer: Path, domain: Path) -> None:
+    total = size(layer) + size(lake_layer) + size(domain) + size(FUNCTIONS_DIR / "lake_loader")
+    assert total < LAMBDA_UNZIPPED_LIMIT_BYTES * 0.9, f"{total / 2**20:.0f} MB unzipped"
 
 
 def test_every_distribution_in_the_layer_is_pinned_at_the_tested_version(layer: Path) -> None:
@@ -169,16 +214,25 @@ def test_everything_the_handlers_import_is_in_the_layers(domain: Path) -> None:
     assert not missing, f"would fail at import on Lambda: {missing}"
 
 
-def test_every_third_party_module_the_functions_import_ships_at_the_tested_version(layer: Path, domain: Path) -> None:
+def test_every_third_party_module_the_functions_import_ships_at_the_tested_version(
+    layer: Path, lake_layer: Path, domain: Path
+) -> None:
     """Nothing is left to the Lambda runtime's own packages (boto3, botocore, urllib3, ...): their
-    versions are not the tested ones and change without a deploy, and the webhook needs urllib3 2."""
+    versions are not the tested ones and change without a deploy, and the webhook needs urllib3 2.
+    What the lake layer ships, only the functions that get it import."""
     _, third_party = handler_imports(domain)
-    assert {"botocore", "orjson", "urllib3"} <= set(third_party)  # the walk does reach the domain code
-    shipped = distributions(layer)
+    assert {"botocore", "orjson", "urllib3", "pyarrow"} <= set(third_party)  # the walk does reach the domain code
+    lake_only = {
+        module: owner for module, owner in distributions(lake_layer).items() if module not in distributions(layer)
+    }
+    shipped = {**distributions(layer), **lake_only}
     wrong = {}
     for module, importers in sorted(third_party.items()):
+        functions = {importer.split(" ", 1)[0] for importer in importers}
         if module not in shipped:
-            wrong[module] = f"not in the layer, imported by {sorted(importers)}"
+            wrong[module] = f"not in the layers, imported by {sorted(importers)}"
+        elif module in lake_only and not functions <= LAKE_LAYER_FUNCTIONS:
+            wrong[module] = f"in the lake layer only, imported by {sorted(importers)}"
         elif (version := shipped[module][1]) != (tested := importlib.metadata.version(shipped[module][0])):
             wrong[module] = f"{shipped[module][0]} {version} in the layer, {tested} tested"
     assert not wrong, wrong

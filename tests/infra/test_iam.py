@@ -67,14 +67,44 @@ WILDCARD_RESOURCE_ALLOWED = {
     "`_deletions/<deletion id>/...`.",
     ("DeletionFinishRoleDefaultPolicy", ("ssm:GetParameter",)): "Destination credentials, for the destinations' "
     "delete calls.",
-    ("AnalystsPolicy", ("s3:GetObject",)): "The archive's event objects (`source_id=*`), which Athena reads with the "
-    "analyst's credentials: the table's partitions, named from the data.",
+    ("AnalystsPolicy", ("s3:GetObject",)): "The archive's event objects (`source_id=*`) and the lake's files "
+    "(`lake/*`), which Athena reads with the analyst's credentials: tables' partitions, named from the data.",
     ("DeletionStateMachineRoleDefaultPolicy", ("s3:GetObject",)): "The Distributed Maps read the deletion's manifest "
     "(`_deletions/*`).",
     (
         "DeletionStateMachineRoleDefaultPolicy",
         ("states:DescribeExecution", "states:StopExecution"),
     ): "The Distributed Maps' child executions of this one state machine, named at run time.",
+    # The lake (infra/lake.py): keys and tables derive from the data and appear at run time.
+    ("LakeLoaderRoleDefaultPolicy", ("s3:DeleteObject", "s3:GetObject")): "The archive's event objects "
+    "(`source_id=*`): it reads the hours it loads and deletes the small objects compaction merged.",
+    ("LakeLoaderRoleDefaultPolicy", ("s3:PutObject",)): "Each closed hour's `source_id=*/compacted.jsonl.gz`, "
+    "and nothing else among the event objects.",
+    (
+        "LakeLoaderRoleDefaultPolicy",
+        ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:PutObject"),
+    ): "The lake's Parquet files (`lake/*`), one per table, source and hour, and their older versions.",
+    ("LakeLoaderRoleDefaultPolicy", ("s3:GetObject", "s3:PutObject")): "The loads' records, `_lake_loads/*`, one "
+    "per source and hour.",
+    (
+        "LakeLoaderRoleDefaultPolicy",
+        ("glue:CreateTable", "glue:GetTable", "glue:GetTables", "glue:UpdateTable"),
+    ): "The lake's tables (`table/switchyard_lake/*`), created by the loader as events arrive.",
+    ("LakeRouterLagRead", ("cloudwatch:GetMetricStatistics",)): "CloudWatch metric reads support no resource "
+    "types; alone in their managed policy (the router's iterator age).",
+    ("AnalystsPolicy", ("s3:GetObject", "s3:PutObject")): "Athena query results under `_athena/`, the workgroup's "
+    "enforced location, named by query ids made at run time.",
+    (
+        "AnalystsPolicy",
+        (
+            "glue:BatchGetPartition",
+            "glue:GetDatabase",
+            "glue:GetPartition",
+            "glue:GetPartitions",
+            "glue:GetTable",
+            "glue:GetTables",
+        ),
+    ): "The lake's tables (`table/switchyard_lake/*`), created by the loader at run time: read only.",
 }
 
 

@@ -26,6 +26,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     "AwsSolutions-IAM5[Resource::*]": {
         "Replay/StateMachineLogsAndTracing",
         "Deletion/StateMachineLogsAndTracing",
+        "Lake/RouterLagRead",  # the lake loader's read of the router's iterator age
     },
     "AwsSolutions-SF2": {"Replay/StateMachine/Resource", "Deletion/StateMachine/Resource"},
     "AwsSolutions-DDB3": {"Dedupe/Table/Resource"},
@@ -39,15 +40,36 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "Deletion/Plan",
         "Deletion/Worker",
         "Deletion/Finish",
+        "Lake/Loader",
     },
     # The router writes archive objects under data-derived keys (the logical id is the archive bucket's).
     "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/*]": {"Router/FunctionRole/DefaultPolicy"},
     # Replay workers read event objects, deletion workers rewrite them, analysts read them through
-    # Athena; the plans write manifests, the workflows read them.
+    # Athena, the lake loader reads and compacts them; the plans write manifests, the workflows read them.
     "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/source_id=*]": {
         "Replay/WorkerRole/DefaultPolicy",
         "Deletion/WorkerRole/DefaultPolicy",
         "Analysts/Policy",
+        "Lake/LoaderRole/DefaultPolicy",
+    },
+    # The lake: the loader's compacted objects, Parquet files and load records; the analysts read the
+    # files and keep their query results under _athena/ (the workgroup's location).
+    "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/source_id=*/compacted.jsonl.gz]": {
+        "Lake/LoaderRole/DefaultPolicy"
+    },
+    "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/lake/*]": {
+        "Lake/LoaderRole/DefaultPolicy",
+        "Analysts/Policy",
+    },
+    "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/_lake_loads/*]": {"Lake/LoaderRole/DefaultPolicy"},
+    "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/_athena/*]": {"Analysts/Policy"},
+    # The lake's tables, created by the loader at run time (one id per region).
+    **{
+        f"AwsSolutions-IAM5[Resource::arn:aws:glue:{region}:000000000000:table/switchyard_lake/*]": {
+            "Lake/LoaderRole/DefaultPolicy",
+            "Analysts/Policy",
+        }
+        for region in (OREGON, DUBLIN)
     },
     "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/_replays/*]": {
         "Replay/PlanRole/DefaultPolicy",

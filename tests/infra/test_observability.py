@@ -135,6 +135,7 @@ def test_alarms_for_5xx_rate_lambda_errors_and_iterator_age(template_json: dict)
         "DeletionplanErrors",
         "DeletionworkerErrors",
         "DeletionfinishErrors",
+        "LakeLoadsFailed",
     }
     assert found["Api5xxRate"]["Metrics"][0]["Expression"] == "IF(requests > 0, 100 * errors / requests, 0)"
     assert found["StreamIteratorAge"]["Threshold"] == 300_000

@@ -32,6 +32,7 @@ def test_the_functions_and_their_event_sources(template_json: dict) -> None:
         "DeletionPlan",
         "DeletionWorker",
         "DeletionFinish",
+        "LakeLoader",
     }
     mappings = resources(template_json, "AWS::Lambda::EventSourceMapping").values()
     assert sorted(base_id(m["Properties"]["FunctionName"]["Ref"]) for m in mappings) == [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import boto3
 import moto
@@ -61,5 +62,39 @@ def test_invoke_runs_the_handler_and_maps_exceptions_to_function_errors():
             assert failed["FunctionError"] == "Unhandled"
             error = json.loads(failed["Payload"].read())
             assert (error["errorType"], error["errorMessage"]) == ("ValueError", "asked to fail")
+    finally:
+        adapter.uninstall()
+
+
+class SlowFunction:
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.ran = threading.Event()
+
+    def invoke(self, event: dict) -> dict:
+        self.release.wait(5)
+        self.ran.set()
+        return event
+
+
+def test_an_asynchronous_invocation_is_answered_202_at_once_and_runs_after():
+    adapter, slow = LambdaInvokeAdapter(), SlowFunction()
+    adapter.functions["slow"] = slow  # type: ignore[assignment]
+    adapter.install()
+    try:
+        with mock_aws(config={"lambda": {"use_docker": False}}):
+            role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+            client = boto3.client("lambda")
+            client.create_function(
+                FunctionName="slow",
+                Runtime="python3.12",
+                Role=role,
+                Handler="handler.lambda_handler",
+                Code={"ZipFile": placeholder_zip()},
+            )
+            answer = client.invoke(FunctionName="slow", InvocationType="Event", Payload=b"{}")
+            assert answer["StatusCode"] == 202 and not slow.ran.is_set(), "the caller does not wait"
+            slow.release.set()
+            assert slow.ran.wait(5)
     finally:
         adapter.uninstall()

@@ -178,6 +178,21 @@ def build_parser() -> argparse.ArgumentParser:
     deletion.add_argument("deletion_id")
     _add_target_options(deletion)
     users.set_defaults(run=run_users)
+
+    lake = commands.add_parser("lake", help="the lake: Segment-schema Parquet tables of the archive")
+    lake_commands = lake.add_subparsers(dest="lake_command", required=True)
+    load = lake_commands.add_parser("load", help="load archive hours into the lake now (what the hourly run does)")
+    load.add_argument("--source", help="one source (default: every source the lake holds)")
+    load.add_argument("--from", dest="start", help="received time, inclusive (ISO-8601; default: an hour ago)")
+    load.add_argument("--to", dest="end", help="received time (ISO-8601; default: now, the open hour as it is)")
+    _add_target_options(load)
+    tables = lake_commands.add_parser("tables", help="the lake's tables, their columns and row counts")
+    tables.add_argument("--source", help="only tables holding this source's rows, counted for it")
+    _add_target_options(tables)
+    query = lake_commands.add_parser("query", help="run SQL: Athena in a region, DuckDB on the local stack")
+    query.add_argument("sql", help='e.g. "SELECT event, count(*) FROM tracks GROUP BY 1"')
+    _add_target_options(query)
+    lake.set_defaults(run=run_lake)
     return parser
 
 
@@ -349,6 +364,12 @@ def run_users(args: argparse.Namespace) -> int:
     return users_command(args, fail)
 
 
+def run_lake(args: argparse.Namespace) -> int:
+    from switchyard.cli.lake import lake_command
+
+    return lake_command(args, fail)
+
+
 def run_dev(args: argparse.Namespace) -> int:
     from switchyard.config.workspace import ConfigError, load_workspace
     from switchyard.devstack.stack import LocalStack, quiet_library_logs
@@ -382,6 +403,10 @@ def run_dev(args: argparse.Namespace) -> int:
         print("\nstopping the local stack...", flush=True)
         stack.stop()
     return 0
+
+
+# Printed for the operator to run, never executed here.
+LAKE_EXAMPLE_QUERY = '"SELECT event_text, count(*) FROM tracks GROUP BY 1"'
 
 
 def banner(stack, workspace) -> str:  # type: ignore[no-untyped-def]
@@ -418,6 +443,11 @@ def banner(stack, workspace) -> str:  # type: ignore[no-untyped-def]
             f"What the tracking plan of {planned} found:",
             f"  .venv/bin/switchyard violations {planned} --endpoint-url {stack.aws_endpoint}",
         ]
+    lines += [
+        "Load what the archive holds into the lake, and query it (DuckDB locally):",
+        f"  .venv/bin/switchyard lake load --endpoint-url {stack.aws_endpoint}",
+        f"  .venv/bin/switchyard lake query {LAKE_EXAMPLE_QUERY} --endpoint-url {stack.aws_endpoint}",
+    ]
     lines += ["", "Ctrl-C stops it."]
     return "\n".join(lines)
 

@@ -61,7 +61,7 @@ class LocalResources:
         return constants.resource_name(constants.DELETION_STATE_MACHINE, self.region)
 
     def function_name(self, handler: str) -> str:
-        """Local Lambda names for the functions the replay and deletion workflows invoke."""
+        """Local Lambda names for the functions the workflows and the CLI invoke."""
         return constants.resource_name(handler.replace("_", "-"), self.region)
 
     def function_arn(self, handler: str) -> str:
@@ -87,6 +87,8 @@ class LocalResources:
             constants.OUTPUT_CONFIG_TABLE: self.config_table,
             constants.OUTPUT_DEDUPE_TABLE: self.dedupe_table,
             constants.OUTPUT_ARCHIVE_BUCKET: self.archive_bucket,
+            constants.OUTPUT_LAKE_DATABASE: constants.LAKE_DATABASE,
+            constants.OUTPUT_LAKE_LOADER: self.function_name(LAKE_LOADER_HANDLER),
         }
 
 
@@ -140,6 +142,8 @@ def create_resources(
     )
     # Versioned, as deployed (infra/archive.py): a user deletion must remove older versions too.
     s3.put_bucket_versioning(Bucket=resources.archive_bucket, VersioningConfiguration={"Status": "Enabled"})
+    # The lake's catalog; locally `switchyard lake query` runs DuckDB instead of Athena (no workgroup).
+    client("glue").create_database(DatabaseInput={"Name": constants.LAKE_DATABASE})
 
     template = {
         "Resources": {
@@ -162,6 +166,7 @@ def create_resources(
 
 REPLAY_HANDLERS = ("replay_plan", "replay_worker", "replay_report")
 DELETION_HANDLERS = ("deletion_plan", "deletion_worker", "deletion_finish")
+LAKE_LOADER_HANDLER = "lake_loader"
 
 
 def _create_workflows(resources: LocalResources, client: Any) -> None:
@@ -172,7 +177,7 @@ def _create_workflows(resources: LocalResources, client: Any) -> None:
         AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
     )["Role"]["Arn"]
     lambda_client = client("lambda")
-    for handler in (*REPLAY_HANDLERS, *DELETION_HANDLERS):
+    for handler in (*REPLAY_HANDLERS, *DELETION_HANDLERS, LAKE_LOADER_HANDLER):
         lambda_client.create_function(
             FunctionName=resources.function_name(handler),
             Runtime="python3.12",

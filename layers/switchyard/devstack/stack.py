@@ -178,6 +178,7 @@ class LocalStack:
             ("deletion_plan", constants.DELETION_PLAN_TIMEOUT_SECONDS),
             ("deletion_worker", constants.DELETION_WORKER_TIMEOUT_SECONDS),
             ("deletion_finish", constants.DELETION_FINISH_TIMEOUT_SECONDS),
+            ("lake_loader", constants.LAKE_LOADER_TIMEOUT_SECONDS),
         ):
             workers = 4 if handler in ("replay_worker", "deletion_worker") else 1
             self.functions[handler] = LocalFunction(handler, timeout, concurrency=workers)
@@ -233,6 +234,8 @@ class LocalStack:
             constants.ENV_DEDUPE_TABLE: self.resources.dedupe_table,
             constants.ENV_DEDUPE_WINDOW_HOURS: str(constants.DEFAULT_DEDUPE_WINDOW_HOURS),
             constants.ENV_ARCHIVE_BUCKET: self.resources.archive_bucket,
+            constants.ENV_ARCHIVE_RETENTION_DAYS: str(self.resources.archive_retention_days),
+            constants.ENV_LAKE_LOADER_FUNCTION: self.resources.function_name("lake_loader"),
             constants.ENV_DELIVERY_QUEUE_URL: self.resources.delivery_queue_url,
             constants.ENV_DELIVERY_TABLE: self.resources.delivery_table,
             constants.ENV_REPLAY_QUEUE_URL: self.resources.replay_queue_url,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import traceback
 import zipfile
 from typing import Any
@@ -51,6 +52,9 @@ class LambdaInvokeAdapter:
             local = adapter.functions.get(function_name_of(function_name))
             if local is None:
                 return _ORIGINAL_INVOKE(backend, function_name, qualifier, body, headers, response_headers)
+            if headers.get("X-Amz-Invocation-Type") == "Event":  # Lambda answers 202 and runs it later
+                threading.Thread(target=adapter.invoke, args=(local, body, {}), daemon=True).start()
+                return b""
             return adapter.invoke(local, body, response_headers)
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]

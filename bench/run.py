@@ -20,6 +20,7 @@ BENCHMARKS = [
     "bench.controls",
     "bench.privacy",
     "bench.deletion",
+    "bench.lake",
     "bench.scaling",
 ]
 

@@ -29,6 +29,7 @@ from constructs import Construct
 
 from infra.options import StackOptions
 from infra.paths import ROOT
+from switchyard.lake.catalog import hour_projection
 
 DATABASE_NAME = "switchyard"
 TABLE_NAME = "archive"
@@ -81,17 +82,8 @@ def table_parameters(location: str, retention_days: int) -> dict[str, str]:
     return {
         "classification": "json",
         "compressionType": "gzip",
-        "projection.enabled": "true",
         "projection.source_id.type": "injected",
-        "projection.date.type": "date",
-        "projection.date.format": "yyyy-MM-dd",
-        "projection.date.range": f"NOW-{retention_days}DAYS,NOW",
-        "projection.date.interval": "1",
-        "projection.date.interval.unit": "DAYS",
-        "projection.hour.type": "integer",
-        "projection.hour.range": "0,23",
-        "projection.hour.digits": "2",
-        "storage.location.template": location + "source_id=${source_id}/date=${date}/hour=${hour}/",
+        **hour_projection(location, retention_days),
     }
 
 

@@ -57,8 +57,8 @@ LOCATION 's3://<ArchiveBucketName>/'
 TBLPROPERTIES (
   'classification'                = 'json',
   'compressionType'               = 'gzip',
-  'projection.enabled'            = 'true',
   'projection.source_id.type'     = 'injected',
+  'projection.enabled'            = 'true',
   'projection.date.type'          = 'date',
   'projection.date.format'        = 'yyyy-MM-dd',
   'projection.date.range'         = 'NOW-365DAYS,NOW',

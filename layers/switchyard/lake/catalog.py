@@ -43,9 +43,17 @@ def projection(location: str, retention_days: int, source_ids: Iterable[str]) ->
     of the archive's retention."""
     return {
         "classification": "parquet",
-        "projection.enabled": "true",
         "projection.source_id.type": "enum",
         "projection.source_id.values": ",".join(sorted(source_ids)),
+        **hour_projection(location, retention_days),
+    }
+
+
+def hour_projection(location: str, retention_days: int) -> dict[str, str]:
+    """The projection of the `date` and `hour` partitions the archive and the lake share, over
+    `location` (ending with '/'): every date of the retention, hours 00 to 23."""
+    return {
+        "projection.enabled": "true",
         "projection.date.type": "date",
         "projection.date.format": "yyyy-MM-dd",
         "projection.date.range": f"NOW-{retention_days}DAYS,NOW",

@@ -14,7 +14,7 @@
     `source_id=*/compacted.jsonl.gz`;
   - lake files `lake/*`: put, get, delete, and delete older versions of the files it replaces (a user
     deletion must leave no copy in the lake once the hour is reloaded);
-  - load records `_lake_loads/*`: get and put;
+  - load records `_lake_loads/*`: get and put, and delete an hour's failure record once it loads;
   - `s3:ListBucket` on the bucket without a prefix condition: S3 answers a GetObject of a missing key
     (an hour's first load record) with 404 only to a caller allowed `s3:ListBucket` on the bucket,
     else 403, and that check has no prefix for an `s3:prefix` condition to match (listing reveals
@@ -76,7 +76,7 @@ ATHENA_RESULTS = f"{constants.ATHENA_RESULTS_PREFIX}*"
 
 ARCHIVE_OBJECT_ACTIONS = ("s3:GetObject", "s3:DeleteObject")
 LAKE_FILE_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")
-LOAD_RECORD_ACTIONS = ("s3:GetObject", "s3:PutObject")
+LOAD_RECORD_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")  # delete: a failure record, once it loads
 CATALOG_ACTIONS = ("glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable")
 KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 ROUTER_LAG_ACTIONS = ("cloudwatch:GetMetricStatistics",)

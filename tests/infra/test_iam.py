@@ -84,8 +84,8 @@ WILDCARD_RESOURCE_ALLOWED = {
         "LakeLoaderRoleDefaultPolicy",
         ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:PutObject"),
     ): "The lake's Parquet files (`lake/*`), one per table, source and hour, and their older versions.",
-    ("LakeLoaderRoleDefaultPolicy", ("s3:GetObject", "s3:PutObject")): "The loads' records, `_lake_loads/*`, one "
-    "per source and hour.",
+    ("LakeLoaderRoleDefaultPolicy", ("s3:DeleteObject", "s3:GetObject", "s3:PutObject")): "The loads' records, "
+    "`_lake_loads/*`, one per source and hour (and a failure record, deleted once the hour loads).",
     (
         "LakeLoaderRoleDefaultPolicy",
         ("glue:CreateTable", "glue:GetTable", "glue:GetTables", "glue:UpdateTable"),

@@ -11,7 +11,7 @@
   deletion rewrote. Its grants, each for one thing it does:
   - archive event objects `source_id=*`: read them; delete the small objects compaction merged
     (plain DeleteObject: a delete marker, the versions expire with the bucket's rule); put only
-    `source_id=*/compacted.jsonl.gz`;
+    `source_id=*/compacted-*` (its own names);
   - lake files `lake/*`: put, get, delete, and delete older versions of the files it replaces (a user
     deletion must leave no copy in the lake once the hour is reloaded);
   - load records `_lake_loads/*`: get and put, and delete an hour's failure record once it loads;
@@ -69,7 +69,7 @@ ALARM_PERIOD = Duration.hours(1)
 
 # Archive keys the loader touches.
 ARCHIVE_OBJECTS = "source_id=*"
-COMPACTED_OBJECTS = "source_id=*/compacted.jsonl.gz"  # switchyard.lake.loader.COMPACTED_NAME
+COMPACTED_OBJECTS = "source_id=*/compacted-*"  # switchyard.lake.loader.compacted_key
 LAKE_FILES = f"{constants.LAKE_PREFIX}*"
 LOAD_RECORDS = "_lake_loads/*"  # switchyard.lake.loader.LOADS_PREFIX
 ATHENA_RESULTS = f"{constants.ATHENA_RESULTS_PREFIX}*"

@@ -233,11 +233,12 @@ LAKE_ARCHIVE_OBJECTS = Acknowledgment(
 )
 
 LAKE_COMPACTED_OBJECTS = Acknowledgment(
-    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/source_id=*/compacted.jsonl.gz]",
-    reason="Compaction writes one object per closed hour, source_id=<id>/date=<day>/hour=<hour>/"
-    "compacted.jsonl.gz, in hours and for sources known only at run time. The loader may put nothing "
-    "else among the event objects: the wildcard stands for the source, day and hour only, and the object "
-    "name is fixed, so it cannot overwrite any object the router wrote (s3:PutObject alone).",
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/source_id=*/compacted-*]",
+    reason="Compaction writes a few objects per closed hour, source_id=<id>/date=<day>/hour=<hour>/"
+    "compacted-<nnnn>.jsonl.gz, in hours and for sources known only at run time. The loader may put "
+    "nothing else among the event objects: the wildcards stand for the source, day, hour and part number, "
+    "and the router names its objects after shards (shardId-...), so the loader cannot overwrite any "
+    "object the router wrote (s3:PutObject alone).",
 )
 
 LAKE_FILES = Acknowledgment(

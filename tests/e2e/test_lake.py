@@ -238,7 +238,7 @@ def test_a_compacted_hour_is_still_replayed(
     assert code == 0, out
     assert "archive objects: 3 before compaction, 1 after" in out
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=partition).get("Contents", [])]
-    assert keys == [partition + "compacted.jsonl.gz"]
+    assert keys == [partition + "compacted-0000.jsonl.gz"]
 
     receiver.requests.clear()
     start, end = f"{yesterday:%Y-%m-%dT%H}:00:00Z", f"{yesterday + timedelta(hours=1):%Y-%m-%dT%H}:00:00Z"

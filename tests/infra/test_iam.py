@@ -78,8 +78,8 @@ WILDCARD_RESOURCE_ALLOWED = {
     # The lake (infra/lake.py): keys and tables derive from the data and appear at run time.
     ("LakeLoaderRoleDefaultPolicy", ("s3:DeleteObject", "s3:GetObject")): "The archive's event objects "
     "(`source_id=*`): it reads the hours it loads and deletes the small objects compaction merged.",
-    ("LakeLoaderRoleDefaultPolicy", ("s3:PutObject",)): "Each closed hour's `source_id=*/compacted.jsonl.gz`, "
-    "and nothing else among the event objects.",
+    ("LakeLoaderRoleDefaultPolicy", ("s3:PutObject",)): "Each closed hour's `source_id=*/compacted-*` "
+    "objects, and nothing else among the event objects.",
     (
         "LakeLoaderRoleDefaultPolicy",
         ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:PutObject"),

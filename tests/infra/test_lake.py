@@ -78,7 +78,7 @@ def expected_loader_grants(region: str, account: str) -> list[Grant]:
             json.dumps({"StringLike": {"s3:prefix": "lake/*"}}),
         ),
         (("s3:DeleteObject", "s3:GetObject"), frozenset({"ArchiveBucket/source_id=*"}), NO_CONDITION),
-        (("s3:PutObject",), frozenset({"ArchiveBucket/source_id=*/compacted.jsonl.gz"}), NO_CONDITION),
+        (("s3:PutObject",), frozenset({"ArchiveBucket/source_id=*/compacted-*"}), NO_CONDITION),
         (tuple(sorted(LAKE_FILE_ACTIONS)), frozenset({"ArchiveBucket/lake/*"}), NO_CONDITION),
         (("s3:DeleteObject", "s3:GetObject", "s3:PutObject"), frozenset({"ArchiveBucket/_lake_loads/*"}), NO_CONDITION),
         (("kms:Decrypt", "kms:GenerateDataKey"), frozenset({"ArchiveKey"}), via_s3),

@@ -54,7 +54,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     },
     # The lake: the loader's compacted objects, Parquet files and load records; the analysts read the
     # files and keep their query results under _athena/ (the workgroup's location).
-    "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/source_id=*/compacted.jsonl.gz]": {
+    "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/source_id=*/compacted-*]": {
         "Lake/LoaderRole/DefaultPolicy"
     },
     "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/lake/*]": {

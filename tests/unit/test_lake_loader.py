@@ -16,10 +16,11 @@ from moto import mock_aws
 
 from switchyard.config.compiled import LakeSync
 from switchyard.constants import LAKE_DATABASE
+from switchyard.lake import loader as loader_module
 from switchyard.lake import parquet
 from switchyard.lake.catalog import GlueCatalog, merged
 from switchyard.lake.hours import Hour
-from switchyard.lake.loader import COMPACTED_NAME, LakeLoader
+from switchyard.lake.loader import LakeLoader, compacted_key
 from switchyard.lake.schedule import due_hours
 from switchyard.lake.service import LakeService
 
@@ -138,20 +139,33 @@ def test_a_closed_hour_is_compacted_into_one_object_holding_every_line_once(aws:
     )
     result = loader(s3, glue).load(HOUR, compact=True)
     assert (result.objects_before, result.objects_after) == (3, 1)
-    assert keys_under(s3, HOUR.partition) == [HOUR.partition + COMPACTED_NAME]
-    compacted = s3.get_object(Bucket=BUCKET, Key=HOUR.partition + COMPACTED_NAME)["Body"].read()
+    assert keys_under(s3, HOUR.partition) == [compacted_key(HOUR, 0)]
+    compacted = s3.get_object(Bucket=BUCKET, Key=compacted_key(HOUR, 0))["Body"].read()
     assert sorted(gzip.decompress(compacted).splitlines()) == before, "every line byte for byte"
+
+
+def test_a_large_hour_is_compacted_into_objects_of_bounded_size(aws: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch):
+    s3, glue = aws
+    monkeypatch.setattr(loader_module, "COMPACTED_LINES", 3)
+    archive(s3, HOUR, EVENTS[:2], EVENTS[2:4], EVENTS[4:6], EVENTS[6:])
+    result = loader(s3, glue).load(HOUR, compact=True)
+    assert (result.objects_before, result.objects_after) == (4, 3)
+    assert keys_under(s3, HOUR.partition) == [compacted_key(HOUR, index) for index in range(3)]
+    again = loader(s3, glue).load(HOUR, compact=True)
+    assert (again.objects_before, again.objects_after) == (3, 3), "compacted already: nothing rewritten"
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix=compacted_key(HOUR, 0))["Versions"]
+    assert len(versions) == 1
 
 
 def test_a_compaction_cut_short_leaves_no_duplicate_in_the_next_load(aws: tuple[Any, Any]):
     s3, glue = aws
     archive(s3, HOUR, EVENTS[:4], EVENTS[4:])
     # What a loader that died between writing the compacted object and deleting the small ones leaves.
-    s3.put_object(Bucket=BUCKET, Key=HOUR.partition + COMPACTED_NAME, Body=gz(*EVENTS))
+    s3.put_object(Bucket=BUCKET, Key=compacted_key(HOUR, 0), Body=gz(*EVENTS))
     result = loader(s3, glue).load(HOUR, compact=True)
     assert result.messages == 7 and result.rows["tracks"] == 2
-    assert keys_under(s3, HOUR.partition) == [HOUR.partition + COMPACTED_NAME]
-    compacted = s3.get_object(Bucket=BUCKET, Key=HOUR.partition + COMPACTED_NAME)["Body"].read()
+    assert keys_under(s3, HOUR.partition) == [compacted_key(HOUR, 0)]
+    compacted = s3.get_object(Bucket=BUCKET, Key=compacted_key(HOUR, 0))["Body"].read()
     assert len(gzip.decompress(compacted).splitlines()) == 7
 
 
@@ -272,7 +286,7 @@ class RecordingLambda:
 def test_a_deletion_asks_the_loader_to_rebuild_each_hour_it_rewrote_once_without_waiting():
     from switchyard.lake.reloads import HOURS_PER_REQUEST, LakeReloads, hour_of_key
 
-    assert hour_of_key("source_id=web/date=2026-11-30/hour=10/compacted.jsonl.gz") == HOUR
+    assert hour_of_key(compacted_key(HOUR, 0)) == HOUR
     assert hour_of_key("_deletions/abc/manifest.json") is None
     client = RecordingLambda()
     keys = [f"{HOUR.partition}a.jsonl.gz", f"{HOUR.partition}b.jsonl.gz", "source_id=app/date=2026-11-30/hour=11/c"]

@@ -8,11 +8,12 @@ and widens the catalog. Every older version of the files it replaced is deleted 
 versioned, and a user deletion must leave no copy of the user's rows once the hour is reloaded.
 
 Compaction (a closed hour only: the router writes no more into it) then merges the hour's many small
-objects into one, `compacted.jsonl.gz`, keeping every line byte for byte (the first of any repeated
-messageId). It is written before the small objects are deleted, so nothing is lost if the loader
-dies in between; the next load of the hour merges the leftovers again. Replay and user deletion
-read the compacted object as they read any other. Idempotent: loading an hour again changes
-nothing when the archive did not change.
+objects into a few, `compacted-0000.jsonl.gz`, ... of at most COMPACTED_LINES lines each (a replay
+worker reads a whole object at once), keeping every line byte for byte (the first of any repeated
+messageId). They are written before the small objects are deleted, so nothing is lost if the loader
+dies in between; the next load of the hour merges the leftovers again. Replay and user deletion read
+compacted objects as they read any other. Idempotent: loading an hour again changes nothing when the
+archive did not change.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ ARCHIVE_SUFFIX = ".jsonl.gz"
 # hour removes the files of tables it no longer has, and the scheduler finds hours not loaded yet.
 # A failed attempt leaves `failed.json` beside it (why), removed by the next load that succeeds.
 LOADS_PREFIX = "_lake_loads/"
-COMPACTED_NAME = "compacted.jsonl.gz"
+COMPACTED_PREFIX = "compacted-"
+# Lines per compacted object: ~30 MB of JSON, a few MB of gzip (well over the 128 KB S3 tiers from),
+# what a replay worker reads and parses at once within its memory.
+COMPACTED_LINES = 20_000
 PARQUET_NAME = "part-00000.parquet"
 
 
@@ -179,13 +183,18 @@ class LakeLoader:
         return kept
 
     def _compact(self, hour: Hour, keys: Sequence[str], lines: Sequence[bytes]) -> int:
-        compacted = hour.partition + COMPACTED_NAME
-        body = gzip.compress(b"\n".join(lines) + b"\n", compresslevel=6)
-        self._s3.put_object(Bucket=self._bucket, Key=compacted, Body=body, ContentType="application/x-ndjson")
+        """The hour's lines in as few objects as COMPACTED_LINES allows; how many that is."""
+        parts = [lines[start : start + COMPACTED_LINES] for start in range(0, len(lines), COMPACTED_LINES)]
+        names = [compacted_key(hour, index) for index in range(len(parts))]
+        if sorted(keys) == names:
+            return len(names)  # compacted already, and nothing arrived since
+        for name, part in zip(names, parts, strict=True):
+            body = gzip.compress(b"\n".join(part) + b"\n", compresslevel=6)
+            self._s3.put_object(Bucket=self._bucket, Key=name, Body=body, ContentType="application/x-ndjson")
         for key in keys:
-            if key != compacted:
+            if key not in names:
                 self._s3.delete_object(Bucket=self._bucket, Key=key)
-        return 1
+        return len(names)
 
     # The lake side.
 
@@ -248,6 +257,10 @@ def _as_strings(table: pa.Table, columns: set[str]) -> pa.Table | None:
         index = changed.schema.get_field_index(name)
         changed = changed.set_column(index, pa.field(name, pa.string()), column.cast(pa.string()))
     return None if changed is table else changed
+
+
+def compacted_key(hour: Hour, index: int) -> str:
+    return f"{hour.partition}{COMPACTED_PREFIX}{index:04d}{ARCHIVE_SUFFIX}"
 
 
 def _load_key(hour: Hour) -> str:

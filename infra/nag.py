@@ -243,7 +243,7 @@ LAKE_COMPACTED_OBJECTS = Acknowledgment(
 
 LAKE_FILES = Acknowledgment(
     id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/lake/*]",
-    reason="The lake's Parquet files are lake/<table>/source_id=<id>/date=<day>/hour=<hour>/part-00000.parquet, "
+    reason="The lake's Parquet files are lake/<table>/source_id=<id>/date=<day>/hour=<hour>/part-<nnnnn>.parquet, "
     "with tables created from the events' names (one per track event) and sources added at run time, so no "
     "key is known at deploy time. The loader writes, reads and replaces them, and deletes every older "
     "version of a file it replaced (s3:DeleteObjectVersion) so that a user deletion leaves no copy once the "

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import orjson
+import pyarrow as pa
 import pytest
 from moto import mock_aws
 
@@ -84,8 +85,10 @@ def loader(s3: Any, glue: Any, sync: dict[str, LakeSync] | None = None) -> LakeL
 
 
 def lake_file(s3: Any, table: str, hour: Hour = HOUR) -> Any:
-    key = f"lake/{table}/{hour.partition}part-00000.parquet"
-    return parquet.read_parquet(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    """The table's rows of the hour, all its files (one per chunk) in order."""
+    keys = keys_under(s3, f"lake/{table}/{hour.partition}")
+    parts = [parquet.read_parquet(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()) for key in keys]
+    return pa.concat_tables(parts, promote_options="permissive")
 
 
 def keys_under(s3: Any, prefix: str) -> list[str]:
@@ -203,7 +206,7 @@ def test_selective_sync_leaves_events_and_properties_out_and_removes_what_it_no_
     s3, glue = aws
     archive(s3, HOUR, EVENTS)
     loader(s3, glue).load(HOUR, compact=False)
-    assert "lake/signed_up/" + HOUR.partition + "part-00000.parquet" in keys_under(s3, "lake/signed_up/")
+    assert keys_under(s3, "lake/signed_up/") == ["lake/signed_up/" + HOUR.partition + "part-00000.parquet"]
     narrowed = {"web": LakeSync(exclude_events=("Signed Up",), exclude_properties=("total",))}
     result = loader(s3, glue, narrowed).load(HOUR, compact=False)
     assert "signed_up" not in result.rows and result.rows["tracks"] == 1
@@ -303,3 +306,25 @@ def test_a_deletion_asks_the_loader_to_rebuild_each_hour_it_rewrote_once_without
     client = RecordingLambda()
     LakeReloads(client, "loader").request(many)
     assert [len(call["Payload"]["hours"]) for call in client.calls] == [HOURS_PER_REQUEST, 5]
+
+
+def test_a_busy_hour_is_loaded_in_chunks_and_a_smaller_reload_removes_the_surplus_files(
+    aws: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+):
+    s3, glue = aws
+    monkeypatch.setattr(loader_module, "CHUNK_LINES", 3)
+    many = [message("track", f"c{index}", event="Signed Up", properties={"n": index}) for index in range(8)]
+    keys = archive(s3, HOUR, many[:4], many[4:])
+    result = loader(s3, glue).load(HOUR, compact=False)
+    assert result.rows["signed_up"] == 8 and result.messages == 8
+    parts = keys_under(s3, f"lake/signed_up/{HOUR.partition}")
+    assert [key.rsplit("/", 1)[1] for key in parts] == [
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
+    assert sorted(lake_file(s3, "signed_up").column("n").to_pylist()) == list(range(8))
+    s3.delete_object(Bucket=BUCKET, Key=keys[1])  # what a user deletion leaves: fewer events
+    loader(s3, glue).load(HOUR, compact=False)
+    assert len(keys_under(s3, f"lake/signed_up/{HOUR.partition}")) == 2
+    assert sorted(lake_file(s3, "signed_up").column("n").to_pylist()) == [0, 1, 2, 3]

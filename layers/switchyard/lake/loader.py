@@ -45,7 +45,9 @@ COMPACTED_PREFIX = "compacted-"
 # Lines per compacted object: ~30 MB of JSON, a few MB of gzip (well over the 128 KB S3 tiers from),
 # what a replay worker reads and parses at once within its memory.
 COMPACTED_LINES = 20_000
-PARQUET_NAME = "part-00000.parquet"
+PARQUET_SUFFIX = ".parquet"
+# Lines loaded at once: ~150 MB of JSON with its rows and Arrow arrays, well inside the loader's 2 GB.
+CHUNK_LINES = 100_000
 
 
 @dataclass
@@ -81,11 +83,28 @@ class LakeLoader:
         self._monotonic = monotonic
 
     def load(self, hour: Hour, *, compact: bool) -> HourLoad:
+        """The hour, CHUNK_LINES lines at a time (one Parquet file per table and chunk), so a busy
+        source's hour fits the function's memory; compacted on the way when `compact`."""
         started = self._monotonic()
         result = HourLoad(hour)
         keys = self._archive_keys(hour)
         result.objects_before = result.objects_after = len(keys)
-        lines = self._lines(keys)
+        compaction = _Compaction(self._s3, self._bucket, hour) if compact and needs_compaction(hour, keys) else None
+        written: set[str] = set()
+        for index, lines in enumerate(self._chunks(keys)):
+            if compaction is not None:
+                compaction.add(lines)
+            self._load_chunk(hour, index, lines, result, written)
+        previous = self.last_load(hour)
+        for key in sorted(set(previous.get("files", [])) - written if previous else ()):
+            self._delete_versions(key, keep=None)
+        if compaction is not None:
+            result.objects_after = compaction.finish(keys)
+        result.seconds = self._monotonic() - started
+        self._record(hour, result, written)
+        return result
+
+    def _load_chunk(self, hour: Hour, index: int, lines: list[bytes], result: HourLoad, written: set[str]) -> None:
         messages: list[Any] = []
         with _collector_paused():
             for line in lines:
@@ -93,28 +112,19 @@ class LakeLoader:
                     messages.append(orjson.loads(line))
                 except orjson.JSONDecodeError:
                     result.skipped += 1
-            result.messages = len(messages)
             built = rows.build_rows(messages, loaded_at=self._clock(), sync=self._selective_sync(hour.source_id))
+        result.messages += len(messages)
         result.skipped += built.bad_messages
         builds = arrow.build_tables(built, {table: self._catalog.columns(table) for table in built.tables})
-        written = set()
         for table, build in builds.items():
-            key = self._lake_key(table, hour)
+            key = self._lake_key(table, hour, index)
             self._put_replacing(key, parquet.write_parquet(build.table))
             self._catalog.ensure(table, build.columns, hour.source_id)
             written.add(key)
-            result.rows[table] = build.table.num_rows
+            result.rows[table] = result.rows.get(table, 0) + build.table.num_rows
             if build.widened:
-                result.widened[table] = sorted(build.widened)
+                result.widened[table] = sorted({*result.widened.get(table, ()), *build.widened})
                 self._rewrite_widened(table, build.widened, skip=key)
-        previous = self.last_load(hour)
-        for key in sorted(set(previous.get("files", [])) - written if previous else ()):
-            self._delete_versions(key, keep=None)
-        if compact and len(keys) > 1:
-            result.objects_after = self._compact(hour, keys, lines)
-        result.seconds = self._monotonic() - started
-        self._record(hour, result, written)
-        return result
 
     def archived_at(self, hour: Hour) -> datetime | None:
         """When the hour's archive last changed (its newest object), or None when it holds nothing."""
@@ -164,11 +174,11 @@ class LakeLoader:
             keys += [item["Key"] for item in page.get("Contents", []) if item["Key"].endswith(ARCHIVE_SUFFIX)]
         return sorted(keys)
 
-    def _lines(self, keys: Iterable[str]) -> list[bytes]:
-        """Every line of the hour, each messageId's first only (a compaction cut short leaves both
-        the compacted object and the small ones it merged)."""
+    def _chunks(self, keys: Iterable[str]) -> Iterator[list[bytes]]:
+        """The hour's lines in the keys' order, CHUNK_LINES at a time, each messageId's first only
+        (a compaction cut short leaves both the compacted objects and the small ones they merged)."""
         seen: set[bytes] = set()
-        kept: list[bytes] = []
+        chunk: list[bytes] = []
         for key in keys:
             body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
             for line in gzip.decompress(body).splitlines():
@@ -179,28 +189,18 @@ class LakeLoader:
                     if identity in seen:
                         continue
                     seen.add(identity)
-                kept.append(line)
-        return kept
-
-    def _compact(self, hour: Hour, keys: Sequence[str], lines: Sequence[bytes]) -> int:
-        """The hour's lines in as few objects as COMPACTED_LINES allows; how many that is."""
-        parts = [lines[start : start + COMPACTED_LINES] for start in range(0, len(lines), COMPACTED_LINES)]
-        names = [compacted_key(hour, index) for index in range(len(parts))]
-        if sorted(keys) == names:
-            return len(names)  # compacted already, and nothing arrived since
-        for name, part in zip(names, parts, strict=True):
-            body = gzip.compress(b"\n".join(part) + b"\n", compresslevel=6)
-            self._s3.put_object(Bucket=self._bucket, Key=name, Body=body, ContentType="application/x-ndjson")
-        for key in keys:
-            if key not in names:
-                self._s3.delete_object(Bucket=self._bucket, Key=key)
-        return len(names)
+                chunk.append(line)
+                if len(chunk) == CHUNK_LINES:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
 
     # The lake side.
 
     @staticmethod
-    def _lake_key(table: str, hour: Hour) -> str:
-        return f"{LAKE_PREFIX}{table}/{hour.partition}{PARQUET_NAME}"
+    def _lake_key(table: str, hour: Hour, chunk: int) -> str:
+        return f"{LAKE_PREFIX}{table}/{hour.partition}part-{chunk:05d}{PARQUET_SUFFIX}"
 
     def _rewrite_widened(self, table: str, widened: Iterable[str], skip: str) -> None:
         """Every other file of `table` (all sources and hours) with the widened columns as strings:
@@ -212,7 +212,7 @@ class LakeLoader:
         ):
             for item in page.get("Contents", []):
                 key = item["Key"]
-                if key == skip or not key.endswith(PARQUET_NAME):
+                if key == skip or not key.endswith(PARQUET_SUFFIX):
                     continue
                 data = parquet.read_parquet(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
                 cast = _as_strings(data, columns)
@@ -232,6 +232,47 @@ class LakeLoader:
             for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
                 if version["Key"] == key and version["VersionId"] not in (keep, None, "null"):
                     self._s3.delete_object(Bucket=self._bucket, Key=key, VersionId=version["VersionId"])
+
+
+def needs_compaction(hour: Hour, keys: Sequence[str]) -> bool:
+    """Whether the hour holds anything but its compacted parts, in order (nothing arrived since)."""
+    return len(keys) > 1 and list(keys) != [compacted_key(hour, index) for index in range(len(keys))]
+
+
+class _Compaction:
+    """The hour's lines written as parts of COMPACTED_LINES while they are loaded; the objects they
+    replace are deleted only once every part is written. Parts are written in the keys' order, and
+    the keys sort the hour's old parts first, so a part is rewritten only after the old part of that
+    name was read."""
+
+    def __init__(self, s3: Any, bucket: str, hour: Hour) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self._hour = hour
+        self._pending: list[bytes] = []
+        self.names: list[str] = []
+
+    def add(self, lines: Sequence[bytes]) -> None:
+        self._pending += lines
+        while len(self._pending) >= COMPACTED_LINES:
+            self._write(self._pending[:COMPACTED_LINES])
+            self._pending = self._pending[COMPACTED_LINES:]
+
+    def finish(self, keys: Sequence[str]) -> int:
+        """Writes the last part, deletes what the parts replace; how many objects the hour now has."""
+        if self._pending:
+            self._write(self._pending)
+            self._pending = []
+        for key in keys:
+            if key not in self.names:
+                self._s3.delete_object(Bucket=self._bucket, Key=key)
+        return len(self.names)
+
+    def _write(self, lines: Sequence[bytes]) -> None:
+        name = compacted_key(self._hour, len(self.names))
+        body = gzip.compress(b"\n".join(lines) + b"\n", compresslevel=6)
+        self._s3.put_object(Bucket=self._bucket, Key=name, Body=body, ContentType="application/x-ndjson")
+        self.names.append(name)
 
 
 @contextmanager

@@ -70,16 +70,16 @@ def load_hour(data: bytes) -> int:
     from switchyard.config.compiled import LakeSync
     from switchyard.lake import arrow, parquet, rows
 
-    gc.disable()  # as the loader parses and builds rows (loader._collector_paused)
+    gc.disable()  # as the loader does while it loads a chunk (loader._collector_paused)
     try:
         messages = [orjson.loads(line) for line in data.splitlines() if line]
         built = rows.build_rows(messages, loaded_at=LOADED_AT, sync=LakeSync())
+        written = 0
+        for build in arrow.build_tables(built).values():
+            parquet.write_parquet(build.table)
+            written += build.table.num_rows
     finally:
         gc.enable()
-    written = 0
-    for build in arrow.build_tables(built).values():
-        parquet.write_parquet(build.table)
-        written += build.table.num_rows
     return written
 
 

@@ -113,9 +113,10 @@ class LakeLoader:
                 except orjson.JSONDecodeError:
                     result.skipped += 1
             built = rows.build_rows(messages, loaded_at=self._clock(), sync=self._selective_sync(hour.source_id))
+            known = {table: self._catalog.columns(table) for table in built.tables}
+            builds = arrow.build_tables(built, known)
         result.messages += len(messages)
         result.skipped += built.bad_messages
-        builds = arrow.build_tables(built, {table: self._catalog.columns(table) for table in built.tables})
         for table, build in builds.items():
             key = self._lake_key(table, hour, index)
             self._put_replacing(key, parquet.write_parquet(build.table))
@@ -277,8 +278,8 @@ class _Compaction:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """No garbage collection while an hour's messages are parsed into rows: millions of new
-    containers, none of them garbage, would trigger it over and over (about 3x the parse time)."""
+    """No garbage collection while a chunk's messages are parsed into rows and tables: millions of
+    new containers, none of them garbage, would trigger it over and over (about 3x the parse time)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -382,7 +382,7 @@ class FaultyResponder:
         return 200, {}, b'{"ok":true}'
 
 
-# Tools whose end-to-end test brings its own part of the workspace: `tests/e2e/tools/<name>.yaml`
+# Tools (and the lake) whose end-to-end test brings its own part of the workspace: `tests/e2e/tools/<name>.yaml`
 # holds `sources`, `destinations` and `environment` (for `{env: VAR}` credentials); `{receiver}`
 # in it is the URL of the receiver standing in for the tool, `receivers.tools[<name>]`.
 TOOL_WORKSPACES = Path(__file__).parent / "tools"

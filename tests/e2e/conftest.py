@@ -23,6 +23,7 @@ from switchyard.devstack.stack import LocalStack
 from switchyard.ingest.service import IngestService
 from switchyard.ingest.settings import IngestSettings
 from switchyard.timeutil import utc_now
+from tests.support.ports import closed_port
 from tests.support.streams import StreamReader
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -407,7 +408,7 @@ class Receivers:
         self.ga4 = WebhookReceiver(0)
         self.posthog = WebhookReceiver(0)
         self.tools = {name: WebhookReceiver(0) for name in tool_workspaces()}
-        self.closed_port = free_port()
+        self.closed_port = closed_port()  # `refused` must get refused connections, from no other server
 
     def all(self) -> list[WebhookReceiver]:
         return [

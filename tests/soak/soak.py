@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -51,6 +50,7 @@ from switchyard.devstack.faults import (
 )
 from switchyard.devstack.receiver import WebhookReceiver
 from switchyard.devstack.stack import LocalStack, quiet_library_logs
+from tests.support.ports import closed_port
 
 SOURCES = {"segment": "wk_soak_segment_0001", "rudder": "wk_soak_rudder_0001"}
 WORKSPACE = """\
@@ -229,8 +229,9 @@ class Soak:
         self.steady = WebhookReceiver(0)
         self.flaky = WebhookReceiver(0, responder=self.flaky_faults)
         self.late: WebhookReceiver | None = None
-        self._late_port = free_port()
-        self._dead_port = free_port()
+        # Closed for now (late) or for ever (dead): ports no other server of the run can be given.
+        self._late_port = closed_port()
+        self._dead_port = closed_port()
         self._late_timer: threading.Timer | None = None
         self._saved_environment = dict(os.environ)
         self._lock = threading.Lock()
@@ -474,9 +475,3 @@ def archived(stack: LocalStack) -> list[dict[str, Any]]:
             body = gzip.decompress(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
             events += [orjson.loads(line) for line in body.splitlines() if line]
     return events
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

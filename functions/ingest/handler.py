@@ -42,6 +42,7 @@ PREFLIGHT_HEADERS = {
     "Access-Control-Max-Age": "600",
 }
 JSON_HEADERS = {**CORS_HEADERS, "Content-Type": "application/json"}
+SETTINGS_CACHE_CONTROL = "public, max-age=300"  # five minutes, as Segment's CDN keeps it
 SUCCESS_BODY = '{"success":true}'
 
 
@@ -126,7 +127,9 @@ class IngestApi:
     def browser_settings(self, event: dict[str, Any], write_key: str) -> dict[str, Any]:
         protocol = (event.get("headers") or {}).get("x-forwarded-proto", "https")
         document = self.service.settings_document(write_key, event["requestContext"]["domainName"], protocol)
-        return json_response(200, orjson.dumps(document).decode())
+        # The same for every page view of a site: browsers (and a CDN in front) keep it a few minutes
+        # instead of asking on every page load. Errors (unknown or disabled keys) are not cached.
+        return json_response(200, orjson.dumps(document).decode(), {"Cache-Control": SETTINGS_CACHE_CONTROL})
 
     def respond_error(self, error: Exception) -> dict[str, Any]:
         """Every refusal as JSON {"code", "message"}; 503 and 500 say when to retry."""

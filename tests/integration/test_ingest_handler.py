@@ -275,3 +275,10 @@ def test_an_unknown_path_is_a_404_that_does_not_repeat_the_path(ingest: ModuleTy
     status, body, _ = invoke(ingest, http_event(method, path, {"userId": "u", "event": "E"}))
     assert (status, body["code"]) == (404, "unknown_path")
     assert "wk_int_web_123" not in body["message"] and "/v1/" not in body["message"]
+
+
+def test_the_settings_document_may_be_kept_five_minutes_and_a_refusal_not_at_all(ingest: ModuleType):
+    status, _, headers = invoke(ingest, http_event("GET", "/v1/projects/wk_int_web_123/settings", key=None))
+    assert (status, headers["Cache-Control"]) == (200, "public, max-age=300")
+    status, _, headers = invoke(ingest, http_event("GET", "/v1/projects/wk_int_nope_000/settings", key=None))
+    assert status == 401 and "Cache-Control" not in headers

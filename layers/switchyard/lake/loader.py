@@ -19,7 +19,6 @@ archive did not change.
 from __future__ import annotations
 
 import gc
-import gzip
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from switchyard.constants import LAKE_PREFIX
 from switchyard.lake import arrow, parquet, rows
 from switchyard.lake.catalog import LakeCatalog
 from switchyard.lake.hours import Hour
+from switchyard.router.archive import ARCHIVE_CONTENT_TYPE, archive_body, archive_lines
 
 ARCHIVE_SUFFIX = ".jsonl.gz"
 # What each load wrote, per hour (outside `lake/`, which holds only tables): the next load of the
@@ -45,6 +45,7 @@ COMPACTED_PREFIX = "compacted-"
 # Lines per compacted object: ~30 MB of JSON, a few MB of gzip (well over the 128 KB S3 tiers from),
 # what a replay worker reads and parses at once within its memory.
 COMPACTED_LINES = 20_000
+COMPACTION_LEVEL = 6  # written once an hour and kept for months: size counts more than the CPU
 PARQUET_SUFFIX = ".parquet"
 # Lines loaded at once: ~150 MB of JSON with its rows and Arrow arrays, well inside the loader's 2 GB.
 CHUNK_LINES = 100_000
@@ -181,10 +182,7 @@ class LakeLoader:
         seen: set[bytes] = set()
         chunk: list[bytes] = []
         for key in keys:
-            body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-            for line in gzip.decompress(body).splitlines():
-                if not line:
-                    continue
+            for line in archive_lines(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()):
                 identity = _message_id(line)
                 if identity is not None:
                     if identity in seen:
@@ -271,8 +269,8 @@ class _Compaction:
 
     def _write(self, lines: Sequence[bytes]) -> None:
         name = compacted_key(self._hour, len(self.names))
-        body = gzip.compress(b"\n".join(lines) + b"\n", compresslevel=6)
-        self._s3.put_object(Bucket=self._bucket, Key=name, Body=body, ContentType="application/x-ndjson")
+        body = archive_body(lines, level=COMPACTION_LEVEL)
+        self._s3.put_object(Bucket=self._bucket, Key=name, Body=body, ContentType=ARCHIVE_CONTENT_TYPE)
         self.names.append(name)
 
 

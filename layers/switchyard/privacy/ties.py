@@ -8,13 +8,14 @@ It reads every archive object of the last `days` days (one S3 GET each), so it c
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+
+from switchyard.router.archive import archive_lines
 
 
 @dataclass
@@ -41,9 +42,7 @@ def tied_anonymous_ids(
 
 def _collect(body: bytes, user_ids: set[str], ties: Ties) -> None:
     ties.objects_read += 1
-    for line in gzip.decompress(body).splitlines():
-        if not line:
-            continue
+    for line in archive_lines(body):
         event = orjson.loads(line)
         anonymous_id = event.get("anonymousId")
         if anonymous_id and str(event.get("userId")) in user_ids:

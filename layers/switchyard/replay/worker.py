@@ -7,7 +7,6 @@ share of the requested rate. The worker stops early when the replay is cancelled
 
 from __future__ import annotations
 
-import gzip
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from switchyard import aws
 from switchyard.delivery.requests import DeliveryRequest
 from switchyard.replay.model import REPLAY_LANE, ReplayRequest
 from switchyard.replay.store import CANCELLED
+from switchyard.router.archive import archive_lines
 
 SEND_CHUNK = 10  # events queued per paced step (one SQS batch for one destination)
 CANCEL_CHECK_SECONDS = 1.0
@@ -86,7 +86,7 @@ class ReplayWorker:
 
     def read(self, key: str) -> list[dict[str, Any]]:
         body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-        return [orjson.loads(line) for line in gzip.decompress(body).splitlines() if line]
+        return [orjson.loads(line) for line in archive_lines(body)]
 
     def run(self, request: ReplayRequest, objects: Sequence[str], concurrency: int) -> Counter[str]:
         """Replay this batch of objects; returns its counts (also added to the replay's progress)."""

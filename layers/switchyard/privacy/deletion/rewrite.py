@@ -16,7 +16,6 @@ rewritten once however often the workflow retries or is redriven.
 
 from __future__ import annotations
 
-import gzip
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ import orjson
 from switchyard import aws
 from switchyard.constants import DEDUPE_PK
 from switchyard.privacy.deletion.model import Subjects
-from switchyard.router.archive import ARCHIVE_CONTENT_TYPE
+from switchyard.router.archive import ARCHIVE_CONTENT_TYPE, archive_body, archive_lines
 
 DEDUPE_DELETES_PER_CALL = 25  # BatchWriteItem's limit
 
@@ -95,7 +94,7 @@ class ArchiveRewriter:
     # -- reading --------------------------------------------------------------------------------
 
     def read_lines(self, key: str, version: str) -> list[bytes]:
-        return _lines(self._s3_client.get_object(Bucket=self._bucket, Key=key, VersionId=version)["Body"].read())
+        return archive_lines(self._s3_client.get_object(Bucket=self._bucket, Key=key, VersionId=version)["Body"].read())
 
     # -- the two passes -------------------------------------------------------------------------
 
@@ -144,8 +143,9 @@ class ArchiveRewriter:
             return Change(
                 Action.DELETED, _message_ids(removed), self._delete_versions(key, self._versions_except(key, None))
             )
-        body = gzip.compress(b"\n".join(kept) + b"\n", compresslevel=3, mtime=0)
-        answer = self._s3_client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=ARCHIVE_CONTENT_TYPE)
+        answer = self._s3_client.put_object(
+            Bucket=self._bucket, Key=key, Body=archive_body(kept), ContentType=ARCHIVE_CONTENT_TYPE
+        )
         new_version = answer.get("VersionId")
         if new_version in (None, "null"):  # an unversioned bucket: the put replaced the only copy
             return Change(Action.REWRITTEN, _message_ids(removed), 0)
@@ -184,7 +184,7 @@ class ArchiveRewriter:
         marker on top)."""
         try:
             answer = self._s3_client.get_object(Bucket=self._bucket, Key=key)
-            return answer.get("VersionId") or "null", _lines(answer["Body"].read())
+            return answer.get("VersionId") or "null", archive_lines(answer["Body"].read())
         except self._s3_client.exceptions.ClientError as error:
             if _absent(error):
                 return None
@@ -246,10 +246,6 @@ class ArchiveRewriter:
             else:
                 raise RuntimeError("dedupe claims could not be removed (throttled); the batch is retried")
         return len(keys)
-
-
-def _lines(body: bytes) -> list[bytes]:
-    return [line for line in gzip.decompress(body).splitlines() if line]
 
 
 def _absent(error: Any) -> bool:

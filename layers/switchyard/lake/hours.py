@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from switchyard.router.archive import prefix_for
+
 
 @dataclass(frozen=True, order=True)
 class Hour:
@@ -14,7 +16,7 @@ class Hour:
 
     @property
     def partition(self) -> str:
-        return f"source_id={self.source_id}/date={self.date}/hour={self.hour}/"
+        return prefix_for(self.source_id, self.date, self.hour)
 
     @property
     def label(self) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from switchyard.lake.hours import Hour
+from switchyard.router.archive import hours_between as archive_hours
 
 LOOK_BACK_HOURS = 6
 CLOSE_MARGIN = timedelta(minutes=2)
@@ -49,12 +50,7 @@ def due_hours(
 
 
 def hours_between(source_ids: Iterable[str], start: datetime, end: datetime) -> list[Hour]:
-    """Every hour from the one holding `start` to the one holding `end`, for each source."""
-    first = start.replace(minute=0, second=0, microsecond=0)
-    hours = []
-    for source_id in source_ids:
-        moment = first
-        while moment <= end:
-            hours.append(Hour.of(source_id, moment))
-            moment += timedelta(hours=1)
-    return hours
+    """Every hour from the one holding `start` to the one holding `end`, for each source (the
+    archive's partitions of [start, end], one microsecond being the times' resolution)."""
+    partitions = archive_hours(start, end + timedelta(microseconds=1))
+    return [Hour(source_id, date, hour) for source_id in source_ids for date, hour in partitions]

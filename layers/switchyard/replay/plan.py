@@ -8,7 +8,6 @@ share of the requested rate, and concurrency is derived from the rate.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -17,7 +16,7 @@ from switchyard import aws
 from switchyard.asl import MapPlan
 from switchyard.constants import REPLAY_MANIFEST_PREFIX
 from switchyard.replay.model import ReplayRequest
-from switchyard.router.archive import prefix_for
+from switchyard.router.archive import hours_between, prefix_for
 
 # One worker sends at most this many events per second; more rate means more workers.
 RATE_PER_WORKER = 100
@@ -26,16 +25,6 @@ MAX_CONCURRENCY = 40
 EVENTS_PER_OBJECT = 500
 WORKER_SECONDS = 600
 MAX_OBJECTS_PER_BATCH = 8
-
-
-def hours_between(start: datetime, end: datetime) -> list[tuple[str, str]]:
-    """(date, hour) partitions that can hold events received in [start, end)."""
-    hour = start.replace(minute=0, second=0, microsecond=0)
-    partitions = []
-    while hour < end:
-        partitions.append((hour.strftime("%Y-%m-%d"), hour.strftime("%H")))
-        hour += timedelta(hours=1)
-    return partitions
 
 
 def concurrency_for(rate: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
 
 from switchyard import aws
@@ -44,6 +45,16 @@ def archive_key(source_id: str, date: str, hour: str, shard_id: str, first_seque
 
 def prefix_for(source_id: str, date: str, hour: str) -> str:
     return f"source_id={source_id}/date={date}/hour={hour}/"
+
+
+def hours_between(start: datetime, end: datetime) -> list[tuple[str, str]]:
+    """(date, hour) partitions that can hold events received in [start, end)."""
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    partitions = []
+    while hour < end:
+        partitions.append((hour.strftime("%Y-%m-%d"), hour.strftime("%H")))
+        hour += timedelta(hours=1)
+    return partitions
 
 
 class Archive:

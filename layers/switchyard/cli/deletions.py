@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from switchyard import constants
-from switchyard.cli.progress import follow
+from switchyard.cli.progress import bar, follow
 from switchyard.cli.targets import Target
 from switchyard.delivery.table import DeliveryTable
 from switchyard.privacy.deletion.model import FINISHED, DeletionRequestError, DeletionStatus, new_request
@@ -86,11 +86,10 @@ def wait(operator: DeletionOperator, deletion_id: str, interval: float = 1.0) ->
     )
 
 
-def progress_bar(record: DeletionRecord, width: int = 30) -> str:
+def progress_bar(record: DeletionRecord) -> str:
     fraction = 1.0 if record.status in FINISHED else progress(record)
-    filled = int(fraction * width)
     return (
-        f"[{'#' * filled}{'.' * (width - filled)}] {fraction:6.1%}  objects {record.objects}  "
+        f"{bar(fraction)} {fraction:6.1%}  objects {record.objects}  "
         f"rewritten {record.counter('objects_rewritten') + record.counter('objects_deleted')}  {record.status:<10}"
     )
 

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from switchyard import constants
+from switchyard.cli.progress import bar
 from switchyard.cli.targets import Target, TargetError, resolve_target
 from switchyard.config.store import ConfigStore
 from switchyard.lake.catalog import GlueCatalog
@@ -116,11 +117,9 @@ def invoke(client: Any, function: str, hour: Hour) -> dict[str, Any]:
     return json.loads(answer["Payload"].read() or b"{}")
 
 
-def progress(done: int, total: int, hour: Hour | None, width: int = 30) -> str:
-    fraction = done / total if total else 1.0
-    filled = int(fraction * width)
+def progress(done: int, total: int, hour: Hour | None) -> str:
     current = f"  {hour.label}" if hour else " " * 28
-    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} hour(s){current}"
+    return f"{bar(done / total if total else 1.0)} {done}/{total} hour(s){current}"
 
 
 # tables

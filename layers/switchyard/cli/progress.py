@@ -1,4 +1,4 @@
-"""Following a workflow (a replay, a user deletion) from the CLI: poll its record, redraw a bar."""
+"""Following work from the CLI (a replay, a user deletion, lake loads): poll its record, redraw a bar."""
 
 from __future__ import annotations
 
@@ -8,6 +8,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 Record = TypeVar("Record")
+BAR_WIDTH = 30
+
+
+def bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    """`[######........]` filled to `fraction` (0 to 1)."""
+    filled = int(fraction * width)
+    return f"[{'#' * filled}{'.' * (width - filled)}]"
 
 
 def follow(

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from switchyard import constants
-from switchyard.cli.progress import follow
+from switchyard.cli.progress import bar, follow
 from switchyard.cli.targets import Target, TargetError, resolve_target
 from switchyard.config.store import ConfigStore
 from switchyard.delivery.table import DeliveryTable
@@ -72,14 +72,10 @@ def wait(operator: ReplayOperator, replay_id: str, interval: float = 1.0) -> Rep
     return follow(lambda: operator.status(replay_id), lambda record: record.status in FINISHED, progress_bar, interval)
 
 
-def progress_bar(record: ReplayRecord, width: int = 30) -> str:
+def progress_bar(record: ReplayRecord) -> str:
     done, total = record.counter("objects_done"), record.objects
     fraction = done / total if total else (1.0 if record.status in FINISHED else 0.0)
-    filled = int(fraction * width)
-    return (
-        f"[{'#' * filled}{'.' * (width - filled)}] {fraction:6.1%}  objects {done}/{total}  "
-        f"sent {record.counter('sent')}  {record.status:<9}"
-    )
+    return f"{bar(fraction)} {fraction:6.1%}  objects {done}/{total}  sent {record.counter('sent')}  {record.status:<9}"
 
 
 def summary_line(record: ReplayRecord) -> str:

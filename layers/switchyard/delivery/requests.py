@@ -70,7 +70,11 @@ class DeliveryRequest:
     @classmethod
     def from_body(cls, body: str | bytes) -> DeliveryRequest:
         """A one-event body (dead letters store this form)."""
-        data = orjson.loads(body)
+        return cls.from_data(orjson.loads(body))
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> DeliveryRequest:
+        """A one-event body, parsed."""
         return cls(data["destination"], data["event"], data.get("options") or {}, data.get("lane") or LIVE_LANE)
 
 
@@ -103,7 +107,7 @@ class DeliveryMessage:
     def from_body(cls, body: str | bytes) -> DeliveryMessage:
         data = orjson.loads(body)
         if "events" not in data:
-            return cls([DeliveryRequest.from_body(body)])
+            return cls([DeliveryRequest.from_data(data)])
         destination, options, lane = data["destination"], data.get("options") or {}, data.get("lane") or LIVE_LANE
         if not isinstance(data["events"], list) or not data["events"]:
             raise ValueError("a delivery message without events")

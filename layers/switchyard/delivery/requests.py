@@ -12,6 +12,7 @@ packing) is read as a message of one.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -126,7 +127,10 @@ def pack(requests: Sequence[DeliveryRequest], events_per_message: int, max_bytes
     open_messages: dict[tuple[str, str, bytes], tuple[DeliveryMessage, int]] = {}
     for request in requests:
         key = request.message_key
-        size = len(request.serialized_event) + 1
+        serialized = request.serialized_event
+        if request.event_json is None:  # serialized once: the message's body splices these bytes
+            request = dataclasses.replace(request, event_json=serialized)
+        size = len(serialized) + 1
         current = open_messages.get(key)
         if current is not None:
             message, used = current

@@ -3,7 +3,8 @@
 Loader: the loader's own work on one source-hour of stored messages (parse the JSON lines, build
 Segment's tables, write one Parquet file per table) against the floor of pyarrow merely reading the
 same JSON lines and writing them as one Parquet file (target <= 2.0; 2.15 on the 2-core build
-machine), and the loader's events per second on one core. S3 and Glue requests are outside both: they are the same few per table and hour.
+machine), and the loader's events per second on one core. S3 and Glue requests are outside both:
+they are the same few per table and hour.
 
 Compaction: a source-hour of many small archive objects, as the router writes them (one per router
 invocation and source: at one-second windows on one busy shard, 3,600 an hour), loaded and

@@ -82,7 +82,7 @@ def record_for_operators(report: BatchReport) -> None:
         _emit(Metric.PLAN_VIOLATIONS, count, source_id, Dimension.VIOLATION_TYPE, kind)
     for (source_id, reason), count in report.blocked_by_plan.items():
         _emit(Metric.BLOCKED_BY_PLAN, count, source_id, Dimension.REASON, reason)
-    if (report.violations or report.blocked_by_plan) and _violation_stats is not None:
+    if (report.violations or report.blocked_by_plan or report.filtered_at_source) and _violation_stats is not None:
         try:
             _violation_stats.record(report, datetime.now(UTC))
         except Exception:  # noqa: BLE001 - the counts are for operators; the batch is done, never redone for them

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(tail)
     tail.set_defaults(run=run_tail)
 
-    delivery = commands.add_parser("delivery", help="Event Delivery: what reached a destination, and why not")
+    delivery = commands.add_parser("delivery", help="Delivery Overview: a destination's events step by step, and why")
     delivery.add_argument("destination")
     delivery.add_argument("--since", default="1h", help="period to report on: 30m, 1h, 24h, 7d (default 1h)")
     _add_target_options(delivery)
@@ -263,19 +263,9 @@ def run_tail(args: argparse.Namespace) -> int:
 
 
 def run_delivery(args: argparse.Namespace) -> int:
-    from switchyard.cli.reports import format_delivery_report, parse_period
-    from switchyard.cli.targets import TargetError, resolve_target
-    from switchyard.delivery.stats import read_report
-    from switchyard.delivery.table import DeliveryTable
+    from switchyard.cli.delivery import delivery_command
 
-    try:
-        period = parse_period(args.since)
-        target = resolve_target(args.region, args.endpoint_url)
-        table = DeliveryTable(target.output(constants.OUTPUT_DELIVERY_TABLE), target.client("dynamodb"))
-    except (TargetError, ValueError) as error:
-        return fail(str(error))
-    print(format_delivery_report(read_report(table, args.destination, period)))
-    return 0
+    return delivery_command(args, fail)
 
 
 def run_dlq(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Plain-text views for operators: Event Delivery reports and dead letters."""
+"""Plain-text views for operators: periods, dead letters, short JSON."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import timedelta
 import orjson
 
 from switchyard.delivery.deadletters import DeadLetter
-from switchyard.delivery.stats import DeliveryReport
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
@@ -18,30 +17,6 @@ def parse_period(text: str) -> timedelta:
     if not match:
         raise ValueError(f"--since takes a number and a unit (m, h or d), like 30m, 1h or 7d; got {text!r}")
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-
-
-def format_delivery_report(report: DeliveryReport) -> str:
-    rate = f"{report.success_rate:.1%}" if report.success_rate is not None else "n/a"
-    p95 = f"{report.p95_latency_ms:.0f} ms" if report.p95_latency_ms is not None else "n/a"
-    lines = [
-        f"Event Delivery for {report.destination_id}, {report.since:%Y-%m-%d %H:%M} to {report.until:%H:%M} UTC",
-        f"  delivered       {report.delivered}",
-        f"  not delivered   {report.not_delivered}   (of which dead-lettered {report.dead_lettered})",
-        f"  success rate    {rate}",
-        f"  filtered        {report.filtered}   (calls it does not take, its filters' drops: not failures)",
-        f"  retries         {report.retried}",
-        f"  p95 latency     {p95}   (receivedAt to the destination's answer)",
-    ]
-    if report.errors:
-        lines.append("  why (each with its latest sample):")
-        for label, count in report.errors.items():
-            lines.append(f"    {label:<32} {count}")
-            sample = report.samples.get(label)
-            if sample:
-                lines.append(f"      received  {short(sample.get('received'))}")
-                lines.append(f"      request   {short(sample.get('request'))}")
-                lines.append(f"      response  {short(sample.get('response'))}")
-    return "\n".join(lines)
 
 
 def format_dead_letters(destination_id: str, letters: list[DeadLetter]) -> str:

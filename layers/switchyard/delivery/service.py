@@ -142,6 +142,7 @@ class Deliverer:
         suppressed = self._suppressed() if self._suppressed is not None else frozenset()
         groups: dict[str, list[QueuedDelivery]] = {}
         for item in items:
+            self._count_arrival(stats, item)
             if suppressed and is_suppressed(item.request.event, suppressed):
                 # Queued before the user was suppressed, or a replay of the archive: never delivered.
                 outcomes[item.message_id] = Outcome(Decision(Action.SKIP))
@@ -515,6 +516,17 @@ class Deliverer:
             stats.failed(destination_id, label, at or self._clock(), counter=counter, sample=sample)
         except Exception:  # noqa: BLE001
             log.exception("could not count %s for %s", label, destination_id)
+
+    def _count_arrival(self, stats: DeliveryStats, item: QueuedDelivery) -> None:
+        """The Delivery Overview's first step: an event taken for the first time (a re-queued or retried
+        one carries its receive count on)."""
+        if item.receive_count != 1:
+            return
+        counter = Count.RECEIVED if item.request.lane == LIVE_LANE else Count.REPLAYED
+        try:
+            stats.count(item.request.destination_id, counter, self._clock())
+        except Exception:  # noqa: BLE001
+            log.exception("could not count an arrival for %s", item.request.destination_id)
 
     def _count(self, stats: DeliveryStats, destination: Destination, counter: Count) -> None:
         try:

@@ -27,6 +27,8 @@ STATS_RETENTION_DAYS = 30
 class Count(StrEnum):
     """Event Delivery's counters per destination and minute (stored as `c_<name>`)."""
 
+    RECEIVED = "received"  # first taken from the live lane: what the sources sent this destination
+    REPLAYED = "replayed"  # first taken from the replay lane
     DELIVERED = "delivered"
     NOT_DELIVERED = "not_delivered"  # final: refused, unsupported, discarded (dead letters included)
     RETRIED = "retried"
@@ -38,6 +40,15 @@ class Count(StrEnum):
     OUT_OF_TIME = "out_of_time"
     INTERNAL_ERROR = "internal_error"
     DROPPED_BY_INSERT_FUNCTION = "dropped_by_insert_function"
+
+
+# Each reason is counted under the step it belongs to (the Delivery Overview's), as `<prefix>_<label>`.
+FAILED_PREFIX = "e"  # not delivered, final (dead letters included)
+RETRYING_PREFIX = "r"
+FILTERED_PREFIX = "f"
+OMITTED_PREFIX = "o"  # delivered without some parts
+REASON_PREFIXES = {Count.RETRIED: RETRYING_PREFIX, Count.FILTERED: FILTERED_PREFIX, Count.OMITTED: OMITTED_PREFIX}
+REASON_PREFIX_NAMES = {FAILED_PREFIX, RETRYING_PREFIX, FILTERED_PREFIX, OMITTED_PREFIX}
 
 
 def latency_bucket(milliseconds: float) -> int:
@@ -52,7 +63,7 @@ def bucket_upper_ms(bucket: int) -> float:
 class _Minute:
     counters: Counter[str] = field(default_factory=Counter)  # delivered, not_delivered, retried, ...
     latency: Counter[int] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)  # (reason prefix, label) -> events
 
 
 class DeliveryStats:
@@ -87,7 +98,7 @@ class DeliveryStats:
             minute.counters[counter] += 1
             if counter is Count.DEAD_LETTERED:
                 minute.counters[Count.NOT_DELIVERED] += 1
-            minute.errors[label] += 1
+            minute.reasons[(REASON_PREFIXES.get(counter, FAILED_PREFIX), label)] += 1
             self._samples[(destination_id, label)] = {
                 **sample,
                 "at": datetime.fromtimestamp(at, UTC).isoformat(),
@@ -110,7 +121,7 @@ class DeliveryStats:
     def _write_minute(self, destination_id: str, minute: str, data: _Minute) -> None:
         counts = {f"c_{name}": count for name, count in data.counters.items()}
         counts |= {f"l_{bucket}": count for bucket, count in data.latency.items()}
-        counts |= {f"e_{label}": count for label, count in data.errors.items()}
+        counts |= {f"{prefix}_{label}": count for (prefix, label), count in data.reasons.items()}
         self._table.add_counts(f"stats#{destination_id}", minute, counts, _expiry(minute))
 
 
@@ -123,8 +134,17 @@ def _expiry(minute: str) -> int:
     return int(moment.timestamp()) + STATS_RETENTION_DAYS * 86400
 
 
+@dataclass(frozen=True)
+class LatencyPoint:
+    start: datetime
+    p95_ms: float | None  # None: nothing delivered live in that slice
+
+
 @dataclass
 class DeliveryReport:
+    """One destination over a period, as the Delivery Overview shows it: what arrived, what was
+    filtered, retried, failed and delivered, each with its reasons, and how fast."""
+
     destination_id: str
     since: datetime
     until: datetime
@@ -134,13 +154,29 @@ class DeliveryReport:
     dead_lettered: int
     filtered: int
     p95_latency_ms: float | None
-    errors: dict[str, int]
     samples: dict[str, dict[str, Any]]
+    received: int = 0  # first taken from the live lane
+    replayed: int = 0  # first taken from the replay lane
+    failed_reasons: dict[str, int] = field(default_factory=dict)  # final; dead letters included
+    retrying_reasons: dict[str, int] = field(default_factory=dict)
+    filtered_reasons: dict[str, int] = field(default_factory=dict)
+    omitted_reasons: dict[str, int] = field(default_factory=dict)  # delivered without some parts
+    dropped_by_insert_function: int = 0
+    latency_trend: list[LatencyPoint] = field(default_factory=list)
 
     @property
     def success_rate(self) -> float | None:
         total = self.delivered + self.not_delivered
         return self.delivered / total if total else None
+
+    @property
+    def errors(self) -> dict[str, int]:
+        """Every reason an event was not delivered (yet) or delivered incomplete, most frequent first."""
+        merged = Counter(self.failed_reasons) + Counter(self.retrying_reasons) + Counter(self.omitted_reasons)
+        return dict(merged.most_common())
+
+
+TREND_POINTS = 12  # the latency trend's slices per period
 
 
 def read_report(
@@ -153,22 +189,37 @@ def read_report(
         sk_from=start.strftime("%Y-%m-%dT%H:%M"),
         sk_to=now.strftime("%Y-%m-%dT%H:%M"),
     )
+    slice_seconds = max(60.0, since.total_seconds() / TREND_POINTS)
     counters: Counter[str] = Counter()
     latency: Counter[int] = Counter()
-    errors: Counter[str] = Counter()
+    latency_by_slice: dict[int, Counter[int]] = defaultdict(Counter)
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
     for item in items:
+        minute = datetime.strptime(item[SK]["S"], "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+        slice_index = int(max(0.0, (minute - start).total_seconds()) // slice_seconds)
         for name, value in item.items():
-            if name.startswith("c_"):
-                counters[name[2:]] += int(value["N"])
-            elif name.startswith("l_"):
-                latency[int(name[2:])] += int(value["N"])
-            elif name.startswith("e_"):
-                errors[name[2:]] += int(value["N"])
+            prefix, _, label = name.partition("_")
+            if not label:
+                continue
+            count = int(value["N"]) if "N" in value else 0
+            if prefix == "c":
+                counters[label] += count
+            elif prefix == "l":
+                latency[int(label)] += count
+                latency_by_slice[slice_index][int(label)] += count
+            elif prefix in REASON_PREFIX_NAMES:
+                reasons[prefix][label] += count
+    every_reason = set().union(*reasons.values()) if reasons else set()
     samples = {
         item[SK]["S"]: orjson.loads(item["sample"]["S"])
         for item in table.query_all(f"errors#{destination_id}")
-        if item[SK]["S"] in errors
+        if item[SK]["S"] in every_reason
     }
+    slices = math.ceil(since.total_seconds() / slice_seconds)
+    trend = [
+        LatencyPoint(start + timedelta(seconds=index * slice_seconds), percentile(latency_by_slice[index], 0.95))
+        for index in range(slices)
+    ]
     return DeliveryReport(
         destination_id=destination_id,
         since=start,
@@ -179,8 +230,15 @@ def read_report(
         dead_lettered=counters[Count.DEAD_LETTERED],
         filtered=counters[Count.FILTERED],
         p95_latency_ms=percentile(latency, 0.95),
-        errors=dict(errors.most_common()),
         samples=samples,
+        received=counters[Count.RECEIVED],
+        replayed=counters[Count.REPLAYED],
+        failed_reasons=dict(reasons[FAILED_PREFIX].most_common()),
+        retrying_reasons=dict(reasons[RETRYING_PREFIX].most_common()),
+        filtered_reasons=dict(reasons[FILTERED_PREFIX].most_common()),
+        omitted_reasons=dict(reasons[OMITTED_PREFIX].most_common()),
+        dropped_by_insert_function=counters[Count.DROPPED_BY_INSERT_FUNCTION],
+        latency_trend=trend,
     )
 
 

@@ -1,6 +1,7 @@
-"""What tracking plans found, per source and minute, for `switchyard violations`: counts per event
-and violation type, blocked events per reason, and the latest sample of each, in the delivery
-table next to Event Delivery (keys `violations#<source>` and `violation-samples#<source>`).
+"""What tracking plans and schema filters did, per source and minute, for `switchyard violations` and
+the Delivery Overview: counts per event and violation type, blocked events per reason, schema
+filters' drops and changes, and the latest sample of each, in the delivery table next to Event
+Delivery (keys `violations#<source>` and `violation-samples#<source>`).
 
 The router writes once per batch: one update per source and minute that had violations, and one
 sample per (event, violation type and field); a batch without violations writes nothing.
@@ -20,6 +21,8 @@ from switchyard.router.service import BatchReport
 
 RETENTION_DAYS = 30
 _SEPARATOR = " | "  # between the event label and the violation type in an attribute name
+PLAN_BLOCK_PREFIX = "b_"
+SCHEMA_FILTER_PREFIX = "s_"  # what the source's schema filters blocked or changed (the Delivery Overview reads it)
 
 
 def _minute(at: datetime) -> str:
@@ -39,7 +42,9 @@ class ViolationStats:
         for (source, label, kind), count in report.violations.items():
             counts.setdefault(source, Counter())[f"v_{label}{_SEPARATOR}{kind}"] += count
         for (source, reason), count in report.blocked_by_plan.items():
-            counts.setdefault(source, Counter())[f"b_{reason}"] += count
+            counts.setdefault(source, Counter())[f"{PLAN_BLOCK_PREFIX}{reason}"] += count
+        for (source, reason), count in report.filtered_at_source.items():
+            counts.setdefault(source, Counter())[f"{SCHEMA_FILTER_PREFIX}{reason}"] += count
         for source, fields in counts.items():
             self._table.add_counts(f"violations#{source}", _minute(at), fields, _expiry(at))
         for (source, label, key), sample in report.violation_samples.items():
@@ -54,6 +59,7 @@ class ViolationReport:
     until: datetime
     violations: dict[tuple[str, str], int]  # (event label, violation type) -> count
     blocked: dict[str, int]  # why -> count
+    schema_filtered: dict[str, int]  # schema filter reason (router/schema.py SchemaReason) -> events
     samples: dict[str, dict[str, Any]]  # "<label> | <type>: <field>" or "<label> | blocked: <why>" -> sample
 
 
@@ -64,16 +70,21 @@ def read_violations(
     start = now - since
     violations: Counter[tuple[str, str]] = Counter()
     blocked: Counter[str] = Counter()
+    schema_filtered: Counter[str] = Counter()
     for item in table.query_all(f"violations#{source_id}", sk_from=_minute(start), sk_to=_minute(now)):
         for name, value in item.items():
             if name.startswith("v_"):
                 label, _, kind = name[2:].rpartition(_SEPARATOR)
                 violations[(label, kind)] += int(value["N"])
-            elif name.startswith("b_"):
+            elif name.startswith(PLAN_BLOCK_PREFIX):
                 blocked[name[2:]] += int(value["N"])
+            elif name.startswith(SCHEMA_FILTER_PREFIX):
+                schema_filtered[name[2:]] += int(value["N"])
     samples = {}
     for item in table.query_all(f"violation-samples#{source_id}"):
         sample = orjson.loads(item["sample"]["S"])
         if sample.get("at", "") >= start.isoformat():
             samples[item[SK]["S"]] = sample
-    return ViolationReport(source_id, start, now, dict(violations.most_common()), dict(blocked), samples)
+    return ViolationReport(
+        source_id, start, now, dict(violations.most_common()), dict(blocked), dict(schema_filtered), samples
+    )

@@ -227,6 +227,22 @@ def test_the_catalog_only_grows_and_widens():
     assert merged({"a": "bigint"}, {"a": "double"}) == {"a": "string"}
 
 
+def test_a_chunk_is_parsed_line_by_line_into_tables_counting_what_is_no_message():
+    lines = [orjson.dumps(event) for event in EVENTS[:2]] + [b"{not json", b'"a string"', orjson.dumps(EVENTS[2])]
+    asked: list[str] = []
+
+    def known(tables: Any) -> dict[str, dict[str, str]]:
+        asked.extend(tables)
+        return {"order_completed": {"plan": "string"}}
+
+    chunk = loader_module.build_chunk(lines, loaded_at=LOADED_AT, sync=LakeSync(), known=known)
+    assert (chunk.messages, chunk.skipped) == (4, 2)  # the bad line, and the string that is no message
+    assert set(asked) == set(chunk.builds) == {"tracks", "order_completed", "signed_up", "identifies", "users"}
+    assert chunk.builds["order_completed"].columns["plan"] == "string"  # the catalog's type: 1 written as "1"
+    assert chunk.builds["order_completed"].table.column("plan").to_pylist() == ["1"]
+    assert chunk.builds["tracks"].table.num_rows == 2
+
+
 def at(hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, 30, hour, minute, tzinfo=UTC)
 

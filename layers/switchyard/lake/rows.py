@@ -174,7 +174,6 @@ class _Rules:
     context_owned: bool  # `context_*` columns are the context's, not this object's
 
 
-_UNSEEN = object()
 _DROPPED: list[object] = []  # stands for the column of a key whose values are left out
 
 
@@ -220,15 +219,19 @@ class _Keys:
 
 
 def _flatten(source: dict, keys: _Keys, row_index: int) -> None:
-    """Appends the leaves of `source` to their columns, as the row `row_index`."""
+    """Appends the leaves of `source` to their columns, as the row `row_index`.
+
+    The Python work per value, so kept lean: a key's column is found by indexing (a miss, once per
+    key and batch, raises), cheaper than a `dict.get` call for every value."""
     lists = keys.lists
     for key, value in source.items():
         kind = type(value)
         if kind is dict:
             if not value:
                 continue
-            child = keys.children.get(key, _UNSEEN)
-            if child is _UNSEEN:
+            try:
+                child = keys.children[key]
+            except KeyError:
                 child = keys.child(key)
             if child is not None:
                 _flatten(value, child, row_index)
@@ -238,8 +241,9 @@ def _flatten(source: dict, keys: _Keys, row_index: int) -> None:
             value = as_text(value)
         elif value is None:
             continue
-        values = lists.get(key)
-        if values is None:
+        try:
+            values = lists[key]
+        except KeyError:
             values = keys.learn(key)
         if values is _DROPPED:
             continue

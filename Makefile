@@ -14,11 +14,19 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test soak bench lint format synth clean
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed node_modules/.installed
 	$(BIN)/switchyard dev --config examples/workspace.yaml --demo-receiver 9000
 
-test: $(VENV)/.installed node_modules/.installed
+test: $(VENV)/.installed node_modules/.installed chromium
 	$(BIN)/pytest
+
+# Headless Chromium for the browser tests (tests/e2e/test_browser.py): Debian's package, driven by
+# the Playwright pin in pyproject.toml, which never downloads a browser of its own.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || { \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y --no-install-recommends chromium; }
 
 # 10,000 events from the real SDKs through the local stack while faults are injected (tests/soak/).
 soak: $(VENV)/.installed

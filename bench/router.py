@@ -4,6 +4,12 @@ The router is the real one (DedupeStore, Archive, DeliveryQueue and their thread
 DynamoDB, S3 and SQS clients replaced by in-memory fakes that keep the semantics it relies on
 (conditional writes, overwrite by key, batch sends). Figures are CPU time of the whole process,
 worker threads included.
+
+The debugger and usage (issue 13) are priced against the router without them: the same batches
+(one visitor in three logged in), then what the handler does with a settled batch: the MTU sketch
+updates and the usage item's merge and write (usage/), and the debugger's sample and write
+(debugger/), with the router's clock moving a second per batch so that every batch writes its
+sample, as a busy source's would.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import base64
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +81,33 @@ class FakeSQS:
         return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
 
 
+class FakeUsageTable:
+    """GetItem and the conditional UpdateItem of the usage store (usage/store.py); counts writes."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, str] = {}
+        self.writes = 0
+
+    def get_item(self, TableName: str, Key: dict, ConsistentRead: bool) -> dict:  # noqa: N803
+        return {}
+
+    def update_item(self, TableName: str, Key: dict, **request: Any) -> dict:  # noqa: N803
+        self.writes += 1
+        self.versions[Key["sk"]["S"]] = request["ExpressionAttributeValues"][":next"]["N"]
+        return {}
+
+
+class TickingClock:
+    """A second per reading: every batch finds the debugger's tokens refilled."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        self.seconds += 1.0
+        return self.seconds
+
+
 def stored_event(index: int) -> dict[str, Any]:
     event = browser_event(index)
     event.update(
@@ -87,14 +121,22 @@ def stored_event(index: int) -> dict[str, Any]:
     return event
 
 
-def lambda_event(batch: int, offset: int = 0) -> dict[str, Any]:
+def visitor_event(index: int) -> dict[str, Any]:
+    """A stored browser event; one visitor in three logged in (userId and anonymousId)."""
+    event = stored_event(index)
+    if index % 3 == 0:
+        event["userId"] = f"user-{index:06d}"
+    return event
+
+
+def lambda_event(batch: int, offset: int = 0, make: Callable[[int], dict[str, Any]] = stored_event) -> dict[str, Any]:
     return {
         "Records": [
             {
                 "kinesis": {
                     "sequenceNumber": str(10**20 + offset + i),
                     "partitionKey": f"web/{i}",
-                    "data": base64.b64encode(orjson.dumps(stored_event(offset + i))).decode(),
+                    "data": base64.b64encode(orjson.dumps(make(offset + i))).decode(),
                 },
                 "eventID": f"shardId-000000000000:{10**20 + offset + i}",
             }
@@ -147,6 +189,7 @@ def run() -> list[Figure]:
     # CPU time of the whole process: the router's worker threads do part of the work.
     router_seconds, floor_seconds = time_pair(route_batch, floor, rounds=7, min_seconds=0.2, timer=time.process_time)
     return [
+        *operator_figures(),
         Figure(
             f"router per record, {BATCH_SIZE}-record batch (dedupe, archive, fan-out to 1 destination)",
             router_seconds / BATCH_SIZE * 1e6,
@@ -158,6 +201,59 @@ def run() -> list[Figure]:
         Figure(
             f"archive objects per batch (one source, one hour; {report.archived} events)", objects_per_batch, "objects"
         ),
+    ]
+
+
+def operator_figures() -> list[Figure]:
+    """Router time per record with the debugger's writes and the usage/MTU sketches, over without."""
+    from datetime import UTC, datetime
+
+    from switchyard.debugger import DEFAULT_DEBUGGER_MESSAGES_PER_SECOND
+    from switchyard.debugger.recorder import DebuggerRecorder
+    from switchyard.debugger.sampler import RateSampler
+    from switchyard.debugger.store import DebuggerStore
+    from switchyard.delivery.table import DeliveryTable
+    from switchyard.router.service import KinesisRecord
+    from switchyard.usage.store import UsageStore
+    from switchyard.usage.tally import tally
+
+    router, _, s3, _ = build_router()
+    records = [KinesisRecord.from_lambda(record) for record in lambda_event(BATCH_SIZE, make=visitor_event)["Records"]]
+    debugger_s3, usage_table = FakeS3(), FakeUsageTable()
+    debugger = DebuggerRecorder(
+        DebuggerStore("archive", debugger_s3), RateSampler(DEFAULT_DEBUGGER_MESSAGES_PER_SECOND, clock=TickingClock())
+    )
+    usage = UsageStore(DeliveryTable("delivery", usage_table))
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+
+    def without() -> None:
+        report = router.process(records)
+        assert report.first_failure is None, report
+
+    def with_operators() -> None:
+        # What functions/router/handler.py's record_settled does after the batch.
+        report = router.process(records)
+        assert report.first_failure is None, report
+        usage.record(tally(report.settled_received, report.settled_archived, now), now)
+        debugger.record(report.settled_archived)
+
+    with_operators()
+    puts_before, writes_before = debugger_s3.puts, usage_table.writes
+    with_operators()
+    debugger_puts, usage_writes = debugger_s3.puts - puts_before, usage_table.writes - writes_before
+    with_seconds, without_seconds = time_pair(
+        with_operators, without, rounds=7, min_seconds=0.2, timer=time.process_time
+    )
+    return [
+        Figure(
+            f"router per record with debugger + MTU sketches, {BATCH_SIZE}-record batch",
+            with_seconds / BATCH_SIZE * 1e6,
+            "us",
+            floor=without_seconds / BATCH_SIZE * 1e6,
+            target=1.15,
+        ),
+        Figure("debugger S3 PUTs per batch (one source)", debugger_puts, "PUTs", target=1.0),
+        Figure("usage table writes per batch (one source, one hour)", usage_writes, "writes", target=1.0),
     ]
 
 

@@ -10,7 +10,7 @@ Standard until they expire: the rule sets `TransitionDefaultMinimumObjectSize` t
 would not tier such an object, Glacier IR would bill it as 128 KB, and each transition is a paid
 request). The router writes an object per shard and batch window, so at low volume most objects are
 that small. Retried batches overwrite deterministic keys, so old versions are kept only
-`NONCURRENT_VERSION_DAYS`.
+`NONCURRENT_VERSION_DAYS`. The Source Debugger's objects (`_debugger/`) expire after a day.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from constructs import Construct
 from infra.names import kept_bucket_name
 from infra.options import StackOptions
 from switchyard import constants
+from switchyard.debugger import DEBUGGER_PREFIX
 
 INTELLIGENT_TIERING_AFTER_DAYS = 30
 GLACIER_IR_AFTER_DAYS = 90
 GLACIER_IR_MINIMUM_DAYS = 90  # objects deleted earlier are charged for 90 days anyway
 NONCURRENT_VERSION_DAYS = 30
+DEBUGGER_RETENTION_DAYS = 1  # S3's shortest expiry; the debugger shows the latest 500 messages
 ABORT_MULTIPART_AFTER_DAYS = 7
 
 
@@ -104,6 +106,13 @@ class Archive(Construct):
                     expiration=Duration.days(options.archive_retention_days),
                     noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_DAYS),
                     abort_incomplete_multipart_upload_after=Duration.days(ABORT_MULTIPART_AFTER_DAYS),
+                ),
+                # The Source Debugger's messages: a day's worth, then gone (and their versions with them).
+                s3.LifecycleRule(
+                    id="expire-debugger-messages",
+                    prefix=DEBUGGER_PREFIX,
+                    expiration=Duration.days(DEBUGGER_RETENTION_DAYS),
+                    noncurrent_version_expiration=Duration.days(DEBUGGER_RETENTION_DAYS),
                 ),
                 # S3 refuses ExpiredObjectDeleteMarker beside Days in one rule.
                 s3.LifecycleRule(id="remove-expired-delete-markers", expired_object_delete_marker=True),

@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import jsii
@@ -160,4 +160,34 @@ class UserFunctionBundler:
 
     def try_bundle(self, output_dir: str, *, image: object = None, **_: object) -> bool:
         bundle_user_function(self.handler_dir, self.code_path, Path(output_dir))
+        return True
+
+
+def files_hash(files: Mapping[str, Path]) -> str:
+    """Hash of an asset made of `files` (its path -> the file it copies): names and contents."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        content = Path(files[name]).read_bytes()
+        digest.update(f"{name}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def copy_files(files: Mapping[str, Path], output_dir: Path) -> Path:
+    for name, source in files.items():
+        target = Path(output_dir) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return Path(output_dir)
+
+
+@jsii.implements(ILocalBundling)
+class FilesBundler:
+    """Bundles an asset from files gathered from anywhere (a handler and the files it serves)."""
+
+    def __init__(self, files: Mapping[str, Path]) -> None:
+        self.files = dict(files)
+
+    def try_bundle(self, output_dir: str, *, image: object = None, **_: object) -> bool:
+        copy_files(self.files, Path(output_dir))
         return True

@@ -1,6 +1,6 @@
 """The domain layer: the `switchyard` package, shared by every function, at python/switchyard/.
 
-The local-only subpackages (the CLI and the embedded dev stack) are not shipped.
+The local-only subpackages (the CLI, the embedded dev stack and the operator's console) are not shipped.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from constructs import Construct
 from infra import bundling
 from infra.paths import DOMAIN_PACKAGE_DIR
 
-LOCAL_ONLY_SUBPACKAGES = ("cli", "devstack")
+LOCAL_ONLY_SUBPACKAGES = ("cli", "devstack", "console")
 
 
 class DomainLayer(Construct):

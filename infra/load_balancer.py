@@ -7,12 +7,14 @@ ALB's event shape (switchyard.ingest.gateway_event) and its answers need no chan
 
 - HTTPS only, on the custom domain (`api_domain_name`, with `api_certificate_arn`): a listener on
   443 with a TLS 1.2+ policy, no port 80 (SDKs only send HTTPS, and a redirect would drop POST bodies).
-  Every path goes to ingest, which answers 404 to anything outside the contract.
+  Every path goes to ingest, which answers 404 to anything outside the contract (the browser
+  library's files included: the snippet's `/analytics.js/v1/<writeKey>/analytics.min.js` at the root).
 - A VPC of two public subnets and nothing else: no NAT gateway, no instances (an ALB must sit in
   two Availability Zones; Lambda targets are invoked by the ALB, not reached over the network, so
   the security group allows no egress at all).
 - No access log: an ALB's log records each request's full URL, and write keys travel in
-  `/v1/projects/<writeKey>/settings` and pixel query strings (`api_access_logs` does not apply).
+  `/v1/projects/<writeKey>/settings`, the snippet's script path and pixel query strings
+  (`api_access_logs` does not apply).
   Requests, errors and latency are the ALB's CloudWatch metrics, in the same dashboard widgets.
 - No stage throttle (`api_rate_limit_per_second` does not apply): an ALB scales with its load;
   ingest still answers 503 with Retry-After when the stream refuses writes.

@@ -302,8 +302,19 @@ ANALYSTS_LAKE_TABLES = Acknowledgment(
     "projected partitions, the list of tables): no create, update or delete, and no other database.",
 )
 
+ALERTS_VOLUME_CHECK_METRICS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+    reason="The alerts' volume check lists the workspace alarms (cloudwatch:DescribeAlarms, filtered by the "
+    "region's alarm prefix in the request), reads the sources' MessagesReceived (cloudwatch:GetMetricData) "
+    "and publishes SourceVolumeChange (cloudwatch:PutMetricData). GetMetricData and PutMetricData support no "
+    "resource types (AWS Service Authorization Reference), so Resource '*' is the narrowest scope IAM allows; "
+    "PutMetricData is limited to the Switchyard namespace by the cloudwatch:namespace condition. The statements "
+    "sit alone in this customer-managed policy attached to the check's role only; metrics hold no event data.",
+)
+
 ALL = (
     XRAY_WILDCARD,
+    ALERTS_VOLUME_CHECK_METRICS,
     PINNED_RUNTIME,
     WRITE_KEY_AUTH,
     WRITE_KEY_AUTH_NOT_COGNITO,

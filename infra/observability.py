@@ -130,51 +130,14 @@ class Observability(Construct):
         return topic
 
     def _new_alarm_topic(self) -> sns.Topic:
-        stack = Stack.of(self)
-        # CloudWatch cannot publish to a topic encrypted with the AWS-managed aws/sns key.
-        key = kms.Key(
-            self,
-            "AlarmTopicKey",
-            description=f"Switchyard alarm topic ({stack.region})",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            pending_window=Duration.days(7),
-        )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsPublishEncrypted",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy: this key
-            )
-        )
-        topic = sns.Topic(
+        region = Stack.of(self).region
+        return alarm_topic(
             self,
             "AlarmTopic",
-            display_name=f"Switchyard alarms ({stack.region})",
-            master_key=key,
-            enforce_ssl=True,
+            description=f"Switchyard alarm topic ({region})",
+            display_name=f"Switchyard alarms ({region})",
+            publish_sid="CloudWatchAlarmsOfThisAccount",
         )
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsOfThisAccount",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="cloudwatch",
-                            resource="alarm",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    },
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                },
-            )
-        )
-        return topic
 
     def _errors_alarm(self, errors: cloudwatch.IMetric, construct_id: str, description: str) -> None:
         """A function's errors, 2 of the last 3 periods: the rule every function alarm uses."""
@@ -593,3 +556,58 @@ class Observability(Construct):
     def add_alarm_summary(self) -> None:
         """An alarm status row at the end, once every capability has added its alarms."""
         self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24))
+
+
+def alarm_topic(
+    scope: Construct,
+    construct_id: str,
+    *,
+    description: str,
+    display_name: str,
+    publish_sid: str,
+    alarm_names: str = "*",
+    topic_name: str | None = None,
+) -> sns.Topic:
+    """An SNS topic that only this account's CloudWatch alarms named `alarm_names` may publish to,
+    TLS only, encrypted with a key of its own (`<construct_id>Key`): CloudWatch cannot publish to a
+    topic encrypted with the AWS-managed aws/sns key."""
+    stack = Stack.of(scope)
+    key = kms.Key(
+        scope,
+        f"{construct_id}Key",
+        description=description,
+        enable_key_rotation=True,
+        removal_policy=RemovalPolicy.DESTROY,
+        pending_window=Duration.days(7),
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublishEncrypted",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],  # in a key policy: this key
+        )
+    )
+    topic = sns.Topic(
+        scope, construct_id, topic_name=topic_name, display_name=display_name, master_key=key, enforce_ssl=True
+    )
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=publish_sid,
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={
+                "ArnLike": {
+                    "aws:SourceArn": stack.format_arn(
+                        service="cloudwatch",
+                        resource="alarm",
+                        resource_name=alarm_names,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                },
+                "StringEquals": {"aws:SourceAccount": stack.account},
+            },
+        )
+    )
+    return topic

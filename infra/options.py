@@ -37,7 +37,9 @@ the tracking API's access log; false: none, and no log group), `dedupe_capacity`
 `provisioned`: writes auto-scaled at 70% utilization between `dedupe_min_write_capacity` (5) and
 `dedupe_max_write_capacity` (4,000), 1 read unit), `router_batching_window_seconds` (1: how long
 Lambda gathers stream records before invoking the router, 0-300), `router_batch_size` (500:
-most records per router invocation, 1-10,000), `delivery_events_per_message` (10: events of one
+most records per router invocation, 1-10,000), `debugger_messages_per_second` (5: the Source
+Debugger's messages kept per source and second in each router instance, 0-100, 0 for none),
+`delivery_events_per_message` (10: events of one
 destination per delivery queue message, 1-50), `stream_compression` (false: each Kinesis record
 deflated) and `front_door` (`api_gateway`; `alb`: an Application Load Balancer on the custom
 domain in front of ingest, with `waf=false`).
@@ -56,6 +58,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from infra.paths import ROOT
 from switchyard import constants
+from switchyard.debugger import DEFAULT_DEBUGGER_MESSAGES_PER_SECOND, MAX_DEBUGGER_MESSAGES_PER_SECOND
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
@@ -266,6 +269,15 @@ class StackOptions(BaseModel):
         ge=MIN_ROUTER_BATCH_SIZE,
         le=MAX_ROUTER_BATCH_SIZE,
         description="Lambda's limit for a Kinesis source",
+    )
+    # The Source Debugger (switchyard.debugger): messages the router keeps per source and second, in
+    # each router instance (one per shard, times router_parallelization); 0 writes none. Each
+    # batch costs at most one S3 PUT per source (README "Debugger").
+    debugger_messages_per_second: WholeNumber = Field(
+        default=DEFAULT_DEBUGGER_MESSAGES_PER_SECOND,
+        ge=0,
+        le=MAX_DEBUGGER_MESSAGES_PER_SECOND,
+        description="messages per source and second, per router instance",
     )
     # Events of one destination per delivery queue message: SQS bills each send slot, receive and
     # delete once for all of them; the delivery event source takes 50 // this many messages at once.

@@ -1,6 +1,7 @@
 """The router function: consumes the events stream; applies sources' schema filters and tracking
 plans, dedupes, archives, fans out to the delivery queue, and counts tracking plan violations in
-the delivery table (for `switchyard violations`).
+the delivery table (for `switchyard violations`), usage and MTUs (`switchyard usage`), and writes
+the Source Debugger's sampled messages beside the archive (`switchyard debugger`).
 
 Its Kinesis event source retries a failing batch until it succeeds (no maximum retry count or
 record age: a record is dropped by nothing but the end of the stream's retention, and the
@@ -30,6 +31,8 @@ from infra.lambda_defaults import LambdaDefaults
 from infra.options import StackOptions
 from infra.paths import FUNCTIONS_DIR
 from switchyard import constants
+from switchyard.debugger import ENV_DEBUGGER_MESSAGES_PER_SECOND
+from switchyard.usage import USAGE_PK_PREFIX
 
 ROUTER_MEMORY_MB = 1024  # also buys CPU: gzip of the archive objects, JSON of 500-record batches
 # The router's time budget per record of its largest batch (`router_batch_size`), beyond the base
@@ -50,6 +53,8 @@ def router_timeout_seconds(batch_size: int) -> int:
 
 # The delivery-table items the router writes (router/violations.py, privacy/inventory.py).
 ROUTER_DELIVERY_TABLE_KEYS = ("violations#*", "violation-samples#*", "pii#*")
+# The usage items it reads and updates (usage/store.py).
+USAGE_KEYS = f"{USAGE_PK_PREFIX}*"
 
 
 class Router(Construct):
@@ -81,6 +86,7 @@ class Router(Construct):
                 constants.ENV_DELIVERY_QUEUE_URL: delivery_queue.queue_url,
                 constants.ENV_DELIVERY_EVENTS_PER_MESSAGE: str(options.delivery_events_per_message),
                 constants.ENV_DELIVERY_TABLE: delivery_table.table_name,
+                ENV_DEBUGGER_MESSAGES_PER_SECOND: str(options.debugger_messages_per_second),
             },
             timeout=Duration.seconds(router_timeout_seconds(options.router_batch_size)),
             memory_size=ROUTER_MEMORY_MB,
@@ -100,6 +106,16 @@ class Router(Construct):
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(ROUTER_DELIVERY_TABLE_KEYS)}},
             )
         )
+        # Usage (switchyard.usage.store): each source, hour and shard's item is read when the
+        # instance has no copy of it, and updated on the condition of its version; nothing else.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                resources=[delivery_table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [USAGE_KEYS]}},
+            )
+        )
+        # The debugger's objects (`_debugger/...`) are archive objects: the PutObject above covers them.
         # The event source grants the stream reads it needs (and nothing to write).
         self.function.add_event_source(
             event_sources.KinesisEventSource(

@@ -15,6 +15,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.alerts import Alerts
 from infra.analysts import AnalystsAccess
 from infra.archive import Archive
 from infra.archive_catalog import ArchiveCatalog
@@ -34,6 +35,7 @@ from infra.router import Router
 from infra.tracking_api import TrackingApi
 from infra.user_functions import UserFunctions
 from switchyard import constants
+from switchyard.alerts.names import OUTPUT_ALERT_TOPIC
 
 
 class RegionalStack(Stack):
@@ -91,6 +93,7 @@ class RegionalStack(Stack):
         )
         self.delivery_queue = self.delivery.queue
         self.delivery_table = self.delivery.table
+        self.ingest.count_discards_in(self.delivery_table)
         # AWS-native destinations of the workspace: PutEvents / PutRecordBatch on exactly their ARNs.
         self.destination_targets = grant_destination_access(self.delivery.function.role, self.options.workspace_path)
         self.router = Router(
@@ -173,6 +176,9 @@ class RegionalStack(Stack):
         self.observability.watch_function(self.deletion.plan_function, "Deletion plan")
         self.observability.watch_function(self.deletion.worker_function, "Deletion worker")
         self.observability.watch_function(self.deletion.finish_function, "Deletion finish")
+        # Workspace alerts: the topic their alarms notify (the alarms are `switchyard apply`'s), the
+        # Slack forwarder, and the volume check that feeds the source-volume alarms.
+        self.alerts = Alerts(self, "Alerts", defaults=self.lambdas, observability=self.observability)
         # Later capabilities add their constructs above this line: the summary lists the alarms so far.
         self.observability.add_alarm_summary()
 
@@ -249,6 +255,12 @@ class RegionalStack(Stack):
             description="The Athena workgroup for the archive and the lake (`switchyard lake query`)",
         )
         CfnOutput(self, constants.OUTPUT_ALARM_TOPIC, value=self.observability.alarm_topic.topic_arn)
+        CfnOutput(
+            self,
+            OUTPUT_ALERT_TOPIC,
+            value=self.alerts.topic.topic_arn,
+            description="Workspace alerts notify this topic (`switchyard alerts`)",
+        )
         if self.tracking_api.domain_target is not None:
             CfnOutput(
                 self,

@@ -24,7 +24,8 @@ Both:
 - No authorizer: SDKs authenticate with the source's write key (Basic auth or in the body),
   which the ingest function checks against the config table.
 - Access logs never contain the write key: the route or resource *template* (`$context.routeKey`,
-  `$context.resourcePath`) instead of the path (`/v1/projects/<writeKey>/settings`), no headers
+  `$context.resourcePath`) instead of the path (`/v1/projects/<writeKey>/settings`,
+  `/analytics.js/v1/<writeKey>/analytics.min.js`), no headers
   (Authorization), no query string (`/v1/pixel/...?writeKey=`). With `api_access_logs=false`,
   neither kind has an access log nor its log group (cdk-nag's APIG1 acknowledged on the stage).
 - X-Ray: only with `tracing=sampled`, on the REST API's stage (an HTTP API cannot trace).
@@ -62,6 +63,17 @@ ROUTES: tuple[tuple[tuple[apigwv2.HttpMethod, ...], str], ...] = (
     # Source functions' webhooks (the handler checks the per-function token).
     ((apigwv2.HttpMethod.POST,), "/functions/{function_id}"),
     ((apigwv2.HttpMethod.GET,), "/openapi.json"),  # the OpenAPI document of all of the above
+    # The browser library where Segment's snippet loads it, and its chunks (switchyard.ingest.browser_library).
+    ((apigwv2.HttpMethod.GET,), "/analytics.js/v1/{writeKey}/analytics.min.js"),
+    ((apigwv2.HttpMethod.GET,), "/analytics-next/bundles/{file}"),
+)
+# The REST API's resources for the browser library, below its `v1` stage beside the contract's
+# (constants.REST_API_RESOURCES): there the library's base is `<host>/v1`, so it asks for the
+# settings document at `<host>/v1/v1/projects/<writeKey>/settings`.
+BROWSER_LIBRARY_RESOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("/analytics.js/v1/{writeKey}/analytics.min.js", ("GET",)),
+    ("/analytics-next/bundles/{file}", ("GET",)),
+    ("/v1/projects/{writeKey}/settings", ("GET",)),
 )
 
 # What both kinds of API log of each request: never a path, header or query (write keys live there).
@@ -295,7 +307,7 @@ class TrackingApi(Construct):
         # One integration; CDK gives each method its own invoke permission, scoped to that method
         # of the v1 stage (no test-invoke permission).
         integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
-        for path, methods in constants.REST_API_RESOURCES:
+        for path, methods in (*constants.REST_API_RESOURCES, *BROWSER_LIBRARY_RESOURCES):
             resource = api.root.resource_for_path(path)
             for method in methods:
                 resource.add_method(method, integration, authorization_type=apigw.AuthorizationType.NONE)

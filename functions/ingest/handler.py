@@ -4,6 +4,10 @@ Routing is a dictionary lookup rather than Powertools' APIGatewayHttpResolver: t
 ~60 us per request, more than the whole per-event budget of a browser batch, and this API has
 a few fixed routes, described by switchyard/ingest/openapi.json (served at `GET /openapi.json`).
 Errors are still mapped in one place (`respond_error`).
+
+It also serves the browser library where Segment's snippet loads it (switchyard/ingest/browser_library.py)
+from `analytics-next` beside this file: in the repository a link to the npm package's build, in the
+deployed function a copy of it (infra/ingest.py).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import base64
 import functools
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,9 +25,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchyard.config.store import Cached, CachedWorkspace, ConfigStore
 from switchyard.constants import DISCARD_LOG_LINES_PER_MINUTE, METRICS_NAMESPACE, REST_API_STAGE, SERVICE_NAME
+from switchyard.delivery.table import DeliveryTable
 from switchyard.errors import ApiError
 from switchyard.functions.invoker import FunctionInvoker
+from switchyard.ingest import browser_library
 from switchyard.ingest.body import raw_body
+from switchyard.ingest.discard_stats import DiscardStats
 from switchyard.ingest.gateway_event import http_api_event
 from switchyard.ingest.logsampling import LogBudget, message_shape
 from switchyard.ingest.openapi import openapi_text
@@ -44,6 +53,7 @@ PREFLIGHT_HEADERS = {
 JSON_HEADERS = {**CORS_HEADERS, "Content-Type": "application/json"}
 SETTINGS_CACHE_CONTROL = "public, max-age=300"  # five minutes, as Segment's CDN keeps it
 SUCCESS_BODY = '{"success":true}'
+BROWSER_LIBRARY_DIR = Path(__file__).with_name(browser_library.LIBRARY_DIR_NAME)
 
 
 class IngestApi:
@@ -55,8 +65,13 @@ class IngestApi:
         *,
         discard_log: LogBudget | None = None,
         failure_log: LogBudget | None = None,
+        browser: browser_library.BrowserLibrary | None = None,
+        discard_stats: DiscardStats | None = None,
     ) -> None:
         self.service = service
+        # The Delivery Overview's "failed on ingest" (None: discards are metrics and log lines only).
+        self._discard_stats = discard_stats
+        self.browser = browser or browser_library.BrowserLibrary(BROWSER_LIBRARY_DIR)
         # Per execution environment: log lines about bad input, at a bounded rate (see ingest.logsampling).
         self._discard_log = discard_log or LogBudget(DISCARD_LOG_LINES_PER_MINUTE)
         self._failure_log = failure_log or LogBudget(DISCARD_LOG_LINES_PER_MINUTE)
@@ -86,6 +101,11 @@ class IngestApi:
         elif method == "GET" and parts == ["openapi.json"]:  # no write key: the contract is public
             stage = event["requestContext"].get("stage")
             return json_response(200, openapi_text(stage if stage == REST_API_STAGE else None))
+        elif method == "GET" and len(parts) == len(browser_library.LOADER_PATH) and _is_loader(parts):
+            self.service.check_browser_write_key(parts[2])
+            return static_response(event, self.browser.loader)
+        elif method == "GET" and len(parts) == 3 and tuple(parts[:2]) == browser_library.BUNDLES_PATH:
+            return static_response(event, self.browser.bundle_file(parts[2]))
         raise unknown_path()
 
     def post_messages(self, event: dict[str, Any], call: str) -> dict[str, Any]:
@@ -177,6 +197,11 @@ class IngestApi:
                 default_dimensions={Dimension.SERVICE: SERVICE_NAME, Dimension.SOURCE: source},
             ) as metric:
                 metric.add_dimension(name=Dimension.REASON, value=reason)
+        if outcome.discards and self._discard_stats is not None:
+            try:
+                self._discard_stats.record(outcome.source_id, outcome.discards, datetime.now(UTC))
+            except Exception:  # noqa: BLE001 - a count for operators never fails the request it counts
+                logger.exception("discard counts could not be written")
         skipped = self._discard_log.spend() if outcome.discard_samples else None
         if skipped is not None:
             samples = [
@@ -204,6 +229,24 @@ def http_request(event: dict[str, Any]) -> HttpRequest:
     )
 
 
+def static_response(event: dict[str, Any], file: browser_library.StaticFile) -> dict[str, Any]:
+    headers = event.get("headers") or {}
+    answer = browser_library.answer(file, headers.get("if-none-match"), headers.get("accept-encoding"))
+    return {
+        "statusCode": answer.status,
+        "headers": {**CORS_HEADERS, **answer.headers},
+        "body": base64.b64encode(answer.body).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+def _is_loader(parts: list[str]) -> bool:
+    """`analytics.js/v1/<writeKey>/analytics.min.js`: the path Segment's snippet loads."""
+    return all(
+        want == have or want == "{writeKey}" for want, have in zip(browser_library.LOADER_PATH, parts, strict=True)
+    )
+
+
 def json_response(status: int, body: str, extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
     headers = {**JSON_HEADERS, **extra_headers} if extra_headers else JSON_HEADERS
     return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
@@ -221,7 +264,7 @@ def api() -> IngestApi:
     service = IngestService(
         workspace.get, stream, settings.region, functions=FunctionInvoker(settings.region), suppressed=suppressions.get
     )
-    return IngestApi(service)
+    return IngestApi(service, discard_stats=DiscardStats(DeliveryTable(settings.delivery_table_name)))
 
 
 def lambda_handler_for(get_api: Callable[[], IngestApi]) -> Callable[[dict[str, Any], LambdaContext], Any]:

@@ -1,4 +1,5 @@
-"""Router Lambda: consumes the events stream (Kinesis), deduplicates, archives and fans out."""
+"""Router Lambda: consumes the events stream (Kinesis), deduplicates, archives and fans out; then
+records usage and the debugger's sample of what it settled."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchyard.config.store import Cached, CachedWorkspace, ConfigStore
 from switchyard.constants import METRICS_NAMESPACE, SERVICE_NAME
+from switchyard.debugger.recorder import DebuggerRecorder
+from switchyard.debugger.sampler import RateSampler
+from switchyard.debugger.store import DebuggerStore
 from switchyard.delivery.queue import DeliveryQueue
 from switchyard.delivery.table import DeliveryTable
 from switchyard.metrics import Dimension, Metric
@@ -23,10 +27,14 @@ from switchyard.router.dedupe import DedupeStore
 from switchyard.router.service import BatchReport, KinesisRecord, Router
 from switchyard.router.violations import ViolationStats
 from switchyard.settings import RouterSettings
+from switchyard.usage.store import UsageStore
+from switchyard.usage.tally import tally
 
 _router: Router | None = None
 _violation_stats: ViolationStats | None = None
 _pii_inventory: PiiInventory | None = None
+_debugger: DebuggerRecorder | None = None
+_usage: UsageStore | None = None
 _after_archive: Callable[[], None] | None = None
 
 
@@ -38,7 +46,7 @@ def run_after_archive(hook: Callable[[], None] | None) -> None:
 
 
 def router() -> Router:
-    global _router, _violation_stats, _pii_inventory
+    global _router, _violation_stats, _pii_inventory, _debugger, _usage
     if _router is None:
         settings = RouterSettings.from_environment()
         workspace = CachedWorkspace(ConfigStore(settings.config_table_name), settings.config_cache_seconds)
@@ -52,6 +60,10 @@ def router() -> Router:
         )
         _violation_stats = ViolationStats(DeliveryTable(settings.delivery_table_name))
         _pii_inventory = PiiInventory(DeliveryTable(settings.delivery_table_name))
+        _debugger = DebuggerRecorder(
+            DebuggerStore(settings.archive_bucket_name), RateSampler(settings.debugger_messages_per_second)
+        )
+        _usage = UsageStore(DeliveryTable(settings.delivery_table_name))
     return _router
 
 
@@ -94,6 +106,22 @@ def record_for_operators(report: BatchReport) -> None:
             logger.exception("the personal data inventory could not be written")
 
 
+def record_settled(report: BatchReport) -> None:
+    """Usage and the debugger's messages, from what the batch settled (also the part of a batch
+    retried from its middle that the retry will not see again)."""
+    if _usage is not None and report.settled_received:
+        now = datetime.now(UTC)
+        try:
+            _usage.record(tally(report.settled_received, report.settled_archived, now), now)
+        except Exception:  # noqa: BLE001 - usage is for operators; the batch is done, never redone for it
+            logger.exception("usage could not be written")
+    if _debugger is not None and report.settled_archived:
+        try:
+            _debugger.record(report.settled_archived)
+        except Exception:  # noqa: BLE001 - the debugger is for operators; the batch is done, never redone for it
+            logger.exception("debugger messages could not be written")
+
+
 def record(report: BatchReport) -> None:
     metrics.add_metric(name=Metric.ROUTER_RECORDS, unit=MetricUnit.Count, value=report.received)
     metrics.add_metric(name=Metric.DUPLICATES, unit=MetricUnit.Count, value=report.duplicates)
@@ -105,6 +133,7 @@ def record(report: BatchReport) -> None:
         _emit(Metric.FILTERED_AT_SOURCE, count, source_id, Dimension.REASON, reason)
     if report.first_failure is None:  # a batch that will be retried is counted by its retry
         record_for_operators(report)
+    record_settled(report)
     if report.undecodable:
         metrics.add_metric(name=Metric.ROUTER_UNDECODABLE, unit=MetricUnit.Count, value=report.undecodable)
         logger.error("undecodable stream records skipped", extra={"count": report.undecodable})

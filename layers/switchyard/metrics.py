@@ -35,6 +35,9 @@ class Metric(StrEnum):
     FILTERED_AT_DESTINATION = "FilteredAtDestination"  # dimensions: destination, filter (its title)
     FILTERED_BY_CONSENT = "FilteredByConsent"  # dimension: destination
     DELIVERY_LATENCY = "DeliveryLatency"
+    # Alerts' volume check (dimensions: service, source, window_minutes): events received in the
+    # window, in percent above (+) or below (-) the same window a week earlier (switchyard.alerts.volume)
+    SOURCE_VOLUME_CHANGE = "SourceVolumeChange"
 
 
 class Dimension(StrEnum):
@@ -44,6 +47,7 @@ class Dimension(StrEnum):
     DESTINATION = "destination"
     FILTER = "filter"
     VIOLATION_TYPE = "type"
+    WINDOW_MINUTES = "window_minutes"
 
 
 ROUTER_METRICS = (

@@ -15,6 +15,11 @@ from typing import Self
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from switchyard import constants
+from switchyard.debugger import (
+    DEFAULT_DEBUGGER_MESSAGES_PER_SECOND,
+    ENV_DEBUGGER_MESSAGES_PER_SECOND,
+    MAX_DEBUGGER_MESSAGES_PER_SECOND,
+)
 
 _FROM_ENVIRONMENT = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
@@ -60,6 +65,13 @@ class RouterSettings(_EnvironmentSettings):
     # Tracking plans' violation counts and samples (router/violations.py).
     delivery_table_name: str = Field(min_length=1, validation_alias=constants.ENV_DELIVERY_TABLE)
     config_cache_seconds: float = _config_cache_seconds()
+    # The debugger's messages kept per source and second (0: none written).
+    debugger_messages_per_second: int = Field(
+        default=DEFAULT_DEBUGGER_MESSAGES_PER_SECOND,
+        ge=0,
+        le=MAX_DEBUGGER_MESSAGES_PER_SECOND,
+        validation_alias=ENV_DEBUGGER_MESSAGES_PER_SECOND,
+    )
 
 
 class DeliverySettings(_EnvironmentSettings):
@@ -98,3 +110,9 @@ class LakeSettings(_EnvironmentSettings):
     # Its iterator age says when an hour is complete in the archive; empty: not checked (local stack).
     router_function_name: str = Field(default="", validation_alias=constants.ENV_ROUTER_FUNCTION)
     config_cache_seconds: float = _config_cache_seconds()
+
+
+class AlertSettings(_EnvironmentSettings):
+    """The alert functions (the Slack forwarder and the volume check): their names derive from the region."""
+
+    region: str = _region()

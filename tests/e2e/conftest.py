@@ -23,6 +23,7 @@ from switchyard.devstack.stack import LocalStack
 from switchyard.ingest.service import IngestService
 from switchyard.ingest.settings import IngestSettings
 from switchyard.timeutil import utc_now
+from tests.e2e.browser.support import artifacts, browser_page, chromium  # noqa: F401 - fixtures of the browser tests
 from tests.support.ports import closed_port
 from tests.support.streams import StreamReader
 

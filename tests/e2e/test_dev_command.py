@@ -41,7 +41,7 @@ EXPECTED_TOOL_REQUESTS = {
 
 
 def test_switchyard_dev_delivers_to_the_demo_receiver_and_stops_on_ctrl_c(repo_root: Path, tmp_path: Path):
-    api, aws, receiver = free_port(), free_port(), free_port()
+    api, aws, receiver, console = free_port(), free_port(), free_port(), free_port()
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
         (repo_root / "examples" / "workspace.yaml")
@@ -62,6 +62,8 @@ def test_switchyard_dev_delivers_to_the_demo_receiver_and_stops_on_ctrl_c(repo_r
             str(aws),
             "--demo-receiver",
             str(receiver),
+            "--console-port",
+            str(console),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -84,6 +86,9 @@ def test_switchyard_dev_delivers_to_the_demo_receiver_and_stops_on_ctrl_c(repo_r
             timeout=10,
         )
         assert response.json() == {"success": True}
+        assert f"console        http://127.0.0.1:{console}" in banner
+        page = requests.get(f"http://127.0.0.1:{console}/sources", timeout=10)
+        assert page.status_code == 200 and 'href="/sources/web"' in page.text
         printed: list[str] = []  # the webhook's event, and PostHog's item for it
         while time.monotonic() < deadline and len(printed) < 2:
             line = output.line(deadline)

@@ -176,7 +176,7 @@ def settled_report(stack: LocalStack, destination: str, timeout: float = 15.0) -
     """The report once earlier tests' outcomes are all counted (two reads a second apart agree)."""
 
     def figures(report: DeliveryReport) -> tuple[Any, ...]:
-        return report.delivered, report.not_delivered, report.retried, report.errors
+        return report.delivered, report.not_delivered, report.retried, report.errors, report.filtered_reasons
 
     deadline = time.monotonic() + timeout
     previous = report_of(stack, destination)
@@ -190,15 +190,17 @@ def settled_report(stack: LocalStack, destination: str, timeout: float = 15.0) -
 
 
 def counted_since(before: DeliveryReport, after: DeliveryReport) -> dict[str, int]:
-    """What Event Delivery counted between two reports: the counters, and each error group that grew."""
+    """What Event Delivery counted between two reports: the counters, and each reason (an error or a
+    filter's) that grew."""
     counted = {
         "delivered": after.delivered - before.delivered,
         "not_delivered": after.not_delivered - before.not_delivered,
         "retried": after.retried - before.retried,
     }
-    for label, count in after.errors.items():
-        if count != before.errors.get(label, 0):
-            counted[label] = count - before.errors.get(label, 0)
+    reasons_before = {**before.errors, **before.filtered_reasons}
+    for label, count in {**after.errors, **after.filtered_reasons}.items():
+        if count != reasons_before.get(label, 0):
+            counted[label] = count - reasons_before.get(label, 0)
     return counted
 
 
@@ -216,7 +218,7 @@ def assert_cli_report_shows_no_credential(
     capsys.readouterr()
     assert main(["delivery", destination, "--since", "1h", "--endpoint-url", stack.aws_endpoint]) == 0
     printed = capsys.readouterr().out
-    assert f"Event Delivery for {destination}" in printed
+    assert f"Delivery Overview for {destination}" in printed
     assert_no_credential_in(printed, f"`switchyard delivery {destination}`", credentials)
     return printed
 

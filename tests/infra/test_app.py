@@ -8,6 +8,7 @@ from aws_cdk.cx_api import CloudAssembly, SynthesisMessageLevel
 from app import PLACEHOLDER_ACCOUNT, build_app
 from infra.stack import RegionalStack
 from switchyard import constants
+from switchyard.alerts.names import OUTPUT_ALERT_TOPIC
 
 from .conftest import ACCOUNT, DUBLIN, OREGON, SKIP_BUNDLING, Synthesized
 
@@ -31,6 +32,7 @@ OUTPUT_KEYS = {
     constants.OUTPUT_LAKE_DATABASE,
     constants.OUTPUT_LAKE_LOADER,
     constants.OUTPUT_ATHENA_WORKGROUP,
+    OUTPUT_ALERT_TOPIC,
 }
 
 

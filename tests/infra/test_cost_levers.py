@@ -26,7 +26,7 @@ def functions(template_json: dict) -> dict[str, dict]:
 
 
 # Managed policies a function has whatever the tracing: the lake loader's CloudWatch read (infra/lake.py).
-OWN_MANAGED_POLICIES = {"LakeRouterLagRead"}
+OWN_MANAGED_POLICIES = {"LakeRouterLagRead", "AlertsVolumeCheckMetrics"}
 
 
 def managed_policies_of(template_json: dict, function: dict) -> list[str]:

@@ -92,6 +92,10 @@ WILDCARD_RESOURCE_ALLOWED = {
     ): "The lake's tables (`table/switchyard_lake/*`), created by the loader as events arrive.",
     ("LakeRouterLagRead", ("cloudwatch:GetMetricStatistics",)): "CloudWatch metric reads support no resource "
     "types; alone in their managed policy (the router's iterator age).",
+    ("AlertsVolumeCheckMetrics", ("cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData")): "The alerts' volume "
+    "check: metric reads support no resource types; alone in their managed policy.",
+    ("AlertsVolumeCheckMetrics", ("cloudwatch:PutMetricData",)): "Its own metric: PutMetricData supports no "
+    "resource types; limited to the Switchyard namespace by condition.",
     ("AnalystsPolicy", ("s3:GetObject", "s3:PutObject")): "Athena query results under `_athena/`, the workgroup's "
     "enforced location, named by query ids made at run time.",
     (

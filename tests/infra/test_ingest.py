@@ -70,7 +70,21 @@ def test_role_grants_exactly_what_ingest_uses(template_json: dict) -> None:
         ("logs:CreateLogStream", "logs:PutLogEvents"): "IngestFunctionLogs",
         ("kinesis:ListShards", "kinesis:PutRecord", "kinesis:PutRecords"): "EventsStream",
         ("dynamodb:GetItem",): "ConfigTable",  # no Scan, no Query: see the next test
+        ("dynamodb:UpdateItem",): "DeliveryTable",  # discard counts only: see below
     }
+
+
+def test_ingest_may_only_add_discard_counts_to_the_delivery_table(template_json: dict) -> None:
+    variables = ingest_function(template_json)["Environment"]["Variables"]
+    assert variables[constants.ENV_DELIVERY_TABLE]["Ref"].startswith("DeliveryTable")
+    policy = named(template_json, "AWS::IAM::Policy", "IngestFunctionRoleDefaultPolicy")
+    (statement,) = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "Fn::GetAtt" in s["Resource"] and s["Resource"]["Fn::GetAtt"][0].startswith("DeliveryTable")
+    ]
+    assert statement["Action"] == "dynamodb:UpdateItem"
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ingest#*"]}}
 
 
 @pytest.mark.parametrize(

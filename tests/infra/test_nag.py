@@ -10,13 +10,18 @@ from aws_cdk import aws_s3 as s3
 
 from app import build_app
 from infra import nag
+from infra.tracking_api import BROWSER_LIBRARY_RESOURCES
 from switchyard import constants
 
 from .conftest import ACCOUNT, DUBLIN, OREGON, SKIP_BUNDLING, Synthesized
 
 pytestmark = pytest.mark.infra
 
-REST_METHODS = {(path, method) for path, methods in constants.REST_API_RESOURCES for method in methods}
+REST_METHODS = {
+    (path, method)
+    for path, methods in (*constants.REST_API_RESOURCES, *BROWSER_LIBRARY_RESOURCES)
+    for method in methods
+}
 
 # Rule -> the constructs (path below the stack) it may be acknowledged on.
 # The defaults: `tracing=off` (no X-Ray policy, untraced workflows), the dedupe table without
@@ -27,6 +32,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "Replay/StateMachineLogsAndTracing",
         "Deletion/StateMachineLogsAndTracing",
         "Lake/RouterLagRead",  # the lake loader's read of the router's iterator age
+        "Alerts/VolumeCheckMetrics",  # the alerts' volume check: alarms and metrics read, its metric written
     },
     "AwsSolutions-SF2": {"Replay/StateMachine/Resource", "Deletion/StateMachine/Resource"},
     "AwsSolutions-DDB3": {"Dedupe/Table/Resource"},
@@ -41,6 +47,8 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "Deletion/Worker",
         "Deletion/Finish",
         "Lake/Loader",
+        "Alerts/Forwarder",
+        "Alerts/VolumeCheck",
     },
     # The router writes archive objects under data-derived keys (the logical id is the archive bucket's).
     "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/*]": {"Router/FunctionRole/DefaultPolicy"},
@@ -116,6 +124,8 @@ HTTP_API_ROUTES = {
         "OPTIONS--v1--{proxy+}",
         "POST--functions--{function_id}",
         "GET--openapi.json",
+        "GET--analytics.js--v1--{writeKey}--analytics.min.js",
+        "GET--analytics-next--bundles--{file}",
     )
 }
 

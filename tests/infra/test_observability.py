@@ -10,7 +10,7 @@ import pytest
 from infra.observability import SUCCESS_RATE
 from switchyard.metrics import DELIVERY_OUTCOMES, Metric
 
-from .conftest import ALARM_TOPIC_ARN, DUBLIN, OREGON, Synthesized, base_id, only, resources
+from .conftest import ALARM_TOPIC_ARN, DUBLIN, OREGON, Synthesized, base_id, named, only, resources
 
 pytestmark = pytest.mark.infra
 
@@ -136,6 +136,8 @@ def test_alarms_for_5xx_rate_lambda_errors_and_iterator_age(template_json: dict)
         "DeletionworkerErrors",
         "DeletionfinishErrors",
         "LakeLoadsFailed",
+        "AlertforwarderErrors",
+        "AlertvolumecheckErrors",
     }
     assert found["Api5xxRate"]["Metrics"][0]["Expression"] == "IF(requests > 0, 100 * errors / requests, 0)"
     assert found["StreamIteratorAge"]["Threshold"] == 300_000
@@ -149,19 +151,27 @@ def test_the_5xx_alarm_says_how_to_raise_the_streams_capacity(template_json: dic
 
 
 def test_alarms_notify_the_alarm_topic_on_alarm_and_recovery(template_json: dict) -> None:
-    topic_id = next(iter(resources(template_json, "AWS::SNS::Topic")))
+    topic_id = next(k for k in resources(template_json, "AWS::SNS::Topic") if k.startswith(ALARM_TOPIC))
     for properties in alarms(template_json).values():
         assert properties["AlarmActions"] == [{"Ref": topic_id}]
         assert properties["OKActions"] == [{"Ref": topic_id}]
 
 
+# The operators' topic (the workspace alerts' own topic is tested in test_alerts.py).
+ALARM_TOPIC = "ObservabilityAlarmTopic"
+
+
+def alarm_topic_resources(template_json: dict, kind: str) -> dict[str, dict]:
+    return {k: r for k, r in resources(template_json, kind).items() if k.startswith(ALARM_TOPIC)}
+
+
 def test_alarm_topic_is_kms_encrypted_and_tls_only(template_json: dict) -> None:
-    topic = only(template_json, "AWS::SNS::Topic")["Properties"]
+    topic = named(template_json, "AWS::SNS::Topic", ALARM_TOPIC)["Properties"]
     key_id = topic["KmsMasterKeyId"]["Fn::GetAtt"][0]
     key = template_json["Resources"][key_id]["Properties"]
     assert key["EnableKeyRotation"] is True
     assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in key["KeyPolicy"]["Statement"])
-    statements = only(template_json, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    statements = named(template_json, "AWS::SNS::TopicPolicy", ALARM_TOPIC)["Properties"]["PolicyDocument"]["Statement"]
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
     )
@@ -171,22 +181,22 @@ def test_alarm_topic_is_kms_encrypted_and_tls_only(template_json: dict) -> None:
 
 
 def test_no_subscription_without_an_alarm_email(template_json: dict) -> None:
-    assert not resources(template_json, "AWS::SNS::Subscription")
+    assert not alarm_topic_resources(template_json, "AWS::SNS::Subscription")
 
 
 def test_alarm_email_is_subscribed(custom_app: Synthesized) -> None:
     for template_json in custom_app.json.values():
-        subscription = only(template_json, "AWS::SNS::Subscription")["Properties"]
+        subscription = named(template_json, "AWS::SNS::Subscription", ALARM_TOPIC)["Properties"]
         assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ops@example.com")
 
 
 def test_an_existing_topic_replaces_the_new_one(custom_app: Synthesized) -> None:
     dublin = custom_app.json[DUBLIN]
-    assert not resources(dublin, "AWS::SNS::Topic")
+    assert not alarm_topic_resources(dublin, "AWS::SNS::Topic")
     for properties in alarms(dublin).values():
         assert properties["AlarmActions"] == [ALARM_TOPIC_ARN]
     assert dublin["Outputs"]["AlarmTopicArn"]["Value"] == ALARM_TOPIC_ARN
-    assert len(resources(custom_app.json[OREGON], "AWS::SNS::Topic")) == 1
+    assert len(alarm_topic_resources(custom_app.json[OREGON], "AWS::SNS::Topic")) == 1
 
 
 # Delivery alarms.

@@ -33,6 +33,8 @@ def test_the_functions_and_their_event_sources(template_json: dict) -> None:
         "DeletionWorker",
         "DeletionFinish",
         "LakeLoader",
+        "AlertsForwarder",
+        "AlertsVolumeCheck",
     }
     mappings = resources(template_json, "AWS::Lambda::EventSourceMapping").values()
     assert sorted(base_id(m["Properties"]["FunctionName"]["Ref"]) for m in mappings) == [
@@ -94,6 +96,7 @@ def test_role_grants_exactly_what_the_router_uses(template_json: dict) -> None:
         ("dynamodb:GetItem",): "ConfigTable",
         ("dynamodb:PutItem",): "DedupeTable",  # conditional claims; never a read
         ("dynamodb:PutItem", "dynamodb:UpdateItem"): "DeliveryTable",  # its own items: see the next test
+        ("dynamodb:GetItem", "dynamodb:UpdateItem"): "DeliveryTable",  # usage items (test_debugger_usage.py)
         ("s3:PutObject",): "ArchiveBucket/*",
         ("kms:Decrypt", "kms:GenerateDataKey"): "ArchiveKey",
         ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"): "DeliveryQueue",
@@ -131,7 +134,9 @@ def test_the_router_writes_only_its_own_items_of_the_delivery_table(template_jso
     (statement,) = [
         s
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        if "Fn::GetAtt" in s["Resource"] and s["Resource"]["Fn::GetAtt"][0].startswith("DeliveryTable")
+        if "Fn::GetAtt" in s["Resource"]
+        and s["Resource"]["Fn::GetAtt"][0].startswith("DeliveryTable")
+        and "dynamodb:PutItem" in s["Action"]
     ]
     assert statement["Condition"] == {
         "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["violations#*", "violation-samples#*", "pii#*"]}

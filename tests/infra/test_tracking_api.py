@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.tracking_api import GATEWAY_ANSWERS, ROUTES
+from infra.tracking_api import BROWSER_LIBRARY_RESOURCES, GATEWAY_ANSWERS, ROUTES
 from switchyard import constants
 from switchyard.ingest.messages import BATCH_PATHS, SINGLE_CALL_PATHS
 from switchyard.ingest.openapi import DOCUMENT_PATH
@@ -26,6 +26,8 @@ CONTRACT_ROUTES = {
     "OPTIONS /v1/{proxy+}",
     "POST /functions/{function_id}",
     "GET /openapi.json",
+    "GET /analytics.js/v1/{writeKey}/analytics.min.js",  # the browser library (switchyard.ingest.browser_library)
+    "GET /analytics-next/bundles/{file}",
 }
 # The REST API: the same paths below its `v1` stage; the HTTP API's root paths move below it too.
 REST_METHODS = {
@@ -37,6 +39,10 @@ REST_METHODS = {
     ("OPTIONS", "/projects/{writeKey}/settings"),
     ("POST", "/functions/{function_id}"),
     ("GET", "/openapi.json"),
+    # The browser library, whose base is `<host>/v1` there: its settings document below it too.
+    ("GET", "/analytics.js/v1/{writeKey}/analytics.min.js"),
+    ("GET", "/analytics-next/bundles/{file}"),
+    ("GET", "/v1/projects/{writeKey}/settings"),
 }
 LEAKS = (
     "$context.path",
@@ -180,7 +186,8 @@ def rest_methods(template_json: dict) -> dict[tuple[str, str], dict[str, Any]]:
 
 def test_the_rest_resources_are_exactly_the_contract_below_the_v1_stage(template_json: dict) -> None:
     assert set(rest_methods(template_json)) == REST_METHODS
-    assert {(m, r) for r, methods in constants.REST_API_RESOURCES for m in methods} == REST_METHODS
+    declared = (*constants.REST_API_RESOURCES, *BROWSER_LIBRARY_RESOURCES)
+    assert {(m, r) for r, methods in declared for m in methods} == REST_METHODS
     stage = only(template_json, "AWS::ApiGateway::Stage")["Properties"]
     assert stage["StageName"] == constants.REST_API_STAGE == "v1"
 

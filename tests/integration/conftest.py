@@ -39,6 +39,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
         ConfigStore(resources.config_table).save(compile_workspace(parse_workspace(WORKSPACE)), None)
         monkeypatch.setenv(constants.ENV_EVENTS_STREAM, resources.events_stream)
         monkeypatch.setenv(constants.ENV_CONFIG_TABLE, resources.config_table)
+        monkeypatch.setenv(constants.ENV_DELIVERY_TABLE, resources.delivery_table)
         monkeypatch.setenv(constants.ENV_REGION, REGION)
         yield resources
 

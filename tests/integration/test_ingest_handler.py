@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
@@ -11,7 +12,9 @@ import pytest
 
 from switchyard import constants
 from switchyard.config.store import CachedWorkspace, ConfigStore
+from switchyard.delivery.table import DeliveryTable
 from switchyard.devstack.resources import LocalResources
+from switchyard.ingest.discard_stats import read_discards
 from switchyard.ingest.service import IngestService
 from switchyard.streams import KinesisEventStream
 from tests.integration.conftest import http_event, invoke
@@ -153,6 +156,15 @@ def test_an_unexpected_error_is_a_json_500(ingest: ModuleType):
     handler = ingest.lambda_handler_for(lambda: ingest.IngestApi(Exploding()))
     status, body, _ = invoke(handler, http_event("POST", "/v1/track", {"userId": "u", "event": "E"}))
     assert (status, body["code"]) == (500, "internal_error")
+
+
+def test_discarded_messages_are_counted_per_source_for_the_delivery_overview(ingest: ModuleType, aws: LocalResources):
+    batch = {"batch": [{"type": "track", "userId": "u", "event": "Kept"}, {"type": "track", "userId": "u"}]}
+    status, _, _ = invoke(ingest, http_event("POST", "/v1/batch", batch))
+    assert status == 200
+    invoke(ingest, http_event("POST", "/v1/batch", {"batch": [{"type": "nonsense", "userId": "u"}]}))
+    table = DeliveryTable(aws.delivery_table, boto3.client("dynamodb"))
+    assert read_discards(table, "web", timedelta(minutes=5)) == {"event_not_defined": 1, "invalid_type": 1}
 
 
 def test_the_write_key_is_never_logged(

@@ -465,12 +465,13 @@ def queued(sqs: Any, queue_url: str) -> int:
 
 
 def archived(stack: LocalStack) -> list[dict[str, Any]]:
-    """Every event in the archive bucket, one per archived line."""
+    """Every event in the archive, one per archived line (not the bucket's other objects: the
+    debugger's samples, the lake)."""
     assert stack.resources is not None
     s3 = stack.client("s3")
     bucket = stack.resources.archive_bucket
     events = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="source_id="):
         for item in page.get("Contents", []):
             body = gzip.decompress(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
             events += [orjson.loads(line) for line in body.splitlines() if line]

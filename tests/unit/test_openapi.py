@@ -71,6 +71,7 @@ def concrete(path: str) -> str:
         .replace("{writeKey}", KEY)
         .replace("{proxy+}", "track")
         .replace("{function_id}", "hook")
+        .replace("{file}", "analytics.min.js.map")  # the one browser library file whose name has no hash
     )
 
 

@@ -11,6 +11,7 @@ from switchyard.settings import DeliverySettings
 INGEST = {
     constants.ENV_EVENTS_STREAM: "events",
     constants.ENV_CONFIG_TABLE: "config",
+    constants.ENV_DELIVERY_TABLE: "delivery",
     "AWS_REGION": "eu-west-1",
 }
 

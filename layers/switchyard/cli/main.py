@@ -10,6 +10,8 @@ from pathlib import Path
 
 from switchyard import constants
 
+CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
@@ -41,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PORT",
         help="also run a webhook receiver on this port that prints what it gets",
     )
+    dev.add_argument("--console-port", type=int, default=8090, help="the console's port on 127.0.0.1 (default 8090)")
     dev.set_defaults(run=run_dev)
 
     outputs = commands.add_parser("outputs", help="show the resources of a region's stack")
@@ -153,6 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(inventory)
     privacy.set_defaults(run=run_privacy)
 
+    debugger = commands.add_parser("debugger", help="a source's latest messages, searchable; --follow as they arrive")
+    debugger.add_argument("source", help="the source's id or name")
+    debugger.add_argument("--follow", action="store_true", help="keep printing new messages until Ctrl-C")
+    debugger.add_argument("--search", help="only messages whose JSON holds this text (any case)")
+    debugger.add_argument("--type", choices=CALL_TYPES, help="only messages of this type")
+    debugger.add_argument("--limit", type=int, default=20, help="messages to show (default 20, at most 500)")
+    debugger.add_argument("--raw", action="store_true", help="the messages as archived, one JSON a line")
+    _add_target_options(debugger)
+    debugger.set_defaults(run=run_debugger)
+
+    usage = commands.add_parser("usage", help="API calls, events and bytes per day; MTUs per month")
+    usage.add_argument("--source", help="one source, by id or name (default: every source of the region)")
+    usage.add_argument("--month", help="YYYY-MM, UTC (default: this month)")
+    _add_target_options(usage)
+    usage.set_defaults(run=run_usage)
+
     users = commands.add_parser("users", help="suppress and delete users (GDPR / CCPA requests)")
     user_commands = users.add_subparsers(dest="users_command", required=True)
     for name, help_text in (("suppress", "drop these users' events from now on"), ("unsuppress", "take them again")):
@@ -179,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(deletion)
     users.set_defaults(run=run_users)
 
+    console = commands.add_parser("console", help="a web page on 127.0.0.1: debugger, delivery, replays, usage")
+    console.add_argument("--port", type=int, default=8090, help="port on 127.0.0.1 (default 8090)")
+    _add_target_options(console)
+    console.set_defaults(run=run_console)
+
     lake = commands.add_parser("lake", help="the lake: Segment-schema Parquet tables of the archive")
     lake_commands = lake.add_subparsers(dest="lake_command", required=True)
     load = lake_commands.add_parser("load", help="load archive hours into the lake now (what the hourly run does)")
@@ -193,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("sql", help='e.g. "SELECT event, count(*) FROM tracks GROUP BY 1"')
     _add_target_options(query)
     lake.set_defaults(run=run_lake)
+
+    alerts = commands.add_parser("alerts", help="the workspace's alerts, their state, and whom they notify")
+    _add_target_options(alerts)
+    alerts.set_defaults(run=run_alerts)
     return parser
 
 
@@ -210,6 +238,7 @@ def fail(message: str) -> int:
 
 
 def run_apply(args: argparse.Namespace) -> int:
+    from switchyard.cli.alerts import alert_manager
     from switchyard.cli.targets import TargetError, resolve_target
     from switchyard.config.apply import apply_workspace
     from switchyard.config.credentials import DestinationCredentialStore
@@ -228,6 +257,7 @@ def run_apply(args: argparse.Namespace) -> int:
             FunctionSecrets(ssm, target.region),
             DestinationCredentialStore(ssm, target.region),
             region=target.region,
+            alerts=alert_manager(target),
         )
     except (ConfigError, TargetError, ConcurrentApplyError) as error:
         return fail(str(error))
@@ -342,6 +372,18 @@ def run_violations(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_debugger(args: argparse.Namespace) -> int:
+    from switchyard.cli.debugger import debugger_command
+
+    return debugger_command(args, fail)
+
+
+def run_usage(args: argparse.Namespace) -> int:
+    from switchyard.cli.usage import usage_command
+
+    return usage_command(args, fail)
+
+
 def run_privacy(args: argparse.Namespace) -> int:
     from switchyard.cli.privacy import inventory_command
 
@@ -354,10 +396,22 @@ def run_users(args: argparse.Namespace) -> int:
     return users_command(args, fail)
 
 
+def run_console(args: argparse.Namespace) -> int:
+    from switchyard.cli.console import console_command
+
+    return console_command(args, fail)
+
+
 def run_lake(args: argparse.Namespace) -> int:
     from switchyard.cli.lake import lake_command
 
     return lake_command(args, fail)
+
+
+def run_alerts(args: argparse.Namespace) -> int:
+    from switchyard.cli.alerts import alerts_command
+
+    return alerts_command(args, fail)
 
 
 def run_dev(args: argparse.Namespace) -> int:
@@ -379,32 +433,48 @@ def run_dev(args: argparse.Namespace) -> int:
     )
     try:
         stack.start()
+        console = start_console(stack, args.console_port)
     except OSError as error:
         stack.stop()
-        return fail(f"cannot start the local stack: {error} (is another one running? try --port/--aws-port)")
+        return fail(
+            f"cannot start the local stack: {error} (is another one running? try --port/--aws-port/--console-port)"
+        )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    print(banner(stack, workspace), flush=True)
+    print(banner(stack, workspace, console.url), flush=True)
     try:
         stopped.wait()
     except KeyboardInterrupt:
         pass
     finally:
         print("\nstopping the local stack...", flush=True)
+        console.stop()
         stack.stop()
     return 0
+
+
+def start_console(stack, port: int):  # type: ignore[no-untyped-def]
+    """The console over the local stack, as `switchyard console --endpoint-url` would serve it."""
+    from switchyard.cli.targets import resolve_target
+    from switchyard.console.app import create_app
+    from switchyard.console.data import ConsoleData
+    from switchyard.console.server import ConsoleServer
+
+    data = ConsoleData.from_target(resolve_target(stack.region, stack.aws_endpoint))
+    return ConsoleServer(create_app(data), port).start()
 
 
 # Printed for the operator to run, never executed here.
 LAKE_EXAMPLE_QUERY = '"SELECT event_text, count(*) FROM tracks GROUP BY 1"'
 
 
-def banner(stack, workspace) -> str:  # type: ignore[no-untyped-def]
+def banner(stack, workspace, console_url: str) -> str:  # type: ignore[no-untyped-def]
     source = next((s for s in workspace.sources if s.enabled), None)
     lines = [
         f"Switchyard local stack ({stack.region}) is running.",
         f"  tracking API   {stack.api_url}   (point an SDK's host here)",
         f"  emulated AWS   {stack.aws_endpoint}   (AWS_ENDPOINT_URL={stack.aws_endpoint})",
+        f"  console        {console_url}   (Debugger, Delivery Overview, replays, usage)",
         f"  workspace      {workspace.workspace}: {stack.applied.summary() if stack.applied else ''}",
     ]
     lines += [f"  warning        {warning}" for warning in (stack.applied.warnings if stack.applied else ())]
@@ -420,6 +490,9 @@ def banner(stack, workspace) -> str:  # type: ignore[no-untyped-def]
             f"       {stack.api_url}/v1/track",
             "Watch events arrive in the stream (another terminal):",
             f"  .venv/bin/switchyard tail --from-start --endpoint-url {stack.aws_endpoint}",
+            "Or the source's latest messages as archived, and its usage:",
+            f"  .venv/bin/switchyard debugger {source.id} --follow --endpoint-url {stack.aws_endpoint}",
+            f"  .venv/bin/switchyard usage --endpoint-url {stack.aws_endpoint}",
         ]
     destination = next((d for d in workspace.destinations if d.enabled), None)
     if destination is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from switchyard.alerts.manager import AlertManager
+from switchyard.config.alerts import notify_warnings
 from switchyard.config.compiled import CompiledWorkspace
 from switchyard.config.credentials import DestinationCredentialStore
 from switchyard.config.store import ConfigStore
@@ -43,15 +45,23 @@ def apply_workspace(
     secrets: FunctionSecrets | None = None,
     credentials: DestinationCredentialStore | None = None,
     region: str = "",
+    alerts: AlertManager | None = None,
 ) -> ApplyResult:
     """Raises ConfigError (nothing changed) for a bad file, ConcurrentApplyError on a race.
 
     Function secrets and destination credentials go to SSM once the config is written (a refused
     apply changes no secret); the config keeps only their names and source-function token hashes
-    (a token is created on first apply, harmless if that apply is then refused).
+    (a token is created on first apply, harmless if that apply is then refused). The alerts'
+    alarms follow (switchyard.alerts.manager): with `alerts` given, a file without an `alerts:`
+    section removes the region's alarms.
     """
     spec = load_workspace(path)
-    warnings = tuple(residency_warnings(spec, region))
+    if alerts is None and spec.alerts is not None:
+        raise ConfigError(
+            "this workspace has alerts: applying it needs the stack's alert topic (deploy this version) "
+            "and access to CloudWatch, SNS and SSM"
+        )
+    warnings = residency_warnings(spec, region) + (notify_warnings(spec.alerts) if spec.alerts else [])
     tokens: dict[str, str] = {}
     if spec.functions:
         if secrets is None:
@@ -62,9 +72,11 @@ def apply_workspace(
         raise ConfigError("this workspace has destination credentials: applying it needs access to SSM")
     current = store.load()
     if current is not None and current.workspace == compiled:
-        # The config holds no secret values: they may still have changed.
+        # The config holds no secret values (nor the alerts): they may still have changed.
         _store_secrets(spec, secrets, credentials)
-        return ApplyResult(current.version, {}, unchanged=True, warnings=warnings)
+        alert_changes = _apply_alerts(spec, alerts, warnings)
+        unchanged = not any(alert_changes.values())
+        return ApplyResult(current.version, alert_changes, unchanged=unchanged, warnings=tuple(warnings))
     previous = current.workspace if current else CompiledWorkspace(workspace="")
     saved = store.save(compiled, expected_version=current.version if current else None)
     _store_secrets(spec, secrets, credentials)
@@ -76,7 +88,19 @@ def apply_workspace(
         before = {item.id: item for item in getattr(previous, kind)}
         after = {item.id: item for item in getattr(compiled, kind)}
         changes.update(_differences(kind, before, after))
-    return ApplyResult(version=saved.version, changes=changes, unchanged=False, warnings=warnings)
+    changes.update(_apply_alerts(spec, alerts, warnings))
+    return ApplyResult(version=saved.version, changes=changes, unchanged=False, warnings=tuple(warnings))
+
+
+def _apply_alerts(
+    spec: WorkspaceSpec, alerts: AlertManager | None, warnings: list[str]
+) -> dict[tuple[str, str], list[str]]:
+    """The region's alarms and recipients as the file says; appends the manager's warnings."""
+    if alerts is None:
+        return {}
+    changes, alert_warnings = alerts.apply(spec.alerts)
+    warnings.extend(alert_warnings)
+    return changes
 
 
 def residency_warnings(spec: WorkspaceSpec, region: str) -> list[str]:

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from switchyard import constants
+from switchyard.config.alerts import AlertsSpec, check_alert_targets
 from switchyard.config.compiled import (
     ALL_EVENTS,
     CompiledWorkspace,
@@ -249,6 +250,7 @@ class WorkspaceSpec(BaseModel):
     functions: list[FunctionSpec] = Field(default_factory=list)
     tracking_plans: list[TrackingPlanSpec] = Field(default_factory=list)
     privacy: PrivacySpec | None = None
+    alerts: AlertsSpec | None = Field(default=None, description="CloudWatch alarms `apply` manages, and whom they tell")
 
     @field_validator("sources")
     @classmethod
@@ -285,6 +287,8 @@ class WorkspaceSpec(BaseModel):
                     )
         check_plan_connections(self.tracking_plans, known)
         check_pii_classes([(d.id, d.pii) for d in self.destinations if d.pii is not None], self.privacy)
+        if self.alerts is not None:
+            check_alert_targets(self.alerts, [s.id for s in self.sources], [d.id for d in self.destinations])
         return self
 
 

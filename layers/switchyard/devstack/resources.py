@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 
 from switchyard import constants
+from switchyard.alerts.names import ALERTS_TOPIC, OUTPUT_ALERT_TOPIC
 from switchyard.devstack.stepfunctions import placeholder_zip
 from switchyard.privacy.deletion import definition as deletion_definition
 from switchyard.replay import definition
@@ -72,6 +73,7 @@ class LocalResources:
     delivery_dlq_url: str = ""
     replay_state_machine_arn: str = ""
     deletion_state_machine_arn: str = ""
+    alert_topic_arn: str = ""
     archive_retention_days: int = 365
 
     def outputs(self) -> dict[str, str]:
@@ -89,6 +91,7 @@ class LocalResources:
             constants.OUTPUT_ARCHIVE_BUCKET: self.archive_bucket,
             constants.OUTPUT_LAKE_DATABASE: constants.LAKE_DATABASE,
             constants.OUTPUT_LAKE_LOADER: self.function_name(LAKE_LOADER_HANDLER),
+            OUTPUT_ALERT_TOPIC: self.alert_topic_arn,
         }
 
 
@@ -144,6 +147,10 @@ def create_resources(
     s3.put_bucket_versioning(Bucket=resources.archive_bucket, VersioningConfiguration={"Status": "Enabled"})
     # The lake's catalog; locally `switchyard lake query` runs DuckDB instead of Athena (no workgroup).
     client("glue").create_database(DatabaseInput={"Name": constants.LAKE_DATABASE})
+    # The topic workspace alerts notify (`switchyard apply` manages the alarms and e-mail addresses).
+    resources.alert_topic_arn = client("sns").create_topic(
+        Name=constants.resource_name(ALERTS_TOPIC, resources.region)
+    )["TopicArn"]
 
     template = {
         "Resources": {

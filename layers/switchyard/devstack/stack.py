@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 
 from switchyard import constants
+from switchyard.alerts.manager import AlertManager
 from switchyard.config.apply import ApplyResult, apply_workspace
 from switchyard.config.credentials import DestinationCredentialStore
 from switchyard.config.store import ConfigStore
@@ -119,6 +120,13 @@ class LocalStack:
             FunctionSecrets(self.client("ssm"), self.region),
             DestinationCredentialStore(self.client("ssm"), self.region),
             region=self.region,
+            alerts=AlertManager(
+                self.client("cloudwatch"),
+                self.client("sns"),
+                self.client("ssm"),
+                self.region,
+                self.resources.alert_topic_arn,
+            ),
         )
         self._start_user_functions()
         if self._demo_receiver_port is not None:

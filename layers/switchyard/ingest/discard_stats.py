@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from switchyard.delivery.table import DeliveryTable
 
 RETENTION_DAYS = 30
+KEY_PREFIX = "ingest#"
 _PREFIX = "d_"
 
 
@@ -32,7 +33,7 @@ class DiscardStats:
             return
         expires_at = int((at + timedelta(days=RETENTION_DAYS)).timestamp())
         counts = {f"{_PREFIX}{reason}": count for reason, count in discards.items()}
-        self._table.add_counts(f"ingest#{source_id}", _minute(at), counts, expires_at)
+        self._table.add_counts(f"{KEY_PREFIX}{source_id}", _minute(at), counts, expires_at)
 
 
 def read_discards(
@@ -41,7 +42,7 @@ def read_discards(
     """Messages discarded per reason over the period, most frequent first."""
     now = now or datetime.now(UTC)
     discards: Counter[str] = Counter()
-    for item in table.query_all(f"ingest#{source_id}", sk_from=_minute(now - since), sk_to=_minute(now)):
+    for item in table.query_all(f"{KEY_PREFIX}{source_id}", sk_from=_minute(now - since), sk_to=_minute(now)):
         for name, value in item.items():
             if name.startswith(_PREFIX):
                 discards[name[len(_PREFIX) :]] += int(value["N"])

@@ -18,7 +18,10 @@ The path comes from the resource, never from `path`: behind a custom domain `pat
 domain's base path (`/v1/track`), on the execute-api host it does not (`/track`). Every resource sits
 below the `v1` stage, so its HTTP API path is `/v1` + the resource, except the HTTP API's paths
 outside /v1: source-function webhooks (`/functions/{id}`) and `/openapi.json`
-(constants.REST_API_RESOURCES, HTTP_API_ROOT_PATHS).
+(constants.REST_API_RESOURCES, HTTP_API_ROOT_PATHS), and the browser library's resources
+(infra/tracking_api.py, BROWSER_LIBRARY_RESOURCES): its loader and chunks, and the settings document
+again at `/v1/projects/{writeKey}/settings` below the stage, where a library whose base is the stage
+(`<host>/v1`) asks for it (switchyard.ingest.browser_library).
 
 Bodies: the REST API declares every media type binary, so a gzip body reaches Lambda base64-encoded
 with `isBase64Encoded`, as the HTTP API sends it; `body.raw_body` decodes either form.
@@ -43,6 +46,8 @@ from switchyard.constants import HTTP_API_ROOT_PATHS, REST_API_STAGE
 
 _PATH_PARAMETER = re.compile(r"\{([^{}/]+?)\+?\}")
 _STAGE_PREFIX = f"/{REST_API_STAGE}"
+# REST resources that are HTTP API paths as they are.
+_UNPREFIXED = (*HTTP_API_ROOT_PATHS, "/analytics.js/", "/analytics-next/", f"{_STAGE_PREFIX}/")
 
 
 def http_api_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +65,7 @@ def handler_path(resource: str | None, parameters: Mapping[str, str] | None, sen
         return sent_path or "/"
     values = parameters or {}
     filled = _PATH_PARAMETER.sub(lambda match: values.get(match.group(1)) or "", resource)
-    if filled.startswith(HTTP_API_ROOT_PATHS):
+    if filled.startswith(_UNPREFIXED):
         return filled
     return _STAGE_PREFIX + filled
 

@@ -150,6 +150,14 @@ class IngestService:
             "metrics": {"sampleRate": 0},
         }
 
+    def check_browser_write_key(self, write_key: str) -> None:
+        """The snippet's script is served for this region's write keys only: 404 to an unknown key,
+        as Segment's CDN answers, and 403 to a disabled source, whose events would be refused."""
+        try:
+            self._source_for(write_key)
+        except Unauthorized:
+            raise NotFound("unknown_write_key", "No source of this region has this write key.") from None
+
     def _authenticate(self, authorization: str | None, body_key: object) -> Source:
         return self._source_for(resolve_write_key(authorization, body_key))
 

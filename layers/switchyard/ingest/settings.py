@@ -22,6 +22,7 @@ class SettingsError(ValueError):
 class IngestSettings:
     events_stream_name: str
     config_table_name: str
+    delivery_table_name: str  # where discards are counted per source (ingest/discard_stats.py)
     region: str
     stream_compression: bool  # deflate each stream record (switchyard.stream_codec)
     config_cache_seconds: float = constants.DEFAULT_CONFIG_CACHE_SECONDS
@@ -40,6 +41,7 @@ class IngestSettings:
         return cls(
             events_stream_name=_required(environ, constants.ENV_EVENTS_STREAM),
             config_table_name=_required(environ, constants.ENV_CONFIG_TABLE),
+            delivery_table_name=_required(environ, constants.ENV_DELIVERY_TABLE),
             region=environ.get(constants.ENV_REGION) or _required(environ, "AWS_REGION"),
             stream_compression=_switch(environ, constants.ENV_STREAM_COMPRESSION),
             config_cache_seconds=cache_seconds,

@@ -19,6 +19,10 @@ Failure reporting keeps every event archived exactly once and delivered at least
 - If archiving or fan-out fails, the batch reports its first record: the retry rewrites the same
   archive objects (same names) and fans out again. Events fanned out before the failure may then
   be delivered twice; nothing is lost or archived twice.
+
+The report names what is settled (`settled_received`, `settled_archived`): everything before the
+record the retry starts from, nothing when the whole batch is retried. Usage and the debugger take
+only that, so each record is counted by the invocation that settles it.
 """
 
 from __future__ import annotations
@@ -101,6 +105,11 @@ class BatchReport:
     pii_seen: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     # The latest violating (or blocked) message per (source, label, violation type), for `switchyard violations`.
     violation_samples: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    # What is done for good (a retry, if any, starts after it), for usage and the debugger: the
+    # decoded records before the retry point as ingest accepted them, and of those the events
+    # archived and fanned out.
+    settled_received: list[StreamEvent] = field(default_factory=list)
+    settled_archived: list[StreamEvent] = field(default_factory=list)
     first_failure: str | None = None  # sequence number the retry must start from
     error: str | None = None
 
@@ -115,6 +124,16 @@ def decode(record: KinesisRecord) -> StreamEvent | None:
     if not isinstance(message, dict):
         return None
     return StreamEvent(record.shard_id, record.sequence, data, message)
+
+
+def _before(records: Sequence[KinesisRecord], decoded: list[StreamEvent], sequence: str) -> list[StreamEvent]:
+    """The decoded events of the records before the one with `sequence`."""
+    done = set()
+    for record in records:
+        if record.sequence == sequence:
+            break
+        done.add(record.sequence)
+    return [event for event in decoded if event.sequence in done]
 
 
 class Router:
@@ -157,6 +176,7 @@ class Router:
                 report.undecodable += 1  # ingest only writes JSON objects; skip rather than block the shard
             else:
                 events.append(event)
+        decoded = events
         try:
             workspace = self._workspace()  # one version for the whole batch
         except Exception as error:  # noqa: BLE001 - no configuration yet: the whole batch is retried
@@ -199,9 +219,12 @@ class Router:
             report.first_failure = records[0].sequence
             report.error = f"{type(error).__name__}: {error}"
             return report
+        report.settled_archived = fresh
+        report.settled_received = decoded
         if cut < len(events):
             report.first_failure = events[cut].sequence
             report.error = "dedupe claims could not be written"
+            report.settled_received = _before(records, decoded, report.first_failure)
         return report
 
     def _take_pii_inventory(self, workspace: CompiledWorkspace, fresh: list[StreamEvent], report: BatchReport) -> None:

@@ -1,0 +1,1 @@
+"""`switchyard console`: a local web page over one region's data, with the operator's own credentials."""

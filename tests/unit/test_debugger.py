@@ -1,0 +1,231 @@
+"""The Source Debugger: which messages the router keeps (rate and sampling rate), one write per
+source and batch, and reading the latest ones back newest first, searched and filtered."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import orjson
+import pytest
+from moto import mock_aws
+
+from switchyard.debugger import DEBUGGER_PREFIX
+from switchyard.debugger.recorder import DebuggerRecorder, writes_for
+from switchyard.debugger.sampler import RateSampler
+from switchyard.debugger.store import (
+    DEBUGGER_WINDOW,
+    DebuggerCursor,
+    DebuggerStore,
+    DebuggerWrite,
+    object_key,
+    written_ms,
+)
+from switchyard.router.records import StreamEvent
+
+BUCKET = "archive"
+START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.seconds = 1000.0
+        self.at = START
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds
+        self.at += timedelta(seconds=seconds)
+
+
+def event(index: int, source: str = "web", kind: str = "track", **fields: Any) -> StreamEvent:
+    message = {
+        "type": kind,
+        "messageId": f"m-{source}-{index}",
+        "projectId": source,
+        "receivedAt": "2026-11-30T12:00:00.000Z",
+        "userId": f"user-{index}",
+        **({"event": f"Event {index}"} if kind == "track" else {}),
+        **fields,
+    }
+    return StreamEvent("shardId-000", str(100 + index), orjson.dumps(message), message)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(clock: Clock) -> Iterator[DebuggerStore]:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-west-2")
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+        yield DebuggerStore(BUCKET, s3, now=clock.now)
+
+
+# The sampler.
+
+
+def test_a_quiet_source_keeps_every_message_at_rate_one(clock: Clock):
+    sampler = RateSampler(5, clock=clock.monotonic)
+    picked = sampler.pick("web", 3)
+    assert picked.indices == [0, 1, 2]
+    assert picked.sampling_rate == 1.0
+
+
+def test_a_busy_batch_keeps_one_seconds_worth_picked_across_the_batch(clock: Clock):
+    sampler = RateSampler(5, clock=clock.monotonic, rng=random.Random(7))
+    picked = sampler.pick("web", 500)
+    assert len(picked.indices) == 5
+    assert picked.indices == sorted(picked.indices)
+    assert picked.indices[-1] > 5  # not just the first few
+    assert picked.sampling_rate == 5 / 500
+
+
+def test_batches_without_a_token_count_in_the_next_writes_sampling_rate(clock: Clock):
+    sampler = RateSampler(5, clock=clock.monotonic)
+    sampler.pick("web", 100)  # takes the second's 5
+    clock.advance(0.1)
+    assert sampler.pick("web", 100).indices == []  # half a token: nothing written
+    clock.advance(0.9)
+    picked = sampler.pick("web", 100)
+    assert len(picked.indices) == 5
+    assert picked.sampling_rate == 5 / 200  # the skipped batch's messages included
+
+
+def test_no_more_than_the_rate_is_kept_over_time(clock: Clock):
+    sampler = RateSampler(5, clock=clock.monotonic)
+    kept = 0
+    for _ in range(100):  # 10 seconds of batches every 0.1 s, 50 messages each
+        kept += len(sampler.pick("web", 50).indices)
+        clock.advance(0.1)
+    assert kept <= 5 * 10 + 5  # the rate, plus the first second's burst
+
+
+def test_sources_have_buckets_of_their_own(clock: Clock):
+    sampler = RateSampler(2, clock=clock.monotonic)
+    assert len(sampler.pick("web", 10).indices) == 2
+    assert len(sampler.pick("app", 10).indices) == 2
+
+
+# The recorder.
+
+
+def test_one_write_per_source_and_batch_with_the_messages_as_archived(clock: Clock):
+    events = [event(1), event(2, source="app"), event(3)]
+    writes = writes_for(events, RateSampler(5, clock=clock.monotonic))
+    assert [(write.source_id, write.messages) for write in writes] == [
+        ("web", [events[0].data, events[2].data]),
+        ("app", [events[1].data]),
+    ]
+
+
+def test_a_rate_of_zero_writes_nothing(store: DebuggerStore, clock: Clock):
+    assert DebuggerRecorder(store, RateSampler(0, clock=clock.monotonic)).record([event(1)]) == []
+
+
+# The store.
+
+
+def write(store: DebuggerStore, clock: Clock, events: list[StreamEvent], rate: float = 1.0) -> str:
+    first = events[0]
+    [key] = store.write_many(
+        [DebuggerWrite(first.source_id, first.shard_id, first.sequence, rate, [e.data for e in events])]
+    )
+    clock.advance(1)
+    return key
+
+
+def test_object_names_list_newest_first():
+    older = object_key("web", START, "shardId-000", "1")
+    newer = object_key("web", START + timedelta(milliseconds=1), "shardId-000", "2")
+    assert newer < older
+    assert older.startswith(f"{DEBUGGER_PREFIX}web/")
+    assert written_ms(older) == int(START.timestamp() * 1000)
+
+
+def test_the_latest_messages_come_newest_first_with_their_sampling_rate(store: DebuggerStore, clock: Clock):
+    write(store, clock, [event(1), event(2)], rate=1.0)
+    write(store, clock, [event(3), event(4)], rate=0.25)
+    page = store.latest("web")
+    assert [entry.message_id for entry in page.entries] == ["m-web-4", "m-web-3", "m-web-2", "m-web-1"]
+    assert [entry.sampling_rate for entry in page.entries] == [0.25, 0.25, 1.0, 1.0]
+    assert page.sampling_rate == 0.25
+    assert page.window == 4
+
+
+def test_the_raw_view_is_the_message_as_archived(store: DebuggerStore, clock: Clock):
+    sent = event(1, properties={"plan": "pro", "note": "naïve"})
+    write(store, clock, [sent])
+    [entry] = store.latest("web").entries
+    assert entry.raw.encode() == sent.data
+    assert orjson.loads(entry.pretty()) == sent.message
+    assert entry.label == "Event 1"
+
+
+def test_only_the_latest_500_are_shown(store: DebuggerStore, clock: Clock):
+    for batch in range(11):  # 550 messages
+        write(store, clock, [event(batch * 50 + i) for i in range(50)])
+    page = store.latest("web")
+    assert page.window == DEBUGGER_WINDOW
+    assert len(page.entries) == DEBUGGER_WINDOW
+    assert page.entries[0].message_id == "m-web-549"
+    assert page.entries[-1].message_id == "m-web-50"
+
+
+def test_search_finds_any_value_in_the_payload_in_any_case(store: DebuggerStore, clock: Clock):
+    write(store, clock, [event(1, properties={"coupon": "SPRING-24"}), event(2, context={"ip": "203.0.113.9"})])
+    assert [e.message_id for e in store.latest("web", search="spring-24").entries] == ["m-web-1"]
+    assert [e.message_id for e in store.latest("web", search="203.0.113").entries] == ["m-web-2"]
+    assert store.latest("web", search="nowhere").entries == ()
+
+
+def test_the_type_filter_and_the_limit(store: DebuggerStore, clock: Clock):
+    write(store, clock, [event(1), event(2, kind="identify"), event(3), event(4, kind="page", name="Home")])
+    tracks = store.latest("web", call_type="track")
+    assert [e.message_id for e in tracks.entries] == ["m-web-3", "m-web-1"]
+    assert tracks.window == 4
+    assert [e.message_id for e in store.latest("web", limit=1).entries] == ["m-web-4"]
+
+
+def test_sources_are_apart(store: DebuggerStore, clock: Clock):
+    write(store, clock, [event(1, source="app")])
+    assert store.latest("web").entries == ()
+    assert store.latest("web").sampling_rate is None
+
+
+def test_after_a_cursor_only_newer_messages_come(store: DebuggerStore, clock: Clock):
+    write(store, clock, [event(1)])
+    first = store.latest("web")
+    assert store.latest("web", after=first.cursor).entries == ()
+    write(store, clock, [event(2)])
+    second = store.latest("web", after=first.cursor)
+    assert [e.message_id for e in second.entries] == ["m-web-2"]
+    assert store.latest("web", after=second.cursor).entries == ()
+
+
+def test_a_follow_sees_a_write_stamped_earlier_that_lands_later(store: DebuggerStore, clock: Clock):
+    write(store, clock, [event(1)])
+    clock.advance(2)
+    write(store, clock, [event(2)])
+    cursor = store.latest("web").cursor
+    clock.advance(-5)  # another router stamped its write before event 2's but finished its PUT later
+    write(store, clock, [event(3)])
+    assert [e.message_id for e in store.latest("web", after=cursor).entries] == ["m-web-3"]
+
+
+def test_a_cursor_survives_a_round_trip_as_text(store: DebuggerStore, clock: Clock):
+    write(store, clock, [event(1)])
+    cursor = store.latest("web").cursor
+    assert DebuggerCursor.decode(cursor.encode()) == cursor
+    with pytest.raises(ValueError):
+        DebuggerCursor.decode("not a cursor")

@@ -10,9 +10,10 @@ them, clears what the delivery table keeps of them and asks each destination to 
   - worker: reads, rewrites and deletes versions of event objects, adds the tied anonymousIds to
     the suppressed users, removes dedupe claims, writes its batch's list of changed objects;
   - finish: reads the workspace, queries and deletes the delivery table's samples and dead
-    letters, reads destination credentials, calls the tools (and invokes destination functions,
-    granted in stack.py once they exist), asks the lake loader to reload the hours the deletion
-    rewrote (invokes that one function), writes the report and the audit record.
+    letters, deletes the debugger's samples (every version under `_debugger/`), reads destination
+    credentials, calls the tools (and invokes destination functions, granted in stack.py once they
+    exist), asks the lake loader to reload the hours the deletion rewrote (invokes that one
+    function), writes the report and the audit record.
 - Nothing leaves the region: the report and the audit record stay in this stack's bucket and table.
 """
 
@@ -34,6 +35,7 @@ from infra.options import StackOptions
 from infra.paths import FUNCTIONS_DIR
 from infra.workflow import archive_workflow
 from switchyard import constants
+from switchyard.debugger import DEBUGGER_PREFIX
 from switchyard.privacy.deletion import definition
 
 PLAN_MEMORY_MB = 512
@@ -42,6 +44,7 @@ FINISH_MEMORY_MB = 512
 
 ARCHIVE_OBJECTS = "source_id=*"
 RECORDS = f"{constants.DELETION_PREFIX}*"
+DEBUGGER_OBJECTS = f"{DEBUGGER_PREFIX}*"
 
 # The delivery table's items each step touches (the audit record, the samples, the dead letters).
 PLAN_TABLE_ACTIONS = ("dynamodb:UpdateItem",)  # running, with the plan's size
@@ -136,6 +139,14 @@ class Deletion(Construct):
             conditions={"StringLike": {"s3:prefix": RECORDS}},
         )
         _grant_objects(self.finish_function, bucket, RECORDS, "s3:GetObject", "s3:PutObject")
+        # The debugger's samples may hold the users' events: every version under `_debugger/` is deleted.
+        iam.Grant.add_to_principal(
+            grantee=self.finish_function,
+            actions=["s3:ListBucketVersions"],
+            resource_arns=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": DEBUGGER_OBJECTS}},
+        )
+        _grant_objects(self.finish_function, bucket, DEBUGGER_OBJECTS, "s3:DeleteObject", "s3:DeleteObjectVersion")
         credentials_arn = Stack.of(self).format_arn(
             service="ssm",
             resource="parameter",
@@ -153,7 +164,7 @@ class Deletion(Construct):
             archive.key.grant(function, "kms:GenerateDataKey", "kms:Decrypt")
         nag.acknowledge_deletion_grants(self.plan_function.role, bucket, archive_objects=False)
         nag.acknowledge_deletion_grants(self.worker_function.role, bucket, archive_objects=True)
-        nag.acknowledge_deletion_grants(self.finish_function.role, bucket, archive_objects=False)
+        nag.acknowledge_deletion_grants(self.finish_function.role, bucket, archive_objects=False, debugger_objects=True)
 
         workflow = archive_workflow(
             self,

@@ -204,6 +204,15 @@ DELETION_RECORDS = Acknowledgment(
     "prefix of the one regional archive bucket, outside the event partitions.",
 )
 
+DELETION_DEBUGGER_OBJECTS = Acknowledgment(
+    id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/_debugger/*]",
+    reason="A user deletion clears the Source Debugger's samples, which may hold the deleted users' events: "
+    "the finish step lists the versions under _debugger/ (s3:ListBucketVersions, only for that prefix) and "
+    "deletes them (s3:DeleteObject, s3:DeleteObjectVersion). Their keys are written by the router at run "
+    "time (one per source and batch), so none is known at deploy time. The wildcard covers only the "
+    "_debugger/ prefix of the one regional archive bucket, never the event partitions; no read.",
+)
+
 DELETION_CHILD_EXECUTIONS = Acknowledgment(
     id=REPLAY_CHILD_EXECUTIONS.id,
     reason="The user deletion workflow's two Distributed Maps run each batch as a child execution of "
@@ -331,6 +340,7 @@ ALL = (
     REPLAY_CHILD_EXECUTIONS,
     DELETION_ARCHIVE_OBJECTS,
     DELETION_RECORDS,
+    DELETION_DEBUGGER_OBJECTS,
     DELETION_CHILD_EXECUTIONS,
     ANALYSTS_ARCHIVE_OBJECTS,
     ALB_NO_ACCESS_LOGS,
@@ -449,12 +459,17 @@ def acknowledge_deletion_state_machine(role: iam.IRole, bucket: s3.IBucket, chil
     _acknowledge_workflow(role, bucket, child_executions_arn, DELETION_RECORDS, DELETION_CHILD_EXECUTIONS)
 
 
-def acknowledge_deletion_grants(role: iam.IRole | None, bucket: s3.IBucket, *, archive_objects: bool) -> None:
-    """A deletion step's `_deletions/*` grants, and the worker's `source_id=*` ones, on its role policy only."""
+def acknowledge_deletion_grants(
+    role: iam.IRole | None, bucket: s3.IBucket, *, archive_objects: bool, debugger_objects: bool = False
+) -> None:
+    """A deletion step's `_deletions/*` grants, the worker's `source_id=*` ones and the finish step's
+    `_debugger/*` ones, on its role policy only."""
     policy = _default_policy(role)
     _acknowledge_on_bucket(policy, bucket, DELETION_RECORDS)
     if archive_objects:
         _acknowledge_on_bucket(policy, bucket, DELETION_ARCHIVE_OBJECTS)
+    if debugger_objects:
+        _acknowledge_on_bucket(policy, bucket, DELETION_DEBUGGER_OBJECTS)
 
 
 def _acknowledge_workflow(

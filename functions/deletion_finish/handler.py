@@ -1,5 +1,5 @@
-"""User deletion finish task: stored samples and dead letters, destinations' delete calls, the
-report and the audit record."""
+"""User deletion finish task: stored samples, dead letters and the debugger's messages, destinations'
+delete calls, the report and the audit record."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from switchyard import aws
 from switchyard.config.credentials import CachedCredentials
 from switchyard.config.store import Cached, ConfigStore
+from switchyard.debugger.store import DebuggerStore
 from switchyard.delivery.http import BoundedHttp
 from switchyard.delivery.table import DeliveryTable
 from switchyard.destinations.catalog import FUNCTION_TYPE, TOOLS
@@ -51,6 +52,7 @@ def step() -> FinishStep:
         lake=LakeReloads(aws.client("lambda"), settings.lake_loader_function)
         if settings.lake_loader_function
         else None,
+        debugger=DebuggerStore(settings.archive_bucket_name),
     )
 
 

@@ -50,6 +50,7 @@ EVENT_PREFIXES = json.dumps({"StringLike": {"s3:prefix": "source_id=*"}})
 # The finish step asks the lake loader to reload the hours the deletion rewrote.
 LAKE_RELOAD = (("lambda:InvokeFunction",), frozenset({"LakeLoader"}), NO_CONDITION)
 RECORD_PREFIXES = json.dumps({"StringLike": {"s3:prefix": "_deletions/*"}})
+DEBUGGER_PREFIXES = json.dumps({"StringLike": {"s3:prefix": "_debugger/*"}})
 
 
 def deletion_state_machine(template_json: dict) -> dict:
@@ -132,6 +133,9 @@ def expected_grants(prefix: str, region: str, account: str) -> list[Grant]:
             ),
             (("s3:ListBucket",), frozenset({"ArchiveBucket"}), RECORD_PREFIXES),
             (("s3:GetObject", "s3:PutObject"), RECORDS, NO_CONDITION),
+            # The debugger's samples, cleared whole: listed and deleted, never read.
+            (("s3:ListBucketVersions",), frozenset({"ArchiveBucket"}), DEBUGGER_PREFIXES),
+            (("s3:DeleteObject", "s3:DeleteObjectVersion"), frozenset({"ArchiveBucket/_debugger/*"}), NO_CONDITION),
             (("ssm:GetParameter",), frozenset({credentials_arn(region, account)}), NO_CONDITION),
             LAKE_RELOAD,
             key,

@@ -89,6 +89,8 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "Deletion/FinishRole/DefaultPolicy",
         "Deletion/StateMachineRole/DefaultPolicy",
     },
+    # A user deletion clears the debugger's samples (`_debugger/`): list and delete only.
+    "AwsSolutions-IAM5[Resource::<ArchiveBucket49F1AC64.Arn>/_debugger/*]": {"Deletion/FinishRole/DefaultPolicy"},
     # Destination credentials: destinations are applied at run time (one parameter path per region).
     **{
         f"AwsSolutions-IAM5[Resource::arn:aws:ssm:{region}:000000000000:parameter/switchyard/{region}/"

@@ -17,6 +17,8 @@ from moto import mock_aws
 
 from switchyard.config.workspace import compile_workspace, parse_workspace
 from switchyard.constants import CONFIG_PK, DEDUPE_PK
+from switchyard.debugger import DEBUGGER_PREFIX
+from switchyard.debugger.store import DebuggerStore, DebuggerWrite
 from switchyard.delivery.attempts import AttemptStatus
 from switchyard.delivery.requests import DeliveryRequest
 from switchyard.delivery.table import DeliveryTable
@@ -313,13 +315,23 @@ def finish(
         deletions_with(adapters, clock),
         AuditObjects(BUCKET, archive),
         lake=lake,
+        debugger=DebuggerStore(BUCKET, archive),
         clock=clock,
     )
     return step.run(event, seconds_left=900)
 
 
+def debugger_versions(archive: Any) -> list[str]:
+    listed = archive.list_object_versions(Bucket=BUCKET, Prefix=DEBUGGER_PREFIX)
+    return [version["Key"] for version in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
+
+
 def test_the_finish_step_writes_the_report_and_the_audit_record(archive: Any, aws: Any) -> None:
     run_workflow(archive, aws[1], FakeSuppressions())
+    debugger = DebuggerStore(BUCKET, archive)
+    for source in ("web", "app"):  # the debugger's samples may hold the users' events
+        debugger.write_many([DebuggerWrite(source, "shardId-0", "1", 1.0, [b'{"userId":"gone","type":"track"}'])])
+    assert len(debugger_versions(archive)) == 2
     lake = FakeLakeReloads()
     summary = finish(
         aws, archive, {"braze": ScriptedAdapter(AttemptStatus.DELIVERED)}, {"deletion": REQUEST.to_input()}, lake
@@ -336,6 +348,8 @@ def test_the_finish_step_writes_the_report_and_the_audit_record(archive: Any, aw
     assert report["tied_anonymous_ids"] == ["cookie"]
     # The lake's files of those hours are rebuilt from the rewritten archive.
     assert sorted(lake.keys) == sorted([KEY_A, KEY_B, KEY_C]) and report["lake_hours_reloaded"] == 3
+    # The debugger is cleared whole, every version: it fills again with new messages.
+    assert debugger_versions(archive) == [] and report["counts"]["debugger_objects_removed"] == 2
     record = store(aws[1]).get("dl-1")
     assert record is not None and record.status is DeletionStatus.SUCCEEDED
     assert [answer["outcome"] for answer in record.destinations] == ["not_supported", "accepted"]

@@ -34,6 +34,13 @@ _COUNTDOWN_DIGITS = 13
 # A follow also looks this far behind the newest write it has seen: a router that stamped its
 # write earlier may finish its PUT later.
 FOLLOW_OVERLAP_MS = 10_000
+_DELETES_PER_REQUEST = 1000  # S3 DeleteObjects' limit
+
+
+class DebuggerClearFailed(Exception):
+    """Some debugger objects could not be deleted."""
+
+
 _READS_AT_ONCE = 16
 
 
@@ -163,6 +170,33 @@ class DebuggerStore:
         body = b"\n".join([orjson.dumps(header), *write.messages]) + b"\n"
         self._client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=DEBUGGER_CONTENT_TYPE)
         return key
+
+    # Clearing (a user deletion).
+
+    def clear(self) -> int:
+        """Removes every version of every debugger object, of every source; returns how many.
+
+        A user deletion clears the debugger rather than reading it for the users' ids: the samples are
+        a live view that expires within a day anyway, and a day of objects (up to one per source and
+        router batch) is far more to read than to delete. The debugger fills again with new messages."""
+        removed = 0
+        for page in self._client.get_paginator("list_object_versions").paginate(
+            Bucket=self._bucket, Prefix=DEBUGGER_PREFIX
+        ):
+            versions = [
+                {"Key": version["Key"], "VersionId": version["VersionId"]}
+                for version in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            for start in range(0, len(versions), _DELETES_PER_REQUEST):
+                batch = versions[start : start + _DELETES_PER_REQUEST]
+                answer = self._client.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
+                if answer.get("Errors"):
+                    first = answer["Errors"][0]
+                    raise DebuggerClearFailed(
+                        f"{len(answer['Errors'])} not deleted, e.g. {first['Key']}: {first['Code']}"
+                    )
+                removed += len(batch)
+        return removed
 
     # Reading (the CLI, the console).
 

@@ -80,6 +80,10 @@ class LakeReloader(Protocol):
     def request(self, keys: Iterable[str]) -> int: ...
 
 
+class DebuggerSamples(Protocol):
+    def clear(self) -> int: ...
+
+
 class FinishStep:
     def __init__(
         self,
@@ -90,9 +94,11 @@ class FinishStep:
         audit: AuditObjects,
         *,
         lake: LakeReloader | None = None,
+        debugger: DebuggerSamples | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lake = lake
+        self._debugger = debugger
         self._store = store
         self._workspace = workspace
         self._stored = stored
@@ -107,6 +113,8 @@ class FinishStep:
         tied = record.tied_anonymous_ids if record is not None else frozenset()
         workspace = self._workspace()
         cleared = self._stored.clear(workspace, subjects_of(request, tied))
+        if self._debugger is not None:  # its samples may hold the users' events: cleared whole
+            cleared["debugger_objects_removed"] = self._debugger.clear()
         self._store.add_progress(request.id, dict(cleared))
         deadline = self._clock() + max(0.0, seconds_left - 30)  # time left to write the report
         answered = self._destinations.delete(workspace, request.user_ids, deadline)

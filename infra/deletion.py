@@ -146,7 +146,7 @@ class Deletion(Construct):
             resource_arns=[bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": DEBUGGER_OBJECTS}},
         )
-        _grant_objects(self.finish_function, bucket, DEBUGGER_OBJECTS, "s3:DeleteObject", "s3:DeleteObjectVersion")
+        _grant_objects(self.finish_function, bucket, DEBUGGER_OBJECTS, "s3:DeleteObjectVersion")
         credentials_arn = Stack.of(self).format_arn(
             service="ssm",
             resource="parameter",

@@ -208,7 +208,7 @@ DELETION_DEBUGGER_OBJECTS = Acknowledgment(
     id="AwsSolutions::AwsSolutions-IAM5[Resource::<ArchiveBucket.Arn>/_debugger/*]",
     reason="A user deletion clears the Source Debugger's samples, which may hold the deleted users' events: "
     "the finish step lists the versions under _debugger/ (s3:ListBucketVersions, only for that prefix) and "
-    "deletes them (s3:DeleteObject, s3:DeleteObjectVersion). Their keys are written by the router at run "
+    "deletes them by version (s3:DeleteObjectVersion). Their keys are written by the router at run "
     "time (one per source and batch), so none is known at deploy time. The wildcard covers only the "
     "_debugger/ prefix of the one regional archive bucket, never the event partitions; no read.",
 )

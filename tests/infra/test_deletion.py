@@ -41,6 +41,7 @@ STATE_MACHINE_POLICY = "DeletionStateMachineRoleDefaultPolicy"
 ARCHIVE_KEY = frozenset({"ArchiveKey"})
 ARCHIVE_OBJECTS = frozenset({"ArchiveBucket/source_id=*"})
 RECORDS = frozenset({"ArchiveBucket/_deletions/*"})
+DEBUGGER_OBJECTS = frozenset({"ArchiveBucket/_debugger/*"})
 NO_CONDITION = json.dumps(None)
 SUPPRESSIONS_ONLY = json.dumps(
     {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [constants.CONFIG_SUPPRESSIONS_KEY]}}
@@ -135,7 +136,7 @@ def expected_grants(prefix: str, region: str, account: str) -> list[Grant]:
             (("s3:GetObject", "s3:PutObject"), RECORDS, NO_CONDITION),
             # The debugger's samples, cleared whole: listed and deleted, never read.
             (("s3:ListBucketVersions",), frozenset({"ArchiveBucket"}), DEBUGGER_PREFIXES),
-            (("s3:DeleteObject", "s3:DeleteObjectVersion"), frozenset({"ArchiveBucket/_debugger/*"}), NO_CONDITION),
+            (("s3:DeleteObjectVersion",), DEBUGGER_OBJECTS, NO_CONDITION),
             (("ssm:GetParameter",), frozenset({credentials_arn(region, account)}), NO_CONDITION),
             LAKE_RELOAD,
             key,
@@ -266,7 +267,11 @@ def test_only_the_worker_deletes_and_only_versions_of_event_objects(template_jso
             if removals:
                 deleting.append((policy, removals, {target(r) for r in as_list(statement["Resource"])}))
     # No s3:DeleteObject: a plain delete only adds a marker on top of the versions that hold the data.
-    assert deleting == [("DeletionWorkerRoleDefaultPolicy", ["s3:DeleteObjectVersion"], set(ARCHIVE_OBJECTS))]
+    # The finish step deletes the debugger's samples, by version too.
+    assert deleting == [
+        ("DeletionFinishRoleDefaultPolicy", ["s3:DeleteObjectVersion"], set(DEBUGGER_OBJECTS)),
+        ("DeletionWorkerRoleDefaultPolicy", ["s3:DeleteObjectVersion"], set(ARCHIVE_OBJECTS)),
+    ]
 
 
 def test_no_step_reaches_the_archive_beyond_event_objects_and_its_records(template_json: dict) -> None:
@@ -275,9 +280,10 @@ def test_no_step_reaches_the_archive_beyond_event_objects_and_its_records(templa
             for each in as_list(statement["Resource"]):
                 resolved = target(each)
                 if resolved.startswith("ArchiveBucket/"):
-                    assert resolved in ARCHIVE_OBJECTS | RECORDS, (policy, resolved)
+                    assert resolved in ARCHIVE_OBJECTS | RECORDS | DEBUGGER_OBJECTS, (policy, resolved)
                 if resolved == "ArchiveBucket":  # listings, only under their own prefixes
-                    assert json.dumps(statement["Condition"]) in (EVENT_PREFIXES, RECORD_PREFIXES), policy
+                    listed = json.dumps(statement["Condition"])
+                    assert listed in (EVENT_PREFIXES, RECORD_PREFIXES, DEBUGGER_PREFIXES), policy
 
 
 def test_workflow_role_invokes_its_functions_reads_manifests_and_runs_its_own_children(

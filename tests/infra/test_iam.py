@@ -67,6 +67,8 @@ WILDCARD_RESOURCE_ALLOWED = {
     "`_deletions/<deletion id>/...`.",
     ("DeletionFinishRoleDefaultPolicy", ("ssm:GetParameter",)): "Destination credentials, for the destinations' "
     "delete calls.",
+    ("DeletionFinishRoleDefaultPolicy", ("s3:DeleteObjectVersion",)): "The debugger's samples (`_debugger/*`), "
+    "written by the router at run time, cleared by every user deletion.",
     ("AnalystsPolicy", ("s3:GetObject",)): "The archive's event objects (`source_id=*`) and the lake's files "
     "(`lake/*`), which Athena reads with the analyst's credentials: tables' partitions, named from the data.",
     ("DeletionStateMachineRoleDefaultPolicy", ("s3:GetObject",)): "The Distributed Maps read the deletion's manifest "

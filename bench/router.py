@@ -82,29 +82,37 @@ class FakeSQS:
 
 
 class FakeUsageTable:
-    """GetItem and the conditional UpdateItem of the usage store (usage/store.py); counts writes."""
+    """GetItem and the UpdateItems of the usage store (usage/store.py): the counters' ADD and the
+    sketches' conditional write; counts each."""
 
     def __init__(self) -> None:
         self.versions: dict[str, str] = {}
-        self.writes = 0
+        self.writes = 0  # counters
+        self.sketch_writes = 0
 
     def get_item(self, TableName: str, Key: dict, ConsistentRead: bool) -> dict:  # noqa: N803
         return {}
 
     def update_item(self, TableName: str, Key: dict, **request: Any) -> dict:  # noqa: N803
-        self.writes += 1
-        self.versions[Key["sk"]["S"]] = request["ExpressionAttributeValues"][":next"]["N"]
+        values = request["ExpressionAttributeValues"]
+        if ":next" not in values:
+            self.writes += 1
+            return {}
+        self.sketch_writes += 1
+        self.versions[Key["sk"]["S"]] = values[":next"]["N"]
         return {}
 
 
 class TickingClock:
-    """A second per reading: every batch finds the debugger's tokens refilled."""
+    """`step` seconds per reading: every batch finds the debugger's tokens refilled (its sampler's,
+    its write budget's), the most it ever costs."""
 
-    def __init__(self) -> None:
+    def __init__(self, step: float = 1.0) -> None:
         self.seconds = 0.0
+        self.step = step
 
     def __call__(self) -> float:
-        self.seconds += 1.0
+        self.seconds += self.step
         return self.seconds
 
 
@@ -209,7 +217,7 @@ def operator_figures() -> list[Figure]:
     from datetime import UTC, datetime
 
     from switchyard.debugger import DEFAULT_DEBUGGER_MESSAGES_PER_SECOND
-    from switchyard.debugger.recorder import DebuggerRecorder
+    from switchyard.debugger.recorder import WRITE_EVERY_SECONDS, DebuggerRecorder
     from switchyard.debugger.sampler import RateSampler
     from switchyard.debugger.store import DebuggerStore
     from switchyard.delivery.table import DeliveryTable
@@ -221,7 +229,9 @@ def operator_figures() -> list[Figure]:
     records = [KinesisRecord.from_lambda(record) for record in lambda_event(BATCH_SIZE, make=visitor_event)["Records"]]
     debugger_s3, usage_table = FakeS3(), FakeUsageTable()
     debugger = DebuggerRecorder(
-        DebuggerStore("archive", debugger_s3), RateSampler(DEFAULT_DEBUGGER_MESSAGES_PER_SECOND, clock=TickingClock())
+        DebuggerStore("archive", debugger_s3),
+        RateSampler(DEFAULT_DEBUGGER_MESSAGES_PER_SECOND, clock=TickingClock()),
+        clock=TickingClock(WRITE_EVERY_SECONDS),
     )
     usage = UsageStore(DeliveryTable("delivery", usage_table))
     now = datetime(2026, 11, 30, 12, tzinfo=UTC)

@@ -106,8 +106,9 @@ class Router(Construct):
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(ROUTER_DELIVERY_TABLE_KEYS)}},
             )
         )
-        # Usage (switchyard.usage.store): each source, hour and shard's item is read when the
-        # instance has no copy of it, and updated on the condition of its version; nothing else.
+        # Usage (switchyard.usage.store): per source, hour and shard, a counters item (UpdateItem ADD)
+        # and a sketch item, read when the instance has no copy of it and updated on the condition of
+        # its version; nothing else.
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["dynamodb:GetItem", "dynamodb:UpdateItem"],

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from switchyard import constants
+from switchyard.debugger.recorder import WRITE_EVERY_SECONDS
+from switchyard.usage.store import USAGE_SKETCH_SECONDS
 
 PRICES = Path(__file__).with_name("prices-2026-11.json")
 MONTH_SECONDS = 730 * 3600
@@ -36,9 +38,13 @@ XRAY_RATE = 0.05
 IDLE_POLL_REQUESTS_PER_QUEUE = 5 * MONTH_SECONDS / 20  # Lambda's 5 pollers, 20 s long polls
 SQS_QUEUES = 3  # delivery, replay, dead-letter
 CONFIG_READS_PER_MONTH = 3 * 2 * (MONTH_SECONDS / constants.DEFAULT_CONFIG_CACHE_SECONDS) * 2
-ALARMS = 17  # tests/infra/test_observability.py lists them
+ALARMS = 19  # the stack's own (tests/infra/test_observability.py lists them); workspace alerts are extra
 CUSTOM_METRICS = 20  # service-level metrics plus a few per source and destination
-KMS_KEYS = 2  # archive, alarm topic
+KMS_KEYS = 3  # archive, alarm topic, alerts topic
+# A usage sketch item at volume: three full HLL_4 sketches (lg_k 12, ~2.1 KB each), ~6.5 KB.
+USAGE_SKETCH_WRITE_UNITS = 7
+ALERT_CHECKS_PER_MONTH = MONTH_SECONDS / 300  # the alerts' volume check, every 5 minutes
+ALERT_CHECK_SECONDS = 0.5  # a few GetMetricData calls, 0.5 GB
 WAF_RULES = 3
 MEMORY_GB = {"ingest": 0.5, "router": 1.0, "delivery": 0.5}
 DESTINATIONS = 1
@@ -248,6 +254,12 @@ def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any],
     )
     records_each = events / router_invocations
     objects_each = per.get("s3.PutObject", 0) / max(mix["invocations"]["router"], 1e-12)
+    # Per source and router instance (shard), the debugger writes at most once per batch and about
+    # once per WRITE_EVERY_SECONDS when busy; the usage sketches likewise once per USAGE_SKETCH_SECONDS;
+    # the usage counters once per source and batch. (One source per batch, as the archive's objects.)
+    batches_per_shard = router_invocations / shards
+    samples_each = objects_each * min(1.0, MONTH_SECONDS / WRITE_EVERY_SECONDS / batches_per_shard)
+    sketches_each = objects_each * min(1.0, MONTH_SECONDS / USAGE_SKETCH_SECONDS / batches_per_shard)
     # Each router invocation packs its events per destination into messages, ten messages a send.
     per_message = settings.delivery_events_per_message
     messages_each = DESTINATIONS * math.ceil(records_each / per_message)
@@ -257,6 +269,8 @@ def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any],
         + math.ceil(records_each / constants.ROUTER_DEDUPE_CONCURRENCY) * DEDUPE_WRITE_SECONDS
         + objects_each * ARCHIVE_PUT_SECONDS
         + sends_each * SQS_SEND_SECONDS
+        + samples_each * ARCHIVE_PUT_SECONDS
+        + (objects_each + sketches_each) * DEDUPE_WRITE_SECONDS
     )
     add("Lambda router", lambda_cost(router_invocations, router_seconds, "router"))
     claims = events * per.get("dynamodb.PutItem", 0)
@@ -268,6 +282,15 @@ def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any],
         add("DynamoDB dedupe claims (on-demand writes)", claims / 1e6 * prices["dynamodb_on_demand_per_million_writes"])
     archive_puts = router_invocations * objects_each
     add("S3 archive PUTs (one object per source and router batch)", archive_puts / 1000 * prices["s3_put_per_thousand"])
+    add(
+        f"S3 debugger PUTs (per source and batch, <= 1 per {WRITE_EVERY_SECONDS:.0f} s busy)",
+        router_invocations * samples_each / 1000 * prices["s3_put_per_thousand"],
+    )
+    usage_units = router_invocations * (objects_each + sketches_each * USAGE_SKETCH_WRITE_UNITS)
+    add(
+        "DynamoDB usage (counters per batch, MTU sketches <= 1/min)",
+        usage_units / 1e6 * prices["dynamodb_on_demand_per_million_writes"],
+    )
     archive_gb = events * units.get("s3_put_bytes", 0) / 1e9
     add("S3 archive storage (each month's data, per month kept)", archive_gb * prices["s3_standard_gb_month"])
 
@@ -314,12 +337,15 @@ def monthly_cost(traffic: Traffic, settings: Settings, measured: dict[str, Any],
         + ALARMS * prices["cloudwatch_alarm_month"]
     )
     fixed += CUSTOM_METRICS * prices["cloudwatch_metric_month"]
+    fixed += ALERT_CHECKS_PER_MONTH * (
+        ALERT_CHECK_SECONDS * 0.5 * prices["lambda_arm_gb_second"] + prices["lambda_per_million_requests"] / 1e6
+    )
     fixed += SQS_QUEUES * IDLE_POLL_REQUESTS_PER_QUEUE / 1e6 * prices["sqs_per_million_requests"]
     fixed += CONFIG_READS_PER_MONTH / 1e6 * prices["dynamodb_on_demand_per_million_reads"]
     if settings.waf:
         fixed += prices["waf_web_acl_month"] + WAF_RULES * prices["waf_rule_month"]
     add(
-        "Fixed: keys, dashboard, alarms, metrics, idle queue polls, config reads"
+        "Fixed: keys, dashboard, alarms, metrics, alerts' volume check, idle queue polls, config reads"
         + (", web ACL" if settings.waf else ""),
         fixed,
     )

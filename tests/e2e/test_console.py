@@ -45,14 +45,15 @@ def run() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def send_from_the_site(chromium: object, site: StaticSite, run: str) -> None:
-    """The test site's calls, from a tab of its own (the console's tab stays open and live)."""
+def send_from_the_site(chromium: object, site: StaticSite, run: str, page_name: str = "index.html") -> None:
+    """The test site's calls, from a tab of its own (the console's tab stays open and live):
+    index.html sends each call on its own, batched.html all in one `/v1/b` request."""
     context = chromium.new_context()  # type: ignore[attr-defined]
     try:
         page = context.new_page()
-        page.goto(f"{site.origin}/index.html?run={run}")
+        page.goto(f"{site.origin}/{page_name}?run={run}")
         page.wait_for_selector("body[data-ready=true]", timeout=20_000)
-        page.wait_for_function("window.apiCalls.filter(c => 'status' in c).length >= 3", timeout=20_000)
+        page.wait_for_function("window.apiCalls.some(c => 'status' in c)", timeout=20_000)
     finally:
         context.close()
 
@@ -63,19 +64,22 @@ def test_the_debugger_shows_the_browsers_calls_arrive_live_with_their_properties
     page = browser_page.page
     page.goto(f"{console}/sources/{SOURCE}?search={run}")
     assert page.locator("#live").is_checked()
+    # No reload: the page follows the debugger and adds what arrives, from both ways of sending. One
+    # page after the other: the debugger keeps at most 5 messages a second per source (a sample).
     send_from_the_site(chromium, site, run)
-
-    # No reload: the page follows the debugger and adds what arrives.
     page.wait_for_function("document.querySelectorAll('#debugger tr.message').length >= 3", timeout=30_000)
+    send_from_the_site(chromium, site, f"{run}-batched", "batched.html")
+    page.wait_for_function("document.querySelectorAll('#debugger tr.message').length >= 6", timeout=30_000)
     rows = page.locator("#debugger tr.message")
     types = sorted(rows.nth(i).locator("td").nth(1).inner_text() for i in range(rows.count()))
-    assert types == ["identify", "page", "track"]
-    track = page.locator("#debugger tr.message", has_text="Report Exported")
+    assert types == ["identify", "identify", "page", "page", "track", "track"]
+    assert page.locator("#debugger tr.message", has_text=f"browser-{run}-batched").count() == 3
+    track = page.locator("#debugger tr.message", has_text=f"browser-{run}-batched").filter(has_text="Report Exported")
     track.click()
     pretty = track.locator("xpath=following-sibling::tr[1]").locator("pre.pretty")
     assert pretty.is_visible()
     text = pretty.inner_text()
-    assert '"rows": 120' in text and f'"run": "{run}"' in text and '"format": "csv"' in text
+    assert '"rows": 120' in text and f'"run": "{run}-batched"' in text and '"format": "csv"' in text
     track.locator("xpath=following-sibling::tr[1]").locator("button[data-view=raw]").click()
     assert '"rows":120' in track.locator("xpath=following-sibling::tr[1]").locator("pre.raw").inner_text()
     assert "every message" in page.inner_text("#sampling") or "sampled" in page.inner_text("#sampling")

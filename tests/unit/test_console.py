@@ -79,6 +79,9 @@ class FakeReplays:
 
 
 class FakeUsage:
+    def on_day(self, source_ids, day):  # type: ignore[no-untyped-def]
+        return {source_id: DailyUsage(day, 12, 10, 900) for source_id in source_ids}
+
     def report(self, source_ids, month):  # type: ignore[no-untyped-def]
         people = People()
         for user in ("u1", "u2", "u3"):
@@ -140,6 +143,7 @@ def token_of(page: str) -> str:
 def test_sources_link_each_source_to_its_debugger(client: FlaskClient):
     page = client.get("/sources").text
     assert 'href="/sources/web"' in page and 'href="/sources/ios"' in page
+    assert re.search(r'data-calls="web">12<', page) and re.search(r'data-events="ios">10<', page), "today's usage"
     assert 'href="/destinations/hook"' in page
     assert client.get("/").headers["Location"] == "/sources"
 

@@ -167,6 +167,20 @@ def test_the_meter_counts_dynamodb_units_sqs_chunks_and_s3_operations() -> None:
     assert classify(listing, b"")[0] == "s3.ListObjectVersions"
 
 
+def test_the_meter_tells_the_debuggers_and_usages_writes_apart() -> None:
+    sample = environ(b"abc", REQUEST_METHOD="PUT", PATH_INFO="/bucket/_debugger/web/123-shard.jsonl")
+    operation, units = classify(sample, b"abc")
+    assert (operation, units["s3_put_bytes"]) == ("s3.PutObject.debugger", 0), "not archive storage"
+    usage = json.dumps({"Key": {"pk": {"S": "usage#web"}, "sk": {"S": "2026-11-30T10#s"}}}).encode()
+    operation, units = classify(environ(usage, HTTP_X_AMZ_TARGET="DynamoDB_20120810.UpdateItem"), usage)
+    assert operation == "dynamodb.UpdateItem.usage" and units["dynamodb_wru"] >= 1
+    sketch = json.dumps({"Key": {"pk": {"S": "usage#web"}, "sk": {"S": "2026-11-30T10#s#people"}}}).encode()
+    operation, units = classify(environ(sketch, HTTP_X_AMZ_TARGET="DynamoDB_20120810.UpdateItem"), sketch)
+    assert operation == "dynamodb.UpdateItem.usage_sketch" and units["dynamodb_wru"] >= 1
+    stats = json.dumps({"Key": {"pk": {"S": "stats#hook"}, "sk": {"S": "2026-11-30T10:00"}}}).encode()
+    assert classify(environ(stats, HTTP_X_AMZ_TARGET="DynamoDB_20120810.UpdateItem"), stats)[0] == "dynamodb.UpdateItem"
+
+
 def test_the_meter_passes_every_request_on_unchanged() -> None:
     seen: list[bytes] = []
 

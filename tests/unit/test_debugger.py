@@ -1,5 +1,5 @@
-"""The Source Debugger: which messages the router keeps (rate and sampling rate), one write per
-source and batch, and reading the latest ones back newest first, searched and filtered."""
+"""The Source Debugger: which messages the router keeps (rate and sampling rate), written per source
+within a budget of writes, and reading the latest ones back newest first, searched and filtered."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from switchyard.debugger import DEBUGGER_PREFIX
-from switchyard.debugger.recorder import DebuggerRecorder, writes_for
+from switchyard.debugger.recorder import DebuggerRecorder
 from switchyard.debugger.sampler import RateSampler
 from switchyard.debugger.store import (
     DEBUGGER_WINDOW,
@@ -120,13 +120,52 @@ def test_sources_have_buckets_of_their_own(clock: Clock):
 # The recorder.
 
 
-def test_one_write_per_source_and_batch_with_the_messages_as_archived(clock: Clock):
+def recorder(store: DebuggerStore, clock: Clock, per_second: float = 5) -> DebuggerRecorder:
+    return DebuggerRecorder(store, RateSampler(per_second, clock=clock.monotonic), clock=clock.monotonic)
+
+
+def written(store: DebuggerStore, source: str = "web") -> list[dict[str, Any]]:
+    return [entry.message for entry in store.latest(source).entries]
+
+
+def test_one_write_per_source_with_the_messages_as_archived(store: DebuggerStore, clock: Clock):
     events = [event(1), event(2, source="app"), event(3)]
-    writes = writes_for(events, RateSampler(5, clock=clock.monotonic))
-    assert [(write.source_id, write.messages) for write in writes] == [
-        ("web", [events[0].data, events[2].data]),
-        ("app", [events[1].data]),
-    ]
+    keys = recorder(store, clock).record(events)
+    assert len(keys) == 2
+    assert [m["messageId"] for m in written(store)] == ["m-web-3", "m-web-1"]  # newest first
+    assert [m["messageId"] for m in written(store, "app")] == ["m-app-2"]
+
+
+def test_a_quiet_source_is_written_at_once_batch_after_batch(store: DebuggerStore, clock: Clock):
+    debugger = recorder(store, clock)
+    for index in range(10):  # the burst: a developer's first events show at once
+        assert len(debugger.record([event(index)])) == 1
+        clock.advance(1)
+    clock.advance(10)  # a token back
+    assert len(debugger.record([event(9)])) == 1
+    assert len(written(store)) == 11
+
+
+def test_a_busy_source_is_written_about_every_ten_seconds_and_loses_nothing_kept(store: DebuggerStore, clock: Clock):
+    debugger = recorder(store, clock, per_second=100)
+    writes = 0
+    for index in range(60):  # a batch every half second for 30 s
+        writes += len(debugger.record([event(index)]))
+        clock.advance(0.5)
+    assert writes <= 10 + 30 / 10 + 1, "the burst, then one per ten seconds"
+    clock.advance(10)
+    writes += len(debugger.record([event(99, source="app")]))  # another source's batch writes what waited
+    assert len(written(store)) == 60, "every kept message is written, late at most ten seconds"
+    assert written(store, "app")
+
+
+def test_the_sampling_rate_covers_every_batch_since_the_last_write(store: DebuggerStore, clock: Clock):
+    debugger = recorder(store, clock, per_second=1)
+    debugger.record([event(1)])  # kept and written: rate 1
+    debugger.record([event(2), event(3)])  # no token for the sampler yet: nothing kept
+    clock.advance(1)
+    debugger.record([event(4)])  # kept: 1 of the 3 sent since the last write
+    assert [entry.sampling_rate for entry in store.latest("web").entries] == [1 / 3, 1.0]
 
 
 def test_a_rate_of_zero_writes_nothing(store: DebuggerStore, clock: Clock):

@@ -73,7 +73,9 @@ def create_app(data: ConsoleData, *, clock: Callable[[], datetime] = lambda: dat
     @app.get("/sources")
     def sources() -> str:
         workspace = data.workspace()
-        return render_template("sources.html", section="sources", workspace=workspace)
+        today = clock().strftime("%Y-%m-%d")
+        usage = data.usage.on_day([source.id for source in workspace.sources], today)
+        return render_template("sources.html", section="sources", workspace=workspace, today=today, usage=usage)
 
     @app.get("/sources/<source_id>")
     def source(source_id: str) -> str:

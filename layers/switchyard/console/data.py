@@ -17,7 +17,7 @@ from switchyard.delivery.overview import DeliveryOverview, read_overview
 from switchyard.delivery.table import DeliveryTable
 from switchyard.replay.model import ReplayRequest
 from switchyard.replay.store import ReplayRecord
-from switchyard.usage.store import UsageReport, UsageStore
+from switchyard.usage.store import DailyUsage, UsageReport, UsageStore
 
 
 class Replays(Protocol):
@@ -41,6 +41,7 @@ class Debugger(Protocol):
 
 class Usage(Protocol):
     def report(self, source_ids: Sequence[str], month: str) -> UsageReport: ...
+    def on_day(self, source_ids: Sequence[str], day: str) -> dict[str, DailyUsage]: ...
 
 
 @dataclass

@@ -6,16 +6,19 @@ r"""The delivery table: dead letters, Event Delivery statistics and rate-limit w
 | `stats#<destination>` | `<YYYY-MM-DDTHH:MM>`        | counters and a latency histogram per minute |
 | `errors#<destination>`| `<label>`                   | the latest sample of an error group    |
 | `rate#<destination>`  | `<epoch second>`            | events sent in that second             |
-| `violations#<source>` | `<YYYY-MM-DDTHH:MM>`        | tracking plan violations per minute (router/violations.py) |
+| `violations#<source>` | `<YYYY-MM-DDTHH:MM>`        | plan violations, schema filter drops (router/violations.py) |
 | `violation-samples#<source>` | `<event> \| <kind>`  | the latest sample of each              |
 | `pii#<source>`        | `<YYYY-MM-DD>`              | where personal data was seen (privacy/inventory.py) |
+| `usage#<source>`      | `<YYYY-MM-DDTHH>#<shard>`   | API calls, events, bytes (usage/store.py) |
+| `usage#<source>`      | `<YYYY-MM-DDTHH>#<shard>#people` | its MTU sketches                  |
+| `ingest#<source>`     | `<YYYY-MM-DDTHH:MM>`        | messages ingest discarded (ingest/discard_stats.py) |
 | `deletion#<id>`       | `deletion`                  | a user deletion's audit record (privacy/deletion/store.py) |
 | `deletions`           | `<requested at>#<id>`       | index for `switchyard users deletions` |
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -72,8 +75,9 @@ class DeliveryTable:
             },
         )
 
-    def query_all(self, pk: str, **conditions: Any) -> list[dict[str, Any]]:
-        """Every item of a partition (optionally an sk range), following pagination."""
+    def query_all(self, pk: str, *, attributes: Sequence[str] = (), **conditions: Any) -> list[dict[str, Any]]:
+        """Every item of a partition (optionally an sk range), following pagination; with
+        `attributes`, only those (and the sort key) are read back."""
         key_condition = "#pk = :pk"
         names = {"#pk": PK}
         values: dict[str, Any] = {":pk": {"S": pk}}
@@ -90,6 +94,9 @@ class DeliveryTable:
             "ExpressionAttributeValues": values,
             "ConsistentRead": True,
         }
+        if attributes:
+            names |= {"#sk": SK} | {f"#a{i}": name for i, name in enumerate(attributes)}
+            request["ProjectionExpression"] = ", ".join(["#sk", *(f"#a{i}" for i in range(len(attributes)))])
         while True:
             page = self.client.query(**request)
             items += page.get("Items", [])

@@ -21,6 +21,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from switchyard import stream_codec
+from switchyard.constants import DELIVERY_TABLE_PK, DELIVERY_TABLE_SK
+from switchyard.debugger import DEBUGGER_PREFIX
+from switchyard.usage import USAGE_PK_PREFIX, USAGE_SKETCH_SUFFIX
 
 KB = 1024
 SQS_CHUNK = 64 * KB  # SQS bills each 64 KB of a request as one request
@@ -84,6 +87,8 @@ def classify(environ: dict[str, Any], body: bytes) -> tuple[str, Counter[str]]:
             _kinesis_units(operation, body, units)
         elif service == "dynamodb":
             _dynamodb_units(operation, body, units)
+            if operation == "UpdateItem" and (usage := _usage_item(body)):
+                return f"dynamodb.UpdateItem.{usage}", units  # the router's usage items: apart from delivery's
         elif service == "sqs":
             units["sqs_requests"] += max(1, math.ceil(len(body) / SQS_CHUNK))
         return f"{service}.{operation}", units
@@ -97,9 +102,16 @@ def classify(environ: dict[str, Any], body: bytes) -> tuple[str, Counter[str]]:
     if path.startswith("/moto-api"):
         return "emulator.control", units
     operation = _s3_operation(environ.get("REQUEST_METHOD", "GET"), path, query)
+    if operation == "PutObject" and _s3_key(path).startswith(DEBUGGER_PREFIX):
+        return "s3.PutObject.debugger", units  # the debugger's samples: apart from the archive's objects
     if operation == "PutObject":
         units["s3_put_bytes"] += len(body)
     return f"s3.{operation}", units
+
+
+def _s3_key(path: str) -> str:
+    """The object key of a path-style URL (`/<bucket>/<key>`)."""
+    return urllib.parse.unquote(path.lstrip("/").partition("/")[2])
 
 
 def _s3_operation(method: str, path: str, query: dict[str, list[str]]) -> str:
@@ -136,6 +148,15 @@ def _kinesis_units(operation: str, body: bytes, units: Counter[str]) -> None:
             units[f"{prefix}_bytes"] += size
             units[f"{prefix}_billed_kb"] += max(1, math.ceil(size / KB))  # on-demand: each record rounded up to 1 KB
         units["kinesis_records"] += 1
+
+
+def _usage_item(body: bytes) -> str:
+    """The kind of usage item an UpdateItem writes: `usage` (counters), `usage_sketch` (MTU
+    sketches, by the sort key's suffix), or "" (not a usage item)."""
+    key = json.loads(body or b"{}").get("Key", {})
+    if not key.get(DELIVERY_TABLE_PK, {}).get("S", "").startswith(USAGE_PK_PREFIX):
+        return ""
+    return "usage_sketch" if key.get(DELIVERY_TABLE_SK, {}).get("S", "").endswith(USAGE_SKETCH_SUFFIX) else "usage"
 
 
 def _dynamodb_units(operation: str, body: bytes, units: Counter[str]) -> None:

@@ -110,6 +110,11 @@ class People:
         if get("type") == "alias" and (previous := _id(get("previousId"))) is not None:
             self.tied.update(previous)
 
+    @property
+    def is_empty(self) -> bool:
+        """No id at all (a batch of events forwarded to a source, with no calls of its own)."""
+        return self.users.is_empty() and self.anonymous.is_empty() and self.tied.is_empty()
+
     def merged(self, *others: People) -> People:
         everyone = (self, *others)
         return People(

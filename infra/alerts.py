@@ -24,7 +24,6 @@ from aws_cdk import Duration, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -33,6 +32,7 @@ from infra import nag
 from infra.lambda_defaults import LambdaDefaults
 from infra.observability import Observability, alarm_topic
 from infra.paths import FUNCTIONS_DIR
+from infra.schedules import invoking_schedule
 from switchyard import constants
 from switchyard.alerts.names import ALERTS_TOPIC, CHECK_INTERVAL_MINUTES, alarm_prefix, slack_webhook_parameter
 
@@ -116,33 +116,12 @@ class Alerts(Construct):
 
     def _schedule(self, function: lambda_.Function) -> scheduler.Schedule:
         """Every CHECK_INTERVAL_MINUTES, through a role that may invoke the check and nothing else."""
-        stack = Stack.of(self)
-        role = iam.Role(
+        schedule, _ = invoking_schedule(
             self,
-            "ScheduleRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={
-                    "StringEquals": {
-                        "aws:SourceAccount": stack.account,
-                        "aws:SourceArn": stack.format_arn(
-                            service="scheduler", resource="schedule-group", resource_name="default"
-                        ),
-                    }
-                },
-            ),
-            description="Lets the schedule invoke the Switchyard alerts' volume check, and nothing else",
-        )
-        role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn]))
-        return scheduler.Schedule(
-            self,
-            "Schedule",
+            function=function,
             schedule=scheduler.ScheduleExpression.rate(Duration.minutes(CHECK_INTERVAL_MINUTES)),
-            target=scheduler_targets.LambdaInvoke(
-                function,
-                input=scheduler.ScheduleTargetInput.from_object({}),
-                retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
-                role=role.without_policy_updates(),
-            ),
+            retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
+            role_description="Lets the schedule invoke the Switchyard alerts' volume check, and nothing else",
             description="Switchyard alerts: compare source volumes with a week earlier",
         )
+        return schedule

@@ -44,7 +44,6 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
 from infra import nag
@@ -55,6 +54,7 @@ from infra.lambda_defaults import ARCHITECTURE, RUNTIME, LambdaDefaults
 from infra.observability import Observability
 from infra.options import StackOptions
 from infra.paths import FUNCTIONS_DIR, LAKE_LAYER_DIR
+from infra.schedules import invoking_schedule
 from switchyard import constants
 
 LOADER_MEMORY_MB = 2048  # pyarrow and an hour of a source's events in memory
@@ -217,41 +217,15 @@ class Lake(Construct):
 
     def _schedule(self) -> scheduler.Schedule:
         """Hourly at minute 10 (UTC), `{}`, through a role that may invoke the loader and nothing else."""
-        stack = Stack.of(self)
-        # Scheduler assumes the role for schedules of this account's default group only (the
-        # confused-deputy conditions Scheduler documents).
-        self.schedule_role = iam.Role(
+        schedule, self.schedule_role = invoking_schedule(
             self,
-            "ScheduleRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={
-                    "StringEquals": {
-                        "aws:SourceAccount": stack.account,
-                        "aws:SourceArn": stack.format_arn(
-                            service="scheduler", resource="schedule-group", resource_name="default"
-                        ),
-                    }
-                },
-            ),
-            description="Lets the hourly schedule invoke the Switchyard lake loader, and nothing else",
-        )
-        # The function's exact ARN: `grant_invoke` (which the target would call) adds `<arn>:*` too.
-        self.schedule_role.add_to_policy(
-            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
-        )
-        return scheduler.Schedule(
-            self,
-            "Schedule",
+            function=self.function,
             schedule=scheduler.ScheduleExpression.cron(minute=SCHEDULE_MINUTE, time_zone=TimeZone.ETC_UTC),
-            target=scheduler_targets.LambdaInvoke(
-                self.function,
-                input=scheduler.ScheduleTargetInput.from_object({}),
-                retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
-                role=self.schedule_role.without_policy_updates(),
-            ),
+            retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
+            role_description="Lets the hourly schedule invoke the Switchyard lake loader, and nothing else",
             description="Switchyard lake: load the archive hours due into the lake, hourly",
         )
+        return schedule
 
     def _alarm(self, observability: Observability, region: str) -> cloudwatch.Alarm:
         failed = self.function.metric_errors(period=ALARM_PERIOD, statistic="Sum", label="failed runs")

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -22,6 +21,7 @@ from segment.analytics import Client as SegmentClient
 from switchyard.cli.main import main
 from switchyard.devstack.stack import LocalStack
 from tests.e2e.conftest import wait_until
+from tests.support.segment_sdk import send_with_sdk
 
 pytestmark = pytest.mark.e2e
 
@@ -33,16 +33,6 @@ def cli(stack: LocalStack, capsys: pytest.CaptureFixture[str], *arguments: str) 
     code = main([*arguments, "--endpoint-url", stack.aws_endpoint])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def send(stack: LocalStack, key: str, calls: Callable[[SegmentClient], None]) -> None:
-    """With the real Segment SDK (segment-analytics-python), every call accepted."""
-    errors: list[Exception] = []
-    client = SegmentClient(key, host=stack.api_url, max_retries=1, on_error=lambda error, _: errors.append(error))
-    calls(client)
-    client.flush()
-    client.shutdown()
-    assert errors == []
 
 
 def test_the_debugger_shows_a_sources_latest_calls_and_usage_counts_them(
@@ -57,7 +47,7 @@ def test_the_debugger_shows_a_sources_latest_calls_and_usage_counts_them(
         client.page(anonymous_id=visitor, name="Pricing", properties={"run": run})
         client.track(anonymous_id=browser, event="Viewed Cart", properties={"run": run})
 
-    send(local_stack, WEB_KEY, calls)
+    send_with_sdk(local_stack, WEB_KEY, calls)
 
     def shown() -> str:
         code, out, err = cli(local_stack, capsys, "debugger", "Debugger web", "--limit", "50")
@@ -110,7 +100,7 @@ def test_follow_prints_new_calls_as_they_arrive_and_ctrl_c_exits_130(local_stack
         assert wait_until(lambda: process.poll() is None and process.stderr is not None, timeout=10)
 
         def arrived() -> bool:
-            send(local_stack, APP_KEY, lambda client: client.track(f"app-{run}", "Opened App", {"run": run}))
+            send_with_sdk(local_stack, APP_KEY, lambda client: client.track(f"app-{run}", "Opened App", {"run": run}))
             return wait_until(lambda: any(run in line for line in lines), timeout=5)
 
         assert wait_until(arrived, timeout=60, interval=0)

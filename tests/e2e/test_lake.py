@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +21,7 @@ from switchyard.cli.main import main
 from switchyard.devstack.receiver import WebhookReceiver
 from switchyard.devstack.stack import LocalStack
 from tests.e2e.conftest import Receivers, wait_until
+from tests.support.segment_sdk import send_with_sdk
 
 pytestmark = pytest.mark.e2e
 
@@ -52,16 +52,6 @@ def query(stack: LocalStack, capsys: pytest.CaptureFixture[str], sql: str) -> li
     return [line.split() for line in lines[2:-1]]  # header, rule, rows, "(n rows)"
 
 
-def send(stack: LocalStack, key: str, calls: Callable[[SegmentClient], None]) -> None:
-    """Send with the real Segment SDK (segment-analytics-python), every call accepted."""
-    errors: list[Exception] = []
-    client = SegmentClient(key, host=stack.api_url, max_retries=1, on_error=lambda error, _: errors.append(error))
-    calls(client)
-    client.flush()
-    client.shutdown()
-    assert errors == []
-
-
 def load(stack: LocalStack, capsys: pytest.CaptureFixture[str], source: str) -> str:
     """This source's last minutes (the other tests' sources are left as they are)."""
     start = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -85,7 +75,7 @@ def test_all_six_types_land_in_their_tables_and_the_lake_grows_as_data_changes(
         client.group(user, f"org-{run}", {"employees": 20})
         client.alias(f"anon-{run}", user)
 
-    send(stack, WEB_KEY, first)
+    send_with_sdk(stack, WEB_KEY, first)
     assert wait_until(lambda: len(rows_of_user(stack, user)) == 7, timeout=30)
     out = load(stack, capsys, WEB)
     assert "loaded" in out and "order_completed" in out
@@ -126,7 +116,7 @@ def test_all_six_types_land_in_their_tables_and_the_lake_grows_as_data_changes(
     def second(client: SegmentClient) -> None:
         client.track(user, "Order Completed", {"revenue": "lots", "coupon": "WINTER"})
 
-    send(stack, WEB_KEY, second)
+    send_with_sdk(stack, WEB_KEY, second)
     assert wait_until(lambda: len(rows_of_user(stack, user)) == 8, timeout=30)
     out = load(stack, capsys, WEB)
     assert "widened to string: order_completed.revenue" in out
@@ -167,7 +157,7 @@ def test_selective_sync_keeps_what_the_workspace_leaves_out_of_the_lake(
         client.track(user, "Internal Ping", {"n": 1})
         client.track(user, "Checkout Started", {"total": 10, "card_number": "4111"})
 
-    send(stack, SHOP_KEY, calls)
+    send_with_sdk(stack, SHOP_KEY, calls)
     assert wait_until(lambda: len(rows_of_user(stack, user, SHOP)) == 2, timeout=30)
     load(stack, capsys, SHOP)
     assert query(stack, capsys, f"SELECT event FROM tracks WHERE user_id = '{user}'") == [["checkout_started"]]  # noqa: S608
@@ -190,7 +180,7 @@ def test_a_compacted_hour_is_still_replayed(
             client.track(user, "Old Event", {"index": index})
             client.flush()
 
-    send(stack, WEB_KEY, calls)
+    send_with_sdk(stack, WEB_KEY, calls)
     assert wait_until(lambda: len(rows_of_user(stack, user)) == 3, timeout=30)
     s3, bucket = stack.client("s3"), stack.resources.archive_bucket
     yesterday = datetime.now(UTC) - timedelta(days=1)

@@ -48,7 +48,8 @@ def create_app(data: ConsoleData, *, clock: Callable[[], datetime] = lambda: dat
             return problem(403, "forbidden_host", "The console answers requests to 127.0.0.1 or localhost only.")
         if request.method == "POST":
             origin = request.headers.get("Origin")
-            if request.form.get("token") != token or (origin and urlsplit(origin).hostname not in LOCAL_HOSTS):
+            sent = request.form.get("token", "")
+            if not secrets.compare_digest(sent, token) or (origin and urlsplit(origin).hostname not in LOCAL_HOSTS):
                 return problem(403, "forbidden", "This form was not sent from the console; reload the page.")
         return None
 

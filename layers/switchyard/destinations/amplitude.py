@@ -62,6 +62,7 @@ from switchyard.destinations.base import (
     Verdict,
     identity,
     join_json_array,
+    new_item,
     uniform,
 )
 from switchyard.destinations.mapping import (
@@ -286,7 +287,7 @@ def _track(event: dict[str, Any], settings: AmplitudeSettings) -> list[Item] | U
         return mapped
     if "revenue" in properties:  # most tracks have none: no call for them
         _add_revenue(mapped, properties)
-    return [Item(EVENTS, mapped)]
+    return [new_item(Item, (EVENTS, mapped, ()))]
 
 
 def _page(event: dict[str, Any], settings: AmplitudeSettings) -> list[Item] | Unsupported:
@@ -297,7 +298,7 @@ def _page(event: dict[str, Any], settings: AmplitudeSettings) -> list[Item] | Un
     properties = page_properties(name, category, as_object(event.get("properties")))
     event_type = page_event_name(kind, name, category, consolidated=settings.page_event_naming == "consolidated")
     mapped = _event(event, settings, event_type, properties)
-    return mapped if isinstance(mapped, Unsupported) else [Item(EVENTS, mapped)]
+    return mapped if isinstance(mapped, Unsupported) else [new_item(Item, (EVENTS, mapped, ()))]
 
 
 def _identify(event: dict[str, Any], settings: AmplitudeSettings) -> list[Item] | Unsupported:

@@ -35,6 +35,7 @@ from switchyard.destinations.base import (
     Limits,
     Unsupported,
     Verdict,
+    new_item,
 )
 from switchyard.destinations.mapping import utc_time
 
@@ -120,7 +121,7 @@ class EventBridge(DestinationType):
         # The entry in compact form. Its serialized bytes are never fewer than the entry's size as
         # AWS counts it (a readable timestamp's quotes, commas and brackets outweigh Time's 14
         # bytes), so packing on them keeps every call within AWS's limit.
-        return [Item(ENTRIES, (when, settings.source, detail_type, event))]
+        return [new_item(Item, (ENTRIES, (when, settings.source, detail_type, event), ()))]
 
     def limits(self, channel: str, settings: EventBridgeSettings) -> Limits:
         return Limits(max_items=MAX_ENTRIES_PER_CALL, max_bytes=MAX_CALL_BYTES)

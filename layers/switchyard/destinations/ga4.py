@@ -77,6 +77,7 @@ from switchyard.destinations.base import (
     Unsupported,
     Verdict,
     identity,
+    new_item,
     uniform,
 )
 from switchyard.destinations.mapping import EMPTY, utc_time
@@ -610,7 +611,7 @@ def _item(
         payload = {"name": name, "params": params}
     else:
         payload = {"timestamp_micros": micros, "name": name, "params": params}
-    return [Item(envelope, payload, tuple(omitted) if omitted else ())]
+    return [new_item(Item, (envelope, payload, tuple(omitted) if omitted else ()))]
 
 
 def _envelope(event: dict[str, Any], settings: Ga4Settings, omitted: list[str]) -> str | None:

@@ -74,8 +74,19 @@ def copy_sections(
 
 
 def event_time_ms(event: Mapping[str, Any]) -> int | None:
-    """The event's `timestamp` (else when it was received) as epoch milliseconds, rounded down."""
-    moment = utc_time(event.get("timestamp")) or utc_time(event.get("receivedAt"))
+    """The event's `timestamp` (else when it was received) as epoch milliseconds, rounded down.
+
+    Segment's `...Z` timestamp is read here at once (`utc_time`'s first case, inlined: a call less
+    per event); anything else goes through `utc_time`."""
+    value = event.get("timestamp")
+    if value.__class__ is str and value[-1:] == "Z":  # type: ignore[index]
+        try:
+            moment = _from_iso(value)  # type: ignore[arg-type]
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is UTC:
+            return (moment - _EPOCH_UTC) // _MILLISECOND
+    moment = utc_time(value) or utc_time(event.get("receivedAt"))
     return None if moment is None else (moment - _EPOCH_UTC) // _MILLISECOND
 
 

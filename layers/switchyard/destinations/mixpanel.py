@@ -62,6 +62,7 @@ from switchyard.destinations.base import (
     Verdict,
     identity,
     join_json_array,
+    new_item,
     uniform,
 )
 from switchyard.destinations.mapping import (
@@ -304,7 +305,7 @@ def _event(event: dict[str, Any], name: str, properties: Mapping[str, Any]) -> l
         merged["$user_id"] = user_id
     if len(merged) >= MAX_PROPERTIES:
         return TOO_MANY_PROPERTIES
-    return [Item(IMPORT, {"event": name, "properties": merged})]
+    return [new_item(Item, (IMPORT, {"event": name, "properties": merged}, ()))]
 
 
 def _track(event: dict[str, Any], settings: MixpanelSettings) -> list[Item] | Unsupported:

@@ -74,6 +74,7 @@ from switchyard.destinations.base import (
     Verdict,
     identity,
     join_json_array,
+    new_item,
     uniform,
 )
 from switchyard.destinations.mapping import EMPTY, as_object, as_text
@@ -309,7 +310,7 @@ def _capture(
     if message_id is not None:
         captured["uuid"] = event_uuid(message_id)
     captured["properties"] = properties
-    return [Item(BATCH, captured)]
+    return [new_item(Item, (BATCH, captured, ()))]
 
 
 def _event_properties(own: Mapping[str, Any], context: Mapping[str, Any], settings: PosthogSettings) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from base64 import b64decode
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import takewhile
 from typing import Any, Protocol
 
 import orjson
@@ -126,14 +127,9 @@ def decode(record: KinesisRecord) -> StreamEvent | None:
     return StreamEvent(record.shard_id, record.sequence, data, message)
 
 
-def _before(records: Sequence[KinesisRecord], decoded: list[StreamEvent], sequence: str) -> list[StreamEvent]:
-    """The decoded events of the records before the one with `sequence`."""
-    done = set()
-    for record in records:
-        if record.sequence == sequence:
-            break
-        done.add(record.sequence)
-    return [event for event in decoded if event.sequence in done]
+def _before(decoded: list[StreamEvent], sequence: str) -> list[StreamEvent]:
+    """The decoded events of the records before the one with `sequence` (they are in record order)."""
+    return list(takewhile(lambda event: event.sequence != sequence, decoded))
 
 
 class Router:
@@ -224,7 +220,7 @@ class Router:
         if cut < len(events):
             report.first_failure = events[cut].sequence
             report.error = "dedupe claims could not be written"
-            report.settled_received = _before(records, decoded, report.first_failure)
+            report.settled_received = _before(decoded, report.first_failure)
         return report
 
     def _take_pii_inventory(self, workspace: CompiledWorkspace, fresh: list[StreamEvent], report: BatchReport) -> None:

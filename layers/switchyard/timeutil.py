@@ -41,6 +41,13 @@ def parse_wall_time(value: object) -> datetime | None:
         return None
 
 
+MINUTE_FORMAT = "%Y-%m-%dT%H:%M"  # the sort key of per-minute counter items (delivery/table.py)
+
+
+def minute_key(at: datetime) -> str:
+    return at.strftime(MINUTE_FORMAT)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 

@@ -21,7 +21,7 @@ from switchyard.delivery.stats import DeliveryReport, read_report
 from switchyard.delivery.table import DeliveryTable
 from switchyard.ingest.discard_stats import read_discards
 from switchyard.router.schema import SchemaReason
-from switchyard.router.violations import read_violations
+from switchyard.router.violations import read_counts
 
 # What a schema filter does that keeps an event from every destination (omitted traits do not).
 _SCHEMA_DROPS = {SchemaReason.EVENT_BLOCKED, SchemaReason.PAGE_BLOCKED, SchemaReason.SCREEN_BLOCKED}
@@ -107,7 +107,7 @@ def read_overview(
     filtered: Counter[str] = Counter()
     failed_on_ingest: Counter[str] = Counter()
     for source_id in destination.sources:
-        violations = read_violations(table, source_id, since, now)
+        violations = read_counts(table, source_id, now - since, now)
         for why, count in violations.blocked.items():
             filtered[f"{source_id}: tracking plan, {why}"] += count
         for reason, count in violations.schema_filtered.items():

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from switchyard.delivery.table import SK, DeliveryTable
-from switchyard.timeutil import parse_timestamp
+from switchyard.timeutil import MINUTE_FORMAT, minute_key, parse_timestamp
 
 # Latency histogram: bucket i holds latencies up to 1.1**i milliseconds (10% resolution).
 _BUCKET_BASE = 1.1
@@ -126,11 +126,11 @@ class DeliveryStats:
 
 
 def _minute_of(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M")
+    return minute_key(datetime.fromtimestamp(epoch_seconds, UTC))
 
 
 def _expiry(minute: str) -> int:
-    moment = datetime.strptime(minute, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+    moment = datetime.strptime(minute, MINUTE_FORMAT).replace(tzinfo=UTC)
     return int(moment.timestamp()) + STATS_RETENTION_DAYS * 86400
 
 
@@ -186,8 +186,8 @@ def read_report(
     start = now - since
     items = table.query_all(
         f"stats#{destination_id}",
-        sk_from=start.strftime("%Y-%m-%dT%H:%M"),
-        sk_to=now.strftime("%Y-%m-%dT%H:%M"),
+        sk_from=minute_key(start),
+        sk_to=minute_key(now),
     )
     slice_seconds = max(60.0, since.total_seconds() / TREND_POINTS)
     counters: Counter[str] = Counter()
@@ -195,7 +195,7 @@ def read_report(
     latency_by_slice: dict[int, Counter[int]] = defaultdict(Counter)
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     for item in items:
-        minute = datetime.strptime(item[SK]["S"], "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+        minute = datetime.strptime(item[SK]["S"], MINUTE_FORMAT).replace(tzinfo=UTC)
         slice_index = int(max(0.0, (minute - start).total_seconds()) // slice_seconds)
         for name, value in item.items():
             prefix, _, label = name.partition("_")

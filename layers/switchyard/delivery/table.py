@@ -18,7 +18,9 @@ r"""The delivery table: dead letters, Event Delivery statistics and rate-limit w
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -26,6 +28,7 @@ from botocore.config import Config
 
 from switchyard import aws
 from switchyard.constants import DELIVERY_TABLE_PK, DELIVERY_TABLE_SK, DELIVERY_TABLE_TTL_ATTRIBUTE
+from switchyard.timeutil import minute_key
 
 PK = DELIVERY_TABLE_PK
 SK = DELIVERY_TABLE_SK
@@ -62,6 +65,16 @@ class DeliveryTable:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
+
+    def minute_totals(self, pk: str, start: datetime, end: datetime) -> Counter[str]:
+        """Each count of a partition's per-minute items (`add_counts` under `minute_key` sort keys),
+        summed over the minutes from `start` to `end`, both included."""
+        totals: Counter[str] = Counter()
+        for item in self.query_all(pk, sk_from=minute_key(start), sk_to=minute_key(end)):
+            for name, value in item.items():
+                if "N" in value and name != TTL:
+                    totals[name] += int(value["N"])
+        return totals
 
     def put_sample(self, pk: str, sk: str, sample: dict[str, Any], expires_at: int) -> None:
         """The latest sample of a group (an error, a violation): one item, overwritten by the next."""

@@ -14,14 +14,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from switchyard.delivery.table import DeliveryTable
+from switchyard.timeutil import minute_key
 
 RETENTION_DAYS = 30
 KEY_PREFIX = "ingest#"
 _PREFIX = "d_"
-
-
-def _minute(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M")
 
 
 class DiscardStats:
@@ -33,7 +30,7 @@ class DiscardStats:
             return
         expires_at = int((at + timedelta(days=RETENTION_DAYS)).timestamp())
         counts = {f"{_PREFIX}{reason}": count for reason, count in discards.items()}
-        self._table.add_counts(f"{KEY_PREFIX}{source_id}", _minute(at), counts, expires_at)
+        self._table.add_counts(f"{KEY_PREFIX}{source_id}", minute_key(at), counts, expires_at)
 
 
 def read_discards(
@@ -41,9 +38,6 @@ def read_discards(
 ) -> dict[str, int]:
     """Messages discarded per reason over the period, most frequent first."""
     now = now or datetime.now(UTC)
-    discards: Counter[str] = Counter()
-    for item in table.query_all(f"{KEY_PREFIX}{source_id}", sk_from=_minute(now - since), sk_to=_minute(now)):
-        for name, value in item.items():
-            if name.startswith(_PREFIX):
-                discards[name[len(_PREFIX) :]] += int(value["N"])
+    totals = table.minute_totals(f"{KEY_PREFIX}{source_id}", now - since, now)
+    discards = Counter({name[len(_PREFIX) :]: count for name, count in totals.items() if name.startswith(_PREFIX)})
     return dict(discards.most_common())

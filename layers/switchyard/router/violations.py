@@ -18,15 +18,12 @@ import orjson
 
 from switchyard.delivery.table import SK, DeliveryTable
 from switchyard.router.service import BatchReport
+from switchyard.timeutil import minute_key
 
 RETENTION_DAYS = 30
 _SEPARATOR = " | "  # between the event label and the violation type in an attribute name
 PLAN_BLOCK_PREFIX = "b_"
 SCHEMA_FILTER_PREFIX = "s_"  # what the source's schema filters blocked or changed (the Delivery Overview reads it)
-
-
-def _minute(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M")
 
 
 def _expiry(at: datetime) -> int:
@@ -46,7 +43,7 @@ class ViolationStats:
         for (source, reason), count in report.filtered_at_source.items():
             counts.setdefault(source, Counter())[f"{SCHEMA_FILTER_PREFIX}{reason}"] += count
         for source, fields in counts.items():
-            self._table.add_counts(f"violations#{source}", _minute(at), fields, _expiry(at))
+            self._table.add_counts(f"violations#{source}", minute_key(at), fields, _expiry(at))
         for (source, label, key), sample in report.violation_samples.items():
             sample_at = {**sample, "at": at.isoformat()}
             self._table.put_sample(f"violation-samples#{source}", f"{label}{_SEPARATOR}{key}", sample_at, _expiry(at))
@@ -63,28 +60,40 @@ class ViolationReport:
     samples: dict[str, dict[str, Any]]  # "<label> | <type>: <field>" or "<label> | blocked: <why>" -> sample
 
 
+@dataclass(frozen=True)
+class SourceCounts:
+    """What a source's tracking plan and schema filters counted over a period."""
+
+    violations: dict[tuple[str, str], int]  # (event label, violation type) -> count, most frequent first
+    blocked: dict[str, int]  # why -> count
+    schema_filtered: dict[str, int]  # schema filter reason (router/schema.py SchemaReason) -> events
+
+
+def read_counts(table: DeliveryTable, source_id: str, start: datetime, end: datetime) -> SourceCounts:
+    """The counts alone, without the samples (the Delivery Overview's read)."""
+    violations: Counter[tuple[str, str]] = Counter()
+    blocked: Counter[str] = Counter()
+    schema_filtered: Counter[str] = Counter()
+    for name, count in table.minute_totals(f"violations#{source_id}", start, end).items():
+        if name.startswith("v_"):
+            label, _, kind = name[2:].rpartition(_SEPARATOR)
+            violations[(label, kind)] += count
+        elif name.startswith(PLAN_BLOCK_PREFIX):
+            blocked[name[2:]] += count
+        elif name.startswith(SCHEMA_FILTER_PREFIX):
+            schema_filtered[name[2:]] += count
+    return SourceCounts(dict(violations.most_common()), dict(blocked), dict(schema_filtered))
+
+
 def read_violations(
     table: DeliveryTable, source_id: str, since: timedelta, now: datetime | None = None
 ) -> ViolationReport:
     now = now or datetime.now(UTC)
     start = now - since
-    violations: Counter[tuple[str, str]] = Counter()
-    blocked: Counter[str] = Counter()
-    schema_filtered: Counter[str] = Counter()
-    for item in table.query_all(f"violations#{source_id}", sk_from=_minute(start), sk_to=_minute(now)):
-        for name, value in item.items():
-            if name.startswith("v_"):
-                label, _, kind = name[2:].rpartition(_SEPARATOR)
-                violations[(label, kind)] += int(value["N"])
-            elif name.startswith(PLAN_BLOCK_PREFIX):
-                blocked[name[2:]] += int(value["N"])
-            elif name.startswith(SCHEMA_FILTER_PREFIX):
-                schema_filtered[name[2:]] += int(value["N"])
+    counts = read_counts(table, source_id, start, now)
     samples = {}
     for item in table.query_all(f"violation-samples#{source_id}"):
         sample = orjson.loads(item["sample"]["S"])
         if sample.get("at", "") >= start.isoformat():
             samples[item[SK]["S"]] = sample
-    return ViolationReport(
-        source_id, start, now, dict(violations.most_common()), dict(blocked), dict(schema_filtered), samples
-    )
+    return ViolationReport(source_id, start, now, counts.violations, counts.blocked, counts.schema_filtered, samples)

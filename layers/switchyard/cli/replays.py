@@ -73,8 +73,7 @@ def wait(operator: ReplayOperator, replay_id: str, interval: float = 1.0) -> Rep
 
 
 def progress_bar(record: ReplayRecord) -> str:
-    done, total = record.counter("objects_done"), record.objects
-    fraction = done / total if total else (1.0 if record.status in FINISHED else 0.0)
+    done, total, fraction = record.counter("objects_done"), record.objects, record.progress
     return f"{bar(fraction)} {fraction:6.1%}  objects {done}/{total}  sent {record.counter('sent')}  {record.status:<9}"
 
 

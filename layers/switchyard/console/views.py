@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from switchyard.cli.usage import estimate_text
 from switchyard.debugger.store import DebuggerPage
 from switchyard.delivery.overview import DeliveryOverview, Step, StepName
-from switchyard.replay.store import FINISHED, ReplayRecord
-from switchyard.usage.people import Estimate
+from switchyard.replay.store import ReplayRecord
 from switchyard.usage.store import UsageReport
 
 
@@ -101,16 +101,8 @@ class ReplayView:
 
 
 def replay_view(record: ReplayRecord) -> ReplayView:
-    done, total = record.counter("objects_done"), record.objects
-    fraction = done / total if total else (1.0 if record.status in FINISHED else 0.0)
     destinations = ", ".join(destination.id for destination in record.request.destinations)
-    return ReplayView(record, done, total, fraction, destinations)
-
-
-def estimate_text(estimate: Estimate) -> str:
-    if estimate.lower == estimate.upper:
-        return f"{estimate.value:,} (exact)"
-    return f"{estimate.value:,} ({estimate.lower:,} to {estimate.upper:,} at 95%)"
+    return ReplayView(record, record.counter("objects_done"), record.objects, record.progress, destinations)
 
 
 @dataclass(frozen=True)

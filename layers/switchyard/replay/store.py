@@ -38,6 +38,13 @@ class ReplayRecord:
     def counter(self, name: str) -> int:
         return self.counters.get(name, 0)
 
+    @property
+    def progress(self) -> float:
+        """The share of its archive objects read, 0 to 1 (a finished replay of no objects is done)."""
+        if self.objects:
+            return self.counter("objects_done") / self.objects
+        return 1.0 if self.status in FINISHED else 0.0
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")

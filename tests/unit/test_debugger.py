@@ -75,46 +75,53 @@ def store(clock: Clock) -> Iterator[DebuggerStore]:
 # The sampler.
 
 
-def test_a_quiet_source_keeps_every_message_at_rate_one(clock: Clock):
+def test_a_quiet_source_keeps_every_message_at_rate_one(store: DebuggerStore, clock: Clock):
     sampler = RateSampler(5, clock=clock.monotonic)
-    picked = sampler.pick("web", 3)
-    assert picked.indices == [0, 1, 2]
-    assert picked.sampling_rate == 1.0
+    assert sampler.pick("web", 3) == [0, 1, 2]
+    recorder(store, clock).record([event(1), event(2), event(3)])
+    assert [entry.sampling_rate for entry in store.latest("web").entries] == [1.0, 1.0, 1.0]
 
 
-def test_a_busy_batch_keeps_one_seconds_worth_picked_across_the_batch(clock: Clock):
+def test_a_busy_batch_keeps_one_seconds_worth_picked_across_the_batch(store: DebuggerStore, clock: Clock):
     sampler = RateSampler(5, clock=clock.monotonic, rng=random.Random(7))
     picked = sampler.pick("web", 500)
-    assert len(picked.indices) == 5
-    assert picked.indices == sorted(picked.indices)
-    assert picked.indices[-1] > 5  # not just the first few
-    assert picked.sampling_rate == 5 / 500
+    assert len(picked) == 5
+    assert picked == sorted(picked)
+    assert picked[-1] > 5  # not just the first few
+    recorder(store, clock).record([event(index) for index in range(500)])
+    assert {entry.sampling_rate for entry in store.latest("web").entries} == {5 / 500}
 
 
-def test_batches_without_a_token_count_in_the_next_writes_sampling_rate(clock: Clock):
+def test_batches_without_a_token_count_in_the_next_writes_sampling_rate(store: DebuggerStore, clock: Clock):
     sampler = RateSampler(5, clock=clock.monotonic)
     sampler.pick("web", 100)  # takes the second's 5
     clock.advance(0.1)
-    assert sampler.pick("web", 100).indices == []  # half a token: nothing written
+    assert sampler.pick("web", 100) == []  # half a token: nothing written
     clock.advance(0.9)
-    picked = sampler.pick("web", 100)
-    assert len(picked.indices) == 5
-    assert picked.sampling_rate == 5 / 200  # the skipped batch's messages included
+    assert len(sampler.pick("web", 100)) == 5
+    debugger = recorder(store, clock)
+    debugger.record([event(index) for index in range(100)])  # takes the second's 5, written
+    clock.advance(0.1)
+    assert debugger.record([event(index) for index in range(100, 200)]) == []  # nothing kept, nothing written
+    clock.advance(0.9)
+    debugger.record([event(index) for index in range(200, 300)])
+    newest = store.latest("web").entries[0]
+    assert newest.sampling_rate == 5 / 200  # the skipped batch's messages included
 
 
 def test_no_more_than_the_rate_is_kept_over_time(clock: Clock):
     sampler = RateSampler(5, clock=clock.monotonic)
     kept = 0
     for _ in range(100):  # 10 seconds of batches every 0.1 s, 50 messages each
-        kept += len(sampler.pick("web", 50).indices)
+        kept += len(sampler.pick("web", 50))
         clock.advance(0.1)
     assert kept <= 5 * 10 + 5  # the rate, plus the first second's burst
 
 
 def test_sources_have_buckets_of_their_own(clock: Clock):
     sampler = RateSampler(2, clock=clock.monotonic)
-    assert len(sampler.pick("web", 10).indices) == 2
-    assert len(sampler.pick("app", 10).indices) == 2
+    assert len(sampler.pick("web", 10)) == 2
+    assert len(sampler.pick("app", 10)) == 2
 
 
 # The recorder.

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from switchyard.debugger.sampler import RateSampler
 from switchyard.debugger.store import DEBUGGER_WINDOW, DebuggerStore, DebuggerWrite
 from switchyard.router.records import StreamEvent
+from switchyard.tokens import TokenBucket
 
 WRITE_BURST = 10  # a developer's first sends show at once; the refill is what a busy source costs
 WRITE_EVERY_SECONDS = 10.0
@@ -37,12 +38,6 @@ class _Pending:
         return DebuggerWrite(
             source_id, self.shard_id, self.first_sequence, len(self.messages) / self.sent, self.messages
         )
-
-
-@dataclass
-class _Budget:
-    tokens: float
-    at: float
 
 
 def by_source(events: Sequence[StreamEvent]) -> dict[str, list[StreamEvent]]:
@@ -69,7 +64,7 @@ class DebuggerRecorder:
         self._burst = burst
         self._every = every_seconds
         self._pending: dict[str, _Pending] = {}
-        self._budgets: dict[str, _Budget] = {}
+        self._budgets: dict[str, TokenBucket] = {}
 
     def record(self, archived: Sequence[StreamEvent]) -> list[str]:
         """Keeps what the sampler picks of a batch's archived events, and writes what the sources'
@@ -80,10 +75,10 @@ class DebuggerRecorder:
             picked = self._sampler.pick(source_id, len(members))
             pending = self._pending.get(source_id)
             if pending is None:
-                first = members[picked.indices[0]] if picked.indices else members[0]
+                first = members[picked[0]] if picked else members[0]
                 pending = self._pending[source_id] = _Pending(first.shard_id, first.sequence)
             pending.sent += len(members)
-            pending.messages += [members[index].data for index in picked.indices]
+            pending.messages += [members[index].data for index in picked]
             del pending.messages[:-DEBUGGER_WINDOW]  # the debugger shows no more than the latest
         now = self._clock()
         writes = [
@@ -98,10 +93,5 @@ class DebuggerRecorder:
     def _spend(self, source_id: str, now: float) -> bool:
         budget = self._budgets.get(source_id)
         if budget is None:
-            budget = self._budgets[source_id] = _Budget(float(self._burst), now)
-        budget.tokens = min(float(self._burst), budget.tokens + (now - budget.at) / self._every)
-        budget.at = now
-        if budget.tokens < 1.0:
-            return False
-        budget.tokens -= 1.0
-        return True
+            budget = self._budgets[source_id] = TokenBucket(self._burst, 1 / self._every, now)
+        return budget.take(now) == 1

@@ -11,24 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from switchyard.tokens import TokenBucket
 from switchyard.usage.people import People
 from switchyard.usage.tally import UsageKey
-
-
-@dataclass
-class _Tokens:
-    tokens: float
-    at: float  # the clock's reading when `tokens` was counted
-
-    def take(self, now: float, burst: int, seconds: float) -> bool:
-        self.tokens = min(float(burst), self.tokens + (now - self.at) / seconds)
-        self.at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
 
 
 class PendingSketches:
@@ -37,7 +23,7 @@ class PendingSketches:
         self._burst = burst
         self._seconds = seconds
         self._pending: dict[UsageKey, People] = {}
-        self._tokens: dict[UsageKey, _Tokens] = {}
+        self._tokens: dict[UsageKey, TokenBucket] = {}
         self._lock = threading.Lock()
 
     def add(self, key: UsageKey, people: People) -> None:
@@ -65,5 +51,5 @@ class PendingSketches:
     def _take(self, key: UsageKey, now: float) -> bool:
         tokens = self._tokens.get(key)
         if tokens is None:
-            tokens = self._tokens[key] = _Tokens(float(self._burst), now)
-        return tokens.take(now, self._burst, self._seconds)
+            tokens = self._tokens[key] = TokenBucket(self._burst, 1 / self._seconds, now)
+        return tokens.take(now) == 1
